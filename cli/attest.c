@@ -1,0 +1,50 @@
+/*  attest.c: the `attest` tool: dispatches to a subcommand. */
+#include "commands.h"
+#include "attestation.h"
+#include "log.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    { "up", cmd_up, "run a local cluster (broker, sink, workers) until Ctrl-C" },
+    { "demo", cmd_demo, "start a local cluster, feed it signed attestations, show the log" },
+    { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester" },
+    { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
+    { "log", cmd_log, "read, export and verify the LMDB log" },
+    { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
+};
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "attest: Attest's command-line tool\n\nUsage: attest COMMAND [options]\n\nCommands:\n");
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
+    fprintf(out, "\nRun 'attest COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+        || strcmp(argv[1], "help") == 0) {
+        s_usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    at_log_init("attest", AT_LOG_WARN);
+    if (at_crypto_init() != AT_OK) {
+        fprintf(stderr, "attest: libsodium failed to initialise\n");
+        return 1;
+    }
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        if (strcmp(argv[1], s_commands[i].name) == 0)
+            return s_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "attest: unknown command '%s'\n\n", argv[1]);
+    s_usage(stderr);
+    return 2;
+}

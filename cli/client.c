@@ -1,0 +1,515 @@
+/*  client.c: the producer client library (see client.h and wire.h, frontend).
+ *
+ *  One DEALER socket to the broker's ROUTER frontend. The client says HELLO
+ *  and holds no credit until WELCOME arrives; while there is no WELCOME it
+ *  says HELLO again every second (the broker may not be up yet). The socket
+ *  has ZMQ_IMMEDIATE set, so a HELLO is not queued for a connection that does
+ *  not exist yet: a HELLO that cannot be sent is retried after 50 ms, and the
+ *  broker does not find a pile of stale HELLOs when it comes up.
+ *
+ *  Pending table: a ring of slots indexed by cseq modulo its capacity (a power
+ *  of two), covering cseqs [lo, next_cseq). Outcomes normally arrive in cseq
+ *  order, but refusals may come out of order: a slot whose outcome arrived is
+ *  freed at once, and lo moves past freed slots. The ring doubles when the
+ *  range reaches its capacity; the range is bounded by the credit the broker
+ *  grants, since every submission consumes one credit.
+ *
+ *  Batching: the cseqs in (sent, next_cseq) are submitted but not yet sent.
+ *  They go out as SUBMIT messages of at most max_batch items when a batch is
+ *  full, when credit runs out, and before the client waits on the socket (in
+ *  pump, flush and submit waiting for credit), so latency stays low.
+ *
+ *  Sends use ZMQ_DONTWAIT; a SUBMIT that cannot be sent (high-water mark, no
+ *  connection) stays unsent and is retried at the next pump.
+ */
+#include "client.h"
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_HELLO_IVL_US 1000000u       /* re-send HELLO while no WELCOME */
+#define S_HELLO_RETRY_US 50000u       /* HELLO could not be sent (not connected yet) */
+#define S_PING_IVL_US 1000000u        /* PING when nothing was sent for this long */
+#define S_RING_INITIAL 64
+#define S_HWM 10000
+
+typedef struct {
+    uint64_t cseq;                    /* 0: slot empty */
+    uint8_t *att;
+    size_t att_len;
+    uint8_t id[AT_ID_BYTES];
+    void *user;
+    uint64_t submit_us;
+} s_slot_t;
+
+struct at_client_t {
+    zsock_t *sock;
+    void *handle;                     /* the libzmq socket behind sock */
+    char producer[WIRE_NAME_MAX + 1];
+    bool connected;
+    uint64_t credit;
+    uint64_t max_batch;
+    at_ack_fn *fn;
+    void *fn_arg;
+    s_slot_t *ring;
+    size_t ring_cap;                  /* power of two */
+    uint64_t lo;                      /* lowest cseq that may still be pending */
+    uint64_t next_cseq;
+    uint64_t sent;                    /* cseqs <= sent have been sent */
+    size_t npending;
+    uint64_t last_send_us;
+    uint64_t next_hello_us;
+    uint64_t malformed;               /* bad messages from the broker */
+    wire_packer_t pk;
+};
+
+typedef int (s_handler_fn)(at_client_t *self, const wire_msg_t *m);
+
+/* --------------------------------------------------------------------------
+ * Pending table */
+
+static s_slot_t *s_slot(at_client_t *self, uint64_t cseq)
+{
+    if (cseq < self->lo || cseq >= self->next_cseq)
+        return NULL;
+    s_slot_t *s = &self->ring[cseq & (self->ring_cap - 1)];
+    return s->cseq == cseq ? s : NULL;
+}
+
+static void s_ring_grow(at_client_t *self)
+{
+    size_t cap = self->ring_cap * 2;
+    s_slot_t *ring = calloc(cap, sizeof *ring);
+    assert(ring);
+    for (uint64_t c = self->lo; c < self->next_cseq; c++) {
+        s_slot_t *s = &self->ring[c & (self->ring_cap - 1)];
+        if (s->cseq == c)
+            ring[c & (cap - 1)] = *s;
+    }
+    free(self->ring);
+    self->ring = ring;
+    self->ring_cap = cap;
+}
+
+/*  Frees the slot and moves lo past slots that are done. */
+static void s_slot_free(at_client_t *self, s_slot_t *s)
+{
+    free(s->att);
+    memset(s, 0, sizeof *s);
+    self->npending--;
+    while (self->lo < self->next_cseq && self->ring[self->lo & (self->ring_cap - 1)].cseq != self->lo)
+        self->lo++;
+}
+
+static uint64_t s_slot_add(at_client_t *self, const uint8_t *att, size_t len, void *user)
+{
+    if (self->next_cseq - self->lo >= self->ring_cap)
+        s_ring_grow(self);
+    uint64_t cseq = self->next_cseq++;
+    s_slot_t *s = &self->ring[cseq & (self->ring_cap - 1)];
+    s->cseq = cseq;
+    s->att = malloc(len ? len : 1);
+    assert(s->att);
+    memcpy(s->att, att, len);
+    s->att_len = len;
+    s->user = user;
+    s->submit_us = at_clock_mono_us();
+    attestation_t a;
+    if (attestation_decode(&a, att, len) == AT_OK)
+        attestation_id(&a, s->id);
+    self->npending++;
+    return cseq;
+}
+
+/* --------------------------------------------------------------------------
+ * Sending */
+
+static int s_send(at_client_t *self)
+{
+    int rc = wire_send(self->handle, &self->pk, NULL, 0, ZMQ_DONTWAIT);
+    if (rc == 0)
+        self->last_send_us = at_clock_mono_us();
+    return rc;
+}
+
+static void s_send_hello(at_client_t *self)
+{
+    wire_begin(&self->pk, WIRE_HELLO, 1);
+    wire_pack_str(&self->pk, self->producer, strlen(self->producer));
+    uint64_t now = at_clock_mono_us();
+    self->next_hello_us = now + (s_send(self) == 0 ? S_HELLO_IVL_US : S_HELLO_RETRY_US);
+}
+
+static void s_send_simple(at_client_t *self, wire_type type)
+{
+    wire_begin(&self->pk, type, 0);
+    if (s_send(self) != 0)
+        at_log_limited(AT_LOG_DEBUG, "CLI-SEND", "cannot send %s: %s", wire_type_name(type), zmq_strerror(errno));
+}
+
+/*  Sends one SUBMIT of up to max_batch unsent items; false if nothing went out. */
+static bool s_send_one_batch(at_client_t *self)
+{
+    uint64_t n = self->next_cseq - 1 - self->sent;
+    if (n > self->max_batch)
+        n = self->max_batch;
+    wire_begin(&self->pk, WIRE_SUBMIT, 1);
+    msgpack_pack_array(&self->pk.pk, (size_t) n);
+    for (uint64_t c = self->sent + 1; c <= self->sent + n; c++) {
+        s_slot_t *s = s_slot(self, c);
+        assert(s);   /* unsent cseqs cannot have an outcome */
+        wire_submit_t item = { .cseq = c, .att = s->att, .att_len = s->att_len };
+        wire_pack_submit(&self->pk, &item);
+    }
+    if (s_send(self) != 0) {
+        at_log_limited(AT_LOG_WARN, "CLI-SEND", "cannot send SUBMIT now (%s); will retry", zmq_strerror(errno));
+        return false;
+    }
+    self->sent += n;
+    return true;
+}
+
+/*  Sends everything batched (full batches and the partial one). */
+static void s_send_batches(at_client_t *self)
+{
+    while (self->connected && self->sent + 1 < self->next_cseq)
+        if (!s_send_one_batch(self))
+            break;
+}
+
+/*  HELLO while not welcomed, PING when idle. */
+static void s_heartbeat(at_client_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    if (!self->connected) {
+        if (now >= self->next_hello_us)
+            s_send_hello(self);
+    } else if (now - self->last_send_us >= S_PING_IVL_US)
+        s_send_simple(self, WIRE_PING);
+}
+
+/* --------------------------------------------------------------------------
+ * Receiving: one handler per message type; each returns outcomes delivered */
+
+static void s_malformed(at_client_t *self, const char *what, at_err rc)
+{
+    self->malformed++;
+    at_log_limited(AT_LOG_WARN, "CLI-MALFORMED", "broker sent a bad %s (%s); %llu bad messages so far", what,
+                   at_strerror(rc), (unsigned long long) self->malformed);
+}
+
+static int s_on_welcome(at_client_t *self, const wire_msg_t *m)
+{
+    uint64_t credit, max_batch;
+    at_err rc;
+    if ((rc = wire_u64(&m->f[0], &credit)) || (rc = wire_u64(&m->f[1], &max_batch))) {
+        s_malformed(self, "WELCOME", rc);
+        return 0;
+    }
+    if (self->connected) {
+        /* A WELCOME answering a repeated HELLO: keep the credit we hold.
+         * Broker restart (a new broker that does not know our outstanding
+         * cseqs) is a later issue: it would be detected here or on ERROR
+         * (protocol), and every pending slot with cseq <= sent would be
+         * resubmitted (sent = lo - 1) against the new broker's credit. */
+        at_log_debug("CLI-WELCOME", "repeated WELCOME ignored");
+        return 0;
+    }
+    self->connected = true;
+    self->credit = credit;
+    self->max_batch = max_batch == 0 ? 1 : max_batch > WIRE_BATCH_MAX ? WIRE_BATCH_MAX : max_batch;
+    at_log_debug("CLI-WELCOME", "welcomed: credit %llu, max_batch %llu", (unsigned long long) credit,
+                 (unsigned long long) self->max_batch);
+    return 0;
+}
+
+static int s_on_credit(at_client_t *self, const wire_msg_t *m)
+{
+    uint64_t n;
+    at_err rc = wire_u64(&m->f[0], &n);
+    if (rc)
+        s_malformed(self, "CREDIT", rc);
+    else if (!self->connected)
+        at_log_limited(AT_LOG_WARN, "CLI-PROTOCOL", "CREDIT before WELCOME ignored");
+    else
+        self->credit = n > UINT64_MAX - self->credit ? UINT64_MAX : self->credit + n;
+    return 0;
+}
+
+static void s_deliver(at_client_t *self, s_slot_t *s, at_ack_t *ack)
+{
+    ack->cseq = s->cseq;
+    memcpy(ack->id, s->id, AT_ID_BYTES);
+    ack->submit_us = s->submit_us;
+    ack->ack_us = at_clock_mono_us();
+    ack->user = s->user;
+    s_slot_free(self, s);
+    if (self->fn)
+        self->fn(ack, self->fn_arg);
+}
+
+/*  An outcome for a cseq that is not pending (unknown, or not yet sent). */
+static s_slot_t *s_outcome_slot(at_client_t *self, uint64_t cseq, const char *what)
+{
+    s_slot_t *s = cseq <= self->sent ? s_slot(self, cseq) : NULL;
+    if (!s)
+        at_log_limited(AT_LOG_WARN, "CLI-UNKNOWN-CSEQ", "%s for cseq %llu, which is not pending: ignored", what,
+                       (unsigned long long) cseq);
+    return s;
+}
+
+static int s_on_ack(at_client_t *self, const wire_msg_t *m)
+{
+    const msgpack_object *items;
+    size_t n;
+    int delivered = 0;
+    at_err rc = wire_array(&m->f[0], &items, &n, WIRE_RESULTS_MAX, true);
+    for (size_t i = 0; rc == AT_OK && i < n; i++) {
+        wire_result_t r;
+        if ((rc = wire_result_decode(&items[i], &r)) != AT_OK)
+            break;
+        s_slot_t *s = s_outcome_slot(self, r.key, "ACK");
+        if (!s)
+            continue;
+        at_ack_t ack = { .refused = false, .index = r.index, .verdict = r.verdict, .reason = r.reason,
+                         .duplicate = r.duplicate };
+        s_deliver(self, s, &ack);
+        delivered++;
+    }
+    if (rc)
+        s_malformed(self, "ACK", rc);
+    return delivered;
+}
+
+static int s_on_refuse(at_client_t *self, const wire_msg_t *m)
+{
+    const msgpack_object *items;
+    size_t n;
+    int delivered = 0;
+    at_err rc = wire_array(&m->f[0], &items, &n, WIRE_RESULTS_MAX, true);
+    for (size_t i = 0; rc == AT_OK && i < n; i++) {
+        wire_refusal_t r;
+        if ((rc = wire_refusal_decode(&items[i], &r)) != AT_OK)
+            break;
+        s_slot_t *s = s_outcome_slot(self, r.cseq, "REFUSE");
+        if (!s)
+            continue;
+        self->credit++;   /* a refusal returns the attestation's credit */
+        at_ack_t ack = { .refused = true, .reason = r.reason };
+        s_deliver(self, s, &ack);
+        delivered++;
+    }
+    if (rc)
+        s_malformed(self, "REFUSE", rc);
+    return delivered;
+}
+
+static int s_on_error(at_client_t *self, const wire_msg_t *m)
+{
+    uint64_t reason;
+    const char *text;
+    size_t len;
+    at_err rc;
+    if ((rc = wire_u64(&m->f[0], &reason)) || (rc = wire_str(&m->f[1], &text, &len, 1024))) {
+        s_malformed(self, "ERROR", rc);
+        return 0;
+    }
+    /* Later issue: an ERROR "protocol" after a broker restart means the broker
+     * does not know this producer; HELLO again and resubmit (see s_on_welcome). */
+    at_log_limited(AT_LOG_WARN, "CLI-BROKER-ERROR", "broker error %s: %.*s", at_strerror((int) reason), (int) len,
+                   text);
+    return 0;
+}
+
+static int s_on_pong(at_client_t *self, const wire_msg_t *m)
+{
+    (void) self;
+    (void) m;
+    return 0;
+}
+
+static s_handler_fn *const s_handlers[WIRE_TYPE_MAX_] = {
+    [WIRE_WELCOME] = s_on_welcome, [WIRE_CREDIT] = s_on_credit, [WIRE_ACK] = s_on_ack,
+    [WIRE_REFUSE] = s_on_refuse,   [WIRE_ERROR] = s_on_error,   [WIRE_PONG] = s_on_pong,
+};
+
+/*  Receives one message if one is ready; returns outcomes delivered, or -1
+ *  when nothing was ready. */
+static int s_recv_one(at_client_t *self)
+{
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    if (zmq_msg_recv(&frame, self->handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&frame);
+        return -1;
+    }
+    int delivered = 0;
+    if (zmq_msg_more(&frame)) {
+        s_malformed(self, "multi-frame message", AT_ERR_FRAMES);
+        while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, self->handle, ZMQ_DONTWAIT) >= 0) { }
+    } else {
+        wire_msg_t m;
+        at_err rc = wire_parse(&m, zmq_msg_data(&frame), zmq_msg_size(&frame));
+        if (rc)
+            s_malformed(self, "message", rc);
+        else {
+            if (s_handlers[m.type])
+                delivered = s_handlers[m.type](self, &m);
+            else
+                s_malformed(self, wire_type_name(m.type), AT_ERR_UNKNOWN_TYPE);
+            wire_msg_done(&m);
+        }
+    }
+    zmq_msg_close(&frame);
+    return delivered;
+}
+
+/* --------------------------------------------------------------------------
+ * Public API */
+
+at_client_t *at_client_new(const char *endpoint, const char *producer)
+{
+    assert(endpoint && producer);
+    size_t plen = strlen(producer);
+    if (plen == 0 || plen > WIRE_NAME_MAX)
+        return NULL;
+    at_client_t *self = calloc(1, sizeof *self);
+    assert(self);
+    memcpy(self->producer, producer, plen);
+    self->sock = zsock_new(ZMQ_DEALER);
+    assert(self->sock);
+    wire_socket_defaults(self->sock, S_HWM);
+    zsock_set_immediate(self->sock, 1);
+    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
+        at_log_error("CLI-CONNECT", "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&self->sock);
+        free(self);
+        return NULL;
+    }
+    self->handle = zsock_resolve(self->sock);
+    wire_packer_init(&self->pk);
+    self->ring_cap = S_RING_INITIAL;
+    self->ring = calloc(self->ring_cap, sizeof *self->ring);
+    assert(self->ring);
+    self->lo = self->next_cseq = 1;
+    self->max_batch = 1;
+    s_send_hello(self);
+    return self;
+}
+
+void at_client_destroy(at_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    at_client_t *self = *self_p;
+    if (self->connected) {
+        s_send_simple(self, WIRE_BYE);
+        zsock_set_linger(self->sock, 200);   /* give BYE a chance to leave */
+    }
+    zsock_destroy(&self->sock);
+    for (size_t i = 0; i < self->ring_cap; i++)
+        free(self->ring[i].att);
+    free(self->ring);
+    wire_packer_destroy(&self->pk);
+    free(self);
+    *self_p = NULL;
+}
+
+void at_client_set_handler(at_client_t *self, at_ack_fn *fn, void *arg)
+{
+    self->fn = fn;
+    self->fn_arg = arg;
+}
+
+/*  Milliseconds until the next heartbeat or HELLO is due (at least 1). */
+static int s_timer_ms(const at_client_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    uint64_t due = self->connected ? self->last_send_us + S_PING_IVL_US : self->next_hello_us;
+    return due <= now ? 1 : (int) ((due - now + 999) / 1000);
+}
+
+int at_client_pump(at_client_t *self, int timeout_ms)
+{
+    uint64_t deadline = at_clock_mono_us() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0) * 1000u;
+    int delivered = 0;
+    for (;;) {
+        s_send_batches(self);
+        s_heartbeat(self);
+        int got = 0, r;
+        while ((r = s_recv_one(self)) >= 0) {
+            got = 1;
+            delivered += r;
+        }
+        uint64_t now = at_clock_mono_us();
+        if (got || now >= deadline || zsys_interrupted)
+            break;
+        int wait = (int) ((deadline - now + 999) / 1000);
+        int timer = s_timer_ms(self);
+        zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
+        if (zmq_poll(&item, 1, wait < timer ? wait : timer) < 0 && zmq_errno() != EINTR)
+            break;
+    }
+    s_send_batches(self);   /* outcomes may have brought credit-freed work */
+    return delivered;
+}
+
+/*  Milliseconds left before deadline_us (-1 when there is none). */
+static int s_left_ms(uint64_t deadline_us, bool forever)
+{
+    if (forever)
+        return 1000;
+    uint64_t now = at_clock_mono_us();
+    return now >= deadline_us ? 0 : (int) ((deadline_us - now + 999) / 1000);
+}
+
+at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void *user, int timeout_ms,
+                        uint64_t *cseq)
+{
+    if (len > AT_ENCODED_MAX)
+        return AT_ERR_OVERSIZE;
+    bool forever = timeout_ms < 0;
+    uint64_t deadline = at_clock_mono_us() + (uint64_t) (forever ? 0 : timeout_ms) * 1000u;
+    if (self->credit == 0)
+        at_client_pump(self, 0);
+    while (self->credit == 0) {
+        if (zsys_interrupted)
+            return AT_ERR_INTERRUPTED;
+        int left = s_left_ms(deadline, forever);
+        if (left == 0)
+            return AT_ERR_BUSY;
+        at_client_pump(self, left);
+    }
+    if (zsys_interrupted)
+        return AT_ERR_INTERRUPTED;
+    uint64_t c = s_slot_add(self, att, len, user);
+    self->credit--;
+    if (cseq)
+        *cseq = c;
+    if (self->next_cseq - 1 - self->sent >= self->max_batch || self->credit == 0)
+        s_send_batches(self);
+    return AT_OK;
+}
+
+at_err at_client_flush(at_client_t *self, int timeout_ms)
+{
+    bool forever = timeout_ms < 0;
+    uint64_t deadline = at_clock_mono_us() + (uint64_t) (forever ? 0 : timeout_ms) * 1000u;
+    s_send_batches(self);
+    while (self->npending > 0) {
+        if (zsys_interrupted)
+            return AT_ERR_INTERRUPTED;
+        int left = s_left_ms(deadline, forever);
+        if (left == 0)
+            return AT_ERR_TIMEOUT;
+        at_client_pump(self, left);
+    }
+    return AT_OK;
+}
+
+size_t at_client_pending(const at_client_t *self) { return self->npending; }
+uint64_t at_client_credit(const at_client_t *self) { return self->credit; }
+bool at_client_connected(const at_client_t *self) { return self->connected; }

@@ -1,0 +1,72 @@
+/*  client.h: the producer client library.
+ *
+ *  A producer connects to the broker's frontend, says HELLO with its name,
+ *  and submits encoded attestations against the credit the broker grants.
+ *  Submissions are batched (one SUBMIT message carries up to max_batch
+ *  attestations). Each submitted attestation ends in exactly one outcome,
+ *  delivered to the caller's callback: an acknowledgement carrying its log
+ *  index and verdict (once it is durably in the log), or a refusal with a
+ *  reason (it is not in the log).
+ *
+ *  The library is single-threaded: the caller drives it by calling submit,
+ *  pump or flush; callbacks run inside those calls. The client keeps a copy
+ *  of every unacknowledged attestation (bounded by the broker's credit).
+ */
+#ifndef AT_CLIENT_H
+#define AT_CLIENT_H
+#include "at_err.h"
+#include "attestation.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct at_client_t at_client_t;
+
+typedef struct {
+    uint64_t cseq;               /* the client's number for this attestation (1, 2, ...) */
+    uint8_t id[AT_ID_BYTES];     /* attestation id (zeroes if the bytes did not decode) */
+    bool refused;                /* true: refused at admission, not in the log */
+    uint64_t index;              /* log index (when !refused) */
+    uint8_t verdict;             /* WIRE_VALID or WIRE_INVALID (when !refused) */
+    uint8_t reason;              /* at_err code: why invalid or why refused; 0 if valid */
+    bool duplicate;              /* the id was already in the log at `index` */
+    uint64_t submit_us;          /* monotonic time of at_client_submit */
+    uint64_t ack_us;             /* monotonic time the outcome arrived */
+    void *user;                  /* as passed to at_client_submit */
+} at_ack_t;
+
+typedef void(at_ack_fn)(const at_ack_t *ack, void *arg);
+
+/*  Connects to the broker frontend endpoint (e.g. "tcp://127.0.0.1:5555").
+ *  producer is a name of 1..64 bytes, shown in the log's lineage. Never NULL
+ *  for valid arguments; the connection is made in the background. */
+at_client_t *at_client_new(const char *endpoint, const char *producer);
+void at_client_destroy(at_client_t **self_p);
+
+/*  Registers the outcome callback (may be NULL to ignore outcomes). */
+void at_client_set_handler(at_client_t *self, at_ack_fn *fn, void *arg);
+
+/*  Submits one encoded attestation (copied). Waits up to timeout_ms for
+ *  credit (-1: forever; 0: not at all), pumping the connection meanwhile.
+ *  Returns AT_OK and sets *cseq (may be NULL); AT_ERR_BUSY when no credit
+ *  came in time (backpressure: try again later); AT_ERR_OVERSIZE when len
+ *  exceeds AT_ENCODED_MAX; AT_ERR_INTERRUPTED on SIGINT/SIGTERM. */
+at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void *user, int timeout_ms,
+                        uint64_t *cseq) __attribute__((warn_unused_result));
+
+/*  Sends what is batched and handles incoming messages for up to timeout_ms
+ *  (0: only what is ready). Returns the number of outcomes delivered. */
+int at_client_pump(at_client_t *self, int timeout_ms);
+
+/*  Waits until every submitted attestation has its outcome, or timeout_ms
+ *  passes (-1: no limit). AT_OK, AT_ERR_TIMEOUT or AT_ERR_INTERRUPTED. */
+at_err at_client_flush(at_client_t *self, int timeout_ms) __attribute__((warn_unused_result));
+
+/*  Submitted and not yet acknowledged or refused. */
+size_t at_client_pending(const at_client_t *self);
+/*  Credit currently held (attestations that may be sent now). */
+uint64_t at_client_credit(const at_client_t *self);
+/*  True once the broker has answered HELLO. */
+bool at_client_connected(const at_client_t *self);
+
+#endif

@@ -1,0 +1,339 @@
+/*  cluster.c: start, supervise and stop a local cluster of real processes. */
+#include "cluster.h"
+#include "clock.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_MAX_PROCS 128
+#define S_MAX_ARGS 48
+
+typedef struct {
+    char name[32];               /* broker, sink, worker-3 */
+    char role[16];
+    char *argv[S_MAX_ARGS];
+    pid_t pid;
+    uint64_t peak_kb;
+    int restarts;
+} s_proc_t;
+
+struct cluster_t {
+    cluster_opts_t o;
+    char data_dir[512];
+    char log_dir[600];
+    char front[64], back[64], sinkep[64];
+    s_proc_t procs[S_MAX_PROCS];
+    int nprocs;
+    int nworkers;
+};
+
+const char *cluster_bindir(void)
+{
+    static char dir[1024];
+    if (!*dir) {
+        char exe[1024];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        snprintf(dir, sizeof dir, "%s", n > 0 ? dirname(exe) : ".");
+    }
+    return dir;
+}
+
+static int s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof a) == 0
+        && getsockname(fd, (struct sockaddr *) &a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/*  Splits extra (space-separated) into argv slots; returns the new argc. */
+static int s_add_args(s_proc_t *p, int argc, const char *extra)
+{
+    if (!extra)
+        return argc;
+    char *copy = strdup(extra), *save = NULL;
+    for (char *tok = strtok_r(copy, " ", &save); tok && argc < S_MAX_ARGS - 1; tok = strtok_r(NULL, " ", &save))
+        p->argv[argc++] = strdup(tok);
+    free(copy);
+    return argc;
+}
+
+static int s_arg(s_proc_t *p, int argc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int s_arg(s_proc_t *p, int argc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    assert(argc < S_MAX_ARGS - 1);
+    if (vasprintf(&p->argv[argc], fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return argc + 1;
+}
+
+static void s_spawn(cluster_t *self, s_proc_t *p)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);   /* Ctrl-C reaches `attest`, which stops us in order */
+        if (self->o.to_files) {
+            char path[700];
+            snprintf(path, sizeof path, "%s/%s.log", self->data_dir, p->name);
+            int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            close(devnull);
+        }
+        execv(p->argv[0], p->argv);
+        fprintf(stderr, "attest: cannot run %s: %s\n", p->argv[0], strerror(errno));
+        _exit(127);
+    }
+    p->pid = pid;
+}
+
+static s_proc_t *s_new_proc(cluster_t *self, const char *role, const char *name, int *argc)
+{
+    assert(self->nprocs < S_MAX_PROCS);
+    s_proc_t *p = &self->procs[self->nprocs++];
+    snprintf(p->role, sizeof p->role, "%s", role);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    *argc = s_arg(p, 0, "%s/attest-%s", cluster_bindir(), role);
+    *argc = s_arg(p, *argc, "--log-level");
+    *argc = s_arg(p, *argc, "%s", self->o.log_level ? self->o.log_level : "info");
+    return p;
+}
+
+int cluster_add_worker(cluster_t *self, const char *extra_args)
+{
+    char name[32];
+    int i = self->nworkers++, argc;
+    snprintf(name, sizeof name, "worker-%d", i);
+    s_proc_t *p = s_new_proc(self, "worker", name, &argc);
+    argc = s_arg(p, argc, "--broker");
+    argc = s_arg(p, argc, "%s", self->back);
+    argc = s_arg(p, argc, "--sink");
+    argc = s_arg(p, argc, "%s", self->sinkep);
+    argc = s_arg(p, argc, "--threads");
+    argc = s_arg(p, argc, "%d", self->o.threads);
+    argc = s_arg(p, argc, "--id");
+    argc = s_arg(p, argc, "w%d", i);
+    argc = s_add_args(p, argc, self->o.worker_args);
+    argc = s_add_args(p, argc, extra_args);
+    p->argv[argc] = NULL;
+    s_spawn(self, p);
+    return i;
+}
+
+static void s_start_broker(cluster_t *self)
+{
+    int argc;
+    s_proc_t *p = s_new_proc(self, "broker", "broker", &argc);
+    argc = s_arg(p, argc, "--frontend");
+    argc = s_arg(p, argc, "tcp://127.0.0.1:%d", self->o.frontend_port);
+    argc = s_arg(p, argc, "--backend");
+    argc = s_arg(p, argc, "tcp://127.0.0.1:%d", self->o.backend_port);
+    if (self->o.window) {
+        argc = s_arg(p, argc, "--window");
+        argc = s_arg(p, argc, "%d", self->o.window);
+    }
+    argc = s_add_args(p, argc, self->o.broker_args);
+    p->argv[argc] = NULL;
+    s_spawn(self, p);
+}
+
+static void s_start_sink(cluster_t *self)
+{
+    int argc;
+    s_proc_t *p = s_new_proc(self, "sink", "sink", &argc);
+    argc = s_arg(p, argc, "--log-dir");
+    argc = s_arg(p, argc, "%s", self->log_dir);
+    argc = s_arg(p, argc, "--verdicts");
+    argc = s_arg(p, argc, "tcp://127.0.0.1:%d", self->o.sink_port);
+    argc = s_arg(p, argc, "--broker");
+    argc = s_arg(p, argc, "%s", self->back);
+    if (self->o.window) {
+        argc = s_arg(p, argc, "--window");
+        argc = s_arg(p, argc, "%d", self->o.window);
+    }
+    argc = s_add_args(p, argc, self->o.sink_args);
+    p->argv[argc] = NULL;
+    s_spawn(self, p);
+}
+
+/*  Waits until a TCP connect to the port succeeds (the process bound it). */
+static bool s_wait_port(int port, int timeout_ms)
+{
+    uint64_t end = at_clock_mono_us() + (uint64_t) timeout_ms * 1000;
+    while (at_clock_mono_us() < end) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        bool ok = fd >= 0 && connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+cluster_t *cluster_start(const cluster_opts_t *opts)
+{
+    cluster_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->o = *opts;
+    snprintf(self->data_dir, sizeof self->data_dir, "%s", opts->data_dir);
+    snprintf(self->log_dir, sizeof self->log_dir, "%s/log", self->data_dir);
+    mkdir(self->data_dir, 0750);
+    if (!self->o.frontend_port)
+        self->o.frontend_port = s_free_port();
+    if (!self->o.backend_port)
+        self->o.backend_port = s_free_port();
+    if (!self->o.sink_port)
+        self->o.sink_port = s_free_port();
+    snprintf(self->front, sizeof self->front, "tcp://127.0.0.1:%d", self->o.frontend_port);
+    snprintf(self->back, sizeof self->back, "tcp://127.0.0.1:%d", self->o.backend_port);
+    snprintf(self->sinkep, sizeof self->sinkep, "tcp://127.0.0.1:%d", self->o.sink_port);
+    s_start_broker(self);
+    if (!s_wait_port(self->o.backend_port, 5000) || !s_wait_port(self->o.frontend_port, 1000)) {
+        fprintf(stderr, "attest: the broker did not start (ports %d/%d in use?)%s%s\n", self->o.frontend_port,
+                self->o.backend_port, opts->to_files ? ": see " : "", opts->to_files ? self->data_dir : "");
+        cluster_stop(&self);
+        return NULL;
+    }
+    s_start_sink(self);
+    if (!s_wait_port(self->o.sink_port, 5000)) {
+        fprintf(stderr, "attest: the sink did not start (port %d in use, or the log at %s cannot be opened)\n",
+                self->o.sink_port, self->log_dir);
+        cluster_stop(&self);
+        return NULL;
+    }
+    for (int i = 0; i < opts->workers; i++)
+        cluster_add_worker(self, NULL);
+    return self;
+}
+
+static void s_read_peak(s_proc_t *p)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int) p->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long kb;
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1 && kb > p->peak_kb)
+            p->peak_kb = kb;
+    }
+    fclose(f);
+}
+
+uint64_t cluster_peak_rss_kb(const cluster_t *self, const char *role)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < self->nprocs; i++) {
+        s_proc_t *p = (s_proc_t *) &self->procs[i];
+        if (strcmp(p->role, role) != 0)
+            continue;
+        if (p->pid > 0)
+            s_read_peak(p);
+        if (p->peak_kb > best)
+            best = p->peak_kb;
+    }
+    return best;
+}
+
+int cluster_supervise(cluster_t *self)
+{
+    int restarted = 0;
+    for (int i = 0; i < self->nprocs; i++) {
+        s_proc_t *p = &self->procs[i];
+        if (p->pid <= 0)
+            continue;
+        s_read_peak(p);
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) != p->pid)
+            continue;
+        fprintf(stderr, "attest: %s (pid %d) exited (%s %d): restarting it\n", p->name, (int) p->pid,
+                WIFSIGNALED(status) ? "signal" : "status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        p->restarts++;
+        s_spawn(self, p);
+        restarted++;
+    }
+    return restarted;
+}
+
+static void s_signal_all(cluster_t *self, const char *role, int sig)
+{
+    for (int i = 0; i < self->nprocs; i++)
+        if (self->procs[i].pid > 0 && (!role || strcmp(self->procs[i].role, role) == 0))
+            kill(self->procs[i].pid, sig);
+}
+
+/*  Waits for the role's processes to exit, up to timeout_ms; then kills. */
+static void s_reap(cluster_t *self, const char *role, int timeout_ms)
+{
+    uint64_t end = at_clock_mono_us() + (uint64_t) timeout_ms * 1000;
+    for (int i = 0; i < self->nprocs; i++) {
+        s_proc_t *p = &self->procs[i];
+        if (p->pid <= 0 || (role && strcmp(p->role, role) != 0))
+            continue;
+        s_read_peak(p);
+        while (waitpid(p->pid, NULL, WNOHANG) == 0) {
+            if (at_clock_mono_us() > end) {
+                kill(p->pid, SIGKILL);
+                waitpid(p->pid, NULL, 0);
+                break;
+            }
+            usleep(10000);
+        }
+        p->pid = 0;
+    }
+}
+
+void cluster_stop(cluster_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cluster_t *self = *self_p;
+    /* Workers first (they drain), then the sink (it commits what is ready),
+     * then the broker. */
+    s_signal_all(self, "worker", SIGTERM);
+    s_reap(self, "worker", 5000);
+    s_signal_all(self, "sink", SIGTERM);
+    s_reap(self, "sink", 5000);
+    s_signal_all(self, NULL, SIGTERM);
+    s_reap(self, NULL, 5000);
+    for (int i = 0; i < self->nprocs; i++)
+        for (int k = 0; self->procs[i].argv[k]; k++)
+            free(self->procs[i].argv[k]);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *cluster_frontend(const cluster_t *self) { return self->front; }
+const char *cluster_backend(const cluster_t *self) { return self->back; }
+const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; }
+const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }

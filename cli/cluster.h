@@ -1,0 +1,52 @@
+/*  cluster.h: a local cluster of real processes (broker, sink, workers) on
+ *  loopback, started from the executables beside `attest`, supervised, and
+ *  stopped cleanly. Used by `attest up`, `attest demo` and `attest bench`.
+ */
+#ifndef AT_CLUSTER_H
+#define AT_CLUSTER_H
+#include "at_err.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    const char *data_dir;        /* the log lives in data_dir/log; process logs beside it */
+    int frontend_port;           /* 0: pick a free port */
+    int backend_port;
+    int sink_port;
+    int workers;                 /* worker processes */
+    int threads;                 /* verifier threads per worker (0: one per core) */
+    int window;                  /* broker/sink reorder window (0: default) */
+    const char *log_level;       /* children's log level (NULL: info) */
+    bool to_files;               /* children's stderr to data_dir/<name>.log, not ours */
+    const char *worker_args;     /* extra worker flags, space-separated (may be NULL) */
+    const char *broker_args;     /* extra broker flags (may be NULL) */
+    const char *sink_args;       /* extra sink flags (may be NULL) */
+} cluster_opts_t;
+
+typedef struct cluster_t cluster_t;
+
+/*  Starts broker, sink and workers; waits until the broker accepts
+ *  connections. NULL with a message on stderr on failure. */
+cluster_t *cluster_start(const cluster_opts_t *opts);
+/*  SIGTERM to every process, then SIGKILL after a grace period. */
+void cluster_stop(cluster_t **self_p);
+
+const char *cluster_frontend(const cluster_t *self);   /* tcp://127.0.0.1:PORT */
+const char *cluster_backend(const cluster_t *self);
+const char *cluster_sink_endpoint(const cluster_t *self);
+const char *cluster_log_dir(const cluster_t *self);
+
+/*  Starts one more worker with extra flags (may be NULL); returns its index. */
+int cluster_add_worker(cluster_t *self, const char *extra_args);
+
+/*  Restarts processes that exited unexpectedly; returns how many it restarted. */
+int cluster_supervise(cluster_t *self);
+
+/*  Peak resident memory (VmHWM) in kB of the broker, the sink, or the
+ *  largest worker; 0 if unknown. */
+uint64_t cluster_peak_rss_kb(const cluster_t *self, const char *role);
+/*  Directory holding attest-broker, attest-sink, attest-worker. */
+const char *cluster_bindir(void);
+
+#endif

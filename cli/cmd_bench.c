@@ -1,0 +1,379 @@
+/*  cmd_bench.c: `attest bench`: a measured run against a local cluster.
+ *
+ *  Pre-generates N signed attestations (1% with a bad signature) before any
+ *  timing, measures the verification limit of W*T threads in this process
+ *  with nothing else running, starts the cluster, submits from K producer
+ *  threads (optionally paced to --rate), then stops the cluster, reads the
+ *  log back and prints exactly one summary line. lost, dup and order come
+ *  from the log, not from counters.
+ */
+#include "client.h"
+#include "clock.h"
+#include "cluster.h"
+#include "commands.h"
+#include "config.h"
+#include "gen.h"
+#include "logdb.h"
+#include "wire.h"
+#include <czmq.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+static const cfg_def_t s_settings[] = {
+    { "n", CFG_INT, "100000", 1, 100000000, "attestations to submit" },
+    { "producers", CFG_INT, "2", 1, 64, "producer threads, one client connection each" },
+    { "workers", CFG_INT, "2", 1, 64, "worker processes" },
+    { "threads", CFG_INT, "1", 1, 64, "verifier threads per worker" },
+    { "rate", CFG_INT, "0", 0, 10000000, "total offered rate per second (0: as fast as admitted)" },
+    { "window", CFG_INT, "0", 0, 1 << 22, "broker/sink window (0: default)" },
+    { "sim-verify-us", CFG_INT, "0", 0, 10000000, "TEST ONLY: workers sleep this long instead of verifying" },
+    { "slow-workers", CFG_INT, "0", 0, 64, "how many of the workers are slowed down" },
+    { "slow-delay-us", CFG_INT, "2000", 0, 10000000, "extra delay per task of a slow worker" },
+    { "broker", CFG_STR, "", 0, 0, "use a running cluster at this frontend endpoint (with --log-dir)" },
+    { "log-dir", CFG_STR, "", 0, 0, "log directory of the running cluster given by --broker" },
+    { "data-dir", CFG_STR, "", 0, 0, "data directory of the local cluster (default: a temporary one)" },
+    { "keep", CFG_BOOL, "false", 0, 0, "keep the temporary data directory" },
+    { "progress", CFG_BOOL, "true", 0, 0, "progress bar on a terminal" },
+};
+
+typedef struct {
+    int k, nprod;
+    const gen_set_t *set;
+    const char *endpoint;
+    double rate;                 /* this producer's share; 0 = unpaced */
+    uint32_t *lat_us;
+    atomic_uint_fast64_t *progress;
+    uint64_t acked, refused;
+    uint64_t t_first, t_last;
+    at_err err;
+} s_prod_t;
+
+static void s_on_ack(const at_ack_t *ack, void *arg)
+{
+    s_prod_t *p = arg;
+    size_t i = (size_t) (uintptr_t) ack->user;
+    uint64_t lat = ack->ack_us - ack->submit_us;
+    p->lat_us[i] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t) lat;
+    if (ack->refused)
+        p->refused++;
+    else
+        p->acked++;
+    p->t_last = ack->ack_us;
+    atomic_fetch_add(p->progress, 1);
+}
+
+static void s_pace(at_client_t *c, uint64_t target)
+{
+    for (;;) {
+        uint64_t now = at_clock_mono_us();
+        if (now >= target)
+            return;
+        at_client_pump(c, 0);
+        uint64_t wait = target - now;
+        usleep(wait > 1000 ? 1000 : (useconds_t) wait);
+    }
+}
+
+static void *s_producer(void *arg)
+{
+    s_prod_t *p = arg;
+    char name[32];
+    snprintf(name, sizeof name, "bench-%d", p->k);
+    at_client_t *c = at_client_new(p->endpoint, name);
+    at_client_set_handler(c, s_on_ack, p);
+    p->t_first = at_clock_mono_us();
+    uint64_t j = 0;
+    for (size_t i = (size_t) p->k; i < p->set->n && !zsys_interrupted; i += (size_t) p->nprod, j++) {
+        if (p->rate > 0)
+            s_pace(c, p->t_first + (uint64_t) ((double) j * 1e6 / p->rate));
+        at_err rc = at_client_submit(c, p->set->arena + p->set->off[i], p->set->len[i], (void *) (uintptr_t) i, -1,
+                                     NULL);
+        if (rc) {
+            p->err = rc;
+            break;
+        }
+    }
+    if (!p->err)
+        p->err = at_client_flush(c, 300000);
+    at_client_destroy(&c);
+    return NULL;
+}
+
+static void s_progress(atomic_uint_fast64_t *done, uint64_t n, uint64_t t0)
+{
+    uint64_t d = atomic_load(done);
+    double secs = (double) (at_clock_mono_us() - t0) / 1e6;
+    int bar = (int) (40.0 * (double) d / (double) n);
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %" PRIu64 "/%" PRIu64 " %8.0f/s ", bar, "########################################",
+            40 - bar, "", (int) (100.0 * (double) d / (double) n), d, n, secs > 0 ? (double) d / secs : 0.0);
+}
+
+typedef struct {
+    uint64_t committed, valid, invalid, lost, dup, wrong;
+    bool order_ok;
+} s_audit_t;
+
+static const gen_set_t *s_sort_set;
+static int s_cmp_id(const void *a, const void *b)
+{
+    return memcmp(s_sort_set->id[*(const size_t *) a], s_sort_set->id[*(const size_t *) b], AT_ID_BYTES);
+}
+
+static int s_find(const gen_set_t *set, const size_t *sorted, const uint8_t *id)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(set->id[sorted[mid]], id, AT_ID_BYTES);
+        if (c == 0)
+            return (int) sorted[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/*  Reads the whole log back and compares it with what was submitted. */
+static at_err s_audit(const char *dir, const gen_set_t *set, int nprod, s_audit_t *a)
+{
+    at_err err;
+    logdb_t *db = logdb_open(dir, true, 0, &err);
+    if (!db)
+        return err;
+    size_t *sorted = malloc(set->n * sizeof *sorted);
+    uint8_t *seen = calloc(set->n, 1);
+    uint64_t *last_cseq = calloc((size_t) nprod, sizeof *last_cseq);
+    assert(sorted && seen && last_cseq);
+    for (size_t i = 0; i < set->n; i++)
+        sorted[i] = i;
+    s_sort_set = set;
+    qsort(sorted, set->n, sizeof *sorted, s_cmp_id);
+    memset(a, 0, sizeof *a);
+    a->order_ok = true;
+    if ((err = logdb_read_begin(db)) == AT_OK) {
+        uint64_t n = logdb_count(db), last_seq = 0;
+        for (uint64_t idx = 0; idx < n && err == AT_OK; idx++) {
+            logdb_entry_t e;
+            if ((err = logdb_get(db, idx, &e, NULL, NULL)) != AT_OK)
+                break;
+            if (idx > 0 && e.seq <= last_seq)
+                a->order_ok = false;
+            last_seq = e.seq;
+            int i = s_find(set, sorted, e.id);
+            if (i < 0)
+                continue;   /* not ours (an earlier run in the same log) */
+            a->committed++;
+            if (seen[i]++)
+                a->dup++;
+            if (e.verdict == WIRE_VALID)
+                a->valid++;
+            else
+                a->invalid++;
+            if ((set->kind[i] == GEN_VALID) != (e.verdict == WIRE_VALID))
+                a->wrong++;
+            int k = i % nprod;
+            if (e.cseq <= last_cseq[k])
+                a->order_ok = false;
+            last_cseq[k] = e.cseq;
+        }
+        logdb_read_end(db);
+    }
+    for (size_t i = 0; i < set->n; i++)
+        a->lost += seen[i] == 0;
+    free(sorted);
+    free(seen);
+    free(last_cseq);
+    logdb_destroy(&db);
+    return err;
+}
+
+static int s_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static int s_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+typedef struct {
+    const cfg_t *cfg;
+    gen_set_t *set;
+    cluster_t *cluster;
+    char data_dir[256];
+    char log_dir[512];
+    const char *endpoint;
+    uint32_t *lat;
+    uint64_t t0, t1;
+    uint64_t acked, refused;
+    uint64_t rss[3];             /* peak kB: broker, sink, largest worker */
+    at_err err;
+} s_run_t;
+
+static cluster_t *s_start_cluster(s_run_t *r)
+{
+    const cfg_t *cfg = r->cfg;
+    static char wargs[64];
+    if (cfg_int(cfg, "sim-verify-us"))
+        snprintf(wargs, sizeof wargs, "--sim-verify-us %" PRId64, cfg_int(cfg, "sim-verify-us"));
+    int workers = (int) cfg_int(cfg, "workers"), slow = (int) cfg_int(cfg, "slow-workers");
+    if (slow > workers)
+        slow = workers;
+    cluster_opts_t o = { .data_dir = r->data_dir, .workers = workers - slow, .threads = (int) cfg_int(cfg, "threads"),
+                         .window = (int) cfg_int(cfg, "window"), .log_level = "warn", .to_files = true,
+                         .worker_args = *wargs ? wargs : NULL };
+    cluster_t *c = cluster_start(&o);
+    char extra[64];
+    snprintf(extra, sizeof extra, "--test-delay-us %" PRId64, cfg_int(cfg, "slow-delay-us"));
+    for (int i = 0; c && i < slow; i++)
+        cluster_add_worker(c, extra);
+    return c;
+}
+
+/*  VmHWM is a peak, but sampling while running also keeps it for
+ *  processes that exit before the end. */
+static void s_sample_rss(s_run_t *r)
+{
+    r->rss[0] = cluster_peak_rss_kb(r->cluster, "broker");
+    r->rss[1] = cluster_peak_rss_kb(r->cluster, "sink");
+    r->rss[2] = cluster_peak_rss_kb(r->cluster, "worker");
+}
+
+static void s_submit_all(s_run_t *r)
+{
+    int nprod = (int) cfg_int(r->cfg, "producers");
+    s_prod_t *prods = calloc((size_t) nprod, sizeof *prods);
+    pthread_t *tids = calloc((size_t) nprod, sizeof *tids);
+    atomic_uint_fast64_t progress = 0;
+    double rate = (double) cfg_int(r->cfg, "rate") / nprod;
+    r->t0 = at_clock_mono_us();
+    for (int k = 0; k < nprod; k++) {
+        prods[k] = (s_prod_t) { k, nprod, r->set, r->endpoint, rate, r->lat, &progress, 0, 0, 0, 0, AT_OK };
+        pthread_create(&tids[k], NULL, s_producer, &prods[k]);
+    }
+    bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
+    while (atomic_load(&progress) < r->set->n && !zsys_interrupted) {
+        bool running = false;
+        for (int k = 0; k < nprod; k++)
+            running |= pthread_tryjoin_np(tids[k], NULL) == EBUSY;
+        if (tty)
+            s_progress(&progress, r->set->n, r->t0);
+        if (!running)
+            break;
+        usleep(200000);
+        if (r->cluster)
+            s_sample_rss(r);
+    }
+    for (int k = 0; k < nprod; k++) {
+        pthread_join(tids[k], NULL);
+        r->acked += prods[k].acked;
+        r->refused += prods[k].refused;
+        if (prods[k].t_last > r->t1)
+            r->t1 = prods[k].t_last;
+        if (prods[k].err && !r->err)
+            r->err = prods[k].err;
+    }
+    if (tty) {
+        s_progress(&progress, r->set->n, r->t0);
+        fprintf(stderr, "\n");
+    }
+    free(prods);
+    free(tids);
+}
+
+static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
+{
+    size_t n = r->set->n;
+    qsort(r->lat, n, sizeof *r->lat, s_cmp_u32);
+    size_t i99 = n * 99 / 100 < n ? n * 99 / 100 : n - 1;
+    double p50 = r->lat[n / 2] / 1000.0, p99 = r->lat[i99] / 1000.0;
+    const uint64_t *rss = r->rss;
+    double secs = r->t1 > r->t0 ? (double) (r->t1 - r->t0) / 1e6 : 1e-9;
+    double rate = (double) a->committed / secs;
+    if (a->wrong)
+        fprintf(stderr, "bench: %" PRIu64 " verdicts differ from what was generated\n", a->wrong);
+    if (r->err)
+        fprintf(stderr, "bench: a producer stopped early: %s\n", at_strerror(r->err));
+    printf("bench: n=%zu committed=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " lost=%" PRIu64 " dup=%" PRIu64
+           " order=%s rate=%.0f/s verify_limit=%.0f/s ratio=%.3f p50_ms=%.2f p99_ms=%.2f broker_rss_mb=%.1f"
+           " sink_rss_mb=%.1f worker_rss_mb=%.1f\n",
+           n, a->committed, a->valid, a->invalid, a->lost, a->dup, a->order_ok ? "ok" : "BROKEN", rate, verify_limit,
+           verify_limit > 0 ? rate / verify_limit : 0.0, p50, p99, rss[0] / 1024.0, rss[1] / 1024.0, rss[2] / 1024.0);
+    fflush(stdout);
+}
+
+static int s_bench(const cfg_t *cfg)
+{
+    s_run_t r = { .cfg = cfg };
+    size_t n = (size_t) cfg_int(cfg, "n");
+    int vthreads = (int) (cfg_int(cfg, "workers") * cfg_int(cfg, "threads"));
+    fprintf(stderr, "bench: generating %zu signed attestations...\n", n);
+    r.set = gen_make(n, 10, 0, (int) sysconf(_SC_NPROCESSORS_ONLN));
+    double limit = cfg_int(cfg, "sim-verify-us") ? vthreads * 1e6 / (double) cfg_int(cfg, "sim-verify-us")
+                                                 : gen_verify_rate(r.set, vthreads, 2000);
+    fprintf(stderr, "bench: verify_limit with %d threads: %.0f/s\n", vthreads, limit);
+    r.lat = calloc(n, sizeof *r.lat);
+    if (*cfg_str(cfg, "broker")) {
+        r.endpoint = cfg_str(cfg, "broker");
+        snprintf(r.log_dir, sizeof r.log_dir, "%s", cfg_str(cfg, "log-dir"));
+    } else {
+        if (*cfg_str(cfg, "data-dir"))
+            snprintf(r.data_dir, sizeof r.data_dir, "%s", cfg_str(cfg, "data-dir"));
+        else if (!mkdtemp(strcpy(r.data_dir, "/tmp/attest-bench-XXXXXX")))
+            return 1;
+        r.cluster = s_start_cluster(&r);
+        if (!r.cluster)
+            return 1;
+        r.endpoint = cluster_frontend(r.cluster);
+        snprintf(r.log_dir, sizeof r.log_dir, "%s", cluster_log_dir(r.cluster));
+    }
+    s_submit_all(&r);
+    if (r.cluster) {
+        s_sample_rss(&r);
+        cluster_stop(&r.cluster);
+    }
+    s_audit_t a;
+    at_err err = s_audit(r.log_dir, r.set, (int) cfg_int(cfg, "producers"), &a);
+    if (err)
+        fprintf(stderr, "bench: cannot read the log at %s: %s\n", r.log_dir, at_strerror(err));
+    else
+        s_report(&r, &a, limit);
+    if (*r.data_dir && !*cfg_str(cfg, "data-dir") && !cfg_bool(cfg, "keep"))
+        nftw(r.data_dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    else if (*r.data_dir)
+        fprintf(stderr, "bench: data kept in %s\n", r.data_dir);
+    bool ok = !err && a.lost == 0 && a.dup == 0 && a.order_ok && a.wrong == 0 && !r.err;
+    free(r.lat);
+    gen_destroy(&r.set);
+    return ok ? 0 : 1;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    cfg_t *cfg = cfg_new("attest bench",
+                         "attest bench: measures the pipeline on a local cluster and prints one line:\n"
+                         "bench: n=N committed=C valid=V invalid=I lost=L dup=D order=ok rate=R/s\n"
+                         "       verify_limit=X/s ratio=Q p50_ms=A p99_ms=B broker_rss_mb=M1 sink_rss_mb=M2 worker_rss_mb=M3\n"
+                         "Exit status 0 only if nothing was lost, duplicated, reordered or misjudged.\n\n"
+                         "Usage: attest bench [options]",
+                         s_settings, sizeof s_settings / sizeof s_settings[0]);
+    at_err rc = cfg_parse(cfg, argc, argv);
+    int code = rc ? 2 : 0;
+    if (rc == AT_OK && !cfg_help_requested(cfg)) {
+        zsys_init();
+        zsys_set_logstream(NULL);
+        code = s_bench(cfg);
+    }
+    cfg_destroy(&cfg);
+    return code;
+}

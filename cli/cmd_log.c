@@ -1,0 +1,419 @@
+/*  cmd_log.c: `attest log [--dir DIR] SUBCOMMAND`: reads, exports and
+ *  verifies the LMDB log through the logdb read API (see logdb.h).
+ *
+ *    count                     number of entries
+ *    get INDEX                 one entry as pretty JSON
+ *    id HEX                    the entry holding that attestation id
+ *    tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps
+ *                              printing new entries (polls every 200 ms) until Ctrl-C
+ *    rejected                  invalid entries as JSON lines
+ *    export [--out FILE]       every entry as JSON lines
+ *    verify                    audits the whole log (see s_verify_entry)
+ *
+ *  Entries are rendered by jsonl_entry (field list in jsonl.h). Flags may be
+ *  given before or after the subcommand.
+ */
+#include "attestation.h"
+#include "clock.h"
+#include "commands.h"
+#include "config.h"
+#include "jsonl.h"
+#include "logdb.h"
+#include "wire.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define S_VERIFY_SKEW_S 300     /* clock skew the workers allow (worker default) */
+#define S_FOLLOW_POLL_MS 200
+#define S_PROGRESS_US 1000000u
+
+static const cfg_def_t s_defs[] = {
+    { "dir", CFG_STR, "attest-data/log", 0, 0, "log directory (holds data.mdb)" },
+    { "n", CFG_INT, "10", 0, INT64_MAX, "tail: how many entries" },
+    { "follow", CFG_BOOL, "false", 0, 0, "tail: keep printing new entries until Ctrl-C" },
+    { "out", CFG_STR, NULL, 0, 0, "export: file to write (default: standard output)" },
+};
+
+typedef struct {
+    const cfg_t *cfg;
+    logdb_t *db;
+    const char *dir;
+    const char *arg;            /* the subcommand's argument, if any */
+} s_log_t;
+
+typedef int (s_sub_fn)(s_log_t *self);
+
+static volatile sig_atomic_t s_stop;
+static void s_on_signal(int sig) { (void) sig; s_stop = 1; }
+
+/*  Calls fn on entries [from, to) of one read snapshot; stops on non-zero. */
+typedef int (s_visit_fn)(const logdb_entry_t *e, void *arg);
+static int s_walk(s_log_t *self, uint64_t from, uint64_t to, s_visit_fn *fn, void *arg)
+{
+    int code = 0;
+    for (uint64_t i = from; i < to && code == 0 && !s_stop; i++) {
+        logdb_entry_t e;
+        at_err rc = logdb_get(self->db, i, &e, NULL, NULL);
+        if (rc) {
+            fprintf(stderr, "attest log: entry %" PRIu64 ": %s (run 'attest log verify')\n", i, at_strerror(rc));
+            return 1;
+        }
+        code = fn(&e, arg);
+    }
+    return code;
+}
+
+static int s_print_line(const logdb_entry_t *e, void *arg)
+{
+    json_t *o = jsonl_entry(e);
+    jsonl_print(arg, o);
+    json_decref(o);
+    return ferror((FILE *) arg) ? 1 : 0;
+}
+
+static int s_print_rejected(const logdb_entry_t *e, void *arg)
+{
+    return e->verdict == WIRE_VALID ? 0 : s_print_line(e, arg);
+}
+
+static int s_print_pretty(s_log_t *self, uint64_t index)
+{
+    logdb_entry_t e;
+    at_err rc = logdb_get(self->db, index, &e, NULL, NULL);
+    if (rc == AT_ERR_NOT_FOUND) {
+        fprintf(stderr, "attest log: no entry at index %" PRIu64 " (the log has %" PRIu64 " entries)\n", index,
+                logdb_count(self->db));
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "attest log: entry %" PRIu64 ": %s (run 'attest log verify')\n", index, at_strerror(rc));
+        return 1;
+    }
+    json_t *o = jsonl_entry(&e);
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    printf("\n");
+    json_decref(o);
+    return 0;
+}
+
+/* --------------------------------------------------------------------------
+ * Subcommands (each runs inside a read snapshot) */
+
+static int s_count(s_log_t *self)
+{
+    printf("%" PRIu64 "\n", logdb_count(self->db));
+    return 0;
+}
+
+static int s_get(s_log_t *self)
+{
+    char *end;
+    errno = 0;
+    unsigned long long index = strtoull(self->arg, &end, 10);
+    if (errno || end == self->arg || *end || self->arg[0] == '-') {
+        fprintf(stderr, "attest log get: INDEX must be a whole number, got '%s'\n", self->arg);
+        return 2;
+    }
+    return s_print_pretty(self, index);
+}
+
+static int s_id(s_log_t *self)
+{
+    uint8_t id[AT_ID_BYTES];
+    uint64_t index;
+    if (!jsonl_unhex(self->arg, id, sizeof id)) {
+        fprintf(stderr, "attest log id: want an attestation id of %d hex digits, got '%s'\n", 2 * AT_ID_BYTES,
+                self->arg);
+        return 2;
+    }
+    at_err rc = logdb_lookup_id(self->db, id, &index);
+    if (rc) {
+        fprintf(stderr, "attest log id: %s%s\n", rc == AT_ERR_NOT_FOUND ? "no entry with id " : at_strerror(rc),
+                rc == AT_ERR_NOT_FOUND ? self->arg : "");
+        return 1;
+    }
+    return s_print_pretty(self, index);
+}
+
+/*  Re-reads the log every 200 ms and prints entries from *next on. */
+static int s_follow(s_log_t *self, uint64_t next)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!s_stop) {
+        logdb_read_end(self->db);
+        struct timespec ts = { 0, S_FOLLOW_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+        if (s_stop || logdb_read_begin(self->db) != AT_OK)
+            return s_stop ? 0 : 1;
+        uint64_t count = logdb_count(self->db);
+        if (s_walk(self, next, count, s_print_line, stdout))
+            return s_stop ? 0 : 1;
+        next = count > next ? count : next;
+    }
+    return 0;
+}
+
+static int s_tail(s_log_t *self)
+{
+    uint64_t count = logdb_count(self->db), n = (uint64_t) cfg_int(self->cfg, "n");
+    uint64_t from = count > n ? count - n : 0;
+    int code = s_walk(self, from, count, s_print_line, stdout);
+    if (code == 0 && cfg_bool(self->cfg, "follow"))
+        code = s_follow(self, count);
+    return code;
+}
+
+static int s_rejected(s_log_t *self)
+{
+    return s_walk(self, 0, logdb_count(self->db), s_print_rejected, stdout);
+}
+
+static int s_export(s_log_t *self)
+{
+    const char *path = cfg_str(self->cfg, "out");
+    FILE *out = *path ? fopen(path, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "attest log export: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    uint64_t count = logdb_count(self->db);
+    int code = s_walk(self, 0, count, s_print_line, out);
+    if ((out != stdout && fclose(out) != 0) || (out == stdout && fflush(out) != 0))
+        code = 1;
+    if (code == 0 && out != stdout)
+        fprintf(stderr, "attest log export: %" PRIu64 " entries written to %s\n", count, path);
+    else if (code)
+        fprintf(stderr, "attest log export: failed%s%s\n", *path ? " writing " : "", path);
+    return code;
+}
+
+/* --------------------------------------------------------------------------
+ * verify */
+
+typedef struct {
+    uint64_t n, valid, invalid;
+    uint8_t prev[LOGDB_HASH_BYTES];   /* hash of the previous stored value */
+    char problem[256];
+} s_verify_t;
+
+static bool s_problem(s_verify_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool s_problem(s_verify_t *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->problem, sizeof v->problem, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/*  The entry's id is in the ids index and maps back to index i. */
+static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, uint64_t i)
+{
+    uint64_t j;
+    at_err rc = logdb_lookup_id(self->db, e->id, &j);
+    if (rc == AT_ERR_NOT_FOUND)
+        return s_problem(v, "ids: the entry's id is missing from the ids index");
+    if (rc)
+        return s_problem(v, "ids: lookup failed: %s", at_strerror(rc));
+    if (j != i) {
+        logdb_entry_t other;
+        if (j < i && logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES))
+            return s_problem(v, "ids: duplicate id, also at index %" PRIu64, j);
+        return s_problem(v, "ids: the ids index maps the entry's id to index %" PRIu64, j);
+    }
+    return true;
+}
+
+/*  One entry: stored index, chain link, id, ids index, verdict. */
+static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
+{
+    logdb_entry_t e;
+    const uint8_t *raw;
+    size_t raw_len;
+    at_err rc = logdb_get(self->db, i, &e, &raw, &raw_len);
+    if (rc)
+        return s_problem(v, "entries: %s", rc == AT_ERR_NOT_FOUND ? "entry missing (indices not contiguous)"
+                                                                  : at_strerror(rc));
+    if (e.index != i)
+        return s_problem(v, "entries: stored index is %" PRIu64, e.index);
+    if (sodium_memcmp(e.prev_hash, v->prev, LOGDB_HASH_BYTES) != 0)
+        return s_problem(v, "chain: prev_hash is not the hash of entry %" PRIu64 "%s", i - 1,
+                         i ? "" : " (entry 0 must have zeroes)");
+    logdb_hash(raw, raw_len, v->prev);
+    uint8_t id[AT_ID_BYTES];
+    int reason = attestation_judge(e.att, e.att_len, e.t_verified / 1000000u, S_VERIFY_SKEW_S, id);
+    if (sodium_memcmp(id, e.id, AT_ID_BYTES) != 0)
+        return s_problem(v, "ids: the stored id is not the attestation's id");
+    if (!s_verify_id(self, v, &e, i))
+        return false;
+    uint8_t verdict = reason ? WIRE_INVALID : WIRE_VALID;
+    if (e.verdict != verdict || e.reason != reason)
+        return s_problem(v, "verdicts: stored %s (%s) but a fresh judgement gives %s (%s)",
+                         e.verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(e.reason),
+                         reason ? "invalid" : "valid", at_strerror(reason));
+    verdict == WIRE_VALID ? v->valid++ : v->invalid++;
+    return true;
+}
+
+/*  Meta head and the absence of entries past the end. */
+static bool s_verify_end(s_log_t *self, s_verify_t *v, const logdb_state_t *st)
+{
+    if (logdb_get(self->db, v->n, NULL, NULL, NULL) != AT_ERR_NOT_FOUND)
+        return s_problem(v, "entries: an entry exists past next_index %" PRIu64, v->n);
+    if (sodium_memcmp(st->head, v->prev, LOGDB_HASH_BYTES) != 0)
+        return s_problem(v, "chain: meta head is not the hash of the last entry");
+    return true;
+}
+
+/*  Opens a snapshot whose count matches *st (the state is read apart). */
+static bool s_consistent_snapshot(s_log_t *self, logdb_state_t *st)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        logdb_read_end(self->db);
+        if (logdb_state(self->db, st) != AT_OK || logdb_read_begin(self->db) != AT_OK)
+            return false;
+        if (logdb_count(self->db) == st->next_index)
+            return true;
+    }
+    return false;
+}
+
+static int s_verify(s_log_t *self)
+{
+    s_verify_t v;
+    memset(&v, 0, sizeof v);
+    logdb_state_t st;
+    if (!s_consistent_snapshot(self, &st)) {
+        fprintf(stderr, "attest log verify: cannot read a consistent snapshot of the log\n");
+        return 1;
+    }
+    v.n = st.next_index;
+    uint64_t at = v.n, last = at_clock_mono_us();
+    bool ok = true;
+    for (uint64_t i = 0; i < v.n && ok; i++) {
+        if (!(ok = s_verify_entry(self, &v, i)))
+            at = i;
+        if (at_clock_mono_us() - last >= S_PROGRESS_US) {
+            last = at_clock_mono_us();
+            fprintf(stderr, "verify: %" PRIu64 "/%" PRIu64 " entries checked\n", i + 1, v.n);
+        }
+    }
+    if (ok)
+        ok = s_verify_end(self, &v, &st);
+    if (!ok) {
+        printf("verify: FAILED at index %" PRIu64 ": %s\n", at, v.problem);
+        return 1;
+    }
+    printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n", v.n,
+           v.valid, v.invalid);
+    return 0;
+}
+
+/* --------------------------------------------------------------------------
+ * Dispatch */
+
+typedef struct {
+    const char *name;
+    size_t nargs;
+    s_sub_fn *run;
+    const char *usage;
+} s_sub_t;
+
+static const s_sub_t s_subs[] = {
+    { "count", 0, s_count, "count" },
+    { "get", 1, s_get, "get INDEX" },
+    { "id", 1, s_id, "id HEX" },
+    { "tail", 0, s_tail, "tail [--n N] [--follow]" },
+    { "rejected", 0, s_rejected, "rejected" },
+    { "export", 0, s_export, "export [--out FILE]" },
+    { "verify", 0, s_verify, "verify" },
+};
+#define S_NSUBS (sizeof s_subs / sizeof s_subs[0])
+
+static const s_sub_t *s_find_sub(const cfg_t *cfg)
+{
+    const char *name = cfg_positional(cfg, 0);
+    if (!name) {
+        fprintf(stderr, "attest log: which subcommand? count, get, id, tail, rejected, export or verify "
+                        "(try --help)\n");
+        return NULL;
+    }
+    for (size_t i = 0; i < S_NSUBS; i++) {
+        if (strcmp(name, s_subs[i].name) != 0)
+            continue;
+        if (cfg_npositional(cfg) != 1 + s_subs[i].nargs) {
+            fprintf(stderr, "attest log: usage: attest log [--dir DIR] %s\n", s_subs[i].usage);
+            return NULL;
+        }
+        return &s_subs[i];
+    }
+    fprintf(stderr, "attest log: unknown subcommand '%s' (try --help)\n", name);
+    return NULL;
+}
+
+static logdb_t *s_open(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "attest log: no log at %s: start the pipeline with 'attest up' or pass --dir\n", dir);
+        return NULL;
+    }
+    at_err err;
+    logdb_t *db = logdb_open(dir, true, 0, &err);
+    if (!db)
+        fprintf(stderr, "attest log: cannot open the log at %s: %s (is it an Attest log? is it readable?)\n", dir,
+                at_strerror(err));
+    return db;
+}
+
+static int s_run(const cfg_t *cfg)
+{
+    const s_sub_t *sub = s_find_sub(cfg);
+    if (!sub)
+        return 2;
+    s_log_t self = { .cfg = cfg, .dir = cfg_str(cfg, "dir"), .arg = cfg_positional(cfg, 1) };
+    self.db = s_open(self.dir);
+    if (!self.db)
+        return 1;
+    int code = 1;
+    if (logdb_read_begin(self.db) == AT_OK) {
+        code = sub->run(&self);
+        logdb_read_end(self.db);
+    }
+    logdb_destroy(&self.db);
+    return code;
+}
+
+int cmd_log(int argc, char **argv)
+{
+    cfg_t *cfg = cfg_new("attest log",
+                         "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
+                         "Subcommands:\n"
+                         "  count                     number of entries\n"
+                         "  get INDEX                 one entry as pretty JSON\n"
+                         "  id HEX                    the entry holding that attestation id\n"
+                         "  tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps\n"
+                         "                            printing new ones until Ctrl-C\n"
+                         "  rejected                  invalid entries as JSON lines\n"
+                         "  export [--out FILE]       every entry as JSON lines\n"
+                         "  verify                    check indices, hash chain, ids index and verdicts",
+                         s_defs, sizeof s_defs / sizeof s_defs[0]);
+    int code = 2;
+    if (cfg_parse(cfg, argc, argv) == AT_OK)
+        code = cfg_help_requested(cfg) ? 0 : s_run(cfg);
+    cfg_destroy(&cfg);
+    return code;
+}

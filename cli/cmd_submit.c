@@ -1,0 +1,220 @@
+/*  cmd_submit.c: `attest submit`: reads attestations as JSON lines (see
+ *  jsonl.h), signs those that are not signed with --key, submits them to the
+ *  broker through the client library and prints one JSON line per outcome:
+ *      {"line": n, "cseq": c, "id": hex, "index": i, "verdict": "valid"|"invalid",
+ *       "reason": name, "duplicate": bool}
+ *      {"line": n, "refused": true, "reason": name}
+ *      {"line": n, "error": "..."}          (the line could not be used)
+ *  A summary goes to stderr. Exit 0 when every line was acknowledged (valid
+ *  or invalid), 1 when any line failed to parse, was refused or timed out.
+ */
+#include "client.h"
+#include "commands.h"
+#include "config.h"
+#include "jsonl.h"
+#include "wire.h"
+#include <czmq.h>
+#include <errno.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_LINE_MAX (1u << 20)
+
+static const cfg_def_t s_defs[] = {
+    { "broker", CFG_STR, "tcp://127.0.0.1:5555", 0, 0, "broker frontend endpoint" },
+    { "key", CFG_STR, NULL, 0, 0, "key file (attest keygen) to sign lines that carry no signature" },
+    { "producer", CFG_STR, NULL, 0, 0, "producer name shown in the log (default: submit-<pid>)" },
+    { "input", CFG_STR, "-", 0, 0, "file of JSON lines ('-' = standard input)" },
+    { "timeout-ms", CFG_INT, "30000", 0, 86400000,
+      "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements" },
+};
+
+typedef struct {
+    at_client_t *client;
+    FILE *in;
+    bool has_key;
+    uint8_t sk[AT_SECRET_BYTES];
+    int timeout_ms;
+    uint64_t lines, submitted, valid, invalid, refused, errors;
+} s_submit_t;
+
+static void s_on_ack(const at_ack_t *ack, void *arg)
+{
+    s_submit_t *self = arg;
+    json_t *o = json_object();
+    json_object_set_new(o, "line", json_integer((json_int_t) (uintptr_t) ack->user));
+    if (ack->refused) {
+        self->refused++;
+        json_object_set_new(o, "refused", json_true());
+    } else {
+        json_object_set_new(o, "cseq", json_integer((json_int_t) ack->cseq));
+        json_object_set_new(o, "id", jsonl_hex(ack->id, AT_ID_BYTES));
+        json_object_set_new(o, "index", json_integer((json_int_t) ack->index));
+        json_object_set_new(o, "verdict", json_string(ack->verdict == WIRE_VALID ? "valid" : "invalid"));
+        ack->verdict == WIRE_VALID ? self->valid++ : self->invalid++;
+    }
+    json_object_set_new(o, "reason", json_string(at_strerror(ack->reason)));
+    if (!ack->refused)
+        json_object_set_new(o, "duplicate", json_boolean(ack->duplicate));
+    jsonl_print(stdout, o);
+    json_decref(o);
+}
+
+static void s_line_error(s_submit_t *self, uint64_t line, const char *msg)
+{
+    self->errors++;
+    json_t *o = json_pack("{s:I, s:s}", "line", (json_int_t) line, "error", msg);
+    jsonl_print(stdout, o);
+    json_decref(o);
+    fprintf(stderr, "attest submit: line %llu: %s\n", (unsigned long long) line, msg);
+}
+
+/*  True when reading the input now would block. */
+static bool s_input_idle(FILE *in)
+{
+    struct pollfd p = { .fd = fileno(in), .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
+}
+
+/*  Parses and submits one line; false to stop reading. */
+static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const char *broker)
+{
+    char err[JSONL_ERR_MAX];
+    uint8_t att[AT_ENCODED_MAX];
+    size_t att_len;
+    if (len > S_LINE_MAX) {
+        s_line_error(self, self->lines, "line too long");
+        return true;
+    }
+    if (jsonl_parse_attestation(line, len, self->has_key ? self->sk : NULL, att, &att_len, err) != AT_OK) {
+        s_line_error(self, self->lines, err);
+        return true;
+    }
+    at_err rc = at_client_submit(self->client, att, att_len, (void *) (uintptr_t) self->lines, self->timeout_ms, NULL);
+    if (rc == AT_ERR_BUSY) {
+        snprintf(err, sizeof err, "no credit from the broker at %s within %d ms (is it running? see --broker, "
+                 "--timeout-ms); stopping", broker, self->timeout_ms);
+        s_line_error(self, self->lines, err);
+        return false;
+    }
+    if (rc) {
+        s_line_error(self, self->lines, at_strerror(rc));
+        return rc != AT_ERR_INTERRUPTED;
+    }
+    self->submitted++;
+    if (s_input_idle(self->in))
+        at_client_pump(self->client, 0);   /* nothing more to batch now: send */
+    return true;
+}
+
+static bool s_blank(const char *s)
+{
+    s += strspn(s, " \t\r\n");
+    return *s == '\0';
+}
+
+static void s_read_all(s_submit_t *self, const char *broker)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (!zsys_interrupted && (n = getline(&line, &cap, self->in)) >= 0) {
+        self->lines++;
+        if (!s_blank(line) && !s_submit_line(self, line, (size_t) n, broker))
+            break;
+    }
+    if (ferror(self->in) && !zsys_interrupted)
+        fprintf(stderr, "attest submit: error reading input: %s\n", strerror(errno));
+    free(line);
+}
+
+static int s_finish(s_submit_t *self)
+{
+    at_err rc = at_client_flush(self->client, self->timeout_ms);
+    size_t outstanding = at_client_pending(self->client);
+    if (rc == AT_ERR_TIMEOUT)
+        fprintf(stderr, "attest submit: %zu attestations not acknowledged within %d ms\n", outstanding,
+                self->timeout_ms);
+    fprintf(stderr, "attest submit: lines=%llu submitted=%llu valid=%llu invalid=%llu refused=%llu errors=%llu "
+            "unacknowledged=%zu\n", (unsigned long long) self->lines, (unsigned long long) self->submitted,
+            (unsigned long long) self->valid, (unsigned long long) self->invalid, (unsigned long long) self->refused,
+            (unsigned long long) self->errors, outstanding);
+    return (self->errors || self->refused || outstanding || rc != AT_OK) ? 1 : 0;
+}
+
+static int s_open(s_submit_t *self, const cfg_t *cfg)
+{
+    char err[JSONL_ERR_MAX];
+    const char *key = cfg_str(cfg, "key"), *input = cfg_str(cfg, "input");
+    if (*key) {
+        if (jsonl_read_keyfile(key, self->sk, err) != AT_OK) {
+            fprintf(stderr, "attest submit: %s\n", err);
+            return 1;
+        }
+        self->has_key = true;
+    }
+    self->in = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
+    if (!self->in) {
+        fprintf(stderr, "attest submit: cannot open input %s: %s\n", input, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int s_run(const cfg_t *cfg)
+{
+    s_submit_t self = { .timeout_ms = (int) cfg_int(cfg, "timeout-ms") };
+    if (cfg_npositional(cfg) > 0) {
+        fprintf(stderr, "attest submit: unexpected argument '%s' (input goes in --input or stdin)\n",
+                cfg_positional(cfg, 0));
+        return 2;
+    }
+    if (strlen(cfg_str(cfg, "producer")) > WIRE_NAME_MAX) {
+        fprintf(stderr, "attest submit: --producer must be 1..%d bytes\n", WIRE_NAME_MAX);
+        return 2;
+    }
+    char producer[WIRE_NAME_MAX + 1];
+    if (*cfg_str(cfg, "producer"))
+        snprintf(producer, sizeof producer, "%s", cfg_str(cfg, "producer"));
+    else
+        snprintf(producer, sizeof producer, "submit-%ld", (long) getpid());
+    int code = s_open(&self, cfg);
+    if (code == 0) {
+        self.client = at_client_new(cfg_str(cfg, "broker"), producer);
+        if (!self.client) {
+            fprintf(stderr, "attest submit: cannot connect to '%s' (want e.g. tcp://127.0.0.1:5555)\n",
+                    cfg_str(cfg, "broker"));
+            code = 1;
+        }
+    }
+    if (code == 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        at_client_set_handler(self.client, s_on_ack, &self);
+        s_read_all(&self, cfg_str(cfg, "broker"));
+        code = s_finish(&self);
+        at_client_destroy(&self.client);
+    }
+    if (self.in && self.in != stdin)
+        fclose(self.in);
+    sodium_memzero(self.sk, sizeof self.sk);
+    return code;
+}
+
+int cmd_submit(int argc, char **argv)
+{
+    cfg_t *cfg = cfg_new("attest submit",
+                         "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
+                         "                     [--timeout-ms N]\n\n"
+                         "Reads attestations as JSON lines, submits them and prints one JSON line per outcome.\n"
+                         "Line fields: schema, subject, data | data_b64, issued_at, expires_at, nonce, and\n"
+                         "attester + signature (pre-signed: sent as given) or neither (signed with --key).",
+                         s_defs, sizeof s_defs / sizeof s_defs[0]);
+    int code = 2;
+    if (cfg_parse(cfg, argc, argv) == AT_OK)
+        code = cfg_help_requested(cfg) ? 0 : s_run(cfg);
+    cfg_destroy(&cfg);
+    return code;
+}

@@ -1,0 +1,14 @@
+/*  commands.h: the subcommands of the `attest` tool. Each takes the argv
+ *  after the subcommand name (argv[0] is the subcommand) and returns the
+ *  process exit code: 0 success, 1 failure, 2 usage error. */
+#ifndef AT_COMMANDS_H
+#define AT_COMMANDS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

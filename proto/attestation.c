@@ -1,0 +1,257 @@
+/*  attestation.c: strict codec, signing bytes, id, Ed25519 sign and verify. */
+#include "attestation.h"
+#include <msgpack.h>
+#include <sodium.h>
+#include <string.h>
+
+static const char s_domain[10] = "attest/v1";   /* 9 chars and the NUL */
+
+at_err at_crypto_init(void)
+{
+    return sodium_init() < 0 ? AT_ERR_IO : AT_OK;
+}
+
+/*  Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). */
+static bool s_utf8_ok(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        else if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
+        else return false;
+        if (n - i <= k) return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000)
+            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+at_err attestation_check(const attestation_t *a)
+{
+    if (a->version != AT_VERSION)
+        return AT_ERR_VERSION;
+    if (a->schema_len > AT_SCHEMA_MAX || a->subject_len > AT_SUBJECT_MAX || a->data_len > AT_DATA_MAX)
+        return AT_ERR_OVERSIZE;
+    if (a->schema_len == 0 || a->subject_len == 0 || !a->attester || !a->nonce || !a->signature)
+        return AT_ERR_RANGE;
+    if (!s_utf8_ok((const uint8_t *) a->schema, a->schema_len)
+        || !s_utf8_ok((const uint8_t *) a->subject, a->subject_len))
+        return AT_ERR_RANGE;
+    if (a->has_expires && a->expires_at <= a->issued_at)
+        return AT_ERR_RANGE;
+    return AT_OK;
+}
+
+static at_err s_str(const msgpack_object *o, const char **p, size_t *n, size_t max)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return AT_ERR_TYPE;
+    if (o->via.str.size > max)
+        return AT_ERR_OVERSIZE;
+    *p = o->via.str.ptr;
+    *n = o->via.str.size;
+    return AT_OK;
+}
+
+static at_err s_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max)
+{
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return AT_ERR_TYPE;
+    if (o->via.bin.size > max)
+        return AT_ERR_OVERSIZE;
+    *p = (const uint8_t *) o->via.bin.ptr;
+    *n = o->via.bin.size;
+    return AT_OK;
+}
+
+static at_err s_bin_exact(const msgpack_object *o, const uint8_t **p, size_t want)
+{
+    size_t n;
+    at_err rc = s_bin(o, p, &n, want);
+    if (rc == AT_ERR_OVERSIZE || (rc == AT_OK && n != want))
+        return AT_ERR_RANGE;
+    return rc;
+}
+
+static at_err s_uint(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return AT_ERR_TYPE;
+    *out = o->via.u64;
+    return AT_OK;
+}
+
+/*  Fills *out from the nine elements of the decoded array. */
+static at_err s_fields(attestation_t *out, const msgpack_object *f)
+{
+    at_err rc;
+    if ((rc = s_str(&f[1], &out->schema, &out->schema_len, AT_SCHEMA_MAX))) return rc;
+    if ((rc = s_bin_exact(&f[2], &out->attester, AT_KEY_BYTES))) return rc;
+    if ((rc = s_str(&f[3], &out->subject, &out->subject_len, AT_SUBJECT_MAX))) return rc;
+    if ((rc = s_bin(&f[4], &out->data, &out->data_len, AT_DATA_MAX))) return rc;
+    if ((rc = s_uint(&f[5], &out->issued_at))) return rc;
+    out->has_expires = f[6].type != MSGPACK_OBJECT_NIL;
+    out->expires_at = 0;
+    if (out->has_expires && (rc = s_uint(&f[6], &out->expires_at))) return rc;
+    if ((rc = s_bin_exact(&f[7], &out->nonce, AT_NONCE_BYTES))) return rc;
+    if ((rc = s_bin_exact(&f[8], &out->signature, AT_SIG_BYTES))) return rc;
+    return attestation_check(out);
+}
+
+at_err attestation_decode(attestation_t *out, const uint8_t *buf, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (len > AT_ENCODED_MAX)
+        return AT_ERR_OVERSIZE;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *) buf, len, &off);
+    at_err rc = AT_OK;
+    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
+        rc = AT_ERR_MSGPACK;
+    else if (ur == MSGPACK_UNPACK_EXTRA_BYTES || off != len)
+        rc = AT_ERR_TRAILING;
+    else if (up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size == 0)
+        rc = AT_ERR_SHAPE;
+    else {
+        const msgpack_object *f = up.data.via.array.ptr;
+        uint64_t version;
+        if ((rc = s_uint(&f[0], &version)) == AT_OK) {
+            if (version != AT_VERSION)
+                rc = AT_ERR_VERSION;
+            else if (up.data.via.array.size != 9)
+                rc = AT_ERR_SHAPE;
+            else {
+                out->version = (uint8_t) version;
+                rc = s_fields(out, f);
+            }
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+at_err attestation_encode(const attestation_t *a, uint8_t *out, size_t cap, size_t *len)
+{
+    at_err rc = attestation_check(a);
+    if (rc)
+        return rc;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint8(&pk, a->version);
+    msgpack_pack_str_with_body(&pk, a->schema, a->schema_len);
+    msgpack_pack_bin_with_body(&pk, a->attester, AT_KEY_BYTES);
+    msgpack_pack_str_with_body(&pk, a->subject, a->subject_len);
+    msgpack_pack_bin_with_body(&pk, a->data_len ? a->data : (const uint8_t *) "", a->data_len);
+    msgpack_pack_uint64(&pk, a->issued_at);
+    if (a->has_expires)
+        msgpack_pack_uint64(&pk, a->expires_at);
+    else
+        msgpack_pack_nil(&pk);
+    msgpack_pack_bin_with_body(&pk, a->nonce, AT_NONCE_BYTES);
+    msgpack_pack_bin_with_body(&pk, a->signature, AT_SIG_BYTES);
+    if (sb.size > cap || sb.size > AT_ENCODED_MAX)
+        rc = AT_ERR_OVERSIZE;
+    else {
+        memcpy(out, sb.data, sb.size);
+        *len = sb.size;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static uint8_t *s_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        p[i] = (uint8_t) (v & 0xff);
+        v >>= 8;
+    }
+    return p + bytes;
+}
+
+size_t attestation_signing_bytes(const attestation_t *a, uint8_t *out)
+{
+    uint8_t *p = out;
+    memcpy(p, s_domain, sizeof s_domain);
+    p += sizeof s_domain;
+    *p++ = a->version;
+    p = s_be(p, a->schema_len, 2);
+    memcpy(p, a->schema, a->schema_len);
+    p += a->schema_len;
+    memcpy(p, a->attester, AT_KEY_BYTES);
+    p += AT_KEY_BYTES;
+    p = s_be(p, a->subject_len, 2);
+    memcpy(p, a->subject, a->subject_len);
+    p += a->subject_len;
+    p = s_be(p, a->data_len, 4);
+    if (a->data_len)
+        memcpy(p, a->data, a->data_len);
+    p += a->data_len;
+    p = s_be(p, a->issued_at, 8);
+    *p++ = a->has_expires ? 1 : 0;
+    p = s_be(p, a->has_expires ? a->expires_at : 0, 8);
+    memcpy(p, a->nonce, AT_NONCE_BYTES);
+    p += AT_NONCE_BYTES;
+    return (size_t) (p - out);
+}
+
+void attestation_id(const attestation_t *a, uint8_t id[AT_ID_BYTES])
+{
+    uint8_t buf[AT_SIGNING_MAX];
+    size_t n = attestation_signing_bytes(a, buf);
+    crypto_generichash(id, AT_ID_BYTES, buf, n, NULL, 0);
+}
+
+void attestation_sign(const attestation_t *a, const uint8_t sk[AT_SECRET_BYTES], uint8_t sig[AT_SIG_BYTES])
+{
+    uint8_t buf[AT_SIGNING_MAX];
+    size_t n = attestation_signing_bytes(a, buf);
+    crypto_sign_detached(sig, NULL, buf, n, sk);
+}
+
+at_err attestation_verify(const attestation_t *a)
+{
+    uint8_t buf[AT_SIGNING_MAX];
+    size_t n = attestation_signing_bytes(a, buf);
+    return crypto_sign_verify_detached(a->signature, buf, n, a->attester) == 0 ? AT_OK : AT_ERR_SIGNATURE;
+}
+
+at_err attestation_check_time(const attestation_t *a, uint64_t now, uint64_t skew)
+{
+    if (a->issued_at > now + skew)
+        return AT_ERR_NOT_YET_VALID;
+    if (a->has_expires && a->expires_at <= now)
+        return AT_ERR_EXPIRED;
+    return AT_OK;
+}
+
+at_err attestation_judge(const uint8_t *buf, size_t len, uint64_t now, uint64_t skew, uint8_t id[AT_ID_BYTES])
+{
+    attestation_t a;
+    at_err rc = attestation_decode(&a, buf, len);
+    if (rc) {
+        memset(id, 0, AT_ID_BYTES);
+        return rc;
+    }
+    uint8_t sb[AT_SIGNING_MAX];
+    size_t n = attestation_signing_bytes(&a, sb);
+    crypto_generichash(id, AT_ID_BYTES, sb, n, NULL, 0);
+    if (crypto_sign_verify_detached(a.signature, sb, n, a.attester) != 0)
+        return AT_ERR_SIGNATURE;
+    return attestation_check_time(&a, now, skew);
+}

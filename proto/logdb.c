@@ -1,0 +1,355 @@
+/*  logdb.c: the LMDB log (see logdb.h for the layout). */
+#include "logdb.h"
+#include "log.h"
+#include "wire.h"
+#include <lmdb.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct logdb_t {
+    MDB_env *env;
+    MDB_dbi entries, ids, meta;
+    MDB_txn *txn;            /* the current write or read transaction */
+    bool writing;
+    logdb_state_t st;        /* writer: state including the open batch */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+};
+
+static void s_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t s_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static at_err s_db_err(int rc, const char *what)
+{
+    at_log_limited(AT_LOG_ERROR, "LOG-DB", "%s: %s", what, mdb_strerror(rc));
+    return rc == MDB_MAP_FULL ? AT_ERR_MAP_FULL : AT_ERR_DB;
+}
+
+static at_err s_open_dbs(logdb_t *self, bool readonly)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return s_db_err(rc, "begin");
+    unsigned flags = readonly ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(txn, "entries", flags, &self->entries))
+        || (rc = mdb_dbi_open(txn, "ids", flags, &self->ids))
+        || (rc = mdb_dbi_open(txn, "meta", flags, &self->meta))) {
+        mdb_txn_abort(txn);
+        return rc == MDB_NOTFOUND ? AT_ERR_NOT_FOUND : s_db_err(rc, "open databases");
+    }
+    if (!readonly) {
+        MDB_val k = { 6, "format" }, v = { 13, "attest-log-v1" };
+        rc = mdb_put(txn, self->meta, &k, &v, 0);
+    }
+    rc = rc ? rc : mdb_txn_commit(txn);
+    if (rc && !readonly)
+        return s_db_err(rc, "init");
+    if (readonly && rc)
+        mdb_txn_abort(txn);
+    return AT_OK;
+}
+
+logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
+{
+    logdb_t *self = calloc(1, sizeof *self);
+    assert(self);
+    msgpack_sbuffer_init(&self->sb);
+    msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
+    int rc = mdb_env_create(&self->env);
+    if (!rc && map_size)
+        rc = mdb_env_set_mapsize(self->env, map_size);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(self->env, 4);
+    if (!rc && !readonly)
+        mkdir(dir, 0750);
+    if (!rc)
+        rc = mdb_env_open(self->env, dir, readonly ? MDB_RDONLY : 0, 0640);
+    *err = AT_OK;
+    if (rc) {
+        at_log_error("LOG-OPEN", "cannot open log at %s: %s", dir, mdb_strerror(rc));
+        *err = AT_ERR_DB;
+    } else if ((*err = s_open_dbs(self, readonly)) == AT_OK && !readonly)
+        *err = logdb_state(self, &self->st);
+    if (*err) {
+        if (*err == AT_ERR_NOT_FOUND)
+            at_log_error("LOG-OPEN", "%s holds no Attest log", dir);
+        logdb_destroy(&self);
+    }
+    return self;
+}
+
+void logdb_destroy(logdb_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    logdb_t *self = *self_p;
+    if (self->txn)
+        mdb_txn_abort(self->txn);
+    if (self->env)
+        mdb_env_close(self->env);
+    msgpack_sbuffer_destroy(&self->sb);
+    free(self);
+    *self_p = NULL;
+}
+
+static uint64_t s_meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
+{
+    MDB_val k = { strlen(key), (void *) key }, v;
+    if (mdb_get(txn, dbi, &k, &v) || v.mv_size != 8)
+        return 0;
+    return s_get_be64(v.mv_data);
+}
+
+at_err logdb_state(logdb_t *self, logdb_state_t *out)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_db_err(rc, "read state");
+    memset(out, 0, sizeof *out);
+    out->next_index = s_meta_u64(txn, self->meta, "next_index");
+    out->next_seq = s_meta_u64(txn, self->meta, "next_seq");
+    MDB_val k = { 4, "head" }, v;
+    if (mdb_get(txn, self->meta, &k, &v) == 0 && v.mv_size == LOGDB_HASH_BYTES)
+        memcpy(out->head, v.mv_data, LOGDB_HASH_BYTES);
+    mdb_txn_abort(txn);
+    return AT_OK;
+}
+
+at_err logdb_begin(logdb_t *self)
+{
+    assert(!self->txn);
+    int rc = mdb_txn_begin(self->env, NULL, 0, &self->txn);
+    if (rc) {
+        self->txn = NULL;
+        return s_db_err(rc, "begin batch");
+    }
+    self->writing = true;
+    return AT_OK;
+}
+
+at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
+{
+    MDB_txn *txn = self->txn;
+    int rc = 0;
+    if (!txn && (rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn)))
+        return s_db_err(rc, "lookup");
+    MDB_val k = { AT_ID_BYTES, (void *) id }, v;
+    rc = mdb_get(txn, self->ids, &k, &v);
+    at_err err = AT_OK;
+    if (rc == MDB_NOTFOUND)
+        err = AT_ERR_NOT_FOUND;
+    else if (rc)
+        err = s_db_err(rc, "lookup");
+    else if (v.mv_size != 8)
+        err = AT_ERR_CORRUPT;
+    else
+        *index = s_get_be64(v.mv_data);
+    if (txn != self->txn)
+        mdb_txn_abort(txn);
+    return err;
+}
+
+static void s_pack_entry(logdb_t *self, const logdb_entry_t *e)
+{
+    msgpack_packer *pk = &self->pk;
+    msgpack_sbuffer_clear(&self->sb);
+    msgpack_pack_array(pk, 15);
+    msgpack_pack_uint8(pk, LOGDB_FORMAT);
+    msgpack_pack_uint64(pk, e->index);
+    msgpack_pack_uint64(pk, e->seq);
+    msgpack_pack_bin_with_body(pk, e->prev_hash, LOGDB_HASH_BYTES);
+    msgpack_pack_bin_with_body(pk, e->id, AT_ID_BYTES);
+    msgpack_pack_uint8(pk, e->verdict);
+    msgpack_pack_uint8(pk, e->reason);
+    msgpack_pack_str_with_body(pk, e->producer, e->producer_len);
+    msgpack_pack_uint64(pk, e->cseq);
+    msgpack_pack_str_with_body(pk, e->worker, e->worker_len);
+    msgpack_pack_uint64(pk, e->t_received);
+    msgpack_pack_uint64(pk, e->t_dispatched);
+    msgpack_pack_uint64(pk, e->t_verified);
+    msgpack_pack_uint64(pk, e->t_committed);
+    msgpack_pack_bin_with_body(pk, e->att, e->att_len);
+}
+
+at_err logdb_append(logdb_t *self, logdb_entry_t *e)
+{
+    assert(self->txn && self->writing);
+    e->index = self->st.next_index;
+    memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
+    s_pack_entry(self, e);
+    uint8_t kb[8], ib[8];
+    s_put_be64(kb, e->index);
+    MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
+    int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
+    if (rc)
+        return s_db_err(rc, "append entry");
+    s_put_be64(ib, e->index);
+    MDB_val ik = { AT_ID_BYTES, e->id }, iv = { 8, ib };
+    rc = mdb_put(self->txn, self->ids, &ik, &iv, MDB_NOOVERWRITE);
+    if (rc)
+        return s_db_err(rc, "index id");
+    logdb_hash(self->sb.data ? (const uint8_t *) self->sb.data : (const uint8_t *) "", self->sb.size, self->st.head);
+    self->st.next_index++;
+    return AT_OK;
+}
+
+static int s_put_meta_u64(logdb_t *self, const char *key, uint64_t val)
+{
+    uint8_t b[8];
+    s_put_be64(b, val);
+    MDB_val k = { strlen(key), (void *) key }, v = { 8, b };
+    return mdb_put(self->txn, self->meta, &k, &v, 0);
+}
+
+at_err logdb_commit(logdb_t *self, uint64_t next_seq)
+{
+    assert(self->txn && self->writing);
+    MDB_val hk = { 4, "head" }, hv = { LOGDB_HASH_BYTES, self->st.head };
+    int rc = s_put_meta_u64(self, "next_index", self->st.next_index);
+    if (!rc)
+        rc = s_put_meta_u64(self, "next_seq", next_seq);
+    if (!rc)
+        rc = mdb_put(self->txn, self->meta, &hk, &hv, 0);
+    if (rc) {
+        logdb_abort(self);
+        return s_db_err(rc, "commit meta");
+    }
+    rc = mdb_txn_commit(self->txn);
+    self->txn = NULL;
+    self->writing = false;
+    if (rc) {
+        if (logdb_state(self, &self->st) != AT_OK) { /* logged already */ }   /* forget the failed batch */
+        return s_db_err(rc, "commit");
+    }
+    self->st.next_seq = next_seq;
+    return AT_OK;
+}
+
+void logdb_abort(logdb_t *self)
+{
+    bool was_writing = self->writing;
+    if (self->txn)
+        mdb_txn_abort(self->txn);
+    self->txn = NULL;
+    self->writing = false;
+    if (was_writing)
+        if (logdb_state(self, &self->st) != AT_OK) { /* logged already */ }   /* forget the aborted batch */
+}
+
+at_err logdb_read_begin(logdb_t *self)
+{
+    assert(!self->txn);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &self->txn);
+    if (rc) {
+        self->txn = NULL;
+        return s_db_err(rc, "read");
+    }
+    return AT_OK;
+}
+
+void logdb_read_end(logdb_t *self)
+{
+    logdb_abort(self);
+}
+
+uint64_t logdb_count(logdb_t *self)
+{
+    assert(self->txn);
+    return s_meta_u64(self->txn, self->meta, "next_index");
+}
+
+at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_t **raw, size_t *raw_len)
+{
+    assert(self->txn);
+    uint8_t kb[8];
+    s_put_be64(kb, index);
+    MDB_val k = { 8, kb }, v;
+    int rc = mdb_get(self->txn, self->entries, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return AT_ERR_NOT_FOUND;
+    if (rc)
+        return s_db_err(rc, "get");
+    if (raw) {
+        *raw = v.mv_data;
+        *raw_len = v.mv_size;
+    }
+    return out ? logdb_entry_decode(out, v.mv_data, v.mv_size) : AT_OK;
+}
+
+void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES])
+{
+    crypto_generichash(out, LOGDB_HASH_BYTES, value, len, NULL, 0);
+}
+
+static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
+{
+    const uint8_t *p;
+    size_t n;
+    at_err rc = wire_bin(o, &p, &n, want);
+    if (rc)
+        return rc;
+    if (n != want)
+        return AT_ERR_RANGE;
+    memcpy(out, p, n);
+    return AT_OK;
+}
+
+static at_err s_entry_fields(logdb_entry_t *e, const msgpack_object *f)
+{
+    at_err rc;
+    uint64_t v, verdict, reason;
+    if ((rc = wire_u64(&f[0], &v))) return rc;
+    if (v != LOGDB_FORMAT) return AT_ERR_VERSION;
+    if ((rc = wire_u64(&f[1], &e->index))) return rc;
+    if ((rc = wire_u64(&f[2], &e->seq))) return rc;
+    if ((rc = s_fixed_bin(&f[3], e->prev_hash, LOGDB_HASH_BYTES))) return rc;
+    if ((rc = s_fixed_bin(&f[4], e->id, AT_ID_BYTES))) return rc;
+    if ((rc = wire_u64(&f[5], &verdict))) return rc;
+    if ((rc = wire_u64(&f[6], &reason))) return rc;
+    if (verdict > 1 || reason > 255) return AT_ERR_RANGE;
+    e->verdict = (uint8_t) verdict;
+    e->reason = (uint8_t) reason;
+    if ((rc = wire_str(&f[7], &e->producer, &e->producer_len, WIRE_NAME_MAX))) return rc;
+    if ((rc = wire_u64(&f[8], &e->cseq))) return rc;
+    if ((rc = wire_str(&f[9], &e->worker, &e->worker_len, WIRE_NAME_MAX))) return rc;
+    if ((rc = wire_u64(&f[10], &e->t_received))) return rc;
+    if ((rc = wire_u64(&f[11], &e->t_dispatched))) return rc;
+    if ((rc = wire_u64(&f[12], &e->t_verified))) return rc;
+    if ((rc = wire_u64(&f[13], &e->t_committed))) return rc;
+    return wire_bin(&f[14], &e->att, &e->att_len, AT_ENCODED_MAX);
+}
+
+at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *) buf, len, &off);
+    at_err rc;
+    if (ur != MSGPACK_UNPACK_SUCCESS)
+        rc = ur == MSGPACK_UNPACK_EXTRA_BYTES ? AT_ERR_TRAILING : AT_ERR_MSGPACK;
+    else if (up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 15)
+        rc = AT_ERR_SHAPE;
+    else
+        rc = s_entry_fields(out, up.data.via.array.ptr);
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*  logdb.h: the LMDB log, shared by the sink (writer) and the tools (readers).
+ *
+ *  Layout (one LMDB environment, a directory holding data.mdb and lock.mdb):
+ *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
+ *               value msgpack array of 15:
+ *               [format=1, index, seq, prev_hash bin32, id bin32, verdict,
+ *                reason, producer str, cseq, worker str, t_received,
+ *                t_dispatched, t_verified, t_committed, attestation bin]
+ *    "ids":     key 32-byte attestation id -> value u64 big-endian index
+ *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq" -> u64
+ *               big-endian; "head" -> 32 bytes, hash of the last entry
+ *  Hash chain: hash(entry) = BLAKE2b-256 of the value bytes exactly as stored;
+ *  entry 0 has prev_hash = 32 zero bytes, entry i+1 has prev_hash = hash(entry i),
+ *  and meta "head" = hash(last entry).
+ */
+#ifndef AT_LOGDB_H
+#define AT_LOGDB_H
+#include "at_err.h"
+#include "attestation.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGDB_FORMAT 1
+#define LOGDB_HASH_BYTES 32
+
+typedef struct {
+    uint64_t index, seq;
+    uint8_t prev_hash[LOGDB_HASH_BYTES];
+    uint8_t id[AT_ID_BYTES];
+    uint8_t verdict, reason;
+    const char *producer;       /* borrowed */
+    size_t producer_len;
+    uint64_t cseq;
+    const char *worker;         /* borrowed */
+    size_t worker_len;
+    uint64_t t_received, t_dispatched, t_verified, t_committed;
+    const uint8_t *att;         /* borrowed */
+    size_t att_len;
+} logdb_entry_t;
+
+typedef struct {
+    uint64_t next_index;
+    uint64_t next_seq;
+    uint8_t head[LOGDB_HASH_BYTES];
+} logdb_state_t;
+
+typedef struct logdb_t logdb_t;
+
+/*  Opens (creating when !readonly) the log in directory dir. map_size in
+ *  bytes (0 = keep the file's). Returns NULL and sets *err on failure, after
+ *  logging why. */
+logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err);
+void logdb_destroy(logdb_t **self_p);
+
+/*  The committed state (reads a fresh snapshot). */
+at_err logdb_state(logdb_t *self, logdb_state_t *out) __attribute__((warn_unused_result));
+
+/*  Writer: one write transaction per batch. Between begin and commit,
+ *  lookups see the batch's own appends. */
+at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
+/*  AT_OK with *index set, or AT_ERR_NOT_FOUND. Inside a write txn or not. */
+at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
+    __attribute__((warn_unused_result));
+/*  Appends e at the next index: sets e->index and e->prev_hash. */
+at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
+/*  Records next_seq and commits durably. On failure the batch is aborted. */
+at_err logdb_commit(logdb_t *self, uint64_t next_seq) __attribute__((warn_unused_result));
+void logdb_abort(logdb_t *self);
+
+/*  Reader: a read snapshot; entries returned by get borrow from it until
+ *  logdb_read_end. raw/raw_len (optional) receive the stored value bytes. */
+at_err logdb_read_begin(logdb_t *self) __attribute__((warn_unused_result));
+void logdb_read_end(logdb_t *self);
+at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_t **raw, size_t *raw_len)
+    __attribute__((warn_unused_result));
+/*  Number of entries in the current read snapshot. */
+uint64_t logdb_count(logdb_t *self);
+
+/*  Value codec and hash, for auditors. */
+at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));
+void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES]);
+
+#endif

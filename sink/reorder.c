@@ -1,0 +1,158 @@
+/*  reorder.c: a fixed ring of verdict slots indexed by seq % window.
+ *
+ *  `ready` is kept incrementally: a put at base + ready extends the prefix
+ *  over every slot already filled after it, so finding the ready count is
+ *  O(1) and each slot is walked over once per fill.
+ */
+#include "reorder.h"
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    bool filled;
+    uint8_t verdict, reason;
+    uint8_t producer_len, worker_len;
+    uint16_t att_len;
+    uint64_t seq, cseq, t_received, t_dispatched, t_verified;
+    uint8_t id[AT_ID_BYTES];
+    char producer[WIRE_NAME_MAX];
+    char worker[WIRE_NAME_MAX];
+    uint8_t att[AT_ENCODED_MAX];
+} s_slot_t;
+
+struct reorder_t {
+    s_slot_t *slots;
+    size_t window;
+    uint64_t base;
+    size_t ready;     /* contiguous filled slots from base */
+    size_t filled;    /* filled slots in the whole window */
+};
+
+reorder_t *reorder_new(size_t window, uint64_t base)
+{
+    if (window == 0 || window > REORDER_WINDOW_MAX)
+        return NULL;
+    reorder_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    self->slots = calloc(window, sizeof *self->slots);
+    if (!self->slots)
+        abort();
+    self->window = window;
+    self->base = base;
+    return self;
+}
+
+void reorder_destroy(reorder_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->slots);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static s_slot_t *s_slot(const reorder_t *self, uint64_t seq)
+{
+    return &self->slots[seq % self->window];
+}
+
+static void s_copy_in(s_slot_t *s, const reorder_item_t *it)
+{
+    s->seq = it->seq;
+    s->cseq = it->cseq;
+    s->t_received = it->t_received;
+    s->t_dispatched = it->t_dispatched;
+    s->t_verified = it->t_verified;
+    s->verdict = it->verdict;
+    s->reason = it->reason;
+    memcpy(s->id, it->id, AT_ID_BYTES);
+    s->producer_len = (uint8_t) it->producer_len;
+    if (it->producer_len)
+        memcpy(s->producer, it->producer, it->producer_len);
+    s->worker_len = (uint8_t) it->worker_len;
+    if (it->worker_len)
+        memcpy(s->worker, it->worker, it->worker_len);
+    s->att_len = (uint16_t) it->att_len;
+    if (it->att_len)
+        memcpy(s->att, it->att, it->att_len);
+    s->filled = true;
+}
+
+/*  Extends the ready prefix over the filled slots that follow it. */
+static void s_extend_ready(reorder_t *self)
+{
+    while (self->ready < self->window && s_slot(self, self->base + self->ready)->filled)
+        self->ready++;
+}
+
+reorder_rc reorder_put(reorder_t *self, const reorder_item_t *item)
+{
+    if (item->seq < self->base)
+        return REORDER_BEHIND;
+    if (item->seq - self->base >= self->window)
+        return REORDER_OUT_OF_WINDOW;
+    if (item->producer_len > WIRE_NAME_MAX || item->worker_len > WIRE_NAME_MAX
+        || item->att_len > AT_ENCODED_MAX)
+        return REORDER_TOO_LARGE;
+    s_slot_t *s = s_slot(self, item->seq);
+    if (s->filled)
+        return REORDER_ALREADY;
+    s_copy_in(s, item);
+    self->filled++;
+    if (item->seq == self->base + self->ready)
+        s_extend_ready(self);
+    return REORDER_OK;
+}
+
+size_t reorder_ready(const reorder_t *self) { return self->ready; }
+size_t reorder_filled(const reorder_t *self) { return self->filled; }
+uint64_t reorder_base(const reorder_t *self) { return self->base; }
+size_t reorder_window(const reorder_t *self) { return self->window; }
+
+int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out)
+{
+    if (i >= self->ready)
+        return -1;
+    const s_slot_t *s = s_slot(self, self->base + i);
+    out->seq = s->seq;
+    out->cseq = s->cseq;
+    out->t_received = s->t_received;
+    out->t_dispatched = s->t_dispatched;
+    out->t_verified = s->t_verified;
+    out->verdict = s->verdict;
+    out->reason = s->reason;
+    memcpy(out->id, s->id, AT_ID_BYTES);
+    out->producer = s->producer;
+    out->producer_len = s->producer_len;
+    out->worker = s->worker;
+    out->worker_len = s->worker_len;
+    out->att = s->att;
+    out->att_len = s->att_len;
+    return 0;
+}
+
+size_t reorder_pop(reorder_t *self, size_t n)
+{
+    if (n > self->ready)
+        n = self->ready;
+    for (size_t i = 0; i < n; i++)
+        s_slot(self, self->base + i)->filled = false;
+    self->base += n;
+    self->ready -= n;
+    self->filled -= n;
+    /*  The rest of the prefix is still contiguous; slots beyond it may have
+     *  been filled before the gap closed, which s_extend_ready already saw. */
+    return n;
+}
+
+void reorder_reset(reorder_t *self, uint64_t new_base)
+{
+    if (self->filled)
+        for (size_t i = 0; i < self->window; i++)
+            self->slots[i].filled = false;
+    self->base = new_base;
+    self->ready = 0;
+    self->filled = 0;
+}

@@ -1,0 +1,616 @@
+/*  sink.c: orders verdicts and writes them to the log (see sink.h).
+ *
+ *  One thread, one zmq_poll loop over two sockets:
+ *    DEALER -> broker backend: SINK_HELLO out (start + heartbeat), SINK_WELCOME
+ *              in, COMMITTED out after every durable commit;
+ *    PULL   <- workers: VERDICTS.
+ *  A turn of the loop drains the broker, then drains the PULL socket with
+ *  non-blocking receives (committing on the way when the ready prefix reaches
+ *  commit-max or has waited commit-delay-us), then commits whatever is ready
+ *  once no input is left, answers late deliveries, and runs the timers.
+ *
+ *  Verdicts behind next_seq (redeliveries of something already committed)
+ *  are answered from the log so the broker can still acknowledge them.
+ *  Bad input from the network is counted and logged (rate-limited), never
+ *  trusted: a message is validated as a whole before any of it is stored.
+ */
+#include "sink.h"
+#include "clock.h"
+#include "log.h"
+#include "logdb.h"
+#include "reorder.h"
+#include "wire.h"
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <string.h>
+
+#define S_RETRY_US 100000u           /* wait after a failed commit */
+#define S_STATS_US 10000000u         /* periodic statistics line */
+#define S_DRAIN_MAX 256              /* messages per socket per loop turn */
+#define S_PULL_HWM 64                /* VERDICTS messages queued per worker */
+#define S_DEALER_HWM 1000
+#define S_DEALER_LINGER_MS 200       /* lets the last COMMITTED go out on exit */
+#define S_INSTANCE_BYTES 8
+
+const char *const sink_summary =
+    "attest-sink: restores sequence order of worker verdicts and appends them to the log";
+
+static const cfg_def_t s_settings[] = {
+    { "log-dir", CFG_STR, "attest-data/log", 0, 0, "directory of the LMDB log (created if missing)" },
+    { "verdicts", CFG_STR, "tcp://*:5557", 0, 0, "endpoint to bind for worker verdicts (PULL)" },
+    { "broker", CFG_STR, "tcp://127.0.0.1:5556", 0, 0, "broker backend endpoint to connect to (DEALER)" },
+    { "window", CFG_INT, "16384", 1, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
+    { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
+    { "commit-delay-us", CFG_INT, "1000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
+    { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
+    { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
+    { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
+};
+
+typedef struct {
+    uint64_t received;        /* verdict items in well-formed current-epoch messages */
+    uint64_t committed;       /* entries appended */
+    uint64_t duplicates;      /* ids already in the log: answered, not appended */
+    uint64_t stale;           /* items dropped: no epoch yet, or another epoch */
+    uint64_t out_of_window;   /* items at or beyond next_seq + window */
+    uint64_t malformed;       /* messages dropped: bad bytes, frames or type */
+    uint64_t late_answered;   /* items behind next_seq answered from the log */
+    uint64_t late_unknown;    /* items behind next_seq not in the log: dropped */
+    uint64_t redelivered;     /* items whose slot was already filled */
+    uint64_t commits;         /* successful transactions */
+    uint64_t commit_failures;
+    uint64_t send_failures;   /* messages to the broker that could not be queued */
+} s_counters_t;
+
+struct sink_t {
+    size_t commit_max;
+    uint64_t commit_delay_us, heartbeat_us;
+    int map_size_mb;
+    logdb_t *log;
+    reorder_t *rb;
+    zsock_t *pull, *dealer;
+    void *pull_h, *dealer_h;
+    wire_packer_t pk;
+    char instance[2 * S_INSTANCE_BYTES + 1];
+    bool has_epoch;
+    uint64_t epoch;
+    uint64_t next_seq, next_index;   /* the committed watermark */
+    uint64_t ready_since;            /* mono us the ready prefix became non-empty; 0 = empty */
+    uint64_t retry_at;               /* mono us before which no commit is tried */
+    uint64_t next_hello, next_stats;
+    s_counters_t c, c_logged;
+    wire_verdict_t *scratch;         /* WIRE_BATCH_MAX decoded items */
+    wire_result_t *batch;            /* commit_max results of the open transaction */
+    wire_result_t *late;             /* WIRE_RESULTS_MAX answers to late deliveries */
+    size_t nlate;
+};
+
+typedef void (*s_handler_fn)(sink_t *self, const wire_msg_t *m);
+
+const cfg_def_t *sink_settings(size_t *count)
+{
+    *count = sizeof s_settings / sizeof s_settings[0];
+    return s_settings;
+}
+
+static void *s_alloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void s_send(sink_t *self, const char *what)
+{
+    if (wire_send(self->dealer_h, &self->pk, NULL, 0, ZMQ_DONTWAIT) == 0)
+        return;
+    self->c.send_failures++;
+    at_log_limited(AT_LOG_WARN, "SNK-SEND", "cannot send %s to the broker: %s", what, zmq_strerror(errno));
+}
+
+static void s_send_hello(sink_t *self)
+{
+    wire_begin(&self->pk, WIRE_SINK_HELLO, 3);
+    wire_pack_str(&self->pk, self->instance, strlen(self->instance));
+    msgpack_pack_uint64(&self->pk.pk, self->next_seq);
+    msgpack_pack_uint64(&self->pk.pk, self->next_index);
+    s_send(self, "SINK_HELLO");
+}
+
+/*  COMMITTED messages of at most WIRE_RESULTS_MAX results each. */
+static void s_send_results(sink_t *self, const wire_result_t *res, size_t n)
+{
+    for (size_t off = 0; off < n; off += WIRE_RESULTS_MAX) {
+        size_t k = n - off < WIRE_RESULTS_MAX ? n - off : WIRE_RESULTS_MAX;
+        wire_begin(&self->pk, WIRE_COMMITTED, 3);
+        msgpack_pack_uint64(&self->pk.pk, self->epoch);
+        msgpack_pack_uint64(&self->pk.pk, self->next_seq);
+        msgpack_pack_array(&self->pk.pk, k);
+        for (size_t i = 0; i < k; i++)
+            wire_pack_result(&self->pk, &res[off + i]);
+        s_send(self, "COMMITTED");
+    }
+}
+
+static void s_flush_late(sink_t *self)
+{
+    if (self->nlate == 0)
+        return;
+    s_send_results(self, self->late, self->nlate);
+    self->nlate = 0;
+}
+
+/* ----------------------------------------------------------- committing */
+
+static at_err s_commit_failed(sink_t *self, at_err rc, size_t n)
+{
+    self->c.commit_failures++;
+    self->retry_at = at_clock_mono_us() + S_RETRY_US;
+    if (rc == AT_ERR_MAP_FULL)
+        at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "LMDB map full at index %" PRIu64
+                       ": raise --map-size-mb (now %d); %zu verdicts held, retrying",
+                       self->next_index, self->map_size_mb, n);
+    else
+        at_log_limited(AT_LOG_ERROR, "SNK-COMMIT", "commit of %zu verdicts from seq %" PRIu64
+                       " failed: %s; retrying in 100 ms", n, self->next_seq, at_strerror(rc));
+    return rc;
+}
+
+/*  Appends one ready verdict in the open transaction, or answers it from the
+ *  log when its id is already there (earlier, or earlier in this batch). */
+static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now, wire_result_t *out)
+{
+    uint64_t index;
+    logdb_entry_t e;
+    at_err rc = logdb_lookup_id(self->log, it->id, &index);
+    if (rc == AT_OK) {
+        if ((rc = logdb_get(self->log, index, &e, NULL, NULL)) != AT_OK)
+            return rc;
+        *out = (wire_result_t) { it->seq, index, e.verdict, e.reason, true };
+        return AT_OK;
+    }
+    if (rc != AT_ERR_NOT_FOUND)
+        return rc;
+    memset(&e, 0, sizeof e);
+    e.seq = it->seq;
+    memcpy(e.id, it->id, AT_ID_BYTES);
+    e.verdict = it->verdict;
+    e.reason = it->reason;
+    e.producer = it->producer;
+    e.producer_len = it->producer_len;
+    e.cseq = it->cseq;
+    e.worker = it->worker;
+    e.worker_len = it->worker_len;
+    e.t_received = it->t_received;
+    e.t_dispatched = it->t_dispatched;
+    e.t_verified = it->t_verified;
+    e.t_committed = now;
+    e.att = it->att;
+    e.att_len = it->att_len;
+    if ((rc = logdb_append(self->log, &e)) != AT_OK)
+        return rc;
+    *out = (wire_result_t) { it->seq, e.index, it->verdict, it->reason, false };
+    return AT_OK;
+}
+
+/*  Called after a durable commit of n ready verdicts. */
+static void s_committed(sink_t *self, size_t n, uint64_t next_index)
+{
+    size_t dups = 0;
+    for (size_t i = 0; i < n; i++)
+        dups += self->batch[i].duplicate;
+    reorder_pop(self->rb, n);
+    self->next_seq += n;
+    self->next_index = next_index;
+    self->c.commits++;
+    self->c.committed += n - dups;
+    self->c.duplicates += dups;
+    if (reorder_ready(self->rb) == 0)
+        self->ready_since = 0;
+    at_log_debug("SNK-COMMIT", "committed %zu (%zu duplicates), next_seq %" PRIu64, n, dups, self->next_seq);
+    s_send_results(self, self->batch, n);
+}
+
+/*  One transaction over at most commit_max ready verdicts. */
+static at_err s_commit_once(sink_t *self)
+{
+    size_t n = reorder_ready(self->rb);
+    if (n > self->commit_max)
+        n = self->commit_max;
+    at_err rc = logdb_begin(self->log);
+    if (rc != AT_OK)
+        return s_commit_failed(self, rc, n);
+    uint64_t now = at_clock_wall_us(), next_index = self->next_index;
+    for (size_t i = 0; i < n; i++) {
+        reorder_item_t it;
+        if (reorder_peek(self->rb, i, &it) != 0)
+            rc = AT_ERR_PROTOCOL;   /* cannot happen: i < ready */
+        else
+            rc = s_commit_one(self, &it, now, &self->batch[i]);
+        if (rc != AT_OK) {
+            logdb_abort(self->log);
+            return s_commit_failed(self, rc, n);
+        }
+        if (!self->batch[i].duplicate)
+            next_index = self->batch[i].index + 1;
+    }
+    if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
+        return s_commit_failed(self, rc, n);
+    s_committed(self, n, next_index);
+    return AT_OK;
+}
+
+/*  Commits the ready prefix when a group commit is due. */
+static void s_commit_ready(sink_t *self, bool input_empty)
+{
+    while (reorder_ready(self->rb) > 0) {
+        uint64_t now = at_clock_mono_us();
+        if (now < self->retry_at)
+            return;
+        bool due = input_empty || reorder_ready(self->rb) >= self->commit_max
+                   || now - self->ready_since >= self->commit_delay_us;
+        if (!due || s_commit_once(self) != AT_OK)
+            return;
+    }
+}
+
+/* ------------------------------------------------------------- receiving */
+
+static void s_malformed(sink_t *self, const char *peer, const char *what, at_err rc)
+{
+    self->c.malformed++;
+    at_log_limited(AT_LOG_WARN, "SNK-MALFORMED", "%s: %s dropped: %s", peer, what, at_strerror(rc));
+}
+
+/*  Answers a verdict behind next_seq from the log, inside one read snapshot
+ *  per message (*reading says whether it is open). */
+static void s_answer_late(sink_t *self, const wire_verdict_t *v, bool *reading)
+{
+    uint64_t index;
+    logdb_entry_t e;
+    at_err rc = AT_OK;
+    if (!*reading && (rc = logdb_read_begin(self->log)) == AT_OK)
+        *reading = true;
+    if (rc == AT_OK && (rc = logdb_lookup_id(self->log, v->id, &index)) == AT_OK)
+        rc = logdb_get(self->log, index, &e, NULL, NULL);
+    if (rc != AT_OK) {
+        self->c.late_unknown++;
+        at_log_limited(AT_LOG_WARN, "SNK-LATE", "seq %" PRIu64 " behind next_seq %" PRIu64
+                       " and not in the log (%s): dropped", v->task.seq, self->next_seq, at_strerror(rc));
+        return;
+    }
+    if (self->nlate == WIRE_RESULTS_MAX)
+        s_flush_late(self);
+    self->late[self->nlate++] = (wire_result_t) { v->task.seq, index, e.verdict, e.reason, e.seq != v->task.seq };
+    self->c.late_answered++;
+}
+
+static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, size_t wlen, bool *reading)
+{
+    reorder_item_t it = {
+        .seq = v->task.seq, .cseq = v->task.cseq, .t_received = v->task.t_received,
+        .t_dispatched = v->task.t_dispatched, .t_verified = v->t_verified,
+        .verdict = v->verdict, .reason = v->reason,
+        .producer = v->task.producer, .producer_len = v->task.producer_len,
+        .worker = worker, .worker_len = wlen, .att = v->task.att, .att_len = v->task.att_len,
+    };
+    memcpy(it.id, v->id, AT_ID_BYTES);
+    switch (reorder_put(self->rb, &it)) {
+    case REORDER_OK:
+        if (self->ready_since == 0 && reorder_ready(self->rb) > 0)
+            self->ready_since = at_clock_mono_us();
+        break;
+    case REORDER_OUT_OF_WINDOW:
+        self->c.out_of_window++;
+        at_log_limited(AT_LOG_WARN, "SNK-WINDOW", "seq %" PRIu64 " beyond the window (next_seq %" PRIu64
+                       ", window %zu): dropped", it.seq, self->next_seq, reorder_window(self->rb));
+        break;
+    case REORDER_BEHIND:
+        s_answer_late(self, v, reading);
+        break;
+    case REORDER_ALREADY:
+        self->c.redelivered++;
+        break;
+    case REORDER_TOO_LARGE:
+        s_malformed(self, "worker", "verdict", AT_ERR_OVERSIZE);
+        break;
+    }
+}
+
+/*  VERDICTS [epoch, worker_id, items]: all or nothing on malformed input. */
+static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
+{
+    uint64_t epoch;
+    const char *worker;
+    size_t wlen, n;
+    const msgpack_object *items;
+    at_err rc;
+    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_str(&m->f[1], &worker, &wlen, WIRE_NAME_MAX))
+        || (rc = wire_array(&m->f[2], &items, &n, WIRE_BATCH_MAX, false))) {
+        s_malformed(self, "worker", "VERDICTS", rc);
+        return;
+    }
+    if (!self->has_epoch || epoch != self->epoch) {
+        self->c.stale += n;
+        at_log_limited(AT_LOG_WARN, "SNK-STALE", "worker %.*s: %zu verdicts of epoch %" PRIu64
+                       " dropped (current: %s%" PRIu64 ")", (int) wlen, worker, n, epoch,
+                       self->has_epoch ? "" : "none, ", self->epoch);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = wire_verdict_decode(&items[i], &self->scratch[i])) != AT_OK) {
+            s_malformed(self, "worker", "VERDICTS item", rc);
+            return;
+        }
+    }
+    self->c.received += n;
+    bool reading = false;
+    for (size_t i = 0; i < n; i++)
+        s_take(self, &self->scratch[i], worker, wlen, &reading);
+    if (reading)
+        logdb_read_end(self->log);
+}
+
+/*  SINK_WELCOME [epoch, first_seq]. */
+static void s_on_welcome(sink_t *self, const wire_msg_t *m)
+{
+    uint64_t epoch, first_seq;
+    at_err rc;
+    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_u64(&m->f[1], &first_seq))) {
+        s_malformed(self, "broker", "SINK_WELCOME", rc);
+        return;
+    }
+    if (!self->has_epoch || epoch != self->epoch) {
+        at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",
+                    epoch, self->has_epoch ? "" : "none, ", self->epoch, reorder_filled(self->rb));
+        self->has_epoch = true;
+        self->epoch = epoch;
+        reorder_reset(self->rb, self->next_seq);
+        self->ready_since = 0;
+        self->nlate = 0;
+    }
+    if (first_seq != self->next_seq)
+        at_log_limited(AT_LOG_WARN, "SNK-WELCOME", "broker starts at seq %" PRIu64 " but the log is at %" PRIu64,
+                       first_seq, self->next_seq);
+}
+
+static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
+static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
+
+static void s_dispatch(sink_t *self, const s_handler_fn *table, const char *peer, zmq_msg_t *msg)
+{
+    wire_msg_t m;
+    at_err rc = wire_parse(&m, zmq_msg_data(msg), zmq_msg_size(msg));
+    if (rc != AT_OK) {
+        s_malformed(self, peer, "message", rc);
+        return;
+    }
+    if (table[m.type])
+        table[m.type](self, &m);
+    else
+        s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
+    wire_msg_done(&m);
+}
+
+/*  Receives one message without waiting: 1 = a single frame in *msg,
+ *  0 = nothing there, -1 = a multipart message (drained and dropped). */
+static int s_recv(void *handle, zmq_msg_t *msg)
+{
+    if (zmq_msg_recv(msg, handle, ZMQ_DONTWAIT) < 0)
+        return 0;
+    if (!zmq_msg_more(msg))
+        return 1;
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    int more = 1;
+    while (more && zmq_msg_recv(&part, handle, ZMQ_DONTWAIT) >= 0)
+        more = zmq_msg_more(&part);
+    zmq_msg_close(&part);
+    return -1;
+}
+
+/*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
+static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const char *peer, bool commit)
+{
+    for (int k = 0; k < S_DRAIN_MAX; k++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int got = s_recv(handle, &msg);
+        if (got > 0)
+            s_dispatch(self, table, peer, &msg);
+        else if (got < 0)
+            s_malformed(self, peer, "multipart message", AT_ERR_FRAMES);
+        zmq_msg_close(&msg);
+        if (got == 0)
+            return true;
+        if (commit)
+            s_commit_ready(self, false);
+    }
+    return false;
+}
+
+/* --------------------------------------------------------------- running */
+
+static void s_log_stats(sink_t *self, const char *event)
+{
+    const s_counters_t *c = &self->c;
+    double avg = c->commits ? (double) (c->committed + c->duplicates) / (double) c->commits : 0.0;
+    at_log_info(event, "received=%" PRIu64 " committed=%" PRIu64 " duplicates=%" PRIu64 " stale=%" PRIu64
+                " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
+                " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
+                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " buffered=%zu next_seq=%" PRIu64
+                " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
+                c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
+                c->commits, avg, c->commit_failures, c->send_failures, reorder_filled(self->rb),
+                self->next_seq, self->next_index);
+    self->c_logged = self->c;
+}
+
+static void s_timers(sink_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    if (now >= self->next_hello) {
+        s_send_hello(self);
+        self->next_hello = now + self->heartbeat_us;
+    }
+    if (now >= self->next_stats) {
+        if (memcmp(&self->c, &self->c_logged, sizeof self->c) != 0)
+            s_log_stats(self, "SNK-STATS");
+        self->next_stats = now + S_STATS_US;
+    }
+}
+
+static int s_poll_timeout_ms(const sink_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    uint64_t due = self->next_hello < self->next_stats ? self->next_hello : self->next_stats;
+    if (reorder_ready(self->rb) > 0 && self->retry_at < due)
+        due = self->retry_at;
+    if (self->nlate > 0 || due <= now)
+        return 0;
+    return (int) ((due - now + 999) / 1000);
+}
+
+/*  On a signal: one more try at the ready prefix, then a summary. */
+static void s_shutdown(sink_t *self)
+{
+    self->retry_at = 0;
+    while (reorder_ready(self->rb) > 0 && s_commit_once(self) == AT_OK) {
+    }
+    s_flush_late(self);
+    if (reorder_filled(self->rb))
+        at_log_warn("SNK-STOP", "%zu verdicts beyond a gap (or uncommitted) dropped; the broker will redeliver",
+                    reorder_filled(self->rb));
+    s_log_stats(self, "SNK-STOP");
+}
+
+int sink_run(sink_t *self)
+{
+    int rc = 0;
+    s_send_hello(self);
+    uint64_t now = at_clock_mono_us();
+    self->next_hello = now + self->heartbeat_us;
+    self->next_stats = now + S_STATS_US;
+    while (!zsys_interrupted) {
+        zmq_pollitem_t items[2] = { { self->dealer_h, 0, ZMQ_POLLIN, 0 }, { self->pull_h, 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll(items, 2, s_poll_timeout_ms(self)) < 0) {
+            if (errno == EINTR)
+                continue;
+            at_log_error("SNK-POLL", "poll failed: %s", zmq_strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_drain(self, self->dealer_h, s_broker_handlers, "broker", false);
+        bool empty = true;
+        if (items[1].revents & ZMQ_POLLIN)
+            empty = s_drain(self, self->pull_h, s_worker_handlers, "worker", true);
+        s_commit_ready(self, empty);
+        s_flush_late(self);
+        s_timers(self);
+    }
+    s_shutdown(self);
+    return rc;
+}
+
+/* -------------------------------------------------------------- creating */
+
+static at_err s_open_log(sink_t *self, const cfg_t *cfg)
+{
+    const char *dir = cfg_str(cfg, "log-dir");
+    if (zsys_dir_create("%s", dir) != 0) {
+        at_log_error("SNK-START", "cannot create log directory %s: %s", dir, strerror(errno));
+        return AT_ERR_IO;
+    }
+    at_err rc;
+    self->log = logdb_open(dir, false, (uint64_t) self->map_size_mb << 20, &rc);
+    if (!self->log)
+        return rc;
+    logdb_state_t st;
+    if ((rc = logdb_state(self->log, &st)) != AT_OK)
+        return rc;
+    self->next_seq = st.next_seq;
+    self->next_index = st.next_index;
+    return AT_OK;
+}
+
+static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
+{
+    zsock_t *sock = zsock_new(type);
+    if (!sock) {
+        at_log_error("SNK-START", "cannot create a socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    wire_socket_defaults(sock, hwm);
+    int rc = bind ? zsock_bind(sock, "%s", endpoint) : zsock_connect(sock, "%s", endpoint);
+    if (rc < 0) {
+        at_log_error("SNK-START", "cannot %s %s: %s", bind ? "bind" : "connect to", endpoint, zmq_strerror(errno));
+        zsock_destroy(&sock);
+    }
+    return sock;
+}
+
+static at_err s_open_sockets(sink_t *self, const cfg_t *cfg)
+{
+    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, cfg_str(cfg, "verdicts"), true);
+    if (!self->pull)
+        return AT_ERR_IO;
+    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, cfg_str(cfg, "broker"), false);
+    if (!self->dealer)
+        return AT_ERR_IO;
+    zsock_set_linger(self->dealer, S_DEALER_LINGER_MS);
+    self->pull_h = zsock_resolve(self->pull);
+    self->dealer_h = zsock_resolve(self->dealer);
+    return AT_OK;
+}
+
+sink_t *sink_new(const cfg_t *cfg)
+{
+    sink_t *self = s_alloc(1, sizeof *self);
+    self->commit_max = (size_t) cfg_int(cfg, "commit-max");
+    self->commit_delay_us = (uint64_t) cfg_int(cfg, "commit-delay-us");
+    self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
+    self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
+    wire_packer_init(&self->pk);
+    self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
+    self->batch = s_alloc(self->commit_max, sizeof *self->batch);
+    self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
+    uint8_t raw[S_INSTANCE_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
+    if (s_open_log(self, cfg) != AT_OK || s_open_sockets(self, cfg) != AT_OK) {
+        sink_destroy(&self);
+        return NULL;
+    }
+    self->rb = reorder_new((size_t) cfg_int(cfg, "window"), self->next_seq);
+    if (!self->rb) {
+        at_log_error("SNK-START", "bad reorder window");
+        sink_destroy(&self);
+        return NULL;
+    }
+    at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64,
+                self->instance, cfg_str(cfg, "log-dir"), self->next_seq, self->next_index);
+    return self;
+}
+
+void sink_destroy(sink_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sink_t *self = *self_p;
+    zsock_destroy(&self->pull);
+    zsock_destroy(&self->dealer);
+    reorder_destroy(&self->rb);
+    logdb_destroy(&self->log);
+    wire_packer_destroy(&self->pk);
+    free(self->scratch);
+    free(self->batch);
+    free(self->late);
+    free(self);
+    *self_p = NULL;
+}

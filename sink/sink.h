@@ -1,0 +1,41 @@
+/*  sink.h: the sink, the last stage of the pipeline.
+ *
+ *  Workers PUSH verdicts (VERDICTS) to the sink's PULL socket, in any order.
+ *  The sink restores sequence order in a reorder buffer (reorder.h), appends
+ *  the contiguous ready prefix to the LMDB log (logdb.h) in durable group
+ *  commits, and only after a commit succeeds reports the results to the
+ *  broker (COMMITTED) over a DEALER, which acknowledges the producers.
+ *  SINK_HELLO, sent at start and every heartbeat-ms, tells the broker the
+ *  committed watermark (next_seq, next_index); SINK_WELCOME gives the epoch
+ *  under which verdicts are accepted.
+ *
+ *  Group commit: a transaction is written when the ready prefix reaches
+ *  commit-max, when its oldest verdict has waited commit-delay-us, or when
+ *  the PULL socket has no more input right now. A failed commit (e.g. a full
+ *  LMDB map) keeps the verdicts and is retried after 100 ms; the watermark
+ *  never advances past what is durable.
+ */
+#ifndef AT_SINK_H
+#define AT_SINK_H
+#include "config.h"
+#include <stddef.h>
+
+typedef struct sink_t sink_t;
+
+/*  The settings table of attest-sink (static; for cfg_new). */
+const cfg_def_t *sink_settings(size_t *count);
+/*  One-line summary for --help. */
+extern const char *const sink_summary;
+
+/*  Opens the log and the sockets as `cfg` says (cfg is read here only, not
+ *  kept). Returns NULL after logging why on failure. */
+sink_t *sink_new(const cfg_t *cfg);
+
+/*  Runs until SIGINT/SIGTERM; on the signal commits the ready prefix, logs
+ *  a summary and returns 0. Returns non-zero on a fatal error. */
+int sink_run(sink_t *self);
+
+/*  Closes the sockets and the log; sets *self_p to NULL; safe twice. */
+void sink_destroy(sink_t **self_p);
+
+#endif

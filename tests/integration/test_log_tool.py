@@ -1,0 +1,195 @@
+"""test_log_tool.py: `attest keygen` and `attest log` against logs built with
+logfixture (no pipeline needed), including tampered copies that verify must
+reject.   Usage: /usr/bin/python3 test_log_tool.py --bin BUILD/bin
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logfixture as lf  # noqa: E402
+
+PASSED, FAILED = [], []
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    if not cond:
+        print("FAIL %s %s" % (name, detail))
+
+
+def run(attest, *args, stdin=None, timeout=30):
+    p = subprocess.run([attest] + list(args), input=stdin, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def lines(text):
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+
+def build_entries(sk):
+    now = int(time.time())
+    specs = [
+        lf.make_attestation(sk, subject="host-0", data=b"hello")[0],
+        lf.make_attestation(sk, subject="host-1", data=b"\xff\x00\x01")[0],
+        lf.make_attestation(sk, subject="host-2", data=b"x", bad_signature=True)[0],
+        lf.make_attestation(sk, subject="host-3", issued_at=now - 100, expires_at=now - 50)[0],
+        lf.make_attestation(sk, subject="host-4", expires_at=now + 3600)[0],
+        lf.make_attestation(sk, subject="host-5", issued_at=now + 10000)[0],
+        lf.make_attestation(sk, subject="h\u00e9te-6", data="\u00e9t\u00e9".encode())[0],
+    ]
+    return [{"att": a, "producer": "p%d" % (i % 2), "worker": "w%d" % (i % 3)} for i, a in enumerate(specs)]
+
+
+def test_keygen(attest, tmp):
+    path = os.path.join(tmp, "key.json")
+    rc, out, err = run(attest, "keygen", "--out", path)
+    check("keygen.rc", rc == 0, err)
+    check("keygen.mode", stat.S_IMODE(os.stat(path).st_mode) == 0o600)
+    key = json.load(open(path))
+    check("keygen.prints_public", out.strip() == key["public"])
+    pk, sk = lf.make_keypair(bytes.fromhex(key["secret"])[:32])
+    check("keygen.pair_matches", pk.hex() == key["public"] and sk.hex() == key["secret"])
+    rc, _, err = run(attest, "keygen", "--out", path)
+    check("keygen.no_overwrite", rc == 1 and "--force" in err, err)
+    rc, out2, _ = run(attest, "keygen", "--out", path, "--force")
+    check("keygen.force", rc == 0 and out2 != out)
+    rc, out, _ = run(attest, "keygen", "--help")
+    check("keygen.help", rc == 0 and "--out" in out)
+
+
+def test_read(attest, logdir, ents):
+    rc, out, err = run(attest, "log", "--dir", logdir, "count")
+    check("count", rc == 0 and out.strip() == str(len(ents)), out + err)
+    rc, out, err = run(attest, "log", "get", "0", "--dir", logdir)   # flags after the subcommand
+    e = json.loads(out) if rc == 0 else {}
+    check("get.0", e.get("index") == 0 and e.get("data") == "hello" and e.get("verdict") == "valid"
+          and e.get("reason") == "ok" and e.get("id") == ents[0]["id"].hex()
+          and e.get("prev_hash") == "00" * 32 and e.get("subject") == "host-0", out + err)
+    check("get.lineage", e.get("producer") == "p0" and e.get("worker") == "w0" and e.get("cseq") == 1
+          and e.get("t_committed") == ents[0]["t_committed"] and e.get("expires_at") is None)
+    rc, out, err = run(attest, "log", "--dir", logdir, "get", "1")
+    e = json.loads(out) if rc == 0 else {}
+    check("get.binary_data_b64", e.get("data_b64") == "/wAB" and "data" not in e
+          and e.get("prev_hash") == ents[0]["hash"].hex(), out + err)
+    rc, out, err = run(attest, "log", "--dir", logdir, "get", "6")
+    check("get.utf8", rc == 0 and json.loads(out).get("data") == "\u00e9t\u00e9", out + err)
+    rc, _, err = run(attest, "log", "--dir", logdir, "get", "99")
+    check("get.missing", rc == 1 and "no entry at index 99" in err, err)
+    rc, out, err = run(attest, "log", "--dir", logdir, "id", ents[4]["id"].hex())
+    check("id.found", rc == 0 and json.loads(out)["index"] == 4, out + err)
+    rc, _, err = run(attest, "log", "--dir", logdir, "id", "ab" * 32)
+    check("id.missing", rc == 1 and "no entry" in err, err)
+    rc, _, err = run(attest, "log", "--dir", logdir, "id", "xyz")
+    check("id.bad_hex", rc == 2, err)
+    rc, out, err = run(attest, "log", "--dir", logdir, "rejected")
+    rej = lines(out)
+    check("rejected", rc == 0 and [(r["index"], r["reason"]) for r in rej]
+          == [(2, "signature"), (3, "expired"), (5, "not_yet_valid")], out + err)
+    check("rejected.all_invalid", all(r["verdict"] == "invalid" for r in rej))
+    rc, out, err = run(attest, "log", "--dir", logdir, "export")
+    exp = lines(out)
+    check("export.stdout", rc == 0 and [x["index"] for x in exp] == list(range(len(ents))), err)
+    path = os.path.join(os.path.dirname(logdir), "export.jsonl")
+    rc, out, err = run(attest, "log", "--out", path, "--dir", logdir, "export")
+    check("export.file", rc == 0 and lines(open(path).read()) == exp and out == "", err)
+    rc, out, err = run(attest, "log", "--dir", logdir, "tail", "--n", "2")
+    check("tail", rc == 0 and [x["index"] for x in lines(out)] == [5, 6], out + err)
+    rc, out, err = run(attest, "log", "--dir", logdir, "verify")
+    check("verify.ok", rc == 0 and out.strip() == "verify: entries=7 valid=4 invalid=3 chain=ok ids=ok verdicts=ok",
+          out + err)
+
+
+def test_errors(attest, tmp):
+    rc, _, err = run(attest, "log", "--dir", os.path.join(tmp, "nolog"), "count")
+    check("nolog", rc == 1 and "no log at" in err and "attest up" in err, err)
+    rc, _, err = run(attest, "log", "--dir", tmp, "frobnicate")
+    check("unknown_sub", rc == 2 and "frobnicate" in err, err)
+    rc, _, err = run(attest, "log", "--dir", tmp)
+    check("no_sub", rc == 2, err)
+    rc, _, err = run(attest, "log", "get")
+    check("get.no_arg", rc == 2 and "get INDEX" in err, err)
+    rc, out, _ = run(attest, "log", "--help")
+    check("log.help", rc == 0 and "verify" in out and "--dir" in out)
+    empty = os.path.join(tmp, "empty")
+    lf.write_log(empty, [])
+    rc, out, err = run(attest, "log", "--dir", empty, "verify")
+    check("verify.empty", rc == 0 and "entries=0" in out, out + err)
+
+
+def tampered(tmp, logdir, name, fn):
+    d = os.path.join(tmp, name)
+    shutil.copytree(logdir, d)
+    if os.path.exists(os.path.join(d, "lock.mdb")):
+        os.remove(os.path.join(d, "lock.mdb"))
+    fn(d)
+    return d
+
+
+def test_tampered(attest, tmp, logdir, ents, sk):
+    other, _ = lf.make_attestation(sk, subject="host-x")
+    cases = [
+        ("flip_verdict", lambda d: lf.tamper_entry(d, 2, verdict=0, reason=0), "FAILED at index 2: verdicts"),
+        ("wrong_reason", lambda d: lf.tamper_entry(d, 3, reason=9), "FAILED at index 3: verdicts"),
+        ("edit_time", lambda d: lf.tamper_entry(d, 3, t_committed=1), "FAILED at index 4: chain"),
+        ("swap_att", lambda d: lf.tamper_entry(d, 1, att=other), "FAILED at index 1: ids"),
+        ("bad_index", lambda d: lf.tamper_entry(d, 5, index=50), "FAILED at index 5: entries"),
+        ("bad_head", lambda d: lf.tamper_meta(d, b"head", b"\x01" * 32), "FAILED at index 7: chain"),
+        ("short_count", lambda d: lf.tamper_meta(d, b"next_index", lf.be64(6)), "FAILED at index 6: entries"),
+        ("drop_id", lambda d: lf.delete_id(d, ents[4]["id"]), "FAILED at index 4: ids"),
+        ("dup_id", lambda d: lf.tamper_entry(d, 6, id=ents[0]["id"]), "FAILED at index 6: ids"),
+    ]
+    for name, fn, want in cases:
+        d = tampered(tmp, logdir, name, fn)
+        rc, out, err = run(attest, "log", "--dir", d, "verify")
+        check("tampered." + name, rc == 1 and out.startswith("verify: " + want), out + err)
+
+
+def test_follow(attest, tmp, sk):
+    d = os.path.join(tmp, "follow")
+    lf.write_log(d, [{"att": lf.make_attestation(sk, subject="f0")[0]}])
+    p = subprocess.Popen([attest, "log", "--dir", d, "tail", "--follow", "--n", "5"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        lf.write_log(d, [{"att": lf.make_attestation(sk, subject="f%d" % i)[0]} for i in (1, 2)])
+        more = [p.stdout.readline(), p.stdout.readline()]
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=5)
+        got = [json.loads(x)["subject"] for x in [first] + more]
+        check("tail.follow", got == ["f0", "f1", "f2"] and rc == 0, "%r rc=%s" % (got, rc))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    attest = os.path.join(ap.parse_args().bin, "attest")
+    tmp = tempfile.mkdtemp(prefix="attest-logtool-")
+    try:
+        _, sk = lf.make_keypair()
+        test_keygen(attest, tmp)
+        logdir = os.path.join(tmp, "log")
+        ents = lf.write_log(logdir, build_entries(sk))
+        test_read(attest, logdir, ents)
+        test_errors(attest, tmp)
+        test_tampered(attest, tmp, logdir, ents, sk)
+        test_follow(attest, tmp, sk)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (len(PASSED), len(FAILED)))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

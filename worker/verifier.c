@@ -1,0 +1,204 @@
+/*  verifier.c: receive TASKS, judge each attestation, send VERDICTS and DONE. */
+#include "verifier.h"
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+#include <czmq.h>
+#include <unistd.h>
+
+typedef struct {
+    const verifier_opts_t *o;
+    verifier_stats_t *st;
+    zsock_t *dealer, *push;
+    void *dh, *ph;
+    wire_packer_t out, done;
+    uint64_t last_sent;
+    bool leaving;
+} s_ctx_t;
+
+static int s_send(s_ctx_t *c, void *handle, wire_packer_t *w)
+{
+    /* The PUSH to the sink blocks when the sink is slow (backpressure); a send
+     * timeout lets a stop request through. */
+    while (wire_send(handle, w, NULL, 0, 0) != 0) {
+        if (errno != EAGAIN || (zsys_interrupted && !c->leaving))
+            return -1;
+        if (c->leaving && at_clock_mono_us() - c->last_sent > 2000000)
+            return -1;
+    }
+    c->last_sent = at_clock_mono_us();
+    return 0;
+}
+
+static void s_send_simple(s_ctx_t *c, wire_type type)
+{
+    wire_begin(&c->out, type, 0);
+    s_send(c, c->dh, &c->out);
+}
+
+static void s_ready(s_ctx_t *c)
+{
+    wire_begin(&c->out, WIRE_READY, 2);
+    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
+    msgpack_pack_uint64(&c->out.pk, c->o->window);
+    s_send(c, c->dh, &c->out);
+}
+
+static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
+{
+    at_err rc;
+    if (c->o->sim_verify_us) {
+        usleep((useconds_t) c->o->sim_verify_us);
+        attestation_t a;
+        rc = attestation_decode(&a, t->att, t->att_len);
+        if (rc == AT_OK)
+            attestation_id(&a, id);
+        else
+            memset(id, 0, AT_ID_BYTES);
+    } else {
+        rc = attestation_judge(t->att, t->att_len, at_clock_wall_s(), c->o->skew_s, id);
+    }
+    if (c->o->test_delay_us)
+        usleep((useconds_t) c->o->test_delay_us);
+    v->task = *t;
+    v->t_verified = at_clock_wall_us();
+    v->verdict = rc == AT_OK ? WIRE_VALID : WIRE_INVALID;
+    v->reason = (uint8_t) rc;
+    v->id = id;
+    c->st->tasks++;
+    if (rc == AT_OK)
+        c->st->valid++;
+    else
+        c->st->invalid++;
+}
+
+/*  Judges items[from..to) and reports them: VERDICTS to the sink, then DONE. */
+static int s_chunk(s_ctx_t *c, uint64_t epoch, const msgpack_object *items, size_t from, size_t to)
+{
+    wire_begin(&c->out, WIRE_VERDICTS, 3);
+    msgpack_pack_uint64(&c->out.pk, epoch);
+    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
+    msgpack_pack_array(&c->out.pk, to - from);
+    wire_begin(&c->done, WIRE_DONE, 2);
+    msgpack_pack_array(&c->done.pk, to - from);
+    for (size_t i = from; i < to; i++) {
+        wire_task_t t;
+        wire_verdict_t v;
+        uint8_t id[AT_ID_BYTES];
+        if (wire_task_decode(&items[i], &t) != AT_OK)
+            return -1;   /* checked before: cannot happen */
+        s_judge(c, &t, &v, id);
+        wire_pack_verdict(&c->out, &v);
+        msgpack_pack_uint64(&c->done.pk, t.seq);
+    }
+    msgpack_pack_uint64(&c->done.pk, to - from);
+    if (s_send(c, c->ph, &c->out) != 0)
+        return -1;
+    return s_send(c, c->dh, &c->done);
+}
+
+static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
+{
+    uint64_t epoch;
+    const msgpack_object *items;
+    size_t n;
+    wire_task_t t;
+    bool ok = wire_u64(&m->f[0], &epoch) == AT_OK && wire_array(&m->f[1], &items, &n, WIRE_BATCH_MAX, false) == AT_OK;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = wire_task_decode(&items[i], &t) == AT_OK;
+    if (!ok) {
+        c->st->malformed++;
+        at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: TASKS message is malformed: dropped", c->o->id);
+        return;
+    }
+    for (size_t from = 0; from < n; from += c->o->chunk) {
+        size_t to = from + c->o->chunk < n ? from + c->o->chunk : n;
+        if (s_chunk(c, epoch, items, from, to) != 0)
+            return;   /* stopping: the broker redispatches what we did not report */
+    }
+}
+
+static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
+{
+    wire_msg_t m;
+    at_err rc = wire_parse(&m, zmq_msg_data(msg), zmq_msg_size(msg));
+    if (rc) {
+        c->st->malformed++;
+        at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: unreadable message from broker (%s)", c->o->id,
+                       at_strerror(rc));
+        return;
+    }
+    switch (m.type) {
+    case WIRE_TASKS: s_on_tasks(c, &m); break;
+    case WIRE_HEARTBEAT: break;
+    case WIRE_ERROR:
+        at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again", c->o->id);
+        s_ready(c);
+        break;
+    default:
+        c->st->malformed++;
+        at_log_limited(AT_LOG_WARN, "WRK-PROTOCOL", "%s: unexpected %s from broker", c->o->id,
+                       wire_type_name(m.type));
+    }
+    wire_msg_done(&m);
+}
+
+static zsock_t *s_connect(int type, const char *endpoint)
+{
+    zsock_t *s = zsock_new(type);
+    assert(s);
+    wire_socket_defaults(s, 1000);
+    zsock_set_sndtimeo(s, 500);
+    if (zsock_connect(s, "%s", endpoint) < 0) {
+        at_log_error("WRK-CONNECT", "cannot connect to %s", endpoint);
+        zsock_destroy(&s);
+    }
+    return s;
+}
+
+void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
+{
+    s_ctx_t c = { .o = opts, .st = stats };
+    c.dealer = s_connect(ZMQ_DEALER, opts->broker);
+    c.push = s_connect(ZMQ_PUSH, opts->sink);
+    if (!c.dealer || !c.push) {
+        zsock_destroy(&c.dealer);
+        zsock_destroy(&c.push);
+        return;
+    }
+    c.dh = zsock_resolve(c.dealer);
+    c.ph = zsock_resolve(c.push);
+    wire_packer_init(&c.out);
+    wire_packer_init(&c.done);
+    s_ready(&c);
+    zmq_pollitem_t item = { c.dh, 0, ZMQ_POLLIN, 0 };
+    while (!zsys_interrupted) {
+        if (zmq_poll(&item, 1, (long) opts->heartbeat_ms) > 0) {
+            zmq_msg_t msg;
+            zmq_msg_init(&msg);
+            bool in_multipart = false;
+            while (!zsys_interrupted && zmq_msg_recv(&msg, c.dh, ZMQ_DONTWAIT) >= 0) {
+                bool more = zmq_msg_more(&msg);
+                if (more || in_multipart) {
+                    /* Messages from the broker are one frame: drop others whole. */
+                    if (!in_multipart)
+                        c.st->malformed++;
+                    in_multipart = more;
+                    continue;
+                }
+                s_on_message(&c, &msg);
+            }
+            zmq_msg_close(&msg);
+        }
+        if (at_clock_mono_us() - c.last_sent >= opts->heartbeat_ms * 1000)
+            s_send_simple(&c, WIRE_HEARTBEAT);
+    }
+    c.leaving = true;
+    c.last_sent = at_clock_mono_us();
+    s_send_simple(&c, WIRE_LEAVE);
+    zsock_set_linger(c.dealer, 1000);   /* let LEAVE reach the broker */
+    wire_packer_destroy(&c.out);
+    wire_packer_destroy(&c.done);
+    zsock_destroy(&c.dealer);
+    zsock_destroy(&c.push);
+}
