@@ -23,7 +23,7 @@ static gen_kind s_kind_of(size_t i, unsigned bad, unsigned expired)
     /* Spread evenly: item i is bad when floor((i+1)*bad/1000) steps up. */
     if (bad && ((i + 1) * bad) / 1000 != (i * bad) / 1000)
         return GEN_BAD_SIGNATURE;
-    if (expired && ((i + 501) * expired) / 1000 != ((i + 500) * expired) / 1000)
+    if (expired && ((i + 551) * expired) / 1000 != ((i + 550) * expired) / 1000)
         return GEN_EXPIRED;
     return GEN_VALID;
 }

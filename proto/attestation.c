@@ -37,6 +37,73 @@ static bool s_utf8_ok(const uint8_t *s, size_t n)
     return true;
 }
 
+static uint64_t s_be_get(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*  Sizes of one msgpack header at p (avail bytes readable): its bytes before
+ *  any payload (*hdr), the payload bytes (*body) and the elements that follow
+ *  it (*kids). Length bytes past avail are not read (then *hdr > avail).
+ *  False for 0xc1. */
+static bool s_mp_header(const uint8_t *p, size_t avail, size_t *hdr, uint64_t *body, uint64_t *kids)
+{
+    static const uint8_t fixed[32] = {   /* 0xc0..0xdf: header size, 0 = special */
+        1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4, 6, 10, 18, 0, 0, 0, 0, 0, 0, 0 };
+    uint8_t b = p[0];
+    *body = 0;
+    *kids = 0;
+    *hdr = 1;
+    if (b <= 0x7f || b >= 0xe0) return true;
+    if (b <= 0x8f) { *kids = 2u * (b & 0x0f); return true; }
+    if (b <= 0x9f) { *kids = b & 0x0f; return true; }
+    if (b <= 0xbf) { *body = b & 0x1f; return true; }
+    if (b == 0xc1) return false;
+    if (fixed[b - 0xc0]) { *hdr = fixed[b - 0xc0]; return true; }
+    /* bin8/16/32 c4-c6, ext8/16/32 c7-c9, str8/16/32 d9-db, array dc-dd, map de-df */
+    static const struct { uint8_t tag, lenbytes, extra; } var[] = {
+        { 0xc4, 1, 0 }, { 0xc5, 2, 0 }, { 0xc6, 4, 0 }, { 0xc7, 1, 1 }, { 0xc8, 2, 1 }, { 0xc9, 4, 1 },
+        { 0xd9, 1, 0 }, { 0xda, 2, 0 }, { 0xdb, 4, 0 }, { 0xdc, 2, 0 }, { 0xdd, 4, 0 }, { 0xde, 2, 0 }, { 0xdf, 4, 0 } };
+    for (size_t i = 0; i < sizeof var / sizeof var[0]; i++) {
+        if (var[i].tag != b)
+            continue;
+        *hdr = 1u + var[i].lenbytes + var[i].extra;
+        if (avail < 1u + var[i].lenbytes)
+            return true;                /* truncated: the caller sees hdr > avail */
+        uint64_t n = s_be_get(p + 1, var[i].lenbytes);
+        if (b >= 0xdc)
+            *kids = b >= 0xde ? 2 * n : n;
+        else
+            *body = n;
+        return true;
+    }
+    return false;
+}
+
+bool at_msgpack_bounded(const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1;               /* objects still to read */
+    while (pending > 0) {
+        if (pos >= len)
+            return false;
+        size_t hdr;
+        uint64_t body, kids;
+        if (!s_mp_header(buf + pos, len - pos, &hdr, &body, &kids))
+            return false;
+        if (hdr > len - pos || body > len - pos - hdr)
+            return false;
+        pos += hdr + (size_t) body;
+        pending = pending - 1 + kids;
+        if (pending > len - pos)
+            return false;
+    }
+    return true;
+}
+
 at_err attestation_check(const attestation_t *a)
 {
     if (a->version != AT_VERSION)
@@ -114,6 +181,8 @@ at_err attestation_decode(attestation_t *out, const uint8_t *buf, size_t len)
     memset(out, 0, sizeof *out);
     if (len > AT_ENCODED_MAX)
         return AT_ERR_OVERSIZE;
+    if (!at_msgpack_bounded(buf, len))
+        return AT_ERR_MSGPACK;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;

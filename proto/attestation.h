@@ -104,6 +104,15 @@ at_err attestation_check_time(const attestation_t *a, uint64_t now, uint64_t ske
 at_err attestation_judge(const uint8_t *buf, size_t len, uint64_t now, uint64_t skew,
                          uint8_t id[AT_ID_BYTES]) __attribute__((warn_unused_result));
 
+/*  Pre-check for every msgpack decoder: false when the first object in
+ *  buf[0..len) declares more array/map elements than the remaining bytes
+ *  could hold (each element takes at least one byte), or uses the never-used
+ *  byte 0xc1. msgpack-c allocates count * sizeof(msgpack_object) as soon as it
+ *  reads a container header, so without this a 5-byte frame could make it
+ *  allocate ~100 GB. Such input is truncated or invalid anyway: callers report
+ *  AT_ERR_MSGPACK. O(len), no allocation. */
+bool at_msgpack_bounded(const uint8_t *buf, size_t len);
+
 /*  Must be called once per process before any crypto; returns AT_ERR_IO on failure. */
 at_err at_crypto_init(void) __attribute__((warn_unused_result));
 

@@ -1,10 +1,16 @@
 /*  logdb.c: the LMDB log (see logdb.h for the layout). */
 #include "logdb.h"
 #include "log.h"
+#include "clock.h"
+#include <sys/mman.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "wire.h"
 #include <lmdb.h>
 #include <msgpack.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -16,7 +22,56 @@ struct logdb_t {
     logdb_state_t st;        /* writer: state including the open batch */
     msgpack_sbuffer sb;
     msgpack_packer pk;
+    uint64_t last_trim_us;
+    void *map_addr;          /* where data.mdb is mapped (found lazily) */
+    size_t map_len;
 };
+
+/*  The map is file-backed: pages LMDB reads stay mapped and count in the
+ *  process's resident set, which would then grow with the log. Every 100 ms,
+ *  the writer drops its page-table entries for the whole map; the
+ *  pages stay in the kernel's page cache and fault back in cheaply when
+ *  used, so the sink's resident memory stays bounded by what it touches
+ *  between trims. */
+/*  LMDB does not say where it mapped the file: find data.mdb in /proc/self/maps. */
+static void s_find_map(logdb_t *self)
+{
+    const char *dir;
+    char data[1100], real[PATH_MAX], line[PATH_MAX + 128];
+    if (mdb_env_get_path(self->env, &dir) != 0)
+        return;
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    if (!realpath(data, real))
+        return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char *path = strchr(line, '/');
+        if (!path || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+            continue;
+        path[strcspn(path, "\n")] = 0;
+        if (strcmp(path, real) == 0) {
+            self->map_addr = (void *) lo;
+            self->map_len = hi - lo;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void s_trim_map(logdb_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    if (now - self->last_trim_us < 100000)
+        return;
+    self->last_trim_us = now;
+    if (!self->map_addr)
+        s_find_map(self);
+    if (self->map_addr)
+        madvise(self->map_addr, self->map_len, MADV_DONTNEED);
+}
 
 static void s_put_be64(uint8_t *p, uint64_t v)
 {
@@ -32,6 +87,21 @@ static uint64_t s_get_be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
+}
+
+/*  mkdir -p: creates dir and its missing parents. */
+static void s_mkdirs(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(path, 0750);
+            *p = '/';
+        }
+    }
+    mkdir(path, 0750);
 }
 
 static at_err s_db_err(int rc, const char *what)
@@ -57,12 +127,12 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
         MDB_val k = { 6, "format" }, v = { 13, "attest-log-v1" };
         rc = mdb_put(txn, self->meta, &k, &v, 0);
     }
-    rc = rc ? rc : mdb_txn_commit(txn);
-    if (rc && !readonly)
-        return s_db_err(rc, "init");
-    if (readonly && rc)
+    if (rc) {
         mdb_txn_abort(txn);
-    return AT_OK;
+        return s_db_err(rc, "init");
+    }
+    rc = mdb_txn_commit(txn);   /* frees txn whatever it returns */
+    return rc ? s_db_err(rc, "init") : AT_OK;
 }
 
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
@@ -77,7 +147,7 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
     if (!rc)
         rc = mdb_env_set_maxdbs(self->env, 4);
     if (!rc && !readonly)
-        mkdir(dir, 0750);
+        s_mkdirs(dir);
     if (!rc)
         rc = mdb_env_open(self->env, dir, readonly ? MDB_RDONLY : 0, 0640);
     *err = AT_OK;
@@ -195,16 +265,19 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
     memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
     s_pack_entry(self, e);
     uint8_t kb[8], ib[8];
-    s_put_be64(kb, e->index);
-    MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
-    int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
-    if (rc)
-        return s_db_err(rc, "append entry");
+    /* The id first: a duplicate then writes nothing and the batch goes on. */
     s_put_be64(ib, e->index);
     MDB_val ik = { AT_ID_BYTES, e->id }, iv = { 8, ib };
-    rc = mdb_put(self->txn, self->ids, &ik, &iv, MDB_NOOVERWRITE);
+    int rc = mdb_put(self->txn, self->ids, &ik, &iv, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return AT_ERR_DUPLICATE;
     if (rc)
         return s_db_err(rc, "index id");
+    s_put_be64(kb, e->index);
+    MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
+    rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
+    if (rc)
+        return s_db_err(rc, "append entry");
     logdb_hash(self->sb.data ? (const uint8_t *) self->sb.data : (const uint8_t *) "", self->sb.size, self->st.head);
     self->st.next_index++;
     return AT_OK;
@@ -239,6 +312,7 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         return s_db_err(rc, "commit");
     }
     self->st.next_seq = next_seq;
+    s_trim_map(self);
     return AT_OK;
 }
 
@@ -339,13 +413,17 @@ static at_err s_entry_fields(logdb_entry_t *e, const msgpack_object *f)
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len)
 {
     memset(out, 0, sizeof *out);
+    if (!at_msgpack_bounded(buf, len))
+        return AT_ERR_MSGPACK;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
     msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *) buf, len, &off);
     at_err rc;
-    if (ur != MSGPACK_UNPACK_SUCCESS)
-        rc = ur == MSGPACK_UNPACK_EXTRA_BYTES ? AT_ERR_TRAILING : AT_ERR_MSGPACK;
+    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
+        rc = AT_ERR_MSGPACK;
+    else if (ur == MSGPACK_UNPACK_EXTRA_BYTES || off != len)
+        rc = AT_ERR_TRAILING;
     else if (up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 15)
         rc = AT_ERR_SHAPE;
     else

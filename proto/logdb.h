@@ -62,7 +62,10 @@ at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
 /*  AT_OK with *index set, or AT_ERR_NOT_FOUND. Inside a write txn or not. */
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
     __attribute__((warn_unused_result));
-/*  Appends e at the next index: sets e->index and e->prev_hash. */
+/*  Appends e at the next index: sets e->index and e->prev_hash.
+ *  AT_ERR_DUPLICATE when e->id is already in the log or the batch: nothing is
+ *  written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
+ *  leaves the batch unusable: call logdb_abort. */
 at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
 /*  Records next_seq and commits durably. On failure the batch is aborted. */
 at_err logdb_commit(logdb_t *self, uint64_t next_seq) __attribute__((warn_unused_result));

@@ -51,6 +51,8 @@ at_err wire_parse(wire_msg_t *m, const void *data, size_t len)
 {
     if (len > WIRE_FRAME_MAX)
         return AT_ERR_OVERSIZE;
+    if (!at_msgpack_bounded(data, len))
+        return AT_ERR_MSGPACK;
     msgpack_unpacked_init(&m->up);
     size_t off = 0;
     msgpack_unpack_return ur = msgpack_unpack_next(&m->up, data, len, &off);

@@ -23,9 +23,10 @@ static const uint8_t s_id[AT_ID_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 
 static void s_make_attestation(void)
 {
-    uint8_t pk[32], sk[64], nonce[16], sig[64];
-    crypto_sign_keypair(pk, sk);
-    randombytes_buf(nonce, sizeof nonce);
+    uint8_t seed[32], pk[32], sk[64], nonce[16], sig[64];
+    memset(seed, 0x42, sizeof seed);      /* fixed: the fuzz seeds must not vary */
+    memset(nonce, 0x24, sizeof nonce);
+    crypto_sign_seed_keypair(pk, sk, seed);
     attestation_t a = {
         .version = 1, .schema = "attest/demo/v1", .schema_len = 14, .attester = pk,
         .subject = "pkg:deb/zlib@1.2.13", .subject_len = 19, .data = (const uint8_t *) "xyz",
@@ -572,6 +573,89 @@ static void test_item_rejections(wire_packer_t *w)
     CHECK_ERR(wire_bin(&o, &bp, &n, 6), AT_ERR_TYPE);
 }
 
+/* ---- the allocation bound (at_msgpack_bounded) ------------------------------ */
+
+/*  An object using every msgpack type, so that each header size is walked. */
+static void s_pack_every_type(msgpack_packer *pk)
+{
+    static const uint8_t blob[70000];
+    msgpack_pack_array(pk, 31);
+    msgpack_pack_nil(pk);
+    msgpack_pack_true(pk);
+    msgpack_pack_false(pk);
+    msgpack_pack_uint8(pk, 7);
+    msgpack_pack_uint8(pk, 200);
+    msgpack_pack_uint16(pk, 60000);
+    msgpack_pack_uint32(pk, 4000000000u);
+    msgpack_pack_uint64(pk, UINT64_MAX);
+    msgpack_pack_int8(pk, -5);
+    msgpack_pack_int8(pk, -100);
+    msgpack_pack_int16(pk, -30000);
+    msgpack_pack_int32(pk, -2000000000);
+    msgpack_pack_int64(pk, INT64_MIN);
+    msgpack_pack_float(pk, 1.5f);
+    msgpack_pack_double(pk, 2.5);
+    msgpack_pack_str_with_body(pk, blob, 5);
+    msgpack_pack_str_with_body(pk, blob, 200);
+    msgpack_pack_str_with_body(pk, blob, 300);
+    msgpack_pack_str_with_body(pk, blob, sizeof blob);
+    msgpack_pack_bin_with_body(pk, blob, 200);
+    msgpack_pack_bin_with_body(pk, blob, 300);
+    msgpack_pack_bin_with_body(pk, blob, sizeof blob);
+    const size_t ext_sizes[] = { 1, 2, 4, 8, 16, 3, 300, 70000 };   /* fixext 1..16, ext8/16/32 */
+    for (size_t i = 0; i < 8; i++)
+        msgpack_pack_ext_with_body(pk, blob, ext_sizes[i], 1);
+    msgpack_pack_map(pk, 2);
+    msgpack_pack_uint8(pk, 1);
+    msgpack_pack_array(pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_nil(pk);
+    msgpack_pack_str_with_body(pk, "k", 1);
+    msgpack_pack_map(pk, 0);
+}
+
+static void test_bounded(wire_packer_t *w)
+{
+    msgpack_sbuffer_clear(&w->sb);
+    s_pack_every_type(&w->pk);
+    const uint8_t *p = (const uint8_t *) w->sb.data;
+    size_t len = w->sb.size;
+    CHECK(at_msgpack_bounded(p, len));
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    CHECK(msgpack_unpack_next(&up, (const char *) p, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len);
+    msgpack_unpacked_destroy(&up);
+    unsigned wrong = 0;
+    for (size_t n = 0; n < len; n += n < 400 ? 1 : 97)     /* every prefix is incomplete */
+        wrong += at_msgpack_bounded(p, n);
+    CHECK(wrong == 0);
+    CHECK(at_msgpack_bounded((const uint8_t *) "\x93\xc0\xc0\xc0", 4));
+    CHECK(at_msgpack_bounded((const uint8_t *) "\x93\xc0\xc0\xc0\xff", 5));   /* trailing: msgpack's call */
+    CHECK(!at_msgpack_bounded((const uint8_t *) "\x94\xc0\xc0\xc0", 4));
+    CHECK(!at_msgpack_bounded((const uint8_t *) "\xc1", 1));
+    CHECK(!at_msgpack_bounded((const uint8_t *) "", 0));
+
+    /* A few bytes that declare billions of elements: refused before msgpack
+       allocates count * sizeof(msgpack_object). */
+    static const struct { const char *bytes; size_t len; } huge[] = {
+        { "\xdd\xff\xff\xff\xff", 5 },
+        { "\xdf\xff\xff\xff\xff", 5 },
+        { "\xdc\xff\xff", 3 },
+        { "\x93\x01\x03\x91\xdd\x7f\xff\xff\xff", 9 },          /* inside a SUBMIT */
+        { "\x99\x01\xa1s\xdf\x10\x00\x00\x00", 8 },              /* inside an attestation */
+    };
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        const uint8_t *b = (const uint8_t *) huge[i].bytes;
+        attestation_t a;
+        logdb_entry_t e;
+        CHECK(!at_msgpack_bounded(b, huge[i].len));
+        CHECK_ERR(s_parse_raw(b, huge[i].len), AT_ERR_MSGPACK);
+        CHECK_ERR(attestation_decode(&a, b, huge[i].len), AT_ERR_MSGPACK);
+        CHECK_ERR(logdb_entry_decode(&e, b, huge[i].len), AT_ERR_MSGPACK);
+    }
+}
+
 /* ---- fuzz ------------------------------------------------------------------ */
 
 typedef struct {
@@ -702,7 +786,8 @@ static void s_poke(const msgpack_object *o, int depth)
             s_poke(&items[i], depth + 1);
 }
 
-static void s_fuzz_one(const uint8_t *buf, size_t len)
+/*  judge: also run the full worker judgement (decode, Ed25519, time). */
+static void s_fuzz_one(const uint8_t *buf, size_t len, bool judge)
 {
     wire_msg_t m;
     at_err rc = wire_parse(&m, buf, len);
@@ -716,6 +801,9 @@ static void s_fuzz_one(const uint8_t *buf, size_t len)
     s_rc(attestation_decode(&a, buf, len));
     logdb_entry_t e;
     s_rc(logdb_entry_decode(&e, buf, len));
+    uint8_t id[AT_ID_BYTES];
+    if (judge)
+        s_rc(attestation_judge(buf, len, 1700000100, 60, id));
 }
 
 /*  Applies one random mutation to buf (len in/out, capacity cap). */
@@ -759,7 +847,8 @@ static void test_fuzz(wire_packer_t *w)
     static uint8_t buf[8192];
     unsigned long ok_parses = 0;
     for (unsigned long it = 0; it < iters; it++) {
-        const seed_t *sd = &s_seeds[check_rand(&rs) % s_nseeds];
+        size_t which = check_rand(&rs) % s_nseeds;
+        const seed_t *sd = &s_seeds[which];
         size_t len = sd->len < sizeof buf ? sd->len : sizeof buf;
         memcpy(buf, sd->data, len);
         int muts = 1 + (int) (check_rand(&rs) % 4);
@@ -768,7 +857,7 @@ static void test_fuzz(wire_packer_t *w)
         /* Decoders must not read past len: give ASan an exact-size copy. */
         uint8_t *exact = malloc(len ? len : 1);
         memcpy(exact, buf, len);
-        s_fuzz_one(exact, len);
+        s_fuzz_one(exact, len, which == 0);     /* seed 0 is the attestation */
         wire_msg_t m;
         if (wire_parse(&m, exact, len) == AT_OK) {
             ok_parses++;
@@ -778,7 +867,7 @@ static void test_fuzz(wire_packer_t *w)
     }
     /* The pristine seeds still decode, and the mutations reached past the parser. */
     for (size_t i = 0; i < s_nseeds; i++)
-        s_fuzz_one(s_seeds[i].data, s_seeds[i].len);
+        s_fuzz_one(s_seeds[i].data, s_seeds[i].len, true);
     CHECK(s_fuzz_bad == 0);
     CHECK(iters < 1000 || ok_parses > iters / 100);
     printf("test_wire: fuzz: %lu iterations, %lu mutated messages still parsed\n", iters, ok_parses);
@@ -802,6 +891,7 @@ int main(void)
     test_message_rejections(&w);
     test_batch_bounds(&w);
     test_item_rejections(&w);
+    test_bounded(&w);
     test_fuzz(&w);
     wire_packer_destroy(&w);
     return check_done("test_wire");

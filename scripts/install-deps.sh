@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs everything Attest needs to build and test on
+# Debian 12 (bookworm): the C toolchain, the libraries, and the Python 3
+# modules the integration tests use. Needs root (CI runs it as root; on a
+# workstation: sudo scripts/install-deps.sh). Without root it installs
+# nothing, says so and exits 0, so that a machine already set up can still
+# build.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev
+  python3 python3-zmq python3-msgpack python3-nacl python3-lmdb
+  lmdb-utils
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: not root, skipping apt-get; if the build fails, run as root:" >&2
+  echo "  sudo $0   (packages: ${PACKAGES[*]})" >&2
+  exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "install-deps: apt-get not found; install by hand: ${PACKAGES[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${PACKAGES[@]}"

@@ -1,0 +1,380 @@
+/*  test_logdb.c: the LMDB log (proto/logdb.[ch]) in a temporary directory.
+ *
+ *  Covers: a batch of appends in one transaction, commit, reopen; the
+ *  committed state (next_index, next_seq, head = hash of the last stored
+ *  value); reading entries back; the hash chain across batches; lookups by id
+ *  inside and outside a batch; abort leaving the state unchanged; a duplicate
+ *  id refused without corrupting the batch or the log; a full map reported as
+ *  AT_ERR_MAP_FULL; read-only opening; logdb_entry_decode on garbage.
+ */
+#include "check.h"
+#include "logdb.h"
+#include <ftw.h>
+#include <lmdb.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char s_tmp[64];
+static char s_dir[128];
+static uint8_t s_att[300];
+
+static void s_make_id(uint64_t i, uint8_t id[AT_ID_BYTES])
+{
+    crypto_generichash(id, AT_ID_BYTES, (const uint8_t *) &i, sizeof i, (const uint8_t *) "test-id", 7);
+}
+
+/*  The entry written for sequence number i (index is set by append). */
+static logdb_entry_t s_entry(uint64_t i)
+{
+    logdb_entry_t e;
+    memset(&e, 0, sizeof e);
+    e.seq = i;
+    s_make_id(i, e.id);
+    e.verdict = i % 3 == 0;
+    e.reason = e.verdict ? AT_ERR_SIGNATURE : AT_OK;
+    e.producer = "producer-1";
+    e.producer_len = 10;
+    e.cseq = 500 + i;
+    e.worker = i % 2 ? "worker-b" : "worker-a";
+    e.worker_len = 8;
+    e.t_received = 1700000000000000ull + i;
+    e.t_dispatched = e.t_received + 10;
+    e.t_verified = e.t_received + 20;
+    e.t_committed = e.t_received + 30;
+    e.att = s_att;
+    e.att_len = 100 + (size_t) (i % 100);
+    return e;
+}
+
+static bool s_entry_is(const logdb_entry_t *e, uint64_t index, uint64_t seq)
+{
+    logdb_entry_t w = s_entry(seq);
+    return e->index == index && e->seq == seq && memcmp(e->id, w.id, 32) == 0 && e->verdict == w.verdict
+        && e->reason == w.reason && e->producer_len == 10 && memcmp(e->producer, w.producer, 10) == 0
+        && e->cseq == w.cseq && e->worker_len == 8 && memcmp(e->worker, w.worker, 8) == 0
+        && e->t_received == w.t_received && e->t_dispatched == w.t_dispatched
+        && e->t_verified == w.t_verified && e->t_committed == w.t_committed && e->att_len == w.att_len
+        && memcmp(e->att, s_att, e->att_len) == 0;
+}
+
+/*  Appends entries for seqs [from, to) in one batch and commits next_seq = to. */
+static void s_batch(logdb_t *db, uint64_t from, uint64_t to, uint64_t first_index)
+{
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    for (uint64_t s = from; s < to; s++) {
+        logdb_entry_t e = s_entry(s);
+        CHECK_ERR(logdb_append(db, &e), AT_OK);
+        CHECK(e.index == first_index + (s - from));
+        uint64_t idx = UINT64_MAX;
+        CHECK_ERR(logdb_lookup_id(db, e.id, &idx), AT_OK);   /* the batch sees its own appends */
+        CHECK(idx == e.index);
+    }
+    CHECK_ERR(logdb_commit(db, to), AT_OK);
+}
+
+/*  Reads the whole log: checks every entry (entry i holds seq seqs[i]), the
+ *  hash chain, the ids and the state. */
+static void s_verify(logdb_t *db, const uint64_t *seqs, uint64_t count, uint64_t next_seq)
+{
+    logdb_state_t st;
+    CHECK_ERR(logdb_state(db, &st), AT_OK);
+    CHECK(st.next_index == count && st.next_seq == next_seq);
+    CHECK_ERR(logdb_read_begin(db), AT_OK);
+    CHECK(logdb_count(db) == count);
+    uint8_t prev[LOGDB_HASH_BYTES] = { 0 };
+    unsigned bad = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        logdb_entry_t e;
+        const uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        at_err rc = logdb_get(db, i, &e, &raw, &raw_len);
+        CHECK_ERR(rc, AT_OK);
+        if (rc)
+            continue;
+        bad += !s_entry_is(&e, i, seqs[i]);
+        bad += memcmp(e.prev_hash, prev, LOGDB_HASH_BYTES) != 0;
+        logdb_hash(raw, raw_len, prev);
+        uint64_t idx = UINT64_MAX;
+        bad += logdb_lookup_id(db, e.id, &idx) != AT_OK || idx != i;
+        logdb_entry_t again;
+        bad += logdb_entry_decode(&again, raw, raw_len) != AT_OK || again.index != i;
+    }
+    CHECK(bad == 0);
+    CHECK(memcmp(st.head, prev, LOGDB_HASH_BYTES) == 0);   /* head = hash(last stored value) */
+    logdb_entry_t e;
+    CHECK_ERR(logdb_get(db, count, &e, NULL, NULL), AT_ERR_NOT_FOUND);
+    logdb_read_end(db);
+}
+
+static void test_batches(void)
+{
+    at_err err = AT_ERR_IO;
+    logdb_t *db = logdb_open(s_dir, false, 16u << 20, &err);
+    CHECK(db != NULL && err == AT_OK);
+    if (!db)
+        return;
+    logdb_state_t st, zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK_ERR(logdb_state(db, &st), AT_OK);
+    CHECK(memcmp(&st, &zero, sizeof st) == 0);
+    uint8_t id[32];
+    uint64_t idx;
+    s_make_id(0, id);
+    CHECK_ERR(logdb_lookup_id(db, id, &idx), AT_ERR_NOT_FOUND);
+
+    s_batch(db, 0, 5, 0);
+    logdb_destroy(&db);
+    CHECK(db == NULL);
+    logdb_destroy(&db);                               /* safe twice */
+
+    db = logdb_open(s_dir, false, 0, &err);           /* 0: keep the file's map size */
+    CHECK(db != NULL && err == AT_OK);
+    if (!db)
+        return;
+    uint64_t seqs[32];
+    for (uint64_t i = 0; i < 32; i++)
+        seqs[i] = i;
+    s_verify(db, seqs, 5, 5);
+
+    s_batch(db, 5, 8, 5);                             /* the chain continues */
+    s_verify(db, seqs, 8, 8);
+
+    /* Abort: nothing of the batch remains, the writer's state is restored. */
+    logdb_state_t before, after;
+    CHECK_ERR(logdb_state(db, &before), AT_OK);
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    for (uint64_t s = 100; s < 103; s++) {
+        logdb_entry_t e = s_entry(s);
+        CHECK_ERR(logdb_append(db, &e), AT_OK);
+    }
+    logdb_abort(db);
+    CHECK_ERR(logdb_state(db, &after), AT_OK);
+    CHECK(memcmp(&before, &after, sizeof before) == 0);
+    s_make_id(100, id);
+    CHECK_ERR(logdb_lookup_id(db, id, &idx), AT_ERR_NOT_FOUND);
+    s_verify(db, seqs, 8, 8);
+
+    /* A duplicate id is refused; the batch goes on and the log stays whole. */
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    logdb_entry_t dup = s_entry(3);
+    at_err rc = logdb_append(db, &dup);
+    CHECK(rc != AT_OK);
+    CHECK_ERR(rc, AT_ERR_DUPLICATE);
+    logdb_entry_t e = s_entry(8);
+    CHECK_ERR(logdb_append(db, &e), AT_OK);
+    CHECK(e.index == 8);
+    CHECK_ERR(logdb_commit(db, 9), AT_OK);
+    s_verify(db, seqs, 9, 9);
+    s_make_id(3, id);
+    CHECK_ERR(logdb_lookup_id(db, id, &idx), AT_OK);
+    CHECK(idx == 3);
+
+    /* A duplicate within one batch. */
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    e = s_entry(9);
+    CHECK_ERR(logdb_append(db, &e), AT_OK);
+    e = s_entry(9);
+    CHECK_ERR(logdb_append(db, &e), AT_ERR_DUPLICATE);
+    CHECK_ERR(logdb_commit(db, 10), AT_OK);
+    s_verify(db, seqs, 10, 10);
+    logdb_destroy(&db);
+
+    /* Read-only: the same log, and no writes. */
+    db = logdb_open(s_dir, true, 0, &err);
+    CHECK(db != NULL && err == AT_OK);
+    if (db) {
+        s_verify(db, seqs, 10, 10);
+        logdb_destroy(&db);
+    }
+}
+
+static void test_open_errors(void)
+{
+    at_err err = AT_OK;
+    char path[160];
+    snprintf(path, sizeof path, "%s/missing", s_tmp);
+    logdb_t *db = logdb_open(path, true, 0, &err);
+    CHECK(db == NULL && err != AT_OK);
+    /* An LMDB environment that holds no Attest log. */
+    snprintf(path, sizeof path, "%s/other", s_tmp);
+    MDB_env *env;
+    CHECK(mdb_env_create(&env) == 0);
+    CHECK(mkdir(path, 0700) == 0);
+    CHECK(mdb_env_set_maxdbs(env, 4) == 0);
+    CHECK(mdb_env_open(env, path, 0, 0600) == 0);
+    mdb_env_close(env);
+    db = logdb_open(path, true, 0, &err);
+    CHECK(db == NULL);
+    CHECK_ERR(err, AT_ERR_NOT_FOUND);
+}
+
+static void test_map_full(void)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/small", s_tmp);
+    at_err err;
+    logdb_t *db = logdb_open(path, false, 256u << 10, &err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    at_err rc = AT_OK;
+    uint64_t committed = 0;
+    for (uint64_t b = 0; b < 1000 && rc == AT_OK; b++) {
+        CHECK_ERR(logdb_begin(db), AT_OK);
+        for (uint64_t k = 0; k < 8 && rc == AT_OK; k++) {
+            logdb_entry_t e = s_entry(b * 8 + k);
+            rc = logdb_append(db, &e);
+        }
+        if (rc == AT_OK)
+            rc = logdb_commit(db, (b + 1) * 8);
+        else
+            logdb_abort(db);
+        if (rc == AT_OK)
+            committed = (b + 1) * 8;
+    }
+    CHECK_ERR(rc, AT_ERR_MAP_FULL);
+    CHECK(committed > 0);
+    logdb_state_t st;
+    CHECK_ERR(logdb_state(db, &st), AT_OK);
+    CHECK(st.next_index == committed && st.next_seq == committed);
+    logdb_destroy(&db);
+    db = logdb_open(path, false, 4u << 20, &err);    /* the operator grows the map */
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    static uint64_t seqs[8192];
+    for (uint64_t i = 0; i < 8192; i++)
+        seqs[i] = i;
+    if (committed + 8 <= 8192) {
+        s_batch(db, committed, committed + 8, committed);
+        s_verify(db, seqs, committed + 8, committed + 8);
+    }
+    logdb_destroy(&db);
+}
+
+/* ---- logdb_entry_decode on garbage ------------------------------------------- */
+
+typedef struct {
+    const char *what;
+    int field;          /* replaced field, -1 none */
+    int count;          /* array elements */
+    void (*pack)(msgpack_packer *pk);
+    at_err want;
+} entry_case_t;
+
+static const uint8_t s_zeros[2048];
+static void p_v2(msgpack_packer *pk) { msgpack_pack_uint8(pk, 2); }
+static void p_str(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, "x", 1); }
+static void p_bin31(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 31); }
+static void p_two(msgpack_packer *pk) { msgpack_pack_uint8(pk, 2); }
+static void p_256(msgpack_packer *pk) { msgpack_pack_uint16(pk, 256); }
+static void p_name65(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, s_zeros, 65); }
+static void p_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -1); }
+static void p_att_big(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, AT_ENCODED_MAX + 1); }
+
+static const entry_case_t s_entry_cases[] = {
+    { "valid", -1, 15, NULL, AT_OK },
+    { "14 fields", -1, 14, NULL, AT_ERR_SHAPE },
+    { "16 fields", -1, 16, NULL, AT_ERR_SHAPE },
+    { "format 2", 0, 15, p_v2, AT_ERR_VERSION },
+    { "index as str", 1, 15, p_str, AT_ERR_TYPE },
+    { "prev_hash 31 bytes", 3, 15, p_bin31, AT_ERR_RANGE },
+    { "prev_hash as str", 3, 15, p_str, AT_ERR_TYPE },
+    { "id 31 bytes", 4, 15, p_bin31, AT_ERR_RANGE },
+    { "verdict 2", 5, 15, p_two, AT_ERR_RANGE },
+    { "reason 256", 6, 15, p_256, AT_ERR_RANGE },
+    { "producer 65 bytes", 7, 15, p_name65, AT_ERR_OVERSIZE },
+    { "worker as bin", 9, 15, p_bin31, AT_ERR_TYPE },
+    { "t_committed negative", 13, 15, p_neg, AT_ERR_TYPE },
+    { "attestation as str", 14, 15, p_str, AT_ERR_TYPE },
+    { "attestation too long", 14, 15, p_att_big, AT_ERR_OVERSIZE },
+};
+
+static void s_pack_entry_field(msgpack_packer *pk, int i)
+{
+    static const uint8_t h[32] = { 9 };
+    switch (i) {
+    case 0: msgpack_pack_uint8(pk, LOGDB_FORMAT); break;
+    case 3: case 4: msgpack_pack_bin_with_body(pk, h, 32); break;
+    case 5: case 6: msgpack_pack_uint8(pk, 1); break;
+    case 7: case 9: msgpack_pack_str_with_body(pk, "name", 4); break;
+    case 14: msgpack_pack_bin_with_body(pk, s_att, 50); break;
+    default: msgpack_pack_uint64(pk, 1000 + (uint64_t) i); break;
+    }
+}
+
+static void test_entry_decode(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    logdb_entry_t e;
+    for (size_t c = 0; c < sizeof s_entry_cases / sizeof s_entry_cases[0]; c++) {
+        const entry_case_t *ec = &s_entry_cases[c];
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_array(&pk, (size_t) ec->count);
+        for (int i = 0; i < ec->count; i++) {
+            if (i == ec->field)
+                ec->pack(&pk);
+            else
+                s_pack_entry_field(&pk, i);
+        }
+        at_err rc = logdb_entry_decode(&e, (const uint8_t *) sb.data, sb.size);
+        CHECK_ERR(rc, ec->want);
+        if (rc != ec->want)
+            fprintf(stderr, "  case: %s\n", ec->what);
+    }
+    /* Byte-level garbage around the valid value. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_array(&pk, 15);
+    for (int i = 0; i < 15; i++)
+        s_pack_entry_field(&pk, i);
+    static uint8_t buf[512];
+    size_t len = sb.size;
+    memcpy(buf, sb.data, len);
+    CHECK_ERR(logdb_entry_decode(&e, buf, len), AT_OK);
+    CHECK(e.index == 1001 && e.seq == 1002 && e.verdict == 1 && e.att_len == 50);
+    buf[len] = 0xc0;
+    CHECK_ERR(logdb_entry_decode(&e, buf, len + 1), AT_ERR_TRAILING);
+    unsigned bad = 0;
+    for (size_t n = 0; n < len; n++)
+        bad += logdb_entry_decode(&e, buf, n) != AT_ERR_MSGPACK;
+    CHECK(bad == 0);
+    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\xc1", 1), AT_ERR_MSGPACK);
+    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\x05", 1), AT_ERR_SHAPE);
+    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\x80", 1), AT_ERR_SHAPE);
+    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\xdd\xff\xff\xff\xff", 5), AT_ERR_MSGPACK);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    CHECK_ERR(at_crypto_init(), AT_OK);
+    for (size_t i = 0; i < sizeof s_att; i++)
+        s_att[i] = (uint8_t) (i * 7);
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/attest-test-logdb-XXXXXX");
+    if (!mkdtemp(s_tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(s_dir, sizeof s_dir, "%s/log", s_tmp);
+    test_batches();
+    test_open_errors();
+    test_map_full();
+    test_entry_decode();
+    CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
+    CHECK(access(s_tmp, F_OK) != 0);
+    return check_done("test_logdb");
+}
