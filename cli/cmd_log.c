@@ -146,7 +146,6 @@ static int s_id(s_log_t *self)
 /*  Re-reads the log every 200 ms and prints entries from *next on. */
 static int s_follow(s_log_t *self, uint64_t next)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -168,6 +167,8 @@ static int s_tail(s_log_t *self)
 {
     uint64_t count = logdb_count(self->db), n = (uint64_t) cfg_int(self->cfg, "n");
     uint64_t from = count > n ? count - n : 0;
+    if (cfg_bool(self->cfg, "follow"))
+        setvbuf(stdout, NULL, _IOLBF, 0);
     int code = s_walk(self, from, count, s_print_line, stdout);
     if (code == 0 && cfg_bool(self->cfg, "follow"))
         code = s_follow(self, count);

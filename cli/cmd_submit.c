@@ -142,7 +142,9 @@ static int s_finish(s_submit_t *self)
             "unacknowledged=%zu\n", (unsigned long long) self->lines, (unsigned long long) self->submitted,
             (unsigned long long) self->valid, (unsigned long long) self->invalid, (unsigned long long) self->refused,
             (unsigned long long) self->errors, outstanding);
-    return (self->errors || self->refused || outstanding || rc != AT_OK) ? 1 : 0;
+    if (zsys_interrupted)
+        fprintf(stderr, "attest submit: interrupted\n");
+    return (self->errors || self->refused || outstanding || rc != AT_OK || zsys_interrupted) ? 1 : 0;
 }
 
 static int s_open(s_submit_t *self, const cfg_t *cfg)

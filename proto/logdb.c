@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "wire.h"
+#include "idtab.h"
 #include <lmdb.h>
 #include <msgpack.h>
 #include <sodium.h>
@@ -25,6 +26,9 @@ struct logdb_t {
     uint64_t last_trim_us;
     void *map_addr;          /* where data.mdb is mapped (found lazily) */
     size_t map_len;
+    bool readonly;
+    idtab_t *tail;           /* ids of entries [ids_upto, next_index): not yet in "ids" */
+    bool tail_loaded;        /* reader: tail loaded for the current snapshot */
 };
 
 /*  The map is file-backed: pages LMDB reads stay mapped and count in the
@@ -34,6 +38,9 @@ struct logdb_t {
  *  used, so the sink's resident memory stays bounded by what it touches
  *  between trims. */
 /*  LMDB does not say where it mapped the file: find data.mdb in /proc/self/maps. */
+static at_err s_load_tail(logdb_t *self, MDB_txn *txn);
+static void s_forget_batch(logdb_t *self);
+
 static void s_find_map(logdb_t *self)
 {
     const char *dir;
@@ -135,12 +142,25 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
     return rc ? s_db_err(rc, "init") : AT_OK;
 }
 
+static at_err s_writer_load_tail(logdb_t *self)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_db_err(rc, "read");
+    at_err err = s_load_tail(self, txn);
+    mdb_txn_abort(txn);
+    return err;
+}
+
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
 {
     logdb_t *self = calloc(1, sizeof *self);
     assert(self);
     msgpack_sbuffer_init(&self->sb);
     msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
+    self->readonly = readonly;
+    self->tail = idtab_new(LOGDB_IDS_FLUSH);
     int rc = mdb_env_create(&self->env);
     if (!rc && map_size)
         rc = mdb_env_set_mapsize(self->env, map_size);
@@ -154,8 +174,11 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
     if (rc) {
         at_log_error("LOG-OPEN", "cannot open log at %s: %s", dir, mdb_strerror(rc));
         *err = AT_ERR_DB;
-    } else if ((*err = s_open_dbs(self, readonly)) == AT_OK && !readonly)
+    } else if ((*err = s_open_dbs(self, readonly)) == AT_OK && !readonly) {
         *err = logdb_state(self, &self->st);
+        if (*err == AT_OK)
+            *err = s_writer_load_tail(self);
+    }
     if (*err) {
         if (*err == AT_ERR_NOT_FOUND)
             at_log_error("LOG-OPEN", "%s holds no Attest log", dir);
@@ -174,6 +197,7 @@ void logdb_destroy(logdb_t **self_p)
     if (self->env)
         mdb_env_close(self->env);
     msgpack_sbuffer_destroy(&self->sb);
+    idtab_destroy(&self->tail);
     free(self);
     *self_p = NULL;
 }
@@ -186,6 +210,34 @@ static uint64_t s_meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
     return s_get_be64(v.mv_data);
 }
 
+/*  Entries below ids_upto have their id in "ids" (0 until the first flush). */
+static uint64_t s_ids_upto(MDB_txn *txn, MDB_dbi meta, uint64_t next_index)
+{
+    uint64_t upto = s_meta_u64(txn, meta, "ids_upto");
+    return upto < next_index ? upto : next_index;
+}
+
+/*  Loads the ids of entries [ids_upto, next_index) of txn's snapshot. */
+static at_err s_load_tail(logdb_t *self, MDB_txn *txn)
+{
+    uint64_t next = s_meta_u64(txn, self->meta, "next_index");
+    idtab_clear(self->tail);
+    for (uint64_t i = s_ids_upto(txn, self->meta, next); i < next; i++) {
+        uint8_t kb[8];
+        s_put_be64(kb, i);
+        MDB_val k = { 8, kb }, v;
+        logdb_entry_t e;
+        int rc = mdb_get(txn, self->entries, &k, &v);
+        if (rc)
+            return s_db_err(rc, "load unindexed ids");
+        if (logdb_entry_decode(&e, v.mv_data, v.mv_size) != AT_OK)
+            return AT_ERR_CORRUPT;
+        idtab_put(self->tail, e.id, i);
+    }
+    self->tail_loaded = true;
+    return AT_OK;
+}
+
 at_err logdb_state(logdb_t *self, logdb_state_t *out)
 {
     MDB_txn *txn;
@@ -195,6 +247,7 @@ at_err logdb_state(logdb_t *self, logdb_state_t *out)
     memset(out, 0, sizeof *out);
     out->next_index = s_meta_u64(txn, self->meta, "next_index");
     out->next_seq = s_meta_u64(txn, self->meta, "next_seq");
+    out->ids_upto = s_ids_upto(txn, self->meta, out->next_index);
     MDB_val k = { 4, "head" }, v;
     if (mdb_get(txn, self->meta, &k, &v) == 0 && v.mv_size == LOGDB_HASH_BYTES)
         memcpy(out->head, v.mv_data, LOGDB_HASH_BYTES);
@@ -214,25 +267,38 @@ at_err logdb_begin(logdb_t *self)
     return AT_OK;
 }
 
+static at_err s_lookup(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
+{
+    if (self->readonly && !self->tail_loaded) {
+        at_err err = s_load_tail(self, self->txn);
+        if (err)
+            return err;
+    }
+    if (idtab_get(self->tail, id, index))
+        return AT_OK;
+    MDB_val k = { AT_ID_BYTES, (void *) id }, v;
+    int rc = mdb_get(self->txn, self->ids, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return AT_ERR_NOT_FOUND;
+    if (rc)
+        return s_db_err(rc, "lookup");
+    if (v.mv_size != 8)
+        return AT_ERR_CORRUPT;
+    *index = s_get_be64(v.mv_data);
+    return AT_OK;
+}
+
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
 {
-    MDB_txn *txn = self->txn;
-    int rc = 0;
-    if (!txn && (rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn)))
-        return s_db_err(rc, "lookup");
-    MDB_val k = { AT_ID_BYTES, (void *) id }, v;
-    rc = mdb_get(txn, self->ids, &k, &v);
-    at_err err = AT_OK;
-    if (rc == MDB_NOTFOUND)
-        err = AT_ERR_NOT_FOUND;
-    else if (rc)
-        err = s_db_err(rc, "lookup");
-    else if (v.mv_size != 8)
-        err = AT_ERR_CORRUPT;
-    else
-        *index = s_get_be64(v.mv_data);
-    if (txn != self->txn)
-        mdb_txn_abort(txn);
+    bool temporary = !self->txn;
+    if (temporary) {
+        at_err err = logdb_read_begin(self);
+        if (err)
+            return err;
+    }
+    at_err err = s_lookup(self, id, index);
+    if (temporary)
+        logdb_read_end(self);
     return err;
 }
 
@@ -264,20 +330,20 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
     e->index = self->st.next_index;
     memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
     s_pack_entry(self, e);
-    uint8_t kb[8], ib[8];
+    uint8_t kb[8];
+    uint64_t existing;
     /* The id first: a duplicate then writes nothing and the batch goes on. */
-    s_put_be64(ib, e->index);
-    MDB_val ik = { AT_ID_BYTES, e->id }, iv = { 8, ib };
-    int rc = mdb_put(self->txn, self->ids, &ik, &iv, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
+    at_err err = s_lookup(self, e->id, &existing);
+    if (err == AT_OK)
         return AT_ERR_DUPLICATE;
-    if (rc)
-        return s_db_err(rc, "index id");
+    if (err != AT_ERR_NOT_FOUND)
+        return err;
     s_put_be64(kb, e->index);
     MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
-    rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
+    int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
     if (rc)
         return s_db_err(rc, "append entry");
+    idtab_put(self->tail, e->id, e->index);
     logdb_hash(self->sb.data ? (const uint8_t *) self->sb.data : (const uint8_t *) "", self->sb.size, self->st.head);
     self->st.next_index++;
     return AT_OK;
@@ -291,6 +357,23 @@ static int s_put_meta_u64(logdb_t *self, const char *key, uint64_t val)
     return mdb_put(self->txn, self->meta, &k, &v, 0);
 }
 
+/*  Writes the pending ids to "ids" in key order (each leaf page is touched
+ *  once) and moves ids_upto; part of the commit's transaction. */
+static int s_flush_ids(logdb_t *self)
+{
+    size_t n = idtab_count(self->tail);
+    idtab_entry_t *sorted = idtab_sorted(self->tail);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint8_t ib[8];
+        s_put_be64(ib, sorted[i].index_plus_1 - 1);
+        MDB_val k = { AT_ID_BYTES, sorted[i].id }, v = { 8, ib };
+        rc = mdb_put(self->txn, self->ids, &k, &v, MDB_NOOVERWRITE);
+    }
+    free(sorted);
+    return rc ? rc : s_put_meta_u64(self, "ids_upto", self->st.next_index);
+}
+
 at_err logdb_commit(logdb_t *self, uint64_t next_seq)
 {
     assert(self->txn && self->writing);
@@ -300,20 +383,35 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         rc = s_put_meta_u64(self, "next_seq", next_seq);
     if (!rc)
         rc = mdb_put(self->txn, self->meta, &hk, &hv, 0);
+    bool flush = idtab_count(self->tail) >= LOGDB_IDS_FLUSH;
+    if (!rc && flush)
+        rc = s_flush_ids(self);
     if (rc) {
         logdb_abort(self);
-        return s_db_err(rc, "commit meta");
+        return rc == MDB_KEYEXIST ? AT_ERR_CORRUPT : s_db_err(rc, "commit meta");
     }
     rc = mdb_txn_commit(self->txn);
     self->txn = NULL;
     self->writing = false;
     if (rc) {
-        if (logdb_state(self, &self->st) != AT_OK) { /* logged already */ }   /* forget the failed batch */
+        s_forget_batch(self);
         return s_db_err(rc, "commit");
     }
     self->st.next_seq = next_seq;
+    if (flush) {
+        idtab_clear(self->tail);
+        self->st.ids_upto = self->st.next_index;
+    }
     s_trim_map(self);
     return AT_OK;
+}
+
+/*  After a failed or aborted batch: back to the committed state. */
+static void s_forget_batch(logdb_t *self)
+{
+    if (logdb_state(self, &self->st) != AT_OK)
+        return;   /* logged already */
+    idtab_drop_from(self->tail, self->st.next_index);
 }
 
 void logdb_abort(logdb_t *self)
@@ -324,7 +422,8 @@ void logdb_abort(logdb_t *self)
     self->txn = NULL;
     self->writing = false;
     if (was_writing)
-        if (logdb_state(self, &self->st) != AT_OK) { /* logged already */ }   /* forget the aborted batch */
+        s_forget_batch(self);
+    self->tail_loaded = false;
 }
 
 at_err logdb_read_begin(logdb_t *self)

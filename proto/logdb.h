@@ -6,9 +6,16 @@
  *               [format=1, index, seq, prev_hash bin32, id bin32, verdict,
  *                reason, producer str, cseq, worker str, t_received,
  *                t_dispatched, t_verified, t_committed, attestation bin]
- *    "ids":     key 32-byte attestation id -> value u64 big-endian index
- *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq" -> u64
- *               big-endian; "head" -> 32 bytes, hash of the last entry
+ *    "ids":     key 32-byte attestation id -> value u64 big-endian index, for
+ *               every entry below meta "ids_upto"
+ *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
+ *               "ids_upto" -> u64 big-endian; "head" -> 32 bytes, hash of the
+ *               last entry
+ *  The "ids" database is written in bulk, sorted, once LOGDB_IDS_FLUSH ids
+ *  are pending: random 32-byte keys inserted a few at a time would rewrite
+ *  a leaf page per entry. Ids of entries [ids_upto, next_index) are found by
+ *  reading those entries (at most about LOGDB_IDS_FLUSH plus one batch);
+ *  the writer keeps them in memory, readers load them once per snapshot.
  *  Hash chain: hash(entry) = BLAKE2b-256 of the value bytes exactly as stored;
  *  entry 0 has prev_hash = 32 zero bytes, entry i+1 has prev_hash = hash(entry i),
  *  and meta "head" = hash(last entry).
@@ -23,6 +30,7 @@
 
 #define LOGDB_FORMAT 1
 #define LOGDB_HASH_BYTES 32
+#define LOGDB_IDS_FLUSH 32768
 
 typedef struct {
     uint64_t index, seq;
@@ -42,6 +50,7 @@ typedef struct {
 typedef struct {
     uint64_t next_index;
     uint64_t next_seq;
+    uint64_t ids_upto;          /* entries below this have their id in "ids" */
     uint8_t head[LOGDB_HASH_BYTES];
 } logdb_state_t;
 

@@ -18,7 +18,7 @@ typedef struct {
     uint8_t id[AT_ID_BYTES];
     char producer[WIRE_NAME_MAX];
     char worker[WIRE_NAME_MAX];
-    uint8_t att[AT_ENCODED_MAX];
+    uint8_t *att;          /* att_len bytes, allocated while filled */
 } s_slot_t;
 
 struct reorder_t {
@@ -48,6 +48,7 @@ void reorder_destroy(reorder_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    reorder_reset(*self_p, 0);
     free((*self_p)->slots);
     free(*self_p);
     *self_p = NULL;
@@ -56,6 +57,13 @@ void reorder_destroy(reorder_t **self_p)
 static s_slot_t *s_slot(const reorder_t *self, uint64_t seq)
 {
     return &self->slots[seq % self->window];
+}
+
+static void s_empty(s_slot_t *s)
+{
+    free(s->att);
+    s->att = NULL;
+    s->filled = false;
 }
 
 static void s_copy_in(s_slot_t *s, const reorder_item_t *it)
@@ -75,6 +83,9 @@ static void s_copy_in(s_slot_t *s, const reorder_item_t *it)
     if (it->worker_len)
         memcpy(s->worker, it->worker, it->worker_len);
     s->att_len = (uint16_t) it->att_len;
+    s->att = malloc(it->att_len + 1);
+    if (!s->att)
+        abort();
     if (it->att_len)
         memcpy(s->att, it->att, it->att_len);
     s->filled = true;
@@ -138,7 +149,7 @@ size_t reorder_pop(reorder_t *self, size_t n)
     if (n > self->ready)
         n = self->ready;
     for (size_t i = 0; i < n; i++)
-        s_slot(self, self->base + i)->filled = false;
+        s_empty(s_slot(self, self->base + i));
     self->base += n;
     self->ready -= n;
     self->filled -= n;
@@ -151,7 +162,7 @@ void reorder_reset(reorder_t *self, uint64_t new_base)
 {
     if (self->filled)
         for (size_t i = 0; i < self->window; i++)
-            self->slots[i].filled = false;
+            s_empty(&self->slots[i]);
     self->base = new_base;
     self->ready = 0;
     self->filled = 0;

@@ -7,12 +7,13 @@
  *  The ready prefix is the run of filled slots starting at base: those can be
  *  committed, in order, and then popped, which advances base.
  *
- *  Memory is bounded and allocated once, in reorder_new:
- *      window * sizeof(slot), slot ~ 1.8 KB (AT_ENCODED_MAX attestation
- *      bytes + two names of WIRE_NAME_MAX + id + a few u64),
- *  i.e. ~29 MB for the default window of 16384. The array is calloc'd, so
- *  pages that are never touched are never resident. REORDER_WINDOW_MAX caps
- *  the window (~470 MB at the cap).
+ *  Memory is bounded: the slot array (window * ~230 bytes: two names of
+ *  WIRE_NAME_MAX, the id, a few u64) is allocated once in reorder_new; a
+ *  filled slot also holds a copy of its attestation (at most AT_ENCODED_MAX
+ *  bytes, typically ~250), freed when the slot is popped. So at most
+ *  window * (230 + AT_ENCODED_MAX) bytes, ~9 MB for the default window of
+ *  16384 with typical attestations and ~30 MB at worst. REORDER_WINDOW_MAX
+ *  caps the window.
  *
  *  Not thread-safe: one owner.
  */

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -157,6 +158,8 @@ def test_follow(attest, tmp, sk):
     lf.write_log(d, [{"att": lf.make_attestation(sk, subject="f0")[0]}])
     p = subprocess.Popen([attest, "log", "--dir", d, "tail", "--follow", "--n", "5"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(15, p.kill)   # a hung reader must not hang the test
+    watchdog.start()
     try:
         first = p.stdout.readline()
         lf.write_log(d, [{"att": lf.make_attestation(sk, subject="f%d" % i)[0]} for i in (1, 2)])
@@ -165,7 +168,10 @@ def test_follow(attest, tmp, sk):
         rc = p.wait(timeout=5)
         got = [json.loads(x)["subject"] for x in [first] + more]
         check("tail.follow", got == ["f0", "f1", "f2"] and rc == 0, "%r rc=%s" % (got, rc))
+    except (ValueError, KeyError) as e:
+        check("tail.follow", False, repr(e))
     finally:
+        watchdog.cancel()
         if p.poll() is None:
             p.kill()
             p.wait()

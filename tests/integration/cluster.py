@@ -1,0 +1,626 @@
+"""cluster.py: shared helpers for the integration tests that drive the real
+executables (attest-broker, attest-sink, attest-worker, attest) on loopback.
+
+    t = Checks("slow_worker")                       # check()/done() with the summary line
+    with Cluster(bindir, window=1024) as c:          # temp dir, removed at the end
+        c.start_broker(); c.start_sink(); c.start_worker("w1", threads=1)
+        p = Producer(c.frontend, "p1"); p.hello()
+        ...
+        log = read_log(c.log_dir)                    # readonly, lock=True: safe while the sink runs
+        t.check_log(log)                             # contiguous, hash chain, head, ids unique
+    sys.exit(t.done())
+
+Every process started here is stopped (SIGTERM, then SIGKILL after a grace
+period) when the Cluster is closed, and at interpreter exit (atexit) in case
+a test dies with an exception. Needs Debian's /usr/bin/python3 with
+python3-zmq, python3-msgpack, python3-nacl and python3-lmdb.
+"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import lmdb
+import msgpack
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logfixture as lf  # noqa: E402
+
+# Message types (proto/wire.h).
+HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+READY, TASKS, DONE, HEARTBEAT, LEAVE = 20, 21, 22, 23, 24
+SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
+
+# Reason codes (proto/at_err.h).
+E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, "oversize": 6, "range": 7,
+     "signature": 8, "not_yet_valid": 9, "expired": 10, "unknown_type": 11, "frames": 12, "no_credit": 13,
+     "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22}
+
+ENTRY_KEYS = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
+              "t_received", "t_dispatched", "t_verified", "t_committed", "att"]
+ZERO32 = bytes(32)
+
+_LIVE = set()          # every Proc not yet reaped, for the atexit hook
+
+
+def scale():
+    """ATTEST_TEST_SCALE (default 1.0): multiplies the sizes of the big runs."""
+    try:
+        return max(0.01, float(os.environ.get("ATTEST_TEST_SCALE", "1.0")))
+    except ValueError:
+        return 1.0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=20.0, proc=None):
+    """True once a TCP connect to 127.0.0.1:port succeeds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def is_asan(path):
+    """True when the executable is built with AddressSanitizer (slower, more memory)."""
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def vm_rss_kb(pid):
+    """Current VmRSS of a process in kB (None if it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Checks:
+    """Named checks, printed as they run; done() prints 'N passed, M failed'."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = []
+        self.t0 = time.time()
+
+    def say(self, text):
+        print("[%6.1fs] %s" % (time.time() - self.t0, text), flush=True)
+
+    def check(self, what, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok   %s" % what, flush=True)
+        else:
+            self.failed.append(what)
+            print("FAIL %s%s" % (what, (": " + str(detail)) if detail != "" else ""), flush=True)
+        return bool(cond)
+
+    def skip(self, what, reason):
+        print("SKIP %s: %s" % (what, reason), flush=True)
+
+    def check_log(self, log, prefix="log"):
+        """The structural invariants of logdb.h."""
+        problems = log_problems(log)
+        self.check("%s: %d entries, indices contiguous from 0, hash chain, head, ids unique"
+                   % (prefix, len(log.entries)), not problems, "; ".join(problems[:5]))
+        return not problems
+
+    def done(self):
+        print("%s: %.1f s" % (self.name, time.time() - self.t0))
+        print("%d passed, %d failed" % (self.passed, len(self.failed)), flush=True)
+        return 1 if self.failed else 0
+
+
+def main_wrapper(name, body):
+    """Runs body(args, checks) with --bin parsed; an exception counts as a failure."""
+    import argparse
+    import traceback
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    t = Checks(name)
+    try:
+        body(args, t)
+    except Exception:
+        traceback.print_exc()
+        t.check("no exception in the test body", False)
+    finally:
+        stop_all()
+    return t.done()
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    """One child process with stderr in a file."""
+
+    def __init__(self, name, argv, errpath):
+        self.name, self.argv, self.errpath = name, argv, errpath
+        self.err = open(errpath, "ab")
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+        self.peak_rss_kb = 0
+        _LIVE.add(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def returncode(self):
+        return self.p.poll()
+
+    def sample_rss(self):
+        kb = vm_rss_kb(self.pid) if self.alive() else None
+        if kb and kb > self.peak_rss_kb:
+            self.peak_rss_kb = kb
+        return kb
+
+    def send_signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, grace=10.0):
+        """Signal, wait up to grace seconds, then SIGKILL. Returns the exit code
+        (negative: killed by that signal)."""
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            if self.wait(grace) is None:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.p.wait()
+        _LIVE.discard(self)
+        if not self.err.closed:
+            self.err.close()
+        return self.p.returncode
+
+    def stderr_text(self):
+        try:
+            with open(self.errpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+def stop_all():
+    for p in list(_LIVE):
+        try:
+            p.stop(grace=5.0)
+        except Exception:
+            pass
+
+
+atexit.register(stop_all)
+
+
+class Cluster:
+    """Broker, sink and workers on loopback, in a temporary directory."""
+
+    def __init__(self, bindir, window=None, keep=False):
+        self.bindir = bindir
+        self.window = window
+        self.keep = keep or os.environ.get("ATTEST_TEST_KEEP") == "1"
+        self.tmp = tempfile.mkdtemp(prefix="attest-it-")
+        self.log_dir = os.path.join(self.tmp, "log")
+        self.fport, self.bport, self.sport = free_port(), free_port(), free_port()
+        self.frontend = "tcp://127.0.0.1:%d" % self.fport
+        self.backend = "tcp://127.0.0.1:%d" % self.bport
+        self.sink_ep = "tcp://127.0.0.1:%d" % self.sport
+        self.broker = None
+        self.sink = None
+        self.workers = []
+        self.nsinks = 0
+        self.asan = is_asan(self.exe("attest-broker"))
+        atexit.register(self.close)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def exe(self, name):
+        return os.path.join(self.bindir, name)
+
+    def _win(self):
+        return ["--window", str(self.window)] if self.window else []
+
+    def start_broker(self, extra=()):
+        argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win()
+        self.broker = Proc("broker", argv + list(extra), os.path.join(self.tmp, "broker.err"))
+        ok = wait_port(self.bport, proc=self.broker) and wait_port(self.fport, proc=self.broker)
+        if not ok:
+            raise RuntimeError("broker did not start:\n" + self.broker.stderr_text())
+        return self.broker
+
+    def sink_argv(self, extra=()):
+        return [self.exe("attest-sink"), "--log-dir", self.log_dir, "--verdicts", self.sink_ep,
+                "--broker", self.backend] + self._win() + list(extra)
+
+    def start_sink(self, extra=()):
+        self.nsinks += 1
+        self.sink = Proc("sink", self.sink_argv(extra), os.path.join(self.tmp, "sink.err"))
+        if not wait_port(self.sport, proc=self.sink):
+            raise RuntimeError("sink did not start:\n" + self.sink.stderr_text())
+        return self.sink
+
+    def start_worker(self, wid, threads=1, extra=()):
+        argv = [self.exe("attest-worker"), "--broker", self.backend, "--sink", self.sink_ep,
+                "--threads", str(threads), "--id", wid] + list(extra)
+        w = Proc("worker-" + wid, argv, os.path.join(self.tmp, "worker-%s.err" % wid.replace("/", "_")))
+        self.workers.append(w)
+        return w
+
+    def start(self, workers=1, threads=1, worker_extra=()):
+        self.start_broker()
+        self.start_sink()
+        for i in range(workers):
+            self.start_worker("w%d" % i, threads, worker_extra)
+        return self
+
+    def procs(self):
+        return [p for p in [self.broker, self.sink] + self.workers if p is not None]
+
+    def attest(self, *args, timeout=120, stdin=None):
+        """Runs the attest tool; returns (rc, stdout, stderr)."""
+        p = subprocess.run([self.exe("attest")] + list(args), input=stdin, capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def stop(self):
+        """Workers first, then the sink, then the broker (as cluster_stop)."""
+        codes = {}
+        for w in self.workers:
+            codes[w.name] = w.stop()
+        if self.sink:
+            codes["sink"] = self.sink.stop()
+        if self.broker:
+            codes["broker"] = self.broker.stop()
+        return codes
+
+    def dump_stderr(self, limit=3000):
+        for p in self.procs():
+            text = p.stderr_text()
+            print("---- %s stderr (last %d chars) ----\n%s" % (p.name, limit, text[-limit:]))
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if self.tmp and os.path.isdir(self.tmp):
+                if self.keep:
+                    print("cluster: kept %s" % self.tmp)
+                else:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the log
+
+class Log:
+    def __init__(self, entries, raws, ids, meta):
+        self.entries = entries     # list of dicts (ENTRY_KEYS), in key order
+        self.raws = raws           # stored value bytes, same order
+        self.keys = [e["_key"] for e in entries]
+        self.ids = ids             # id -> index (the "ids" db)
+        self.meta = meta           # name -> raw bytes
+
+    def by_id(self):
+        return {e["id"]: e for e in self.entries}
+
+
+def read_log(path):
+    """Reads the whole log in one read transaction. Opens readonly WITH the
+    lock file, so it is safe while the sink writes; the environment is opened
+    and closed here (LMDB must not be opened twice in one process)."""
+    env = lmdb.open(path, readonly=True, lock=True, max_dbs=4, subdir=True, map_size=1 << 36, create=False)
+    try:
+        dbe, dbi, dbm = (env.open_db(n, create=False) for n in (b"entries", b"ids", b"meta"))
+        entries, raws, ids, meta = [], [], {}, {}
+        with env.begin(buffers=False) as txn:
+            for k, v in txn.cursor(db=dbe):
+                e = dict(zip(ENTRY_KEYS, msgpack.unpackb(v, raw=False)))
+                e["_key"] = struct.unpack(">Q", k)[0] if len(k) == 8 else -1
+                entries.append(e)
+                raws.append(bytes(v))
+            for k, v in txn.cursor(db=dbi):
+                ids[bytes(k)] = struct.unpack(">Q", v)[0] if len(v) == 8 else -1
+            for k, v in txn.cursor(db=dbm):
+                meta[bytes(k)] = bytes(v)
+    finally:
+        env.close()
+    return Log(entries, raws, ids, meta)
+
+
+def log_count(path):
+    """Number of entries now in the log (0 when there is no log yet)."""
+    if not os.path.exists(os.path.join(path, "data.mdb")):
+        return 0
+    try:
+        env = lmdb.open(path, readonly=True, lock=True, max_dbs=4, subdir=True, map_size=1 << 36, create=False)
+    except lmdb.Error:
+        return 0
+    try:
+        dbe = env.open_db(b"entries", create=False)
+        with env.begin() as txn:
+            return txn.stat(dbe)["entries"]
+    except lmdb.Error:
+        return 0
+    finally:
+        env.close()
+
+
+def log_problems(log):
+    """Returns a list of violated invariants (empty when the log is sound)."""
+    bad = []
+    prev = ZERO32
+    seen = {}
+    for i, (e, raw) in enumerate(zip(log.entries, log.raws)):
+        if e["_key"] != i or e["index"] != i:
+            bad.append("entry %d: key %d index %s (not contiguous)" % (i, e["_key"], e["index"]))
+        if e["format"] != 1 or len(ENTRY_KEYS) != 15:
+            bad.append("entry %d: format %r" % (i, e["format"]))
+        if e["prev_hash"] != prev:
+            bad.append("entry %d: prev_hash does not match the hash of entry %d" % (i, i - 1))
+        if e["id"] in seen:
+            bad.append("entry %d: id already at index %d" % (i, seen[e["id"]]))
+        seen[e["id"]] = i
+        if log.ids.get(e["id"]) != i:
+            bad.append("entry %d: ids db maps its id to %r" % (i, log.ids.get(e["id"])))
+        if e["verdict"] not in (0, 1) or (e["verdict"] == 0) != (e["reason"] == 0):
+            bad.append("entry %d: verdict %r with reason %r" % (i, e["verdict"], e["reason"]))
+        prev = lf.blake2b32(raw)
+    if len(log.ids) != len(log.entries):
+        bad.append("ids db has %d keys for %d entries" % (len(log.ids), len(log.entries)))
+    head = log.meta.get(b"head")
+    if log.entries and head != prev:
+        bad.append("meta head %s != hash of the last entry %s" % (head and head.hex(), prev.hex()))
+    ni = log.meta.get(b"next_index")
+    if ni is not None and struct.unpack(">Q", ni)[0] != len(log.entries):
+        bad.append("meta next_index %d != %d entries" % (struct.unpack(">Q", ni)[0], len(log.entries)))
+    seqs = [e["seq"] for e in log.entries]
+    if any(b <= a for a, b in zip(seqs, seqs[1:])):
+        bad.append("seq not strictly increasing with index")
+    nseq = log.meta.get(b"next_seq")
+    if nseq is not None and seqs and struct.unpack(">Q", nseq)[0] <= seqs[-1]:
+        bad.append("meta next_seq %d not beyond the last seq %d" % (struct.unpack(">Q", nseq)[0], seqs[-1]))
+    return bad
+
+
+def judge_entry(e, skew=lf.SKEW):
+    """Fresh judgement of a stored attestation at the time it was verified:
+    (reason, id) as attestation_judge gives them (Ed25519 via python3-nacl)."""
+    return lf.judge(e["att"], e["t_verified"] // 1000000, skew)
+
+
+# ---------------------------------------------------------------- a producer
+
+def pack(*fields):
+    return msgpack.packb([1] + list(fields), use_bin_type=True)
+
+
+def unpack(frame):
+    return msgpack.unpackb(frame, raw=False)
+
+
+class Producer:
+    """A minimal producer speaking the frontend protocol on a DEALER socket,
+    with exact control over what is sent. It keeps the books: credit held,
+    sent, acked, refused, and the largest number ever outstanding."""
+
+    def __init__(self, endpoint, name, ctx=None):
+        self.ctx = ctx or zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.name = name
+        self.credit = 0
+        self.granted = 0          # total credit ever received
+        self.max_batch = 1
+        self.sent = 0
+        self.acks = {}            # cseq -> [cseq, index, verdict, reason, duplicate]
+        self.refusals = {}        # cseq -> reason (0-cseq refusals are counted in refused0)
+        self.refused0 = 0
+        self.errors = []          # ERROR messages [reason, text]
+        self.other = []           # anything else received
+        self.max_outstanding = 0
+        self.max_held = 0         # max of credit + outstanding
+
+    def send_raw(self, frame):
+        self.sock.send(frame)
+
+    def hello(self, timeout=20.0):
+        self.sock.send(pack(HELLO, self.name))
+        end = time.time() + timeout
+        while time.time() < end:
+            m = self.recv(0.2)
+            if m and m[1] == WELCOME:
+                return True
+        return False
+
+    def outstanding(self):
+        return self.sent - len(self.acks) - len(self.refusals) - self.refused0
+
+    def _note(self):
+        o = self.outstanding()
+        self.max_outstanding = max(self.max_outstanding, o)
+        self.max_held = max(self.max_held, o + self.credit)
+
+    def handle(self, m):
+        t = m[1] if isinstance(m, list) and len(m) > 1 else None
+        if t == WELCOME:
+            self.credit += m[2]
+            self.granted += m[2]
+            self.max_batch = m[3]
+        elif t == CREDIT:
+            self.credit += m[2]
+            self.granted += m[2]
+        elif t == ACK:
+            for r in m[2]:
+                self.acks[r[0]] = r
+        elif t == REFUSE:
+            for cseq, reason in m[2]:
+                if cseq == 0:
+                    self.refused0 += 1
+                else:
+                    self.refusals[cseq] = reason
+                self.credit += 1      # a refusal returns its credit
+        elif t == ERROR:
+            self.errors.append(m[2:])
+        else:
+            self.other.append(m)
+        self._note()
+
+    def recv(self, timeout=1.0):
+        """Receives and books one message; None after timeout seconds."""
+        if not self.sock.poll(int(timeout * 1000)):
+            return None
+        frames = self.sock.recv_multipart()
+        m = unpack(frames[-1]) if len(frames) == 1 else ["multipart", frames]
+        self.handle(m)
+        return m
+
+    def drain(self, timeout=0.0):
+        n = 0
+        while self.recv(timeout) is not None:
+            n += 1
+            timeout = 0.0
+        return n
+
+    def submit(self, items):
+        """Sends one SUBMIT of [(cseq, att_bytes), ...] whatever the credit."""
+        self.sock.send(pack(SUBMIT, [[c, a] for c, a in items]))
+        self.sent += len(items)
+        self.credit -= len(items)
+        self._note()
+
+    def wait_outcomes(self, cseqs, timeout=120.0):
+        """Waits until every cseq has an ACK or a REFUSE; True if all did."""
+        want = set(cseqs)
+        end = time.time() + timeout
+        while time.time() < end:
+            if all(c in self.acks or c in self.refusals for c in want):
+                return True
+            self.recv(0.2)
+        return all(c in self.acks or c in self.refusals for c in want)
+
+    def submit_all(self, atts, first_cseq=1, timeout=300.0, on_wait=None):
+        """Submits every attestation within credit (batches of max_batch),
+        waiting for credit when it runs out; returns the cseqs used."""
+        cseqs = list(range(first_cseq, first_cseq + len(atts)))
+        i = 0
+        end = time.time() + timeout
+        while i < len(atts) and time.time() < end:
+            self.drain(0.0)
+            if self.credit <= 0:
+                if on_wait:
+                    on_wait()
+                self.recv(0.2)
+                continue
+            n = min(self.credit, self.max_batch, len(atts) - i)
+            self.submit([(cseqs[i + k], atts[i + k]) for k in range(n)])
+            i += n
+        self.wait_outcomes(cseqs, max(1.0, end - time.time()))
+        return cseqs
+
+    def bye(self):
+        self.sock.send(pack(BYE))
+
+    def close(self):
+        self.sock.close(0)
+
+
+def expect_error(sock, timeout=5.0):
+    """Receives until an ERROR arrives on sock; returns [reason, text] or None."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if not sock.poll(100):
+            continue
+        frames = sock.recv_multipart()
+        try:
+            m = unpack(frames[-1])
+        except Exception:
+            continue
+        if isinstance(m, list) and len(m) >= 4 and m[1] == ERROR:
+            return m[2:]
+    return None
+
+
+# ---------------------------------------------------------------- bench
+
+BENCH_RE = re.compile(r"^bench: n=(\d+) committed=(\d+) valid=(\d+) invalid=(\d+) lost=(\d+) dup=(\d+) "
+                      r"order=(\S+) rate=(\d+)/s", re.M)
+
+
+def parse_bench(text):
+    """The numbers of the `bench: ...` line as a dict, or None."""
+    m = BENCH_RE.search(text)
+    if not m:
+        return None
+    keys = ["n", "committed", "valid", "invalid", "lost", "dup", "order", "rate"]
+    out = dict(zip(keys, m.groups()))
+    for k in keys:
+        if k != "order":
+            out[k] = int(out[k])
+    out["line"] = text[m.start():text.find("\n", m.start()) if "\n" in text[m.start():] else len(text)]
+    return out
+
+
+class Bench:
+    """`attest bench` as a child process (its own session; killed on exit)."""
+
+    def __init__(self, bindir, args, outdir):
+        self.out_path = os.path.join(outdir, "bench.out")
+        self.proc = Proc("bench", [os.path.join(bindir, "attest"), "bench", "--progress", "false"] + list(args),
+                         self.out_path)
+
+    def wait(self, timeout):
+        rc = self.proc.wait(timeout)
+        if rc is None:
+            self.proc.stop(grace=2.0)
+            rc = None
+        else:
+            self.proc.stop()
+        return rc
+
+    def output(self):
+        return self.proc.stderr_text()

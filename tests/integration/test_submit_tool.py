@@ -1,0 +1,264 @@
+"""test_submit_tool.py: `attest submit` and the client library (cli/client.c)
+against a fake broker written here (a ZeroMQ ROUTER speaking the frontend of
+proto/wire.h), so it runs without the real broker, workers and sink.
+Usage: /usr/bin/python3 test_submit_tool.py --bin BUILD/bin
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import msgpack
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logfixture as lf  # noqa: E402
+
+PASSED, FAILED = [], []
+HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = range(1, 11)
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    if not cond:
+        print("FAIL %s %s" % (name, detail))
+
+
+class FakeBroker(threading.Thread):
+    """Welcomes with `credit`/`max_batch`, judges each attestation like a
+    worker, refuses subjects starting with "refuse-me" (reason busy), marks
+    repeated ids as duplicates, and returns one credit per ACK. With
+    hold=N it keeps outcomes until N items arrived, then acks them in reverse
+    order. It also sends some garbage first, which the client must survive."""
+
+    def __init__(self, port, credit=3, max_batch=2, hold=0, delay=0.0):
+        super().__init__(daemon=True)
+        self.port, self.credit, self.max_batch, self.hold, self.delay = port, credit, max_batch, hold, delay
+        self.batches, self.atts, self.hellos, self.byes, self.pings = [], {}, 0, 0, 0
+        self.ids, self.held = {}, []
+        self.stop = threading.Event()
+
+    def run(self):
+        time.sleep(self.delay)
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.bind("tcp://127.0.0.1:%d" % self.port)
+        while not self.stop.is_set():
+            if sock.poll(50):
+                rid, frame = sock.recv_multipart()
+                self.handle(sock, rid, msgpack.unpackb(frame, raw=False))
+        sock.close()
+        ctx.term()
+
+    def send(self, sock, rid, *msg):
+        sock.send_multipart([rid, msgpack.packb([1] + list(msg), use_bin_type=True)])
+
+    def handle(self, sock, rid, msg):
+        kind = msg[1]
+        if kind == HELLO:
+            self.hellos += 1
+            sock.send_multipart([rid, b"\xc1"])                              # not msgpack
+            self.send(sock, rid, 99)                                         # unknown type
+            self.send(sock, rid, ACK, [[99999, 1, 0, 0, False]])             # unknown cseq
+            self.send(sock, rid, ACK, "not an array")                        # wrong field type
+            self.send(sock, rid, WELCOME, self.credit, self.max_batch)
+        elif kind == SUBMIT:
+            self.batches.append(len(msg[2]))
+            for cseq, att in msg[2]:
+                self.atts[cseq] = att
+                self.held.append(self.outcome(cseq, att))
+            if len(self.held) >= self.hold:
+                self.flush(sock, rid)
+        elif kind == PING:
+            self.pings += 1
+            self.send(sock, rid, PONG)
+        elif kind == BYE:
+            self.byes += 1
+
+    def outcome(self, cseq, att):
+        a = lf.decode_attestation(att)
+        if a["subject"].startswith("refuse-me"):
+            return (REFUSE, [cseq, 15])   # busy
+        reason, aid = lf.judge(att, int(time.time()))
+        dup = aid in self.ids
+        index = self.ids.setdefault(aid, len(self.ids))
+        return (ACK, [cseq, index, 0 if reason == 0 else 1, reason, dup])
+
+    def flush(self, sock, rid):
+        held, self.held = self.held, []
+        if self.hold:
+            held.reverse()
+        acks = [x for k, x in held if k == ACK]
+        refusals = [x for k, x in held if k == REFUSE]
+        if refusals:
+            self.send(sock, rid, REFUSE, refusals)
+        if acks:
+            self.send(sock, rid, ACK, acks)
+            self.send(sock, rid, CREDIT, len(acks))
+
+
+def free_port():
+    s = zmq.Context.instance().socket(zmq.ROUTER)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    s.close()
+    return port
+
+
+def submit(attest, port, lines, *extra, timeout=60):
+    args = [attest, "submit", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
+    p = subprocess.run(args, input="".join(x + "\n" for x in lines), capture_output=True, text=True,
+                       timeout=timeout)
+    outs = {}
+    for x in p.stdout.splitlines():
+        o = json.loads(x)
+        outs.setdefault(o["line"], []).append(o)
+    return p.returncode, outs, p.stdout, p.stderr
+
+
+def fields(enc):
+    """An encoded attestation as a pre-signed JSON line."""
+    a = lf.decode_attestation(enc)
+    return json.dumps({"schema": a["schema"], "subject": a["subject"], "data_b64": __import__("base64").b64encode(
+        a["data"]).decode(), "issued_at": a["issued_at"], "expires_at": a["expires_at"], "nonce": a["nonce"].hex(),
+        "attester": a["attester"].hex(), "signature": a["signature"].hex()})
+
+
+def test_mixed(attest, tmp, sk):
+    keyfile = os.path.join(tmp, "k.json")
+    lf.write_keyfile(keyfile, sk[32:], sk)
+    now = int(time.time())
+    presigned, presigned_id = lf.make_attestation(sk, subject="pre", data=b"\x00\xffbin")
+    badsig, _ = lf.make_attestation(sk, subject="bad", bad_signature=True)
+    lines = [
+        json.dumps({"schema": "s/v1", "subject": "signed-here", "data": "hello \u00e9"}),        # 1 valid
+        fields(presigned),                                                                      # 2 valid, exact bytes
+        fields(badsig),                                                                         # 3 invalid signature
+        json.dumps({"schema": "s/v1", "subject": "x", "colour": "red"}),                        # 4 unknown field
+        json.dumps({"schema": "s/v1", "subject": "x", "attester": "00" * 32}),                  # 5 half pre-signed
+        "{not json",                                                                            # 6
+        "",                                                                                     # 7 blank: skipped
+        json.dumps({"schema": "s/v1", "subject": "old", "issued_at": now - 100, "expires_at": now - 10}),  # 8 expired
+        fields(presigned),                                                                      # 9 duplicate
+        json.dumps({"schema": "s/v1", "subject": "refuse-me"}),                                 # 10 refused
+        json.dumps({"schema": "s/v1", "subject": "b64", "data_b64": "AAEC", "nonce": "11" * 16}),  # 11 valid
+        json.dumps({"schema": "s/v1", "subject": "x", "data": "a", "data_b64": "AA=="}),        # 12 both data
+        json.dumps({"schema": "", "subject": "x"}),                                             # 13 empty schema
+        json.dumps({"schema": "s/v1", "subject": "x", "issued_at": 100, "expires_at": 50}),     # 14 bad times
+    ]
+    port = free_port()
+    fb = FakeBroker(port, credit=3, max_batch=2)
+    fb.start()
+    rc, outs, out, err = submit(attest, port, lines, "--key", keyfile, "--producer", "tester")
+    fb.stop.set()
+    fb.join()
+    check("mixed.exit1", rc == 1, err)
+    one = {n: v[0] for n, v in outs.items() if len(v) == 1}
+    check("mixed.one_outcome_per_line", all(len(v) == 1 for v in outs.values()) and 7 not in outs, out)
+    check("mixed.l1_valid", one.get(1, {}).get("verdict") == "valid", out)
+    check("mixed.l2_valid_id", one.get(2, {}).get("id") == presigned_id.hex(), out)
+    cseq2 = one.get(2, {}).get("cseq")
+    check("mixed.l2_exact_bytes", fb.atts.get(cseq2) == presigned, "presigned bytes changed")
+    check("mixed.l3_signature", one.get(3, {}).get("reason") == "signature"
+          and one.get(3, {}).get("verdict") == "invalid", out)
+    check("mixed.l4_unknown_field", "colour" in one.get(4, {}).get("error", ""), out)
+    check("mixed.l5_half", "signature" in one.get(5, {}).get("error", ""), out)
+    check("mixed.l6_not_json", "not JSON" in one.get(6, {}).get("error", ""), out)
+    check("mixed.l8_expired", one.get(8, {}).get("reason") == "expired", out)
+    check("mixed.l9_duplicate", one.get(9, {}).get("duplicate") is True
+          and one.get(9, {}).get("index") == one.get(2, {}).get("index"), out)
+    check("mixed.l10_refused", one.get(10, {}).get("refused") is True and one.get(10, {}).get("reason") == "busy",
+          out)
+    check("mixed.l11_b64", one.get(11, {}).get("verdict") == "valid"
+          and lf.decode_attestation(fb.atts[one[11]["cseq"]])["data"] == b"\x00\x01\x02"
+          and lf.decode_attestation(fb.atts[one[11]["cseq"]])["nonce"] == b"\x11" * 16, out)
+    check("mixed.l12_13_14_errors", all("error" in one.get(n, {}) for n in (12, 13, 14)), out)
+    check("mixed.batches", fb.batches and max(fb.batches) <= 2, fb.batches)
+    check("mixed.producer_bye", fb.byes == 1, fb.byes)
+    check("mixed.summary", "valid=4 invalid=2 refused=1 errors=6 unacknowledged=0" in err, err)
+    signed = lf.decode_attestation(fb.atts[one[1]["cseq"]])
+    check("mixed.signed_with_key", signed["attester"] == sk[32:] and signed["data"] == "hello \u00e9".encode())
+
+
+def test_many_out_of_order(attest, sk):
+    """150 lines, large credit, acks held then delivered in reverse: the pending
+    ring grows past its first size and outcomes arrive out of order."""
+    lines = [fields(lf.make_attestation(sk, subject="m%d" % i)[0]) for i in range(150)]
+    port = free_port()
+    fb = FakeBroker(port, credit=1000, max_batch=16, hold=150)
+    fb.start()
+    rc, outs, out, err = submit(attest, port, lines)
+    fb.stop.set()
+    fb.join()
+    check("many.exit0", rc == 0, err[-500:])
+    ok = len(outs) == 150 and all(outs[n][0]["verdict"] == "valid" for n in outs)
+    check("many.all_acked", ok, err[-500:])
+    check("many.cseq_to_line", ok and all(lf.decode_attestation(fb.atts[outs[n][0]["cseq"]])["subject"]
+                                          == "m%d" % (n - 1) for n in outs))
+    check("many.batches", max(fb.batches) <= 16 and sum(fb.batches) == 150, fb.batches)
+
+
+def test_no_broker(attest, sk):
+    port = free_port()
+    t0 = time.time()
+    rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "1500")
+    check("nobroker.exit1", rc == 1 and "no credit" in err, err)
+    check("nobroker.quick", time.time() - t0 < 10)
+
+
+def test_late_broker(attest, sk):
+    """The broker comes up 2.5 s after the client: HELLO is repeated."""
+    port = free_port()
+    fb = FakeBroker(port, credit=5, max_batch=4, delay=2.5)
+    fb.start()
+    rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk, subject="late%d" % i)[0])
+                                               for i in range(3)])
+    fb.stop.set()
+    fb.join()
+    check("late.exit0", rc == 0 and len(outs) == 3, err)
+    check("late.hellos", 1 <= fb.hellos <= 2, fb.hellos)
+
+
+def test_unacknowledged(attest, sk):
+    """The broker never answers: flush times out, the client PINGs meanwhile."""
+    port = free_port()
+    fb = FakeBroker(port, credit=5, max_batch=4, hold=999)
+    fb.start()
+    rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "2500")
+    fb.stop.set()
+    fb.join()
+    check("unacked.exit1", rc == 1 and "unacknowledged=1" in err and not outs, err)
+    check("unacked.pings", fb.pings >= 1, fb.pings)
+
+
+def test_help(attest):
+    p = subprocess.run([attest, "submit", "--help"], capture_output=True, text=True)
+    check("help", p.returncode == 0 and "--broker" in p.stdout and "--timeout-ms" in p.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    attest = os.path.join(ap.parse_args().bin, "attest")
+    tmp = tempfile.mkdtemp(prefix="attest-submit-")
+    try:
+        _, sk = lf.make_keypair()
+        test_help(attest)
+        test_mixed(attest, tmp, sk)
+        test_many_out_of_order(attest, sk)
+        test_no_broker(attest, sk)
+        test_late_broker(attest, sk)
+        test_unacknowledged(attest, sk)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (len(PASSED), len(FAILED)))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
