@@ -75,6 +75,7 @@ struct worker_t {
     uint64_t inflight;
     uint64_t done;
     uint64_t last_seen;
+    void *handle;               /* in broker_t.rota */
 };
 
 typedef struct {
@@ -101,6 +102,7 @@ struct broker_t {
     zhashx_t *producers;        /* key: hex routing id -> producer_t */
     zlistx_t *gone;             /* producers that left but still hold tasks */
     zhashx_t *workers;          /* key: hex routing id -> worker_t */
+    zlistx_t *rota;             /* the same workers, in dispatch order */
     credit_t *credit;
     wire_packer_t out;
     stats_t st;
@@ -392,6 +394,7 @@ static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
     at_log_info("BRK-WORKER", "worker %s left (%s), %" PRIu64 " tasks back in the queue", w->id, why, w->inflight);
     s_requeue_worker(self, w);
     zhashx_delete(self->workers, w->key);
+    zlistx_delete(self->rota, w->handle);
     free(w);
 }
 
@@ -414,6 +417,7 @@ static void s_on_ready(broker_t *self, const uint8_t *rid, size_t rid_len, const
         memcpy(w->rid, rid, rid_len);
         w->rid_len = rid_len;
         zhashx_insert(self->workers, key, w);
+        w->handle = zlistx_add_end(self->rota, w);
     } else {
         s_requeue_worker(self, w);   /* a worker restarting its session holds nothing */
     }
@@ -672,18 +676,32 @@ static size_t s_dispatch_to(broker_t *self, worker_t *w, size_t max)
     return n;
 }
 
-/*  Round robin over workers with credit, a chunk each, until the queue is
- *  empty or no worker has credit. */
+/*  Round robin over the workers with credit. Each gets at most
+ *  dispatch-chunk tasks and at most an even share of the queue, so that a
+ *  small burst is spread over idle workers instead of queueing behind one;
+ *  a worker that was served moves to the end of the rota. A slow worker
+ *  returns credit slowly and so is offered less. */
 static void s_dispatch(broker_t *self)
 {
     size_t chunk = (size_t) cfg_int(self->cfg, "dispatch-chunk");
     bool progress = true;
     while (self->q_len && progress) {
         progress = false;
-        for (worker_t *w = zhashx_first(self->workers); w && self->q_len; w = zhashx_next(self->workers)) {
+        size_t with_credit = 0;
+        for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota))
+            with_credit += w->credit > 0;
+        if (!with_credit)
+            break;
+        size_t share = (size_t) ((self->q_len + with_credit - 1) / with_credit);
+        size_t rounds = zlistx_size(self->rota);
+        for (size_t i = 0; i < rounds && self->q_len; i++) {
+            worker_t *w = zlistx_first(self->rota);
+            zlistx_move_end(self->rota, w->handle);
             if (!w->credit)
                 continue;
             size_t max = w->credit < chunk ? (size_t) w->credit : chunk;
+            if (max > share)
+                max = share;
             if (s_dispatch_to(self, w, max))
                 progress = true;
         }
@@ -826,6 +844,7 @@ broker_t *broker_new(const cfg_t *cfg)
     self->epoch = (self->epoch >> 1) | 1;   /* nonzero, fits a signed 64-bit integer too */
     self->producers = zhashx_new();
     self->workers = zhashx_new();
+    self->rota = zlistx_new();
     self->gone = zlistx_new();
     self->credit = credit_new(self->window, (uint64_t) cfg_int(cfg, "producer-window"));
     credit_set_open(self->credit, false);
@@ -867,6 +886,7 @@ void broker_destroy(broker_t **self_p)
             free(w);
         zhashx_destroy(&self->workers);
     }
+    zlistx_destroy(&self->rota);
     credit_destroy(&self->credit);
     wire_packer_destroy(&self->out);
     zsock_destroy(&self->front);

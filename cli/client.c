@@ -21,6 +21,16 @@
  *
  *  Sends use ZMQ_DONTWAIT; a SUBMIT that cannot be sent (high-water mark, no
  *  connection) stays unsent and is retried at the next pump.
+ *
+ *  Details client.h leaves open: at_client_pump returns as soon as it has
+ *  handled the messages that arrived (it does not sit out the whole timeout),
+ *  and a negative timeout waits until something arrives. The outcome callback
+ *  runs inside submit/pump/flush and must not call them (no re-entrancy); the
+ *  pending slot is freed before the callback runs.
+ *
+ *  Not done yet (later issue): broker restart. Outstanding attestations are
+ *  still in the ring with their bytes; see s_on_welcome for where they would
+ *  be resubmitted.
  */
 #include "client.h"
 #include "clock.h"
@@ -434,7 +444,8 @@ static int s_timer_ms(const at_client_t *self)
 
 int at_client_pump(at_client_t *self, int timeout_ms)
 {
-    uint64_t deadline = at_clock_mono_us() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0) * 1000u;
+    /* negative: until something arrives */
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : at_clock_mono_us() + (uint64_t) timeout_ms * 1000u;
     int delivered = 0;
     for (;;) {
         s_send_batches(self);
@@ -447,10 +458,10 @@ int at_client_pump(at_client_t *self, int timeout_ms)
         uint64_t now = at_clock_mono_us();
         if (got || now >= deadline || zsys_interrupted)
             break;
-        int wait = (int) ((deadline - now + 999) / 1000);
-        int timer = s_timer_ms(self);
+        int timer = s_timer_ms(self);   /* at most about a second */
+        uint64_t wait = (deadline - now + 999) / 1000;
         zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
-        if (zmq_poll(&item, 1, wait < timer ? wait : timer) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(&item, 1, wait < (uint64_t) timer ? (long) wait : timer) < 0 && zmq_errno() != EINTR)
             break;
     }
     s_send_batches(self);   /* outcomes may have brought credit-freed work */

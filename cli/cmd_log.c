@@ -218,7 +218,8 @@ static bool s_problem(s_verify_t *v, const char *fmt, ...)
     return false;
 }
 
-/*  The entry's id is in the ids index and maps back to index i. */
+/*  The entry's id is found by logdb_lookup_id (the "ids" database below
+ *  meta ids_upto, the entries themselves above it) and maps back to i. */
 static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, uint64_t i)
 {
     uint64_t j;
@@ -229,7 +230,7 @@ static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, ui
         return s_problem(v, "ids: lookup failed: %s", at_strerror(rc));
     if (j != i) {
         logdb_entry_t other;
-        if (j < i && logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES))
+        if (logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES))
             return s_problem(v, "ids: duplicate id, also at index %" PRIu64, j);
         return s_problem(v, "ids: the ids index maps the entry's id to index %" PRIu64, j);
     }

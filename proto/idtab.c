@@ -91,19 +91,25 @@ void idtab_clear(idtab_t *self)
     self->count = 0;
 }
 
-void idtab_drop_from(idtab_t *self, uint64_t from)
+/*  Keeps the entries with lo <= index < hi. */
+static void s_keep(idtab_t *self, uint64_t lo, uint64_t hi)
 {
     idtab_entry_t *keep = malloc(self->count * sizeof *keep + 1);
     assert(keep);
     size_t n = 0;
-    for (size_t i = 0; i < self->cap; i++)
-        if (self->slots[i].index_plus_1 && self->slots[i].index_plus_1 - 1 < from)
+    for (size_t i = 0; i < self->cap; i++) {
+        uint64_t index = self->slots[i].index_plus_1 - 1;
+        if (self->slots[i].index_plus_1 && index >= lo && index < hi)
             keep[n++] = self->slots[i];
+    }
     idtab_clear(self);
     for (size_t i = 0; i < n; i++)
         idtab_put(self, keep[i].id, keep[i].index_plus_1 - 1);
     free(keep);
 }
+
+void idtab_drop_from(idtab_t *self, uint64_t from) { s_keep(self, 0, from); }
+void idtab_drop_below(idtab_t *self, uint64_t below) { s_keep(self, below, UINT64_MAX); }
 
 static int s_cmp(const void *a, const void *b)
 {

@@ -28,6 +28,8 @@ size_t idtab_count(const idtab_t *self);
 void idtab_clear(idtab_t *self);
 /*  Removes every entry whose index is >= from. */
 void idtab_drop_from(idtab_t *self, uint64_t from);
+/*  Removes every entry whose index is < below. */
+void idtab_drop_below(idtab_t *self, uint64_t below);
 /*  The used entries sorted by id, in a new array of idtab_count() items
  *  (caller frees). */
 idtab_entry_t *idtab_sorted(const idtab_t *self);

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "clock.h"
 #include <sys/mman.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,10 +30,13 @@ struct logdb_t {
     bool readonly;
     idtab_t *tail;           /* ids of entries [ids_upto, next_index): not yet in "ids" */
     bool tail_loaded;        /* reader: tail loaded for the current snapshot */
+    idtab_entry_t *flush;    /* writer: ids below flush_upto, sorted, being written */
+    size_t flush_n, flush_pos;
+    uint64_t flush_upto;
 };
 
 /*  The map is file-backed: pages LMDB reads stay mapped and count in the
- *  process's resident set, which would then grow with the log. Every 100 ms,
+ *  process's resident set, which would then grow with the log. Every 20 ms,
  *  the writer drops its page-table entries for the whole map; the
  *  pages stay in the kernel's page cache and fault back in cheaply when
  *  used, so the sink's resident memory stays bounded by what it touches
@@ -71,7 +75,7 @@ static void s_find_map(logdb_t *self)
 static void s_trim_map(logdb_t *self)
 {
     uint64_t now = at_clock_mono_us();
-    if (now - self->last_trim_us < 100000)
+    if (now - self->last_trim_us < 20000)
         return;
     self->last_trim_us = now;
     if (!self->map_addr)
@@ -198,6 +202,7 @@ void logdb_destroy(logdb_t **self_p)
         mdb_env_close(self->env);
     msgpack_sbuffer_destroy(&self->sb);
     idtab_destroy(&self->tail);
+    free(self->flush);
     free(self);
     *self_p = NULL;
 }
@@ -357,21 +362,55 @@ static int s_put_meta_u64(logdb_t *self, const char *key, uint64_t val)
     return mdb_put(self->txn, self->meta, &k, &v, 0);
 }
 
-/*  Writes the pending ids to "ids" in key order (each leaf page is touched
- *  once) and moves ids_upto; part of the commit's transaction. */
-static int s_flush_ids(logdb_t *self)
+/*  Writes part of the pending ids to "ids"; part of the commit's txn.
+ *
+ *  Once LOGDB_IDS_FLUSH ids are pending, they are sorted and written in key
+ *  order, LOGDB_IDS_STEP per commit: each step covers one slice of the key
+ *  space, so it dirties only the leaf pages of that slice, which bounds the
+ *  memory and time one commit spends on the index, while over a whole cycle
+ *  each leaf is still written about once. ids_upto moves when the cycle
+ *  ends. A crash mid-cycle only means some ids are written again. Returns
+ *  an LMDB code; *step_end and *cycle_done say what to apply on success. */
+static int s_flush_step(logdb_t *self, size_t *step_end, bool *cycle_done)
 {
-    size_t n = idtab_count(self->tail);
-    idtab_entry_t *sorted = idtab_sorted(self->tail);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        uint8_t ib[8];
-        s_put_be64(ib, sorted[i].index_plus_1 - 1);
-        MDB_val k = { AT_ID_BYTES, sorted[i].id }, v = { 8, ib };
-        rc = mdb_put(self->txn, self->ids, &k, &v, MDB_NOOVERWRITE);
+    *cycle_done = false;
+    if (!self->flush && idtab_count(self->tail) >= LOGDB_IDS_FLUSH) {
+        self->flush_n = idtab_count(self->tail);
+        self->flush = idtab_sorted(self->tail);
+        self->flush_pos = 0;
+        self->flush_upto = self->st.next_index;
     }
-    free(sorted);
-    return rc ? rc : s_put_meta_u64(self, "ids_upto", self->st.next_index);
+    *step_end = self->flush_pos;
+    if (!self->flush)
+        return 0;
+    size_t end = self->flush_pos + LOGDB_IDS_STEP < self->flush_n ? self->flush_pos + LOGDB_IDS_STEP : self->flush_n;
+    int rc = 0;
+    for (size_t i = self->flush_pos; i < end && !rc; i++) {
+        uint8_t ib[8];
+        s_put_be64(ib, self->flush[i].index_plus_1 - 1);
+        MDB_val k = { AT_ID_BYTES, self->flush[i].id }, v = { 8, ib };
+        rc = mdb_put(self->txn, self->ids, &k, &v, 0);
+    }
+    *step_end = end;
+    if (!rc && end == self->flush_n) {
+        rc = s_put_meta_u64(self, "ids_upto", self->flush_upto);
+        *cycle_done = true;
+    }
+    return rc;
+}
+
+/*  The step is durable: advance, and at the end of a cycle forget the ids
+ *  that are now in "ids". */
+static void s_flush_applied(logdb_t *self, size_t step_end, bool cycle_done)
+{
+    self->flush_pos = step_end;
+    if (!cycle_done)
+        return;
+    idtab_drop_below(self->tail, self->flush_upto);
+    self->st.ids_upto = self->flush_upto;
+    at_log_debug("LOG-IDS", "ids of entries below %" PRIu64 " are indexed", self->flush_upto);
+    free(self->flush);
+    self->flush = NULL;
 }
 
 at_err logdb_commit(logdb_t *self, uint64_t next_seq)
@@ -383,12 +422,13 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         rc = s_put_meta_u64(self, "next_seq", next_seq);
     if (!rc)
         rc = mdb_put(self->txn, self->meta, &hk, &hv, 0);
-    bool flush = idtab_count(self->tail) >= LOGDB_IDS_FLUSH;
-    if (!rc && flush)
-        rc = s_flush_ids(self);
+    size_t step_end = 0;
+    bool cycle_done = false;
+    if (!rc)
+        rc = s_flush_step(self, &step_end, &cycle_done);
     if (rc) {
         logdb_abort(self);
-        return rc == MDB_KEYEXIST ? AT_ERR_CORRUPT : s_db_err(rc, "commit meta");
+        return s_db_err(rc, "commit meta");
     }
     rc = mdb_txn_commit(self->txn);
     self->txn = NULL;
@@ -398,10 +438,7 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         return s_db_err(rc, "commit");
     }
     self->st.next_seq = next_seq;
-    if (flush) {
-        idtab_clear(self->tail);
-        self->st.ids_upto = self->st.next_index;
-    }
+    s_flush_applied(self, step_end, cycle_done);
     s_trim_map(self);
     return AT_OK;
 }

@@ -11,11 +11,13 @@
  *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
  *               "ids_upto" -> u64 big-endian; "head" -> 32 bytes, hash of the
  *               last entry
- *  The "ids" database is written in bulk, sorted, once LOGDB_IDS_FLUSH ids
- *  are pending: random 32-byte keys inserted a few at a time would rewrite
- *  a leaf page per entry. Ids of entries [ids_upto, next_index) are found by
- *  reading those entries (at most about LOGDB_IDS_FLUSH plus one batch);
- *  the writer keeps them in memory, readers load them once per snapshot.
+ *  The "ids" database is written in bulk: once LOGDB_IDS_FLUSH ids are
+ *  pending they are sorted and written in key order, LOGDB_IDS_STEP per
+ *  commit; random 32-byte keys inserted a few at a time would rewrite a leaf
+ *  page per entry. Ids of entries [ids_upto, next_index) (about two flushes'
+ *  worth at most) may be missing from "ids" and are found by reading those
+ *  entries: the writer keeps them in memory, readers load them once per
+ *  snapshot.
  *  Hash chain: hash(entry) = BLAKE2b-256 of the value bytes exactly as stored;
  *  entry 0 has prev_hash = 32 zero bytes, entry i+1 has prev_hash = hash(entry i),
  *  and meta "head" = hash(last entry).
@@ -30,7 +32,8 @@
 
 #define LOGDB_FORMAT 1
 #define LOGDB_HASH_BYTES 32
-#define LOGDB_IDS_FLUSH 32768
+#define LOGDB_IDS_FLUSH 32768   /* pending ids that start a flush cycle */
+#define LOGDB_IDS_STEP 2048     /* ids written per commit during a cycle */
 
 typedef struct {
     uint64_t index, seq;

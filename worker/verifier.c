@@ -47,6 +47,9 @@ static void s_ready(s_ctx_t *c)
 static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
 {
     at_err rc;
+    /* One clock reading: the recorded t_verified is the time the verdict
+     * was judged at, so an auditor can re-judge it exactly. */
+    v->t_verified = at_clock_wall_us();
     if (c->o->sim_verify_us) {
         usleep((useconds_t) c->o->sim_verify_us);
         attestation_t a;
@@ -56,12 +59,11 @@ static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t
         else
             memset(id, 0, AT_ID_BYTES);
     } else {
-        rc = attestation_judge(t->att, t->att_len, at_clock_wall_s(), c->o->skew_s, id);
+        rc = attestation_judge(t->att, t->att_len, v->t_verified / 1000000u, c->o->skew_s, id);
     }
     if (c->o->test_delay_us)
         usleep((useconds_t) c->o->test_delay_us);
     v->task = *t;
-    v->t_verified = at_clock_wall_us();
     v->verdict = rc == AT_OK ? WIRE_VALID : WIRE_INVALID;
     v->reason = (uint8_t) rc;
     v->id = id;

@@ -71,7 +71,7 @@ def wait_port(port, timeout=20.0, proc=None):
     """True once a TCP connect to 127.0.0.1:port succeeds."""
     end = time.time() + timeout
     while time.time() < end:
-        if proc is not None and proc.poll() is not None:
+        if proc is not None and not proc.alive():
             return False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -389,10 +389,24 @@ def log_count(path):
         env.close()
 
 
+def meta_u64(log, key, default=None):
+    v = log.meta.get(key)
+    return struct.unpack(">Q", v)[0] if v is not None and len(v) == 8 else default
+
+
+def ids_upto(log):
+    """Entries below this index have their id in the "ids" db (logdb.h)."""
+    return meta_u64(log, b"ids_upto", 0)
+
+
 def log_problems(log):
     """Returns a list of violated invariants (empty when the log is sound)."""
     bad = []
     prev = ZERO32
+    # "ids" must cover the entries below meta "ids_upto" (0 when absent);
+    # later ids may be missing (found by reading their entries), and every
+    # key it has must point at the entry with that id.
+    upto = ids_upto(log)
     seen = {}
     for i, (e, raw) in enumerate(zip(log.entries, log.raws)):
         if e["_key"] != i or e["index"] != i:
@@ -404,13 +418,17 @@ def log_problems(log):
         if e["id"] in seen:
             bad.append("entry %d: id already at index %d" % (i, seen[e["id"]]))
         seen[e["id"]] = i
-        if log.ids.get(e["id"]) != i:
+        if (i < upto or e["id"] in log.ids) and log.ids.get(e["id"]) != i:
             bad.append("entry %d: ids db maps its id to %r" % (i, log.ids.get(e["id"])))
         if e["verdict"] not in (0, 1) or (e["verdict"] == 0) != (e["reason"] == 0):
             bad.append("entry %d: verdict %r with reason %r" % (i, e["verdict"], e["reason"]))
         prev = lf.blake2b32(raw)
-    if len(log.ids) != len(log.entries):
-        bad.append("ids db has %d keys for %d entries" % (len(log.ids), len(log.entries)))
+    for k, idx in log.ids.items():
+        if not (0 <= idx < len(log.entries)) or log.entries[idx]["id"] != k:
+            bad.append("ids db maps %s to %d, which is not that entry" % (k.hex()[:16], idx))
+            break
+    if upto > len(log.entries):
+        bad.append("meta ids_upto %d beyond %d entries" % (upto, len(log.entries)))
     head = log.meta.get(b"head")
     if log.entries and head != prev:
         bad.append("meta head %s != hash of the last entry %s" % (head and head.hex(), prev.hex()))

@@ -9,6 +9,9 @@ python3-lmdb, python3-msgpack and python3-nacl.
     entries = write_log("/tmp/log", [{"att": att}, {"att": bad}])
     tamper_entry("/tmp/log", 1, verdict=0)       # rewrite one stored value
 
+Layout: proto/logdb.h, including meta "ids_upto" (ids of entries at or past it
+are not in "ids"; see write_log's index_ids).
+
 Reason codes are those of proto/at_err.h (REASONS maps names to codes).
 """
 import os
@@ -146,15 +149,24 @@ def _complete(spec, index, prev_hash, now_us):
     return e
 
 
-def write_log(path, entries, map_size=64 << 20):
+def _meta_u64(txn, dbm, key):
+    raw = txn.get(key, db=dbm)
+    return struct.unpack(">Q", raw)[0] if raw and len(raw) == 8 else 0
+
+
+def write_log(path, entries, index_ids=True, map_size=64 << 20):
     """Appends entries (dicts with at least "att"; any other field of the entry
     overrides its default) to the log at path, creating it if needed. Returns
-    the completed entry dicts, each with "value" (stored bytes) and "hash"."""
+    the completed entry dicts, each with "value" (stored bytes) and "hash".
+
+    index_ids=True writes the id of every entry not yet indexed into "ids" and
+    sets meta "ids_upto" = next_index (the state after the sink's bulk id
+    flush); False leaves the new ids out of "ids" (found by readers from the
+    entries in [ids_upto, next_index), as before the sink's flush)."""
     env, dbe, dbi, dbm = open_env(path, map_size)
     out = []
     with env.begin(write=True) as txn:
-        raw_next = txn.get(b"next_index", db=dbm)
-        index = struct.unpack(">Q", raw_next)[0] if raw_next else 0
+        start = index = _meta_u64(txn, dbm, b"next_index")
         prev = txn.get(b"head", db=dbm) or ZERO32
         now_us = int(time.time() * 1e6)
         for spec in entries:
@@ -162,9 +174,12 @@ def write_log(path, entries, map_size=64 << 20):
             e["value"] = pack_entry(e)
             e["hash"] = blake2b32(e["value"])
             txn.put(be64(index), e["value"], db=dbe)
-            txn.put(e["id"], be64(index), db=dbi)
             prev, index = e["hash"], index + 1
             out.append(e)
+        if index_ids:
+            for i in range(min(_meta_u64(txn, dbm, b"ids_upto"), start), index):
+                txn.put(unpack_entry(txn.get(be64(i), db=dbe))["id"], be64(i), db=dbi)
+            txn.put(b"ids_upto", be64(index), db=dbm)
         txn.put(b"format", b"attest-log-v1", db=dbm)
         txn.put(b"next_index", be64(index), db=dbm)
         txn.put(b"next_seq", be64(index), db=dbm)
@@ -188,6 +203,13 @@ def tamper_meta(path, key, value):
     env, _, _, dbm = open_env(path)
     with env.begin(write=True) as txn:
         txn.put(key, value, db=dbm)
+    env.close()
+
+
+def put_id(path, aid, index):
+    env, _, dbi, _ = open_env(path)
+    with env.begin(write=True) as txn:
+        txn.put(aid, be64(index), db=dbi)
     env.close()
 
 

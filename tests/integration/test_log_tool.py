@@ -98,7 +98,7 @@ def test_read(attest, logdir, ents):
     rc, out, err = run(attest, "log", "--dir", logdir, "export")
     exp = lines(out)
     check("export.stdout", rc == 0 and [x["index"] for x in exp] == list(range(len(ents))), err)
-    path = os.path.join(os.path.dirname(logdir), "export.jsonl")
+    path = logdir + "-export.jsonl"
     rc, out, err = run(attest, "log", "--out", path, "--dir", logdir, "export")
     check("export.file", rc == 0 and lines(open(path).read()) == exp and out == "", err)
     rc, out, err = run(attest, "log", "--dir", logdir, "tail", "--n", "2")
@@ -134,7 +134,7 @@ def tampered(tmp, logdir, name, fn):
     return d
 
 
-def test_tampered(attest, tmp, logdir, ents, sk):
+def test_tampered(attest, tmp, logdir, ents, sk, tag):
     other, _ = lf.make_attestation(sk, subject="host-x")
     cases = [
         ("flip_verdict", lambda d: lf.tamper_entry(d, 2, verdict=0, reason=0), "FAILED at index 2: verdicts"),
@@ -144,13 +144,31 @@ def test_tampered(attest, tmp, logdir, ents, sk):
         ("bad_index", lambda d: lf.tamper_entry(d, 5, index=50), "FAILED at index 5: entries"),
         ("bad_head", lambda d: lf.tamper_meta(d, b"head", b"\x01" * 32), "FAILED at index 7: chain"),
         ("short_count", lambda d: lf.tamper_meta(d, b"next_index", lf.be64(6)), "FAILED at index 6: entries"),
-        ("drop_id", lambda d: lf.delete_id(d, ents[4]["id"]), "FAILED at index 4: ids"),
-        ("dup_id", lambda d: lf.tamper_entry(d, 6, id=ents[0]["id"]), "FAILED at index 6: ids"),
+        # indexed: entry 6's id is not its attestation's; tail: the tail lookup
+        # finds id 0 at index 6 first, so the duplicate shows at index 0
+        ("dup_id", lambda d: lf.tamper_entry(d, 6, id=ents[0]["id"]),
+         "FAILED at index 6: ids" if tag == "indexed" else "FAILED at index 0: ids: duplicate id, also at index 6"),
     ]
+    if tag == "indexed":   # the "ids" database is used for every entry
+        cases += [
+            ("drop_id", lambda d: lf.delete_id(d, ents[4]["id"]), "FAILED at index 4: ids"),
+            ("wrong_id_map", lambda d: lf.put_id(d, ents[4]["id"], 5), "FAILED at index 4: ids: the ids index maps"),
+        ]
     for name, fn, want in cases:
-        d = tampered(tmp, logdir, name, fn)
+        d = tampered(tmp, logdir, tag + "-" + name, fn)
         rc, out, err = run(attest, "log", "--dir", d, "verify")
-        check("tampered." + name, rc == 1 and out.startswith("verify: " + want), out + err)
+        check("tampered.%s.%s" % (tag, name), rc == 1 and out.startswith("verify: " + want), out + err)
+
+
+def test_duplicate_entries(attest, tmp, sk):
+    """The same attestation logged twice (what a sink must never do)."""
+    att, _ = lf.make_attestation(sk, subject="twice")
+    specs = [{"att": lf.make_attestation(sk)[0]}, {"att": att}, {"att": lf.make_attestation(sk)[0]}, {"att": att}]
+    for index_ids in (True, False):
+        d = os.path.join(tmp, "dup-%s" % index_ids)
+        lf.write_log(d, specs, index_ids=index_ids)
+        rc, out, err = run(attest, "log", "--dir", d, "verify")
+        check("verify.duplicate.%s" % index_ids, rc == 1 and "duplicate id" in out, out + err)
 
 
 def test_follow(attest, tmp, sk):
@@ -185,11 +203,15 @@ def main():
     try:
         _, sk = lf.make_keypair()
         test_keygen(attest, tmp)
-        logdir = os.path.join(tmp, "log")
-        ents = lf.write_log(logdir, build_entries(sk))
-        test_read(attest, logdir, ents)
+        for tag, index_ids in (("indexed", True), ("tail", False)):
+            # "tail": the first 4 ids are in "ids", the last 3 only in entries
+            logdir = os.path.join(tmp, "log-" + tag)
+            specs = build_entries(sk)
+            ents = lf.write_log(logdir, specs[:4]) + lf.write_log(logdir, specs[4:], index_ids=index_ids)
+            test_read(attest, logdir, ents)
+            test_tampered(attest, tmp, logdir, ents, sk, tag)
         test_errors(attest, tmp)
-        test_tampered(attest, tmp, logdir, ents, sk)
+        test_duplicate_entries(attest, tmp, sk)
         test_follow(attest, tmp, sk)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

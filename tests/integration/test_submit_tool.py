@@ -36,25 +36,31 @@ class FakeBroker(threading.Thread):
     hold=N it keeps outcomes until N items arrived, then acks them in reverse
     order. It also sends some garbage first, which the client must survive."""
 
-    def __init__(self, port, credit=3, max_batch=2, hold=0, delay=0.0):
+    def __init__(self, port=None, credit=3, max_batch=2, hold=0, delay=0.0):
+        """port None: bind now to a random free port (no race with other
+        tests); a given port is bound after `delay` seconds, in the thread."""
         super().__init__(daemon=True)
         self.port, self.credit, self.max_batch, self.hold, self.delay = port, credit, max_batch, hold, delay
         self.batches, self.atts, self.hellos, self.byes, self.pings = [], {}, 0, 0, 0
         self.ids, self.held = {}, []
         self.stop = threading.Event()
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.linger = 0
+        if port is None:
+            self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
 
     def run(self):
         time.sleep(self.delay)
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.ROUTER)
-        sock.linger = 0
-        sock.bind("tcp://127.0.0.1:%d" % self.port)
+        sock = self.sock
+        if self.delay:
+            sock.bind("tcp://127.0.0.1:%d" % self.port)
         while not self.stop.is_set():
             if sock.poll(50):
                 rid, frame = sock.recv_multipart()
                 self.handle(sock, rid, msgpack.unpackb(frame, raw=False))
         sock.close()
-        ctx.term()
+        self.ctx.term()
 
     def send(self, sock, rid, *msg):
         sock.send_multipart([rid, msgpack.packb([1] + list(msg), use_bin_type=True)])
@@ -151,8 +157,8 @@ def test_mixed(attest, tmp, sk):
         json.dumps({"schema": "", "subject": "x"}),                                             # 13 empty schema
         json.dumps({"schema": "s/v1", "subject": "x", "issued_at": 100, "expires_at": 50}),     # 14 bad times
     ]
-    port = free_port()
-    fb = FakeBroker(port, credit=3, max_batch=2)
+    fb = FakeBroker(credit=3, max_batch=2)
+    port = fb.port
     fb.start()
     rc, outs, out, err = submit(attest, port, lines, "--key", keyfile, "--producer", "tester")
     fb.stop.set()
@@ -189,8 +195,8 @@ def test_many_out_of_order(attest, sk):
     """150 lines, large credit, acks held then delivered in reverse: the pending
     ring grows past its first size and outcomes arrive out of order."""
     lines = [fields(lf.make_attestation(sk, subject="m%d" % i)[0]) for i in range(150)]
-    port = free_port()
-    fb = FakeBroker(port, credit=1000, max_batch=16, hold=150)
+    fb = FakeBroker(credit=1000, max_batch=16, hold=150)
+    port = fb.port
     fb.start()
     rc, outs, out, err = submit(attest, port, lines)
     fb.stop.set()
@@ -226,8 +232,8 @@ def test_late_broker(attest, sk):
 
 def test_unacknowledged(attest, sk):
     """The broker never answers: flush times out, the client PINGs meanwhile."""
-    port = free_port()
-    fb = FakeBroker(port, credit=5, max_batch=4, hold=999)
+    fb = FakeBroker(credit=5, max_batch=4, hold=999)
+    port = fb.port
     fb.start()
     rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "2500")
     fb.stop.set()
