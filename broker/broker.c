@@ -24,13 +24,14 @@
 const cfg_def_t broker_settings[] = {
     { "frontend", CFG_STR, "tcp://*:5555", 0, 0, "endpoint producers connect to (ROUTER, bound)" },
     { "backend", CFG_STR, "tcp://*:5556", 0, 0, "endpoint workers and the sink connect to (ROUTER, bound)" },
-    { "window", CFG_INT, "16384", 64, 1 << 22, "attestations admitted and not yet committed; must equal the sink's" },
+    { "window", CFG_INT, "16384", 64, 1 << 18, "attestations admitted and not yet committed; must equal the sink's" },
     { "producer-window", CFG_INT, "4096", 1, 1 << 22, "most credit one producer may hold" },
     { "max-batch", CFG_INT, "256", 1, WIRE_BATCH_MAX, "attestations per SUBMIT a producer may send" },
     { "dispatch-chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "most tasks sent to one worker per turn" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval" },
     { "worker-timeout-ms", CFG_INT, "5000", 100, 600000, "silence after which a worker is dropped and its tasks redispatched" },
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
+    { "redeliver-ms", CFG_INT, "10000", 100, 3600000, "a task dispatched or verified this long without being committed is dispatched again" },
     { "stats-ms", CFG_INT, "10000", 0, 3600000, "period of the statistics log line (0: never)" },
     { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
 };
@@ -49,6 +50,7 @@ typedef struct {
     producer_t *producer;
     uint64_t cseq;
     uint64_t t_received, t_dispatched;
+    uint64_t t_state;           /* monotonic time of the last state change */
     worker_t *worker;
     uint8_t *att;
     uint32_t att_len;
@@ -448,6 +450,7 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
         task_t *t = s_in_ring(self, seq) ? s_slot(self, seq) : NULL;
         if (t && t->state == T_DISPATCHED && t->worker == w) {
             t->state = T_VERIFIED;
+            t->t_state = at_clock_mono_us();
             w->inflight--;
             w->done++;
             self->st.done++;
@@ -656,6 +659,7 @@ static size_t s_dispatch_to(broker_t *self, worker_t *w, size_t max)
         t->state = T_DISPATCHED;
         t->worker = w;
         t->t_dispatched = now;
+        t->t_state = at_clock_mono_us();
         wire_task_t wt = { t->seq, t->producer->name, strlen(t->producer->name), t->cseq, t->t_received,
                            t->t_dispatched, t->att, t->att_len };
         wire_pack_task(o, &wt);
@@ -782,6 +786,28 @@ static void s_expire(broker_t *self, uint64_t now)
     }
 }
 
+/*  A task whose verdict never reached the log (a VERDICTS or COMMITTED
+ *  message lost, a worker that dropped it) would hold the sink's watermark
+ *  forever: after redeliver-ms it is dispatched again. The sink ignores a
+ *  second verdict for a sequence number it holds, and answers one it has
+ *  committed from the log. */
+static void s_redeliver(broker_t *self, uint64_t now)
+{
+    uint64_t limit = (uint64_t) cfg_int(self->cfg, "redeliver-ms") * 1000;
+    size_t n = 0;
+    for (uint64_t seq = self->next_seq; seq-- > self->base;) {
+        task_t *t = s_slot(self, seq);
+        if ((t->state == T_DISPATCHED || t->state == T_VERIFIED) && now - t->t_state > limit) {
+            s_requeue(self, t);
+            s_queue_push_front(self, seq);
+            n++;
+        }
+    }
+    if (n)
+        at_log_limited(AT_LOG_WARN, "BRK-REDELIVER", "%zu tasks not committed after %" PRIu64 " ms: dispatched again",
+                       n, limit / 1000);
+}
+
 static void s_heartbeat_workers(broker_t *self)
 {
     for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
@@ -807,6 +833,7 @@ static void s_timers(broker_t *self, uint64_t *last_tick)
         return;
     *last_tick = now;
     s_expire(self, now);
+    s_redeliver(self, now);
     s_heartbeat_workers(self);
     uint64_t stats = (uint64_t) cfg_int(self->cfg, "stats-ms") * 1000;
     if (stats && now - self->last_stats >= stats) {

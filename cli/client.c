@@ -307,7 +307,8 @@ static int s_on_refuse(at_client_t *self, const wire_msg_t *m)
         s_slot_t *s = s_outcome_slot(self, r.cseq, "REFUSE");
         if (!s)
             continue;
-        self->credit++;   /* a refusal returns the attestation's credit */
+        if (r.reason != AT_ERR_NO_CREDIT)
+            self->credit++;   /* a refusal returns the credit, unless there was none */
         at_ack_t ack = { .refused = true, .reason = r.reason };
         s_deliver(self, s, &ack);
         delivered++;

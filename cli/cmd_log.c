@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define S_VERIFY_SKEW_S 300     /* clock skew the workers allow (worker default) */
 #define S_FOLLOW_POLL_MS 200
 #define S_PROGRESS_US 1000000u
 
@@ -40,6 +39,7 @@ static const cfg_def_t s_defs[] = {
     { "n", CFG_INT, "10", 0, INT64_MAX, "tail: how many entries" },
     { "follow", CFG_BOOL, "false", 0, 0, "tail: keep printing new entries until Ctrl-C" },
     { "out", CFG_STR, NULL, 0, 0, "export: file to write (default: standard output)" },
+    { "clock-skew-s", CFG_INT, "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)" },
 };
 
 typedef struct {
@@ -254,7 +254,8 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
                          i ? "" : " (entry 0 must have zeroes)");
     logdb_hash(raw, raw_len, v->prev);
     uint8_t id[AT_ID_BYTES];
-    int reason = attestation_judge(e.att, e.att_len, e.t_verified / 1000000u, S_VERIFY_SKEW_S, id);
+    int reason = attestation_judge(e.att, e.att_len, e.t_verified / 1000000u,
+                                   (uint64_t) cfg_int(self->cfg, "clock-skew-s"), id);
     if (sodium_memcmp(id, e.id, AT_ID_BYTES) != 0)
         return s_problem(v, "ids: the stored id is not the attestation's id");
     if (!s_verify_id(self, v, &e, i))

@@ -92,6 +92,16 @@ static s_limit_t *s_limit_slot(const char *event)
     return &s_limits[S_LIMIT_SLOTS - 1];
 }
 
+static void s_line(at_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_line(at_log_level level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vlog(level, event, fmt, ap);
+    va_end(ap);
+}
+
 void at_log_limited(at_log_level level, const char *event, const char *fmt, ...)
 {
     if (level < s_level)
@@ -101,8 +111,7 @@ void at_log_limited(at_log_level level, const char *event, const char *fmt, ...)
     s_limit_t *slot = s_limit_slot(event);
     if (slot->second != now) {
         if (slot->suppressed)
-            fprintf(stderr, "%s %s %s %u similar lines suppressed\n", s_component,
-                    s_level_names[level], event, slot->suppressed);
+            s_line(level, event, "%u similar lines suppressed in the last second", slot->suppressed);
         slot->second = now;
         slot->count = 0;
         slot->suppressed = 0;

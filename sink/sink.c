@@ -43,7 +43,7 @@ static const cfg_def_t s_settings[] = {
     { "log-dir", CFG_STR, "attest-data/log", 0, 0, "directory of the LMDB log (created if missing)" },
     { "verdicts", CFG_STR, "tcp://*:5557", 0, 0, "endpoint to bind for worker verdicts (PULL)" },
     { "broker", CFG_STR, "tcp://127.0.0.1:5556", 0, 0, "broker backend endpoint to connect to (DEALER)" },
-    { "window", CFG_INT, "16384", 1, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
+    { "window", CFG_INT, "16384", 64, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
     { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
     { "commit-delay-us", CFG_INT, "3000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
     { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },

@@ -120,6 +120,20 @@ static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
     }
 }
 
+/*  ERROR protocol = the broker does not know us (it restarted, or timed us
+ *  out): register again. Other errors are about one message: log them. */
+static void s_on_error(s_ctx_t *c, wire_msg_t *m)
+{
+    uint64_t reason = 0;
+    if (wire_u64(&m->f[0], &reason) == AT_OK && reason == AT_ERR_PROTOCOL) {
+        at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again", c->o->id);
+        s_ready(c);
+    } else {
+        at_log_limited(AT_LOG_WARN, "WRK-ERROR", "%s: broker refused a message: %s", c->o->id,
+                       at_strerror((int) reason));
+    }
+}
+
 static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
 {
     wire_msg_t m;
@@ -134,8 +148,7 @@ static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
     case WIRE_TASKS: s_on_tasks(c, &m); break;
     case WIRE_HEARTBEAT: break;
     case WIRE_ERROR:
-        at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again", c->o->id);
-        s_ready(c);
+        s_on_error(c, &m);
         break;
     default:
         c->st->malformed++;

@@ -95,8 +95,7 @@ def phase_a(t, c, rss, sk):
         rss.sample()
     t.check("A: the %d admitted are all ACKed" % credit, all(x in m.acks for x in admitted),
             credit - len(m.acks))
-    m.bye()
-    m.close()
+    m.close()      # BYE: its unspent credit returns to the pool
     return atts, m
 
 
@@ -134,7 +133,6 @@ def phase_b(t, c, rss, sk, n):
     t.check("B: every attestation ACKed", all(x in p.acks for x in cseqs), n - len(p.acks))
     t.check("B: nothing refused", not p.refusals and not p.refused0, p.refusals)
     t.check("B: no ERROR from the broker", not p.errors, p.errors)
-    p.bye()
     p.close()
     return atts, p
 

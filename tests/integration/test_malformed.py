@@ -416,6 +416,7 @@ def body(args, t):
         c.start_worker("w0", threads=2)
         t.check("the task the fake worker left is ACKed", probe.wait_outcomes([1], 60) and 1 in probe.acks,
                 probe.refusals)
+        probe.close()
         frontend_cases(t, c, ctx)
         raw_tcp(t, c)
         oversize_frames(t, c, ctx)
@@ -459,7 +460,12 @@ def body(args, t):
         for k in sink_want:
             m = re.search(r"\b%s=(\d+)" % k, stop[-1] if stop else "")
             counts[k] = int(m.group(1)) if m else None
-        t.check("the sink counted every bad VERDICTS message: %s" % sink_want, counts == sink_want, counts)
+        # Raw TCP garbage can reach the sink as ZMTP/1.0 frames (libzmq accepts
+        # unversioned peers), so it may add to "malformed": at least, not exactly.
+        t.check("the sink counted every bad VERDICTS message: %s" % sink_want,
+                None not in counts.values() and counts["malformed"] >= sink_want["malformed"]
+                and counts["stale"] == sink_want["stale"] and counts["out_of_window"] == sink_want["out_of_window"],
+                counts)
         if t.failed:
             c.dump_stderr()
 
