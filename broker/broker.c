@@ -313,9 +313,9 @@ static void s_on_submit(broker_t *self, producer_t *p, wire_msg_t *m)
     uint8_t reasons[WIRE_BATCH_MAX];
     uint64_t cseqs[WIRE_BATCH_MAX];
     for (size_t i = 0; i < n; i++) {
-        wire_submit_t s;
+        wire_submit_t s = { 0 };
         rc = wire_submit_decode(&items[i], &s);
-        uint64_t cseq = rc ? 0 : s.cseq;
+        uint64_t cseq = s.cseq;   /* 0 only when the cseq itself did not decode */
         if (rc == AT_OK)
             rc = s_admit(self, p, &s, now);
         if (rc) {

@@ -32,6 +32,7 @@ static const cfg_def_t s_settings[] = {
     { "sim-verify-us", CFG_INT, "0", 0, 10000000, "TEST ONLY: workers sleep this long instead of verifying" },
     { "slow-workers", CFG_INT, "0", 0, 64, "how many of the workers are slowed down" },
     { "slow-delay-us", CFG_INT, "2000", 0, 10000000, "extra delay per task of a slow worker" },
+    { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128 --chunk 32\"" },
     { "broker", CFG_STR, "", 0, 0, "use a running cluster at this frontend endpoint (with --log-dir)" },
     { "log-dir", CFG_STR, "", 0, 0, "log directory of the running cluster given by --broker" },
     { "data-dir", CFG_STR, "", 0, 0, "data directory of the local cluster (default: a temporary one)" },
@@ -89,7 +90,7 @@ static void *s_producer(void *arg)
     for (size_t i = (size_t) p->k; i < p->set->n && !zsys_interrupted; i += (size_t) p->nprod, j++) {
         if (p->rate > 0)
             s_pace(c, p->t_first + (uint64_t) ((double) j * 1e6 / p->rate));
-        at_err rc = at_client_submit(c, p->set->arena + p->set->off[i], p->set->len[i], (void *) (uintptr_t) i, -1,
+        at_err rc = at_client_submit(c, p->set->arena + p->set->off[i], p->set->len[i], (void *) (uintptr_t) i, 60000,
                                      NULL);
         if (rc) {
             p->err = rc;
@@ -97,7 +98,7 @@ static void *s_producer(void *arg)
         }
     }
     if (!p->err)
-        p->err = at_client_flush(c, 300000);
+        p->err = at_client_flush(c, 120000);
     at_client_destroy(&c);
     return NULL;
 }
@@ -223,9 +224,11 @@ typedef struct {
 static cluster_t *s_start_cluster(s_run_t *r)
 {
     const cfg_t *cfg = r->cfg;
-    static char wargs[64];
+    static char wargs[256];
+    snprintf(wargs, sizeof wargs, "%s", cfg_str(cfg, "worker-args"));
     if (cfg_int(cfg, "sim-verify-us"))
-        snprintf(wargs, sizeof wargs, "--sim-verify-us %" PRId64, cfg_int(cfg, "sim-verify-us"));
+        snprintf(wargs + strlen(wargs), sizeof wargs - strlen(wargs), " --sim-verify-us %" PRId64,
+                 cfg_int(cfg, "sim-verify-us"));
     int workers = (int) cfg_int(cfg, "workers"), slow = (int) cfg_int(cfg, "slow-workers");
     if (slow > workers)
         slow = workers;

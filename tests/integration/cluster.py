@@ -148,6 +148,11 @@ def main_wrapper(name, body):
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     t = Checks(name)
+
+    def on_signal(signum, frame):      # SIGTERM/SIGINT: unwind so finally/atexit stop the children
+        raise SystemExit("%s: stopped by signal %d" % (name, signum))
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         body(args, t)
     except Exception:
@@ -163,11 +168,11 @@ def main_wrapper(name, body):
 class Proc:
     """One child process with stderr in a file."""
 
-    def __init__(self, name, argv, errpath):
+    def __init__(self, name, argv, errpath, env=None):
         self.name, self.argv, self.errpath = name, argv, errpath
         self.err = open(errpath, "ab")
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         self.pid = self.p.pid
         self.peak_rss_kb = 0
         _LIVE.add(self)
@@ -235,8 +240,12 @@ atexit.register(stop_all)
 class Cluster:
     """Broker, sink and workers on loopback, in a temporary directory."""
 
-    def __init__(self, bindir, window=None, keep=False):
+    def __init__(self, bindir, window=None, keep=False, asan_quarantine_mb=None):
+        """asan_quarantine_mb: for AddressSanitizer builds, the children's
+        quarantine of freed memory (ASan's default of 256 MB shows up in
+        VmRSS of any process that allocates and frees a lot)."""
         self.bindir = bindir
+        self.env = None
         self.window = window
         self.keep = keep or os.environ.get("ATTEST_TEST_KEEP") == "1"
         self.tmp = tempfile.mkdtemp(prefix="attest-it-")
@@ -250,6 +259,10 @@ class Cluster:
         self.workers = []
         self.nsinks = 0
         self.asan = is_asan(self.exe("attest-broker"))
+        if self.asan and asan_quarantine_mb is not None:
+            self.env = dict(os.environ)
+            opts = self.env.get("ASAN_OPTIONS", "")
+            self.env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "quarantine_size_mb=%d" % asan_quarantine_mb
         atexit.register(self.close)
 
     def __enter__(self):
@@ -267,7 +280,7 @@ class Cluster:
 
     def start_broker(self, extra=()):
         argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win()
-        self.broker = Proc("broker", argv + list(extra), os.path.join(self.tmp, "broker.err"))
+        self.broker = Proc("broker", argv + list(extra), os.path.join(self.tmp, "broker.err"), self.env)
         ok = wait_port(self.bport, proc=self.broker) and wait_port(self.fport, proc=self.broker)
         if not ok:
             raise RuntimeError("broker did not start:\n" + self.broker.stderr_text())
@@ -279,7 +292,7 @@ class Cluster:
 
     def start_sink(self, extra=()):
         self.nsinks += 1
-        self.sink = Proc("sink", self.sink_argv(extra), os.path.join(self.tmp, "sink.err"))
+        self.sink = Proc("sink", self.sink_argv(extra), os.path.join(self.tmp, "sink.err"), self.env)
         if not wait_port(self.sport, proc=self.sink):
             raise RuntimeError("sink did not start:\n" + self.sink.stderr_text())
         return self.sink
@@ -287,7 +300,7 @@ class Cluster:
     def start_worker(self, wid, threads=1, extra=()):
         argv = [self.exe("attest-worker"), "--broker", self.backend, "--sink", self.sink_ep,
                 "--threads", str(threads), "--id", wid] + list(extra)
-        w = Proc("worker-" + wid, argv, os.path.join(self.tmp, "worker-%s.err" % wid.replace("/", "_")))
+        w = Proc("worker-" + wid, argv, os.path.join(self.tmp, "worker-%s.err" % wid.replace("/", "_")), self.env)
         self.workers.append(w)
         return w
 
@@ -317,6 +330,32 @@ class Cluster:
         if self.broker:
             codes["broker"] = self.broker.stop()
         return codes
+
+    def sanitizer_reports(self):
+        """Sanitizer reports in any process log under the temp dir (ours and
+        those `attest bench` writes to its data dir)."""
+        found = []
+        for root, _, files in os.walk(self.tmp):
+            for f in files:
+                if f.endswith((".err", ".log", ".out")):
+                    try:
+                        with open(os.path.join(root, f), "rb") as fh:
+                            text = fh.read().decode("utf-8", "replace")
+                    except OSError:
+                        continue
+                    for marker in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                                   "runtime error:"):
+                        if marker in text:
+                            found.append("%s: %s" % (f, marker))
+        return found
+
+    def stop_and_check(self, t):
+        """Stops everything (SIGTERM) and checks that each process exited 0
+        and that no sanitizer reported anything."""
+        codes = self.stop()
+        t.check("every process exits 0 on SIGTERM", all(v == 0 for v in codes.values()), codes)
+        reports = self.sanitizer_reports()
+        t.check("no sanitizer reports in the process logs", not reports, reports)
 
     def dump_stderr(self, limit=3000):
         for p in self.procs():

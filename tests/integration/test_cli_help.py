@@ -186,6 +186,7 @@ def body(args, t):
         help_and_flags(t, args.bin, c.tmp)
         c.start(workers=1, threads=1)
         submit_e2e(t, c, c.tmp)
+        c.stop_and_check(t)
 
 
 if __name__ == "__main__":

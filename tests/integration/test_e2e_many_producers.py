@@ -73,6 +73,8 @@ def body(args, t):
         t.check("every id is BLAKE2b-256 of the signing bytes", not badid, badid[:5])
         workers = {e["worker"] for e in ents}
         t.check("both workers did some of the work (w0/0, w1/0)", workers == {"w0/0", "w1/0"}, workers)
+        reports = c.sanitizer_reports()
+        t.check("no sanitizer reports in the cluster's process logs", not reports, reports)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ def body(args, t):
             t.check("%s: every process alive at the end" % signal.Signals(sig).name, all(alive.values()), alive)
             if t.failed:
                 c.dump_stderr()
+            c.stop_and_check(t)
 
 
 if __name__ == "__main__":

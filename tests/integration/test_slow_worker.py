@@ -46,6 +46,8 @@ def body(args, t):
         print("slow worker w2/0: %d entries = %.2f%%" % (slow, 100 * share))
         t.check("slow worker's share < 10%", share < 0.10, "%.2f%%" % (100 * share))
         t.check("both fast workers did work", per.get("w0/0", 0) > 0 and per.get("w1/0", 0) > 0, per)
+        reports = c.sanitizer_reports()
+        t.check("no sanitizer reports in the cluster's process logs", not reports, reports)
 
 
 if __name__ == "__main__":
