@@ -28,6 +28,7 @@ const cfg_def_t broker_settings[] = {
     { "producer-window", CFG_INT, "4096", 1, 1 << 22, "most credit one producer may hold" },
     { "max-batch", CFG_INT, "256", 1, WIRE_BATCH_MAX, "attestations per SUBMIT a producer may send" },
     { "dispatch-chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "most tasks sent to one worker per turn" },
+    { "target-latency-ms", CFG_INT, "20", 1, 60000, "longest a task should wait inside a worker; sizes each worker's share" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval" },
     { "worker-timeout-ms", CFG_INT, "5000", 100, 600000, "silence after which a worker is dropped and its tasks redispatched" },
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
@@ -39,6 +40,8 @@ const size_t broker_nsettings = sizeof broker_settings / sizeof broker_settings[
 
 enum { T_FREE = 0, T_QUEUED, T_DISPATCHED, T_VERIFIED, T_ACKED };
 #define S_RID_MAX 256
+#define S_CAP_START 64      /* a new worker's congestion window */
+#define S_CAP_MIN 4
 #define S_TURN_MAX 512      /* messages read from one socket per turn */
 
 typedef struct producer_t producer_t;
@@ -75,6 +78,9 @@ struct worker_t {
     size_t rid_len;
     uint64_t credit;
     uint64_t inflight;
+    uint64_t cap;               /* most tasks it may hold now (congestion window) */
+    uint64_t window;            /* the credit it announced in READY */
+    uint64_t last_cut;          /* mono us of the last decrease of cap */
     uint64_t done;
     uint64_t last_seen;
     void *handle;               /* in broker_t.rota */
@@ -426,9 +432,36 @@ static void s_on_ready(broker_t *self, const uint8_t *rid, size_t rid_len, const
     memcpy(w->id, id, len);
     w->id[len] = 0;
     w->credit = credit;
+    w->window = credit;
+    w->cap = credit < S_CAP_START ? credit : S_CAP_START;
     w->last_seen = at_clock_mono_us();
     at_log_info("BRK-WORKER", "worker %s ready with credit %" PRIu64 " (%zu workers)", w->id, credit,
                 zhashx_size(self->workers));
+}
+
+/*  Congestion control per worker (AIMD, as TCP does for a path): a worker
+ *  may hold at most `cap` tasks. When the tasks it reports waited longer
+ *  than target-latency-ms between dispatch and DONE, cap shrinks by a
+ *  quarter (at most once per target interval); otherwise it grows by a
+ *  quarter of what was reported, up to the credit the worker announced. A
+ *  fast worker so holds enough to stay busy, and a slow one only what it
+ *  can finish in the target time, so it neither starves the others nor
+ *  holds back the sink's watermark. */
+static void s_adapt_cap(broker_t *self, worker_t *w, uint64_t max_wait, size_t n)
+{
+    uint64_t target = (uint64_t) cfg_int(self->cfg, "target-latency-ms") * 1000, now = at_clock_mono_us();
+    if (max_wait > target) {
+        if (now - w->last_cut >= target) {
+            w->cap -= w->cap / 4;
+            if (w->cap < S_CAP_MIN)
+                w->cap = S_CAP_MIN;
+            w->last_cut = now;
+        }
+    } else if (n) {
+        w->cap += n / 4 ? n / 4 : 1;
+        if (w->cap > w->window)
+            w->cap = w->window;
+    }
 }
 
 static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
@@ -443,14 +476,18 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
         s_send_error(self, self->bh, w->rid, w->rid_len, AT_ERR_TYPE, "DONE needs [[seq...], credit]");
         return;
     }
+    uint64_t max_wait = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t seq;
         if (wire_u64(&items[i], &seq) != AT_OK)
             continue;
         task_t *t = s_in_ring(self, seq) ? s_slot(self, seq) : NULL;
         if (t && t->state == T_DISPATCHED && t->worker == w) {
+            uint64_t now = at_clock_mono_us();
+            if (now - t->t_state > max_wait)
+                max_wait = now - t->t_state;
             t->state = T_VERIFIED;
-            t->t_state = at_clock_mono_us();
+            t->t_state = now;
             w->inflight--;
             w->done++;
             self->st.done++;
@@ -458,6 +495,7 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
             self->st.late_done++;
         }
     }
+    s_adapt_cap(self, w, max_wait, n);
     w->credit += credit;
 }
 
@@ -706,6 +744,10 @@ static void s_dispatch(broker_t *self)
             size_t max = w->credit < chunk ? (size_t) w->credit : chunk;
             if (max > share)
                 max = share;
+            if (w->inflight >= w->cap)
+                continue;
+            if (max > w->cap - w->inflight)
+                max = (size_t) (w->cap - w->inflight);
             if (s_dispatch_to(self, w, max))
                 progress = true;
         }

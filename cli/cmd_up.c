@@ -13,6 +13,9 @@ static const cfg_def_t s_settings[] = {
     { "backend-port", CFG_INT, "5556", 0, 65535, "workers and the sink connect here" },
     { "sink-port", CFG_INT, "5557", 0, 65535, "workers send verdicts here" },
     { "log-level", CFG_STR, "info", 0, 0, "log level of the processes" },
+    { "broker-args", CFG_STR, "", 0, 0, "extra flags for the broker, e.g. \"--window 8192\"" },
+    { "sink-args", CFG_STR, "", 0, 0, "extra flags for the sink, e.g. \"--commit-delay-us 5000\"" },
+    { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128\"" },
 };
 
 int cmd_up(int argc, char **argv)
@@ -34,7 +37,10 @@ int cmd_up(int argc, char **argv)
                          .sink_port = (int) cfg_int(cfg, "sink-port"),
                          .workers = (int) cfg_int(cfg, "workers"),
                          .threads = (int) cfg_int(cfg, "threads"),
-                         .log_level = cfg_str(cfg, "log-level") };
+                         .log_level = cfg_str(cfg, "log-level"),
+                         .broker_args = cfg_str(cfg, "broker-args"),
+                         .sink_args = cfg_str(cfg, "sink-args"),
+                         .worker_args = cfg_str(cfg, "worker-args") };
     cluster_t *c = cluster_start(&o);
     if (!c) {
         cfg_destroy(&cfg);
