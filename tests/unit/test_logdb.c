@@ -359,6 +359,80 @@ static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *f
     return remove(path);
 }
 
+/*  The ids index is written in sorted steps once LOGDB_IDS_FLUSH ids are
+ *  pending: every id stays findable before, during and after a flush cycle,
+ *  from the writer and from a reader, across a reopen in mid-cycle, and a
+ *  duplicate is refused whichever side of ids_upto the first copy is. */
+static void test_ids_flush(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/flush", s_tmp);
+    at_err err;
+    logdb_t *db = logdb_open(dir, false, 256u << 20, &err);
+    CHECK(db && err == AT_OK);
+    if (!db)
+        return;
+    const uint64_t batch = 1000, total = (LOGDB_IDS_FLUSH / batch + 40) * batch;   /* a multiple of batch */
+    uint64_t seq = 0;
+    bool reopened = false;
+    while (seq < total) {
+        CHECK_ERR(logdb_begin(db), AT_OK);
+        for (uint64_t k = 0; k < batch; k++, seq++) {
+            logdb_entry_t e = s_entry(seq);
+            CHECK_ERR(logdb_append(db, &e), AT_OK);
+        }
+        CHECK_ERR(logdb_commit(db, seq), AT_OK);
+        logdb_state_t st;
+        CHECK_ERR(logdb_state(db, &st), AT_OK);
+        if (!reopened && st.ids_upto == 0 && seq > LOGDB_IDS_FLUSH + 2 * batch) {
+            logdb_destroy(&db);                       /* mid-cycle: some ids written, ids_upto not moved */
+            db = logdb_open(dir, false, 0, &err);
+            CHECK(db && err == AT_OK);
+            if (!db)
+                return;
+            reopened = true;
+        }
+    }
+    CHECK(reopened);
+    logdb_state_t st;
+    CHECK_ERR(logdb_state(db, &st), AT_OK);
+    CHECK(st.next_index == total);
+    CHECK(st.ids_upto >= LOGDB_IDS_FLUSH && st.ids_upto < total);   /* a cycle completed */
+    unsigned missing = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        uint8_t id[AT_ID_BYTES];
+        uint64_t idx = UINT64_MAX;
+        s_make_id(i, id);
+        missing += logdb_lookup_id(db, id, &idx) != AT_OK || idx != i;
+    }
+    CHECK(missing == 0);
+    CHECK_ERR(logdb_begin(db), AT_OK);                 /* duplicates below and above ids_upto */
+    logdb_entry_t old = s_entry(5), recent = s_entry(total - 3);
+    CHECK_ERR(logdb_append(db, &old), AT_ERR_DUPLICATE);
+    CHECK_ERR(logdb_append(db, &recent), AT_ERR_DUPLICATE);
+    logdb_abort(db);
+    logdb_t *reader = logdb_open(dir, true, 0, &err);  /* a reader finds the unindexed tail too */
+    CHECK(reader && err == AT_OK);
+    if (reader) {
+        CHECK_ERR(logdb_read_begin(reader), AT_OK);
+        missing = 0;
+        for (uint64_t i = 0; i < total; i += 97) {
+            uint8_t id[AT_ID_BYTES];
+            uint64_t idx = UINT64_MAX;
+            s_make_id(i, id);
+            missing += logdb_lookup_id(reader, id, &idx) != AT_OK || idx != i;
+        }
+        CHECK(missing == 0);
+        uint8_t absent[AT_ID_BYTES];
+        uint64_t idx;
+        s_make_id(total + 1000000, absent);
+        CHECK_ERR(logdb_lookup_id(reader, absent, &idx), AT_ERR_NOT_FOUND);
+        logdb_read_end(reader);
+        logdb_destroy(&reader);
+    }
+    logdb_destroy(&db);
+}
+
 int main(void)
 {
     CHECK_ERR(at_crypto_init(), AT_OK);
@@ -374,6 +448,7 @@ int main(void)
     test_open_errors();
     test_map_full();
     test_entry_decode();
+    test_ids_flush();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
     CHECK(access(s_tmp, F_OK) != 0);
     return check_done("test_logdb");
