@@ -13,7 +13,8 @@ static const cfg_def_t s_settings[] = {
     { "sink", CFG_STR, "tcp://127.0.0.1:5557", 0, 0, "sink verdicts endpoint" },
     { "threads", CFG_INT, "0", 0, 256, "verifier threads (0: one per core)" },
     { "window", CFG_INT, "256", 1, WIRE_BATCH_MAX, "credit each thread grants the broker" },
-    { "chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "verdicts reported per message" },
+    { "chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "most verdicts reported per message" },
+    { "report-us", CFG_INT, "5000", 0, 10000000, "while busy, report verdicts at least this often (0: per chunk only)" },
     { "clock-skew-s", CFG_INT, "300", 0, 86400, "how far in the future issued_at may be" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval when idle" },
     { "id", CFG_STR, "", 0, 0, "worker name in the log (default: host-pid)" },
@@ -42,6 +43,7 @@ static void s_fill_opts(const cfg_t *cfg, verifier_opts_t *o, const char *base, 
     snprintf(o->id, sizeof o->id, "%s/%d", base, i);
     o->window = (uint64_t) cfg_int(cfg, "window");
     o->chunk = (uint64_t) cfg_int(cfg, "chunk");
+    o->report_us = (uint64_t) cfg_int(cfg, "report-us");
     o->skew_s = (uint64_t) cfg_int(cfg, "clock-skew-s");
     o->heartbeat_ms = (uint64_t) cfg_int(cfg, "heartbeat-ms");
     o->test_delay_us = (uint64_t) cfg_int(cfg, "test-delay-us");

@@ -11,8 +11,9 @@ typedef struct {
     verifier_stats_t *st;
     zsock_t *dealer, *push;
     void *dh, *ph;
-    wire_packer_t out, done;
+    wire_packer_t out, done, items;
     uint64_t last_sent;
+    uint64_t sim_next_ns;       /* test only: when the simulated work ends */
     bool leaving;
 } s_ctx_t;
 
@@ -44,6 +45,23 @@ static void s_ready(s_ctx_t *c)
     s_send(c, c->dh, &c->out);
 }
 
+/*  TEST ONLY: a verification that costs exactly sim_verify_us of time
+ *  without using the CPU, so that many workers fit on few cores. Deadlines
+ *  are absolute, so sleep overshoot and scheduling delays do not add up
+ *  over a busy stretch: the worker's capacity is 1/sim_verify_us. */
+static void s_sim_cost(s_ctx_t *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t now_ns = (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
+    if (c->sim_next_ns + 20000000u < now_ns)   /* idle (or 20 ms behind): start afresh */
+        c->sim_next_ns = now_ns;
+    c->sim_next_ns += c->o->sim_verify_us * 1000u;
+    struct timespec until = { (time_t) (c->sim_next_ns / 1000000000u), (long) (c->sim_next_ns % 1000000000u) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
+    }
+}
+
 static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
 {
     at_err rc;
@@ -51,7 +69,7 @@ static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t
      * was judged at, so an auditor can re-judge it exactly. */
     v->t_verified = at_clock_wall_us();
     if (c->o->sim_verify_us) {
-        usleep((useconds_t) c->o->sim_verify_us);
+        s_sim_cost(c);
         attestation_t a;
         rc = attestation_decode(&a, t->att, t->att_len);
         if (rc == AT_OK)
@@ -74,29 +92,42 @@ static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t
         c->st->invalid++;
 }
 
-/*  Judges items[from..to) and reports them: VERDICTS to the sink, then DONE. */
-static int s_chunk(s_ctx_t *c, uint64_t epoch, const msgpack_object *items, size_t from, size_t to)
+/*  Judges items[from..to) and reports them: VERDICTS to the sink, then
+ *  DONE to the broker. Stops early once report-us has passed, so a slow
+ *  (or simulated) verifier still returns credit often enough for the
+ *  broker to keep it fed. Returns the index after the last item judged,
+ *  or -1 when stopping. */
+static long s_chunk(s_ctx_t *c, uint64_t epoch, const msgpack_object *items, size_t from, size_t to)
 {
-    wire_begin(&c->out, WIRE_VERDICTS, 3);
-    msgpack_pack_uint64(&c->out.pk, epoch);
-    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
-    msgpack_pack_array(&c->out.pk, to - from);
-    wire_begin(&c->done, WIRE_DONE, 2);
-    msgpack_pack_array(&c->done.pk, to - from);
-    for (size_t i = from; i < to; i++) {
+    uint64_t seqs[WIRE_BATCH_MAX];
+    size_t k = 0, i = from;
+    msgpack_sbuffer_clear(&c->items.sb);
+    uint64_t t0 = at_clock_mono_us();
+    while (i < to) {
         wire_task_t t;
         wire_verdict_t v;
         uint8_t id[AT_ID_BYTES];
-        if (wire_task_decode(&items[i], &t) != AT_OK)
+        if (wire_task_decode(&items[i++], &t) != AT_OK)
             return -1;   /* checked before: cannot happen */
         s_judge(c, &t, &v, id);
-        wire_pack_verdict(&c->out, &v);
-        msgpack_pack_uint64(&c->done.pk, t.seq);
+        wire_pack_verdict(&c->items, &v);
+        seqs[k++] = t.seq;
+        if (c->o->report_us && at_clock_mono_us() - t0 >= c->o->report_us)
+            break;
     }
-    msgpack_pack_uint64(&c->done.pk, to - from);
-    if (s_send(c, c->ph, &c->out) != 0)
+    wire_begin(&c->out, WIRE_VERDICTS, 3);
+    msgpack_pack_uint64(&c->out.pk, epoch);
+    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
+    msgpack_pack_array(&c->out.pk, k);
+    msgpack_sbuffer_write(&c->out.sb, c->items.sb.data, c->items.sb.size);
+    wire_begin(&c->done, WIRE_DONE, 2);
+    msgpack_pack_array(&c->done.pk, k);
+    for (size_t j = 0; j < k; j++)
+        msgpack_pack_uint64(&c->done.pk, seqs[j]);
+    msgpack_pack_uint64(&c->done.pk, k);
+    if (s_send(c, c->ph, &c->out) != 0 || s_send(c, c->dh, &c->done) != 0)
         return -1;
-    return s_send(c, c->dh, &c->done);
+    return (long) i;
 }
 
 static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
@@ -113,10 +144,12 @@ static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
         at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: TASKS message is malformed: dropped", c->o->id);
         return;
     }
-    for (size_t from = 0; from < n; from += c->o->chunk) {
+    for (size_t from = 0; from < n;) {
         size_t to = from + c->o->chunk < n ? from + c->o->chunk : n;
-        if (s_chunk(c, epoch, items, from, to) != 0)
+        long next = s_chunk(c, epoch, items, from, to);
+        if (next < 0)
             return;   /* stopping: the broker redispatches what we did not report */
+        from = (size_t) next;
     }
 }
 
@@ -185,6 +218,7 @@ void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
     c.ph = zsock_resolve(c.push);
     wire_packer_init(&c.out);
     wire_packer_init(&c.done);
+    wire_packer_init(&c.items);
     s_ready(&c);
     zmq_pollitem_t item = { c.dh, 0, ZMQ_POLLIN, 0 };
     while (!zsys_interrupted) {
@@ -214,6 +248,7 @@ void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
     zsock_set_linger(c.dealer, 1000);   /* let LEAVE reach the broker */
     wire_packer_destroy(&c.out);
     wire_packer_destroy(&c.done);
+    wire_packer_destroy(&c.items);
     zsock_destroy(&c.dealer);
     zsock_destroy(&c.push);
 }

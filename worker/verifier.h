@@ -15,7 +15,8 @@ typedef struct {
     const char *sink;            /* verdicts endpoint */
     char id[65];                 /* worker id shown in the log */
     uint64_t window;             /* credit announced to the broker */
-    uint64_t chunk;              /* verdicts per VERDICTS/DONE pair */
+    uint64_t chunk;              /* most verdicts per VERDICTS/DONE pair */
+    uint64_t report_us;          /* report at least this often while busy (0: per chunk) */
     uint64_t skew_s;             /* allowed clock skew for issued_at */
     uint64_t heartbeat_ms;
     uint64_t test_delay_us;      /* test only: extra sleep per task */
