@@ -10,10 +10,15 @@
  *  it) -> VERIFIED (the worker said DONE; the verdict is on its way to the
  *  sink) -> ACKED (the sink committed it; the producer was told). The ring
  *  frees slots from its base as they are ACKED. A task goes back to QUEUED
- *  when its worker leaves or goes silent, or when a new sink instance
- *  registers (what the old one had not committed may be gone).
+ *  when its worker stops without draining or goes silent, or when a new sink
+ *  instance registers (what the old one had not committed may be gone).
+ *
+ *  Worker drain: LEAVE marks the worker draining (credit 0, no dispatch) and
+ *  is answered with LEAVE_OK, which follows every TASKS sent to it on the
+ *  same pipe; the worker_t is freed only once no task is dispatched to it.
  */
 #include "broker.h"
+#include "broker_metrics.h"
 #include "clock.h"
 #include "credit.h"
 #include "log.h"
@@ -34,6 +39,7 @@ const cfg_def_t broker_settings[] = {
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
     { "redeliver-ms", CFG_INT, "10000", 100, 3600000, "a task dispatched or verified this long without being committed is dispatched again" },
     { "stats-ms", CFG_INT, "10000", 0, 3600000, "period of the statistics log line (0: never)" },
+    { "metrics", CFG_STR, "", 0, 0, "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)" },
     { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
 };
 const size_t broker_nsettings = sizeof broker_settings / sizeof broker_settings[0];
@@ -82,13 +88,16 @@ struct worker_t {
     uint64_t window;            /* the credit it announced in READY */
     uint64_t last_cut;          /* mono us of the last decrease of cap */
     uint64_t done;
+    uint64_t reported;          /* items in its DONE messages, late ones too (metrics) */
     uint64_t last_seen;
+    bool draining;              /* said LEAVE: no more dispatch; removed when inflight is 0 */
     void *handle;               /* in broker_t.rota */
 };
 
 typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits;
+    uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
 struct broker_t {
@@ -115,6 +124,7 @@ struct broker_t {
     wire_packer_t out;
     stats_t st;
     uint64_t last_stats;
+    broker_metrics_t *metrics;  /* NULL: metrics off */
 };
 
 /* ---------- small helpers ---------- */
@@ -325,6 +335,7 @@ static void s_on_submit(broker_t *self, producer_t *p, wire_msg_t *m)
         if (rc == AT_OK)
             rc = s_admit(self, p, &s, now);
         if (rc) {
+            self->st.refused_by[(unsigned) rc < AT_ERR_COUNT_ ? rc : 0]++;
             reasons[nref] = (uint8_t) rc;
             cseqs[nref++] = cseq;
         }
@@ -406,6 +417,24 @@ static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
     free(w);
 }
 
+/*  LEAVE: the first one starts a drain (no more dispatch; LEAVE_OK follows
+ *  every TASKS already sent on the same pipe; the worker is removed once it
+ *  has reported all it holds). A LEAVE from a draining worker means it is
+ *  stopping at once: what it still holds goes back to the queue. */
+static void s_on_leave(broker_t *self, worker_t *w)
+{
+    if (w->draining) {
+        s_worker_remove(self, w, "stopped while draining");
+        return;
+    }
+    w->draining = true;
+    w->credit = 0;
+    s_send_simple(self, self->bh, w->rid, w->rid_len, WIRE_LEAVE_OK);
+    at_log_info("BRK-WORKER", "worker %s draining, %" PRIu64 " tasks still to report", w->id, w->inflight);
+    if (w->inflight == 0)
+        s_worker_remove(self, w, "drained");
+}
+
 static void s_on_ready(broker_t *self, const uint8_t *rid, size_t rid_len, const char *key, wire_msg_t *m)
 {
     const char *id;
@@ -428,6 +457,7 @@ static void s_on_ready(broker_t *self, const uint8_t *rid, size_t rid_len, const
         w->handle = zlistx_add_end(self->rota, w);
     } else {
         s_requeue_worker(self, w);   /* a worker restarting its session holds nothing */
+        w->draining = false;
     }
     memcpy(w->id, id, len);
     w->id[len] = 0;
@@ -476,6 +506,7 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
         s_send_error(self, self->bh, w->rid, w->rid_len, AT_ERR_TYPE, "DONE needs [[seq...], credit]");
         return;
     }
+    w->reported += n;
     uint64_t max_wait = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t seq;
@@ -496,6 +527,11 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
         }
     }
     s_adapt_cap(self, w, max_wait, n);
+    if (w->draining) {
+        if (w->inflight == 0)
+            s_worker_remove(self, w, "drained");   /* w is freed: no task points to it any more */
+        return;
+    }
     w->credit += credit;
 }
 
@@ -666,7 +702,7 @@ static void s_on_backend_msg(broker_t *self, const uint8_t *rid, size_t rid_len,
     switch (m->type) {
     case WIRE_DONE: s_on_done(self, w, m); break;
     case WIRE_HEARTBEAT: break;
-    case WIRE_LEAVE: s_worker_remove(self, w, "leave"); break;
+    case WIRE_LEAVE: s_on_leave(self, w); break;
     default:
         self->st.malformed++;
         at_log_limited(AT_LOG_WARN, "BRK-PROTOCOL", "%s is not a worker message", wire_type_name(m->type));
@@ -812,8 +848,11 @@ static void s_expire(broker_t *self, uint64_t now)
     uint64_t pt = (uint64_t) cfg_int(self->cfg, "producer-timeout-ms") * 1000;
     for (worker_t *w = zhashx_first(self->workers); w;) {
         worker_t *next = zhashx_next(self->workers);
-        if (now - w->last_seen > wt) {
-            s_worker_remove(self, w, "silent");
+        /* A draining worker whose tasks were requeued or acknowledged
+         * elsewhere (redelivery, a new sink) may reach 0 without a DONE. */
+        bool drained = w->draining && w->inflight == 0;
+        if (drained || now - w->last_seen > wt) {
+            s_worker_remove(self, w, drained ? "drained" : "silent");
             next = zhashx_first(self->workers);   /* the hash changed: restart */
         }
         w = next;
@@ -884,6 +923,32 @@ static void s_timers(broker_t *self, uint64_t *last_tick)
     }
 }
 
+/*  Publishes a snapshot for the metrics endpoint (at most every 100 ms). */
+static void s_metrics(broker_t *self)
+{
+    if (!broker_metrics_due(self->metrics))
+        return;
+    uint64_t granted = 0, wcredit = 0;
+    for (producer_t *p = zhashx_first(self->producers); p; p = zhashx_next(self->producers))
+        granted += p->acct.granted;
+    broker_metrics_workers_begin(self->metrics);
+    for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota)) {
+        wcredit += w->credit;
+        broker_metrics_worker(self->metrics, w->id, w->inflight, w->reported);
+    }
+    broker_metrics_workers_end(self->metrics);
+    uint64_t in_use = credit_in_use(self->credit);
+    broker_metrics_snapshot_t s = {
+        .admitted = self->st.admitted, .dispatched = self->st.dispatched, .redispatched = self->st.redispatched,
+        .acked = self->st.acked, .duplicates = self->st.duplicates, .malformed = self->st.malformed,
+        .refused_by = self->st.refused_by, .queue_depth = self->q_len,
+        .held = in_use > granted ? in_use - granted : 0, .outstanding_credit = granted, .worker_credit = wcredit,
+        .producers = zhashx_size(self->producers), .workers = zhashx_size(self->workers),
+        .sink_lag = self->next_seq - self->base,
+    };
+    broker_metrics_publish(self->metrics, &s);
+}
+
 /* ---------- life cycle ---------- */
 
 static zsock_t *s_bind_router(const char *endpoint)
@@ -926,6 +991,12 @@ broker_t *broker_new(const cfg_t *cfg)
     }
     self->fh = zsock_resolve(self->front);
     self->bh = zsock_resolve(self->back);
+    at_err mrc;
+    self->metrics = broker_metrics_new(cfg_str(cfg, "metrics"), &mrc);
+    if (mrc != AT_OK) {
+        broker_destroy(&self);
+        return NULL;
+    }
     at_log_info("BRK-START", "broker up: frontend %s, backend %s, window %" PRIu64 ", epoch %" PRIu64,
                 cfg_str(cfg, "frontend"), cfg_str(cfg, "backend"), self->window, self->epoch);
     return self;
@@ -956,6 +1027,7 @@ void broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->workers);
     }
     zlistx_destroy(&self->rota);
+    broker_metrics_destroy(&self->metrics);
     credit_destroy(&self->credit);
     wire_packer_destroy(&self->out);
     zsock_destroy(&self->front);
@@ -982,6 +1054,7 @@ at_err broker_run(broker_t *self)
             for (int i = 0; i < S_TURN_MAX && s_recv_one(self, self->fh, s_on_frontend_msg, "frontend"); i++)
                 busy = true;
             s_dispatch(self);
+            s_metrics(self);
         }
         s_timers(self, &last_tick);
     }

@@ -28,9 +28,20 @@
  *  runs inside submit/pump/flush and must not call them (no re-entrancy); the
  *  pending slot is freed before the callback runs.
  *
- *  Not done yet (later issue): broker restart. Outstanding attestations are
- *  still in the ring with their bytes; see s_on_welcome for where they would
- *  be resubmitted.
+ *  Broker restart: the client notices that the broker no longer knows it (an
+ *  ERROR "protocol", the answer to anything but HELLO from an unknown
+ *  connection), or that the broker is silent (nothing received for
+ *  S_SILENCE_US although it PINGs every second when nothing arrives; then it
+ *  says BYE first, so that a broker that is merely slow forgets the old
+ *  session cleanly). It drops its credit and says HELLO again. On the new
+ *  WELCOME every pending attestation (sent or not) is resubmitted in cseq
+ *  order before any new one: they form a backlog that the new credit pays
+ *  for first (`unfunded` still need credit, `funded` have it and wait to be
+ *  sent), so at_client_submit waits for credit until the whole backlog is
+ *  funded. The pending table keeps each until its outcome arrives. What the
+ *  old broker had already committed comes back as an ACK with duplicate =
+ *  true and the existing index (the sink's dedup by id); it is not logged
+ *  twice.
  */
 #include "client.h"
 #include "clock.h"
@@ -42,7 +53,8 @@
 
 #define S_HELLO_IVL_US 1000000u       /* re-send HELLO while no WELCOME */
 #define S_HELLO_RETRY_US 50000u       /* HELLO could not be sent (not connected yet) */
-#define S_PING_IVL_US 1000000u        /* PING when nothing was sent for this long */
+#define S_PING_IVL_US 1000000u        /* PING when nothing was sent, or received, for this long */
+#define S_SILENCE_US 5000000u         /* nothing received for this long: the broker is gone */
 #define S_RING_INITIAL 64
 #define S_HWM 10000
 
@@ -70,7 +82,14 @@ struct at_client_t {
     uint64_t next_cseq;
     uint64_t sent;                    /* cseqs <= sent have been sent */
     size_t npending;
+    bool rejoin;                      /* the broker forgot us: resubmit all at the next WELCOME */
+    uint64_t resend_end;              /* pending cseqs below this are the resubmission backlog */
+    uint64_t unfunded;                /* backlog items not sent and without credit yet */
+    uint64_t funded;                  /* backlog items not sent, with credit */
+    uint64_t sessions;                /* WELCOMEs that started a session */
     uint64_t last_send_us;
+    uint64_t last_recv_us;
+    uint64_t last_ping_us;
     uint64_t next_hello_us;
     uint64_t malformed;               /* bad messages from the broker */
     wire_packer_t pk;
@@ -160,25 +179,55 @@ static void s_send_simple(at_client_t *self, wire_type type)
         at_log_limited(AT_LOG_DEBUG, "CLI-SEND", "cannot send %s: %s", wire_type_name(type), zmq_strerror(errno));
 }
 
-/*  Sends one SUBMIT of up to max_batch unsent items; false if nothing went out. */
+/*  Picks the next unsent cseqs for one SUBMIT (at most max_batch): skips
+ *  backlog cseqs whose outcome came before the restart, and stops at a
+ *  backlog item that has no credit yet. Sets *last to the last cseq looked
+ *  at and *nfund to the backlog items taken. */
+static size_t s_pick_batch(at_client_t *self, uint64_t *picked, uint64_t *last, uint64_t *nfund)
+{
+    size_t n = 0;
+    *last = self->sent;
+    *nfund = 0;
+    for (uint64_t c = self->sent + 1; c < self->next_cseq && n < self->max_batch; c++) {
+        bool backlog = c < self->resend_end;
+        s_slot_t *s = s_slot(self, c);
+        if (!s) {
+            assert(backlog);   /* outside the backlog, unsent cseqs cannot have an outcome */
+            *last = c;
+            continue;
+        }
+        if (backlog && *nfund == self->funded)
+            break;   /* wait for credit */
+        *nfund += backlog;
+        picked[n++] = c;
+        *last = c;
+    }
+    return n;
+}
+
+/*  Sends one SUBMIT of up to max_batch unsent items; false if no progress. */
 static bool s_send_one_batch(at_client_t *self)
 {
-    uint64_t n = self->next_cseq - 1 - self->sent;
-    if (n > self->max_batch)
-        n = self->max_batch;
+    uint64_t picked[WIRE_BATCH_MAX], last, nfund;
+    size_t n = s_pick_batch(self, picked, &last, &nfund);
+    if (n == 0) {
+        bool progress = last > self->sent;
+        self->sent = last;
+        return progress;
+    }
     wire_begin(&self->pk, WIRE_SUBMIT, 1);
-    msgpack_pack_array(&self->pk.pk, (size_t) n);
-    for (uint64_t c = self->sent + 1; c <= self->sent + n; c++) {
-        s_slot_t *s = s_slot(self, c);
-        assert(s);   /* unsent cseqs cannot have an outcome */
-        wire_submit_t item = { .cseq = c, .att = s->att, .att_len = s->att_len };
+    msgpack_pack_array(&self->pk.pk, n);
+    for (size_t i = 0; i < n; i++) {
+        s_slot_t *s = s_slot(self, picked[i]);
+        wire_submit_t item = { .cseq = picked[i], .att = s->att, .att_len = s->att_len };
         wire_pack_submit(&self->pk, &item);
     }
     if (s_send(self) != 0) {
         at_log_limited(AT_LOG_WARN, "CLI-SEND", "cannot send SUBMIT now (%s); will retry", zmq_strerror(errno));
         return false;
     }
-    self->sent += n;
+    self->sent = last;
+    self->funded -= nfund;
     return true;
 }
 
@@ -190,15 +239,50 @@ static void s_send_batches(at_client_t *self)
             break;
 }
 
-/*  HELLO while not welcomed, PING when idle. */
+/*  The broker does not know us any more (it restarted, or forgot us after
+ *  producer-timeout-ms), or is silent: drop the credit it gave, say HELLO
+ *  again, and resubmit everything pending at the next WELCOME. */
+static void s_rejoin(at_client_t *self, const char *why, bool say_bye)
+{
+    if (!self->connected)
+        return;
+    at_log_warn("CLI-REJOIN", "%s: %s: saying HELLO again; %zu pending attestations will be resubmitted",
+                self->producer, why, self->npending);
+    if (say_bye)
+        s_send_simple(self, WIRE_BYE);   /* a live but slow broker forgets the old session cleanly */
+    self->connected = false;
+    self->rejoin = true;
+    self->credit = 0;
+    self->next_hello_us = 0;
+}
+
+/*  Credit from the broker pays for the resubmission backlog first. */
+static void s_add_credit(at_client_t *self, uint64_t n)
+{
+    uint64_t take = n < self->unfunded ? n : self->unfunded;
+    self->unfunded -= take;
+    self->funded += take;
+    n -= take;
+    self->credit = n > UINT64_MAX - self->credit ? UINT64_MAX : self->credit + n;
+}
+
+/*  HELLO while not welcomed; PING when nothing was sent or received for a
+ *  second; a broker silent for S_SILENCE_US is taken for gone. */
 static void s_heartbeat(at_client_t *self)
 {
     uint64_t now = at_clock_mono_us();
+    /* (Messages waiting in the socket are not silence: the caller may not
+     * have pumped for a while.) */
+    if (self->connected && now - self->last_recv_us >= S_SILENCE_US && !(zsock_events(self->sock) & ZMQ_POLLIN))
+        s_rejoin(self, "broker silent", true);
     if (!self->connected) {
         if (now >= self->next_hello_us)
             s_send_hello(self);
-    } else if (now - self->last_send_us >= S_PING_IVL_US)
+    } else if (now - self->last_send_us >= S_PING_IVL_US
+               || (now - self->last_recv_us >= S_PING_IVL_US && now - self->last_ping_us >= S_PING_IVL_US)) {
+        self->last_ping_us = now;
         s_send_simple(self, WIRE_PING);
+    }
 }
 
 /* --------------------------------------------------------------------------
@@ -220,17 +304,28 @@ static int s_on_welcome(at_client_t *self, const wire_msg_t *m)
         return 0;
     }
     if (self->connected) {
-        /* A WELCOME answering a repeated HELLO: keep the credit we hold.
-         * Broker restart (a new broker that does not know our outstanding
-         * cseqs) is a later issue: it would be detected here or on ERROR
-         * (protocol), and every pending slot with cseq <= sent would be
-         * resubmitted (sent = lo - 1) against the new broker's credit. */
-        at_log_debug("CLI-WELCOME", "repeated WELCOME ignored");
+        /* A WELCOME answering a repeated HELLO to the same broker (HELLO
+         * goes out only while not connected): its credit is a new grant. */
+        at_log_debug("CLI-WELCOME", "repeated WELCOME: credit %llu added", (unsigned long long) credit);
+        s_add_credit(self, credit);
         return 0;
     }
     self->connected = true;
-    self->credit = credit;
+    self->sessions++;
     self->max_batch = max_batch == 0 ? 1 : max_batch > WIRE_BATCH_MAX ? WIRE_BATCH_MAX : max_batch;
+    if (self->rejoin) {
+        /* A new session: everything pending goes again, in cseq order,
+         * before anything new, paid for by the new broker's credit. */
+        self->rejoin = false;
+        self->sent = self->lo - 1;
+        self->resend_end = self->next_cseq;
+        self->unfunded = self->npending;
+        self->funded = 0;
+        self->credit = 0;
+        at_log_info("CLI-REJOIN", "%s: welcomed again (session %llu): resubmitting %zu attestations", self->producer,
+                    (unsigned long long) self->sessions, self->npending);
+    }
+    s_add_credit(self, credit);
     at_log_debug("CLI-WELCOME", "welcomed: credit %llu, max_batch %llu", (unsigned long long) credit,
                  (unsigned long long) self->max_batch);
     return 0;
@@ -245,7 +340,7 @@ static int s_on_credit(at_client_t *self, const wire_msg_t *m)
     else if (!self->connected)
         at_log_limited(AT_LOG_WARN, "CLI-PROTOCOL", "CREDIT before WELCOME ignored");
     else
-        self->credit = n > UINT64_MAX - self->credit ? UINT64_MAX : self->credit + n;
+        s_add_credit(self, n);
     return 0;
 }
 
@@ -307,8 +402,8 @@ static int s_on_refuse(at_client_t *self, const wire_msg_t *m)
         s_slot_t *s = s_outcome_slot(self, r.cseq, "REFUSE");
         if (!s)
             continue;
-        if (r.reason != AT_ERR_NO_CREDIT)
-            self->credit++;   /* a refusal returns the credit, unless there was none */
+        if (r.reason != AT_ERR_NO_CREDIT && self->connected)
+            s_add_credit(self, 1);   /* a refusal returns the credit, unless there was none */
         at_ack_t ack = { .refused = true, .reason = r.reason };
         s_deliver(self, s, &ack);
         delivered++;
@@ -328,8 +423,13 @@ static int s_on_error(at_client_t *self, const wire_msg_t *m)
         s_malformed(self, "ERROR", rc);
         return 0;
     }
-    /* Later issue: an ERROR "protocol" after a broker restart means the broker
-     * does not know this producer; HELLO again and resubmit (see s_on_welcome). */
+    if (reason == AT_ERR_PROTOCOL) {
+        /* "say HELLO first": the broker does not know this connection (it
+         * restarted, or timed us out). While not connected this is the
+         * answer to something sent before our new HELLO: nothing to do. */
+        s_rejoin(self, "the broker does not know us", false);
+        return 0;
+    }
     at_log_limited(AT_LOG_WARN, "CLI-BROKER-ERROR", "broker error %s: %.*s", at_strerror((int) reason), (int) len,
                    text);
     return 0;
@@ -358,6 +458,7 @@ static int s_recv_one(at_client_t *self)
         return -1;
     }
     int delivered = 0;
+    self->last_recv_us = at_clock_mono_us();   /* any message is a sign of life */
     if (zmq_msg_more(&frame)) {
         s_malformed(self, "multi-frame message", AT_ERR_FRAMES);
         while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, self->handle, ZMQ_DONTWAIT) >= 0) { }
@@ -439,7 +540,14 @@ void at_client_set_handler(at_client_t *self, at_ack_fn *fn, void *arg)
 static int s_timer_ms(const at_client_t *self)
 {
     uint64_t now = at_clock_mono_us();
-    uint64_t due = self->connected ? self->last_send_us + S_PING_IVL_US : self->next_hello_us;
+    uint64_t due = self->next_hello_us;
+    if (self->connected) {
+        due = self->last_send_us + S_PING_IVL_US;
+        uint64_t quiet = (self->last_recv_us > self->last_ping_us ? self->last_recv_us : self->last_ping_us)
+                         + S_PING_IVL_US;
+        if (quiet < due)
+            due = quiet;
+    }
     return due <= now ? 1 : (int) ((due - now + 999) / 1000);
 }
 

@@ -11,6 +11,13 @@
  *  The library is single-threaded: the caller drives it by calling submit,
  *  pump or flush; callbacks run inside those calls. The client keeps a copy
  *  of every unacknowledged attestation (bounded by the broker's credit).
+ *
+ *  Broker restart: when the broker no longer knows the client (ERROR
+ *  "protocol") or is silent for 5 s, the client says HELLO again and
+ *  resubmits every unacknowledged attestation, in cseq order and under its
+ *  cseq, before any new one (docs/protocol.md 5.10). Each still ends in
+ *  exactly one outcome; one the old broker had got committed comes back with
+ *  duplicate = true. at_client_connected() is false until the new WELCOME.
  */
 #ifndef AT_CLIENT_H
 #define AT_CLIENT_H
@@ -29,7 +36,10 @@ typedef struct {
     uint64_t index;              /* log index (when !refused) */
     uint8_t verdict;             /* WIRE_VALID or WIRE_INVALID (when !refused) */
     uint8_t reason;              /* at_err code: why invalid or why refused; 0 if valid */
-    bool duplicate;              /* the id was already in the log at `index` */
+    bool duplicate;              /* the id was already in the log at index: either submitted twice,
+                                    or resubmitted after a broker restart (then it is this very
+                                    attestation, committed before the restart); index, verdict and
+                                    reason are the existing entry's */
     uint64_t submit_us;          /* monotonic time of at_client_submit */
     uint64_t ack_us;             /* monotonic time the outcome arrived */
     void *user;                  /* as passed to at_client_submit */

@@ -20,7 +20,8 @@
  *    TASKS     B->W [1, 21, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin], ...]]
  *    DONE      W->B [1, 22, [seq, ...], credit uint]
  *    HEARTBEAT W<->B [1, 23]
- *    LEAVE     W->B [1, 24]
+ *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
+ *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
  *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
@@ -50,6 +51,7 @@ typedef enum {
     WIRE_HELLO = 1, WIRE_WELCOME = 2, WIRE_SUBMIT = 3, WIRE_CREDIT = 4, WIRE_ACK = 5,
     WIRE_REFUSE = 6, WIRE_PING = 7, WIRE_PONG = 8, WIRE_ERROR = 9, WIRE_BYE = 10,
     WIRE_READY = 20, WIRE_TASKS = 21, WIRE_DONE = 22, WIRE_HEARTBEAT = 23, WIRE_LEAVE = 24,
+    WIRE_LEAVE_OK = 25,
     WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32,
     WIRE_VERDICTS = 40,
     WIRE_TYPE_MAX_ = 41

@@ -12,6 +12,9 @@ PACKAGES=(
   libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev
   python3 python3-zmq python3-msgpack python3-nacl python3-lmdb
   lmdb-utils
+  iproute2 nftables   # the chaos test: ip netns, tc; nft drop rules for loss and partitions
+  prometheus   # for promtool: test_metrics checks the metrics exposition with it
+  python3-yaml yamllint
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "logdb.h"
 #include "reorder.h"
+#include "sink_metrics.h"
 #include "wire.h"
 #include <czmq.h>
 #include <errno.h>
@@ -50,6 +51,7 @@ static const cfg_def_t s_settings[] = {
     { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
     { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
     { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
+    { "metrics", CFG_STR, "", 0, 0, "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)" },
 };
 
 typedef struct {
@@ -84,6 +86,7 @@ struct sink_t {
     uint64_t retry_at;               /* mono us before which no commit is tried */
     uint64_t next_hello, next_stats;
     s_counters_t c, c_logged;
+    sink_metrics_t *metrics;         /* NULL: metrics off */
     wire_verdict_t *scratch;         /* WIRE_BATCH_MAX decoded items */
     wire_result_t *batch;            /* commit_max results of the open transaction */
     wire_result_t *late;             /* WIRE_RESULTS_MAX answers to late deliveries */
@@ -225,6 +228,7 @@ static at_err s_commit_once(sink_t *self)
     size_t n = reorder_ready(self->rb);
     if (n > self->commit_max)
         n = self->commit_max;
+    uint64_t t0 = at_clock_mono_us();
     at_err rc = logdb_begin(self->log);
     if (rc != AT_OK)
         return s_commit_failed(self, rc, n);
@@ -244,6 +248,7 @@ static at_err s_commit_once(sink_t *self)
     }
     if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
         return s_commit_failed(self, rc, n);
+    sink_metrics_commit(self->metrics, at_clock_mono_us() - t0);
     s_committed(self, n, next_index);
     return AT_OK;
 }
@@ -467,6 +472,20 @@ static void s_timers(sink_t *self)
     }
 }
 
+/*  Copies the counters to the metrics endpoint (a few relaxed stores). */
+static void s_metrics(sink_t *self)
+{
+    if (!self->metrics)
+        return;
+    const s_counters_t *c = &self->c;
+    sink_metrics_snapshot_t s = {
+        .received = c->received, .committed = c->committed, .duplicates = c->duplicates, .commits = c->commits,
+        .malformed = c->malformed, .stale = c->stale, .reorder_buffered = reorder_filled(self->rb),
+        .next_index = self->next_index, .next_seq = self->next_seq,
+    };
+    sink_metrics_publish(self->metrics, &s);
+}
+
 static int s_poll_timeout_ms(const sink_t *self)
 {
     uint64_t now = at_clock_mono_us();
@@ -541,6 +560,7 @@ int sink_run(sink_t *self)
         s_commit_ready(self);
         s_flush_late(self);
         s_timers(self);
+        s_metrics(self);
     }
     s_shutdown(self);
     return rc;
@@ -622,6 +642,13 @@ sink_t *sink_new(const cfg_t *cfg)
         sink_destroy(&self);
         return NULL;
     }
+    at_err mrc;
+    self->metrics = sink_metrics_new(cfg_str(cfg, "metrics"), &mrc);
+    if (mrc != AT_OK) {
+        sink_destroy(&self);
+        return NULL;
+    }
+    s_metrics(self);
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64,
                 self->instance, cfg_str(cfg, "log-dir"), self->next_seq, self->next_index);
     return self;
@@ -632,6 +659,7 @@ void sink_destroy(sink_t **self_p)
     if (!self_p || !*self_p)
         return;
     sink_t *self = *self_p;
+    sink_metrics_destroy(&self->metrics);
     zsock_destroy(&self->pull);
     zsock_destroy(&self->dealer);
     reorder_destroy(&self->rb);

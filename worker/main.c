@@ -1,5 +1,6 @@
 /*  main.c: attest-worker: N verifier threads, each an independent worker. */
 #include "verifier.h"
+#include "worker_metrics.h"
 #include "attestation.h"
 #include "config.h"
 #include "wire.h"
@@ -18,9 +19,11 @@ static const cfg_def_t s_settings[] = {
     { "clock-skew-s", CFG_INT, "300", 0, 86400, "how far in the future issued_at may be" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval when idle" },
     { "id", CFG_STR, "", 0, 0, "worker name in the log (default: host-pid)" },
+    { "drain-timeout-ms", CFG_INT, "10000", 0, 600000, "on SIGTERM, longest wait for the broker's LEAVE_OK before stopping at once" },
     { "test-delay-us", CFG_INT, "0", 0, 10000000, "TEST ONLY: extra delay per task" },
     { "sim-verify-us", CFG_INT, "0", 0, 10000000, "TEST ONLY: sleep this long instead of verifying" },
     { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
+    { "metrics", CFG_STR, "", 0, 0, "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)" },
 };
 
 typedef struct {
@@ -36,6 +39,28 @@ static void *s_thread_main(void *arg)
     return NULL;
 }
 
+/*  SIGINT/SIGTERM: the first asks every verifier to drain, the second to
+ *  stop at once (see verifier.h). CZMQ's own handler is turned off. */
+static volatile sig_atomic_t s_signals;
+
+static void s_on_signal(int sig)
+{
+    (void) sig;
+    if (s_signals < 2)
+        s_signals++;
+}
+
+static void s_install_signals(void)
+{
+    zsys_handler_set(NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static void s_fill_opts(const cfg_t *cfg, verifier_opts_t *o, const char *base, int i)
 {
     o->broker = cfg_str(cfg, "broker");
@@ -48,6 +73,8 @@ static void s_fill_opts(const cfg_t *cfg, verifier_opts_t *o, const char *base, 
     o->heartbeat_ms = (uint64_t) cfg_int(cfg, "heartbeat-ms");
     o->test_delay_us = (uint64_t) cfg_int(cfg, "test-delay-us");
     o->sim_verify_us = (uint64_t) cfg_int(cfg, "sim-verify-us");
+    o->drain_ms = (uint64_t) cfg_int(cfg, "drain-timeout-ms");
+    o->signals = &s_signals;
 }
 
 static int s_run(const cfg_t *cfg)
@@ -65,6 +92,13 @@ static int s_run(const cfg_t *cfg)
     }
     s_thread_t *threads = calloc((size_t) n, sizeof *threads);
     assert(threads);
+    at_err mrc;
+    worker_metrics_t *metrics = worker_metrics_new(cfg_str(cfg, "metrics"), &threads[0].stats, sizeof *threads,
+                                                   (size_t) n, &mrc);
+    if (mrc != AT_OK) {
+        free(threads);
+        return 1;
+    }
     at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, cfg_str(cfg, "broker"),
                 cfg_str(cfg, "sink"));
     for (int i = 0; i < n; i++) {
@@ -84,6 +118,7 @@ static int s_run(const cfg_t *cfg)
     }
     at_log_info("WRK-STOP", "worker %s stopped: tasks=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64
                 " malformed=%" PRIu64, base, total.tasks, total.valid, total.invalid, total.malformed);
+    worker_metrics_destroy(&metrics);
     free(threads);
     return 0;
 }
@@ -106,6 +141,7 @@ int main(int argc, char **argv)
             else {
                 zsys_init();
                 zsys_set_logstream(NULL);
+                s_install_signals();
                 cfg_log(cfg);
                 rc = s_run(cfg);
             }

@@ -14,15 +14,30 @@ typedef struct {
     wire_packer_t out, done, items;
     uint64_t last_sent;
     uint64_t sim_next_ns;       /* test only: when the simulated work ends */
-    bool leaving;
+    bool leaving;               /* stopping at once: the last LEAVE is going out */
+    bool draining;              /* LEAVE sent: waiting for LEAVE_OK */
+    bool drained;               /* LEAVE_OK arrived: everything was reported */
+    uint64_t drain_deadline;    /* mono us */
+    uint64_t last_recv;         /* mono us of the last message from the broker (or of LEAVE) */
 } s_ctx_t;
+
+#define S_DRAIN_SILENCE_US 3000000u   /* draining, and the broker silent this long: it is gone */
+
+/*  True when the verifier must stop now: a second stop request, or a drain
+ *  that took too long. */
+static bool s_stop_now(const s_ctx_t *c)
+{
+    if (*c->o->signals >= 2)
+        return true;
+    return c->draining && at_clock_mono_us() >= c->drain_deadline;
+}
 
 static int s_send(s_ctx_t *c, void *handle, wire_packer_t *w)
 {
     /* The PUSH to the sink blocks when the sink is slow (backpressure); a send
      * timeout lets a stop request through. */
     while (wire_send(handle, w, NULL, 0, 0) != 0) {
-        if (errno != EAGAIN || (zsys_interrupted && !c->leaving))
+        if (errno != EAGAIN || (!c->leaving && s_stop_now(c)))
             return -1;
         if (c->leaving && at_clock_mono_us() - c->last_sent > 2000000)
             return -1;
@@ -115,6 +130,7 @@ static long s_chunk(s_ctx_t *c, uint64_t epoch, const msgpack_object *items, siz
         if (c->o->report_us && at_clock_mono_us() - t0 >= c->o->report_us)
             break;
     }
+    c->st->busy_us += at_clock_mono_us() - t0;
     wire_begin(&c->out, WIRE_VERDICTS, 3);
     msgpack_pack_uint64(&c->out.pk, epoch);
     wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
@@ -158,7 +174,12 @@ static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
 static void s_on_error(s_ctx_t *c, wire_msg_t *m)
 {
     uint64_t reason = 0;
-    if (wire_u64(&m->f[0], &reason) == AT_OK && reason == AT_ERR_PROTOCOL) {
+    if (wire_u64(&m->f[0], &reason) == AT_OK && reason == AT_ERR_PROTOCOL && c->draining) {
+        /* Draining, and the broker forgot us: it will send nothing more, and
+         * everything that arrived before has been reported. */
+        at_log_info("WRK-DRAIN", "%s: broker does not know us any more: drain complete", c->o->id);
+        c->drained = true;
+    } else if (reason == AT_ERR_PROTOCOL) {
         at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again", c->o->id);
         s_ready(c);
     } else {
@@ -180,6 +201,15 @@ static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
     switch (m.type) {
     case WIRE_TASKS: s_on_tasks(c, &m); break;
     case WIRE_HEARTBEAT: break;
+    case WIRE_LEAVE_OK:
+        /* Every TASKS sent to us came before this on the same pipe, and each
+         * was judged and reported as it arrived. */
+        if (c->draining) {
+            at_log_info("WRK-DRAIN", "%s: LEAVE_OK: drain complete (%" PRIu64 " tasks in all)", c->o->id,
+                        c->st->tasks);
+            c->drained = true;
+        }
+        break;
     case WIRE_ERROR:
         s_on_error(c, &m);
         break;
@@ -204,6 +234,29 @@ static zsock_t *s_connect(int type, const char *endpoint)
     return s;
 }
 
+/*  First stop request: LEAVE means "send me nothing more"; keep working
+ *  until LEAVE_OK. */
+static void s_drain_begin(s_ctx_t *c)
+{
+    at_log_info("WRK-DRAIN", "%s: stop requested: draining (LEAVE sent, up to %" PRIu64 " ms)", c->o->id,
+                c->o->drain_ms);
+    c->draining = true;
+    c->drain_deadline = at_clock_mono_us() + c->o->drain_ms * 1000;
+    c->last_recv = at_clock_mono_us();
+    s_send_simple(c, WIRE_LEAVE);
+}
+
+/*  A live broker answers LEAVE at once and sends HEARTBEAT every second; one
+ *  silent since LEAVE is gone (or unreachable): it will send nothing more,
+ *  and everything that did arrive has been reported. */
+static void s_drain_check_silence(s_ctx_t *c)
+{
+    if (c->draining && !c->drained && at_clock_mono_us() - c->last_recv >= S_DRAIN_SILENCE_US) {
+        at_log_info("WRK-DRAIN", "%s: broker silent since LEAVE: drain complete", c->o->id);
+        c->drained = true;
+    }
+}
+
 void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
 {
     s_ctx_t c = { .o = opts, .st = stats };
@@ -221,12 +274,15 @@ void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
     wire_packer_init(&c.items);
     s_ready(&c);
     zmq_pollitem_t item = { c.dh, 0, ZMQ_POLLIN, 0 };
-    while (!zsys_interrupted) {
-        if (zmq_poll(&item, 1, (long) opts->heartbeat_ms) > 0) {
+    long poll_ms = opts->heartbeat_ms < 100 ? (long) opts->heartbeat_ms : 100;   /* notice signals soon */
+    while (!c.drained && !s_stop_now(&c)) {
+        if (!c.draining && *opts->signals > 0)
+            s_drain_begin(&c);
+        if (zmq_poll(&item, 1, poll_ms) > 0) {
             zmq_msg_t msg;
             zmq_msg_init(&msg);
             bool in_multipart = false;
-            while (!zsys_interrupted && zmq_msg_recv(&msg, c.dh, ZMQ_DONTWAIT) >= 0) {
+            while (!c.drained && !s_stop_now(&c) && zmq_msg_recv(&msg, c.dh, ZMQ_DONTWAIT) >= 0) {
                 bool more = zmq_msg_more(&msg);
                 if (more || in_multipart) {
                     /* Messages from the broker are one frame: drop others whole. */
@@ -235,17 +291,26 @@ void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
                     in_multipart = more;
                     continue;
                 }
+                c.last_recv = at_clock_mono_us();
                 s_on_message(&c, &msg);
             }
             zmq_msg_close(&msg);
         }
+        s_drain_check_silence(&c);
         if (at_clock_mono_us() - c.last_sent >= opts->heartbeat_ms * 1000)
             s_send_simple(&c, WIRE_HEARTBEAT);
     }
     c.leaving = true;
     c.last_sent = at_clock_mono_us();
-    s_send_simple(&c, WIRE_LEAVE);
-    zsock_set_linger(c.dealer, 1000);   /* let LEAVE reach the broker */
+    if (!c.drained) {
+        /* Stopping at once: a (second) LEAVE makes the broker requeue what we hold. */
+        at_log_warn("WRK-STOP", "%s: stopping without a complete drain", opts->id);
+        if (!c.draining)
+            s_send_simple(&c, WIRE_LEAVE);   /* the first starts a drain at the broker */
+        s_send_simple(&c, WIRE_LEAVE);
+    }
+    zsock_set_linger(c.dealer, 1000);   /* let LEAVE and the last DONE reach the broker */
+    zsock_set_linger(c.push, 1000);     /* and the last VERDICTS the sink */
     wire_packer_destroy(&c.out);
     wire_packer_destroy(&c.done);
     wire_packer_destroy(&c.items);

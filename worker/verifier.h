@@ -8,6 +8,7 @@
  */
 #ifndef AT_VERIFIER_H
 #define AT_VERIFIER_H
+#include <signal.h>
 #include <stdint.h>
 
 typedef struct {
@@ -21,13 +22,24 @@ typedef struct {
     uint64_t heartbeat_ms;
     uint64_t test_delay_us;      /* test only: extra sleep per task */
     uint64_t sim_verify_us;      /* test only: sleep instead of verifying */
+    uint64_t drain_ms;           /* longest a drain may take before stopping at once */
+    const volatile sig_atomic_t *signals;   /* stop requests so far: 1 = drain, 2 = stop now */
 } verifier_opts_t;
 
+/*  Written by the verifier's thread, read by the metrics thread at any time:
+ *  atomics (the increments cost nothing next to a signature check). */
 typedef struct {
-    uint64_t tasks, valid, invalid, malformed;
+    _Atomic uint64_t tasks, valid, invalid, malformed;
+    _Atomic uint64_t busy_us;    /* time spent judging tasks, microseconds */
 } verifier_stats_t;
 
-/*  Runs a verifier until zsys_interrupted; then says LEAVE and returns.
+/*  Runs a verifier until it is asked to stop (*opts->signals > 0). The first
+ *  request starts a drain: the verifier says LEAVE (send me nothing more) and
+ *  keeps working until the broker's LEAVE_OK arrives; ZeroMQ keeps order on
+ *  the broker->worker pipe, so by then every task sent to it has arrived and
+ *  has been judged and reported (VERDICTS + DONE). Then it returns. A second
+ *  request, or a drain longer than drain_ms, stops it at once (it says LEAVE
+ *  again, and the broker requeues what it still held).
  *  Suitable as a pthread start routine argument holder: see worker/main.c. */
 void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats);
 

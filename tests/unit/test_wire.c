@@ -78,7 +78,7 @@ static const msgpack_object *s_items(const msgpack_object *o, size_t want, size_
 
 static void test_empty_messages(wire_packer_t *w)
 {
-    static const wire_type empty[] = { WIRE_PING, WIRE_PONG, WIRE_BYE, WIRE_HEARTBEAT, WIRE_LEAVE };
+    static const wire_type empty[] = { WIRE_PING, WIRE_PONG, WIRE_BYE, WIRE_HEARTBEAT, WIRE_LEAVE, WIRE_LEAVE_OK };
     for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
         wire_msg_t m;
         wire_begin(w, empty[i], 0);

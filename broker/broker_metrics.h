@@ -1,0 +1,46 @@
+/*  broker_metrics.h: the broker's Prometheus metrics (see proto/metrics.h).
+ *
+ *  The broker's loop is single-threaded and keeps its own statistics; at
+ *  most every S_PUBLISH_US (100 ms) it copies them here in one snapshot
+ *  (broker_metrics_due, then broker_metrics_publish and the per-worker
+ *  calls), and the HTTP thread serves what was published last. Nothing on
+ *  the hot path changes.
+ *
+ *  Every call accepts a NULL broker_metrics_t (metrics off) and does nothing.
+ */
+#ifndef AT_BROKER_METRICS_H
+#define AT_BROKER_METRICS_H
+#include "at_err.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct broker_metrics_t broker_metrics_t;
+
+typedef struct {
+    uint64_t admitted, dispatched, redispatched, acked, duplicates, malformed;
+    const uint64_t *refused_by;     /* AT_ERR_COUNT_ counts, indexed by reason code */
+    uint64_t queue_depth;           /* tasks waiting for a worker */
+    uint64_t held;                  /* admitted and not committed */
+    uint64_t outstanding_credit;    /* granted to producers, unspent */
+    uint64_t worker_credit;         /* announced by workers, unused */
+    uint64_t producers, workers;
+    uint64_t sink_lag;              /* next_seq - base */
+} broker_metrics_snapshot_t;
+
+/*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
+ *  AT_OK when the address says off; NULL with an error in *rc (logged) when
+ *  it cannot serve. */
+broker_metrics_t *broker_metrics_new(const char *address, at_err *rc);
+void broker_metrics_destroy(broker_metrics_t **self_p);
+
+/*  True when a new snapshot is due (rate limit of the publication). */
+bool broker_metrics_due(broker_metrics_t *self);
+void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapshot_t *s);
+
+/*  The per-worker series: begin, one call per connected worker, end. */
+void broker_metrics_workers_begin(broker_metrics_t *self);
+void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done);
+void broker_metrics_workers_end(broker_metrics_t *self);
+
+#endif

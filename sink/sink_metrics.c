@@ -1,0 +1,82 @@
+/*  sink_metrics.c: the sink's metric families (see sink_metrics.h and
+ *  docs/operations.md, "Metrics"). */
+#include "sink_metrics.h"
+#include "metrics.h"
+#include <stdlib.h>
+
+struct sink_metrics_t {
+    metrics_t *reg;
+    metrics_series_t *received, *committed, *duplicates, *commits, *malformed, *stale;
+    metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds;
+};
+
+/*  Commit durations, microseconds: 100 us .. 5 s. */
+static const uint64_t s_bounds[] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+                                     100000, 250000, 500000, 1000000, 2500000, 5000000 };
+
+static void s_define(sink_metrics_t *self)
+{
+    metrics_t *m = self->reg;
+    self->received = metrics_counter(m, "attest_sink_received_total",
+                                     "Verdicts received in well-formed messages of the current epoch.");
+    self->committed = metrics_counter(m, "attest_sink_committed_total", "Entries appended to the log.");
+    self->duplicates = metrics_counter(m, "attest_sink_duplicates_total",
+                                       "Verdicts whose id was already in the log (answered, not appended).");
+    self->commits = metrics_counter(m, "attest_sink_commits_total", "Successful LMDB write transactions.");
+    self->commit_seconds = metrics_histogram(m, "attest_sink_commit_seconds",
+                                             "Duration of a successful group commit, fdatasync included.",
+                                             s_bounds, sizeof s_bounds / sizeof s_bounds[0], 1000000);
+    self->buffered = metrics_gauge(m, "attest_sink_reorder_buffered",
+                                   "Verdicts held in the reorder buffer, waiting for a gap or a commit.");
+    self->next_index = metrics_gauge(m, "attest_sink_next_index", "Entries in the log (index of the next one).");
+    self->next_seq = metrics_gauge(m, "attest_sink_next_seq", "Committed watermark: the next sequence number.");
+    self->malformed = metrics_counter(m, "attest_sink_malformed_total",
+                                      "Messages or items dropped: bad bytes, frames or type.");
+    self->stale = metrics_counter(m, "attest_sink_stale_total",
+                                  "Verdicts dropped: no epoch yet, or of another epoch.");
+}
+
+sink_metrics_t *sink_metrics_new(const char *address, at_err *rc)
+{
+    *rc = AT_OK;
+    if (!metrics_wanted(address))
+        return NULL;
+    sink_metrics_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    self->reg = metrics_new();
+    s_define(self);
+    if ((*rc = metrics_serve(self->reg, address, "SNK-METRICS")) != AT_OK)
+        sink_metrics_destroy(&self);
+    return self;
+}
+
+void sink_metrics_destroy(sink_metrics_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    metrics_destroy(&(*self_p)->reg);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s)
+{
+    if (!self)
+        return;
+    metrics_set(self->received, s->received);
+    metrics_set(self->committed, s->committed);
+    metrics_set(self->duplicates, s->duplicates);
+    metrics_set(self->commits, s->commits);
+    metrics_set(self->malformed, s->malformed);
+    metrics_set(self->stale, s->stale);
+    metrics_set(self->buffered, s->reorder_buffered);
+    metrics_set(self->next_index, s->next_index);
+    metrics_set(self->next_seq, s->next_seq);
+}
+
+void sink_metrics_commit(sink_metrics_t *self, uint64_t us)
+{
+    if (self)
+        metrics_observe(self->commit_seconds, us);
+}

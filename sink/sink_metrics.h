@@ -1,0 +1,34 @@
+/*  sink_metrics.h: the sink's Prometheus metrics (see proto/metrics.h).
+ *
+ *  The sink's loop copies its counters here once per turn of the loop
+ *  (relaxed atomic stores, no lock, no allocation) and reports the duration
+ *  of every successful commit, fdatasync included, to a histogram. The HTTP
+ *  thread serves the last values.
+ *
+ *  Every call accepts a NULL sink_metrics_t (metrics off) and does nothing.
+ */
+#ifndef AT_SINK_METRICS_H
+#define AT_SINK_METRICS_H
+#include "at_err.h"
+#include <stdint.h>
+
+typedef struct sink_metrics_t sink_metrics_t;
+
+typedef struct {
+    uint64_t received, committed, duplicates, commits, malformed, stale;
+    uint64_t reorder_buffered;      /* verdicts held in the reorder buffer */
+    uint64_t next_index;            /* entries in the log */
+    uint64_t next_seq;              /* committed watermark */
+} sink_metrics_snapshot_t;
+
+/*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
+ *  AT_OK when the address says off; NULL with an error in *rc (logged) when
+ *  it cannot serve. */
+sink_metrics_t *sink_metrics_new(const char *address, at_err *rc);
+void sink_metrics_destroy(sink_metrics_t **self_p);
+
+void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s);
+/*  One successful commit took `us` microseconds (begin to durable). */
+void sink_metrics_commit(sink_metrics_t *self, uint64_t us);
+
+#endif

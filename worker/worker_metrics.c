@@ -1,0 +1,77 @@
+/*  worker_metrics.c: the worker's metric families (see worker_metrics.h and
+ *  docs/operations.md, "Metrics"). */
+#include "worker_metrics.h"
+#include "metrics.h"
+#include <stdlib.h>
+
+struct worker_metrics_t {
+    metrics_t *reg;
+    char *stats;                 /* first verifier_stats_t */
+    size_t stride, n;
+    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy;
+};
+
+/*  On the HTTP thread, under the registry's lock: sums the threads' atomics. */
+static void s_collect(void *arg)
+{
+    worker_metrics_t *self = arg;
+    uint64_t tasks = 0, valid = 0, invalid = 0, malformed = 0, busy = 0;
+    for (size_t i = 0; i < self->n; i++) {
+        verifier_stats_t *st = (verifier_stats_t *) (void *) (self->stats + i * self->stride);
+        tasks += st->tasks;
+        valid += st->valid;
+        invalid += st->invalid;
+        malformed += st->malformed;
+        busy += st->busy_us;
+    }
+    metrics_set(self->tasks, tasks);
+    metrics_set(self->valid, valid);
+    metrics_set(self->invalid, invalid);
+    metrics_set(self->malformed, malformed);
+    metrics_set(self->busy, busy);
+}
+
+static void s_define(worker_metrics_t *self)
+{
+    metrics_t *m = self->reg;
+    self->tasks = metrics_counter(m, "attest_worker_tasks_total", "Tasks judged by this process's verifiers.");
+    self->valid = metrics_counter(m, "attest_worker_valid_total", "Tasks judged valid.");
+    self->invalid = metrics_counter(m, "attest_worker_invalid_total",
+                                    "Tasks judged invalid (structure, signature or time).");
+    self->malformed = metrics_counter(m, "attest_worker_malformed_total",
+                                      "Messages from the broker dropped as malformed or unexpected.");
+    self->threads = metrics_gauge(m, "attest_worker_threads", "Verifier threads in this process.");
+    self->busy = metrics_series(metrics_family(m, "attest_worker_busy_seconds_total", METRICS_COUNTER,
+                                               "Time the verifiers spent judging tasks, summed over threads.",
+                                               NULL, 1000000), NULL);
+    metrics_set(self->threads, self->n);
+}
+
+worker_metrics_t *worker_metrics_new(const char *address, verifier_stats_t *stats, size_t stride, size_t nthreads,
+                                     at_err *rc)
+{
+    *rc = AT_OK;
+    if (!metrics_wanted(address))
+        return NULL;
+    worker_metrics_t *self = calloc(1, sizeof *self);
+    if (!self)
+        abort();
+    self->reg = metrics_new();
+    self->stats = (char *) stats;
+    self->stride = stride;
+    self->n = nthreads;
+    s_define(self);
+    metrics_on_scrape(self->reg, s_collect, self);
+    if ((*rc = metrics_serve(self->reg, address, "WRK-METRICS")) != AT_OK)
+        worker_metrics_destroy(&self);
+    return self;
+}
+
+void worker_metrics_destroy(worker_metrics_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    metrics_destroy(&(*self_p)->reg);
+    free(*self_p);
+    *self_p = NULL;
+}
