@@ -10,10 +10,12 @@ for tool in cmake cc pkg-config; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if command -v pkg-config >/dev/null 2>&1; then
-  for lib in libzmq libczmq msgpack lmdb libsodium jansson; do
+  for lib in libzmq libczmq msgpack lmdb libsodium jansson libmicrohttpd; do
     pkg-config --exists "$lib" || missing+=("$lib")
   done
 fi
+# The tests' Python modules (the second quick-start command needs them).
+/usr/bin/python3 -c 'import zmq, msgpack, nacl, lmdb, yaml' >/dev/null 2>&1 || missing+=("python3 test modules")
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "quickstart: missing: ${missing[*]}; running scripts/install-deps.sh" >&2

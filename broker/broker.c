@@ -110,6 +110,7 @@ struct broker_t {
     uint64_t base;              /* lowest seq not yet ACKED */
     uint64_t next_seq;          /* next seq to assign */
     bool have_sink;
+    bool sink_confirmed;        /* admission opened: see s_sink_confirm */
     char sink_instance[WIRE_NAME_MAX + 1];
     uint8_t sink_rid[S_RID_MAX];
     size_t sink_rid_len;
@@ -538,6 +539,25 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
 /*  A sink (re)registers. A new instance may have lost what it had not
  *  committed: every task not yet acknowledged is dispatched again (the sink
  *  answers those it already holds from its log). */
+/*  The first sink after the broker starts: numbering (and admission) start
+ *  only when a SINK_HELLO sent after our SINK_WELCOME reports the same
+ *  next_seq we offered. Until the sink has adopted our epoch it may still
+ *  commit verdicts of a previous broker, moving its watermark; starting
+ *  behind it would give new attestations sequence numbers the log already
+ *  holds. Nothing is admitted before, so moving the start is free. */
+static void s_sink_confirm(broker_t *self, uint64_t next_seq)
+{
+    if (next_seq != self->next_seq) {
+        assert(self->base == self->next_seq && self->q_len == 0);
+        self->base = self->next_seq = next_seq;
+        return;   /* offered again in the SINK_WELCOME that follows */
+    }
+    self->sink_confirmed = true;
+    credit_set_open(self->credit, true);
+    at_log_info("BRK-SINK", "sink confirmed: sequence starts at %" PRIu64, next_seq);
+    s_topup_all(self);
+}
+
 static void s_on_sink_hello(broker_t *self, const uint8_t *rid, size_t rid_len, wire_msg_t *m)
 {
     const char *inst;
@@ -551,12 +571,13 @@ static void s_on_sink_hello(broker_t *self, const uint8_t *rid, size_t rid_len, 
     }
     bool same = self->have_sink && strlen(self->sink_instance) == len && memcmp(self->sink_instance, inst, len) == 0;
     self->sink_last_seen = at_clock_mono_us();
+    if (same && !self->sink_confirmed)
+        s_sink_confirm(self, next_seq);
     memcpy(self->sink_rid, rid, rid_len);
     self->sink_rid_len = rid_len;
     if (!same) {
-        if (!self->have_sink) {
-            self->base = self->next_seq = next_seq;
-            credit_set_open(self->credit, true);
+        if (!self->have_sink || !self->sink_confirmed) {
+            self->base = self->next_seq = next_seq;   /* nothing admitted yet */
         } else {
             for (uint64_t seq = self->next_seq; seq-- > self->base;) {
                 task_t *t = s_slot(self, seq);
@@ -574,7 +595,7 @@ static void s_on_sink_hello(broker_t *self, const uint8_t *rid, size_t rid_len, 
     }
     wire_begin(&self->out, WIRE_SINK_WELCOME, 2);
     msgpack_pack_uint64(&self->out.pk, self->epoch);
-    msgpack_pack_uint64(&self->out.pk, next_seq);
+    msgpack_pack_uint64(&self->out.pk, self->sink_confirmed ? next_seq : self->next_seq);
     if (wire_send(self->bh, &self->out, rid, rid_len, ZMQ_DONTWAIT) != 0)
         at_log_limited(AT_LOG_WARN, "BRK-SEND", "sink welcome not sent: %s", zmq_strerror(errno));
     if (!same)

@@ -372,7 +372,8 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         s_malformed(self, "broker", "SINK_WELCOME", rc);
         return;
     }
-    if (!self->has_epoch || epoch != self->epoch) {
+    bool adopted = !self->has_epoch || epoch != self->epoch;
+    if (adopted) {
         at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",
                     epoch, self->has_epoch ? "" : "none, ", self->epoch, reorder_filled(self->rb));
         self->has_epoch = true;
@@ -381,9 +382,15 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         self->ready_since = 0;
         self->nlate = 0;
     }
+    /* Our watermark is final for this epoch now (verdicts of the old one
+     * are dropped): confirm it to the broker at once, which starts
+     * numbering only when a SINK_HELLO confirms its first_seq; it differs
+     * if we committed the old epoch's verdicts after our last SINK_HELLO. */
     if (first_seq != self->next_seq)
-        at_log_limited(AT_LOG_WARN, "SNK-WELCOME", "broker starts at seq %" PRIu64 " but the log is at %" PRIu64,
-                       first_seq, self->next_seq);
+        at_log_info("SNK-WELCOME", "broker starts at seq %" PRIu64 " but the log is at %" PRIu64 ": telling it",
+                    first_seq, self->next_seq);
+    if (adopted || first_seq != self->next_seq)
+        s_send_hello(self);
 }
 
 static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
