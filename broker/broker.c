@@ -25,6 +25,7 @@
 #include "wire.h"
 #include <czmq.h>
 #include <sodium.h>
+#include <unistd.h>
 
 const cfg_def_t broker_settings[] = {
     { "frontend", CFG_STR, "tcp://*:5555", 0, 0, "endpoint producers connect to (ROUTER, bound)" },
@@ -34,6 +35,7 @@ const cfg_def_t broker_settings[] = {
     { "max-batch", CFG_INT, "256", 1, WIRE_BATCH_MAX, "attestations per SUBMIT a producer may send" },
     { "dispatch-chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "most tasks sent to one worker per turn" },
     { "target-latency-ms", CFG_INT, "20", 1, 60000, "longest a task should wait inside a worker; sizes each worker's share" },
+    { "batch-us", CFG_INT, "300", 0, 100000, "while busy, wake at most once per this many microseconds (0: per message)" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval" },
     { "worker-timeout-ms", CFG_INT, "5000", 100, 600000, "silence after which a worker is dropped and its tasks redispatched" },
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
@@ -540,7 +542,8 @@ static void s_on_done(broker_t *self, worker_t *w, wire_msg_t *m)
  *  committed: every task not yet acknowledged is dispatched again (the sink
  *  answers those it already holds from its log). */
 /*  The first sink after the broker starts: numbering (and admission) start
- *  only when a SINK_HELLO sent after our SINK_WELCOME reports the same
+ *  only when a SINK_HELLO carrying our epoch (so sent after the sink
+ *  adopted it, and with it a final watermark) reports the same
  *  next_seq we offered. Until the sink has adopted our epoch it may still
  *  commit verdicts of a previous broker, moving its watermark; starting
  *  behind it would give new attestations sequence numbers the log already
@@ -562,17 +565,17 @@ static void s_on_sink_hello(broker_t *self, const uint8_t *rid, size_t rid_len, 
 {
     const char *inst;
     size_t len;
-    uint64_t next_seq, next_index;
+    uint64_t next_seq, next_index, epoch;
     if (wire_str(&m->f[0], &inst, &len, WIRE_NAME_MAX) || wire_u64(&m->f[1], &next_seq)
-        || wire_u64(&m->f[2], &next_index)) {
+        || wire_u64(&m->f[2], &next_index) || wire_u64(&m->f[3], &epoch)) {
         self->st.malformed++;
-        s_send_error(self, self->bh, rid, rid_len, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index]");
+        s_send_error(self, self->bh, rid, rid_len, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch]");
         return;
     }
     bool same = self->have_sink && strlen(self->sink_instance) == len && memcmp(self->sink_instance, inst, len) == 0;
     self->sink_last_seen = at_clock_mono_us();
-    if (same && !self->sink_confirmed)
-        s_sink_confirm(self, next_seq);
+    if (same && !self->sink_confirmed && epoch == self->epoch)
+        s_sink_confirm(self, next_seq);   /* sent after it adopted our epoch */
     memcpy(self->sink_rid, rid, rid_len);
     self->sink_rid_len = rid_len;
     if (!same) {
@@ -1057,6 +1060,17 @@ void broker_destroy(broker_t **self_p)
     *self_p = NULL;
 }
 
+/*  While messages keep coming, take them in batches: wake at most once per
+ *  batch-us instead of once per message. Waking a process costs more CPU
+ *  than handling a message, and that CPU belongs to the verifiers. After an
+ *  idle spell the first message is handled at once. */
+static void s_batch_pause(const broker_t *self)
+{
+    int64_t us = cfg_int(self->cfg, "batch-us");
+    if (us > 0)
+        usleep((useconds_t) us);
+}
+
 at_err broker_run(broker_t *self)
 {
     zpoller_t *poller = zpoller_new(self->front, self->back, NULL);
@@ -1068,8 +1082,11 @@ at_err broker_run(broker_t *self)
         if (zpoller_terminated(poller))
             break;
         bool busy = true;
+        int turns = 0;
         while (busy && !zsys_interrupted) {
             busy = false;
+            if (turns++ > 0)
+                s_batch_pause(self);
             for (int i = 0; i < S_TURN_MAX && s_recv_one(self, self->bh, s_on_backend_msg, "backend"); i++)
                 busy = true;
             for (int i = 0; i < S_TURN_MAX && s_recv_one(self, self->fh, s_on_frontend_msg, "frontend"); i++)

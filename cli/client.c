@@ -81,6 +81,8 @@ struct at_client_t {
     uint64_t lo;                      /* lowest cseq that may still be pending */
     uint64_t next_cseq;
     uint64_t sent;                    /* cseqs <= sent have been sent */
+    uint64_t linger_us;               /* how long a partial batch may wait for company */
+    uint64_t unsent_since;            /* mono us the oldest unsent item was added; 0: none */
     size_t npending;
     bool rejoin;                      /* the broker forgot us: resubmit all at the next WELCOME */
     uint64_t resend_end;              /* pending cseqs below this are the resubmission backlog */
@@ -231,12 +233,35 @@ static bool s_send_one_batch(at_client_t *self)
     return true;
 }
 
-/*  Sends everything batched (full batches and the partial one). */
-static void s_send_batches(at_client_t *self)
+/*  Sends the full batches, and the partial one too when forced or when its
+ *  oldest item has lingered linger_us: like Nagle's algorithm, a producer
+ *  that submits one attestation at a time still sends batches, so that the
+ *  broker (and every hop after it) is woken once per batch, not per
+ *  attestation. */
+static void s_send_batches(at_client_t *self, bool force)
 {
+    uint64_t unsent = self->next_cseq - 1 - self->sent;
+    if (!force && unsent < self->max_batch && self->unsent_since
+        && at_clock_mono_us() - self->unsent_since < self->linger_us)
+        return;
     while (self->connected && self->sent + 1 < self->next_cseq)
         if (!s_send_one_batch(self))
             break;
+    self->unsent_since = self->sent + 1 < self->next_cseq ? at_clock_mono_us() : 0;
+}
+
+/*  Milliseconds until the partial batch is due (INT_MAX if none). */
+static int s_linger_ms(const at_client_t *self)
+{
+    if (!self->unsent_since || !self->connected)
+        return INT32_MAX;
+    uint64_t due = self->unsent_since + self->linger_us, now = at_clock_mono_us();
+    return due <= now ? 0 : (int) ((due - now + 999) / 1000);
+}
+
+void at_client_set_linger(at_client_t *self, int linger_us)
+{
+    self->linger_us = linger_us < 0 ? 0 : (uint64_t) linger_us;
 }
 
 /*  The broker does not know us any more (it restarted, or forgot us after
@@ -508,6 +533,7 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     assert(self->ring);
     self->lo = self->next_cseq = 1;
     self->max_batch = 1;
+    self->linger_us = AT_CLIENT_LINGER_US;
     s_send_hello(self);
     return self;
 }
@@ -557,7 +583,7 @@ int at_client_pump(at_client_t *self, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : at_clock_mono_us() + (uint64_t) timeout_ms * 1000u;
     int delivered = 0;
     for (;;) {
-        s_send_batches(self);
+        s_send_batches(self, false);
         s_heartbeat(self);
         int got = 0, r;
         while ((r = s_recv_one(self)) >= 0) {
@@ -568,12 +594,15 @@ int at_client_pump(at_client_t *self, int timeout_ms)
         if (got || now >= deadline || zsys_interrupted)
             break;
         int timer = s_timer_ms(self);   /* at most about a second */
+        int linger = s_linger_ms(self);
+        if (linger < timer)
+            timer = linger;
         uint64_t wait = (deadline - now + 999) / 1000;
         zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
         if (zmq_poll(&item, 1, wait < (uint64_t) timer ? (long) wait : timer) < 0 && zmq_errno() != EINTR)
             break;
     }
-    s_send_batches(self);   /* outcomes may have brought credit-freed work */
+    s_send_batches(self, false);   /* outcomes may have brought credit-freed work */
     return delivered;
 }
 
@@ -609,8 +638,10 @@ at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void 
     self->credit--;
     if (cseq)
         *cseq = c;
+    if (!self->unsent_since)
+        self->unsent_since = at_clock_mono_us();
     if (self->next_cseq - 1 - self->sent >= self->max_batch || self->credit == 0)
-        s_send_batches(self);
+        s_send_batches(self, true);
     return AT_OK;
 }
 
@@ -618,7 +649,7 @@ at_err at_client_flush(at_client_t *self, int timeout_ms)
 {
     bool forever = timeout_ms < 0;
     uint64_t deadline = at_clock_mono_us() + (uint64_t) (forever ? 0 : timeout_ms) * 1000u;
-    s_send_batches(self);
+    s_send_batches(self, true);
     while (self->npending > 0) {
         if (zsys_interrupted)
             return AT_ERR_INTERRUPTED;

@@ -72,6 +72,12 @@ int at_client_pump(at_client_t *self, int timeout_ms);
  *  passes (-1: no limit). AT_OK, AT_ERR_TIMEOUT or AT_ERR_INTERRUPTED. */
 at_err at_client_flush(at_client_t *self, int timeout_ms) __attribute__((warn_unused_result));
 
+/*  A partial batch waits up to linger_us for more submissions before it is
+ *  sent (default AT_CLIENT_LINGER_US; 0: send at once). A full batch, a
+ *  batch that uses the last credit, and at_client_flush send at once. */
+#define AT_CLIENT_LINGER_US 1000
+void at_client_set_linger(at_client_t *self, int linger_us);
+
 /*  Submitted and not yet acknowledged or refused. */
 size_t at_client_pending(const at_client_t *self);
 /*  Credit currently held (attestations that may be sent now). */

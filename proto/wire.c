@@ -11,7 +11,7 @@ static const uint8_t s_arity[WIRE_TYPE_MAX_] = {
     [WIRE_ERROR] = A(2), [WIRE_BYE] = A(0),
     [WIRE_READY] = A(2), [WIRE_TASKS] = A(2), [WIRE_DONE] = A(2), [WIRE_HEARTBEAT] = A(0), [WIRE_LEAVE] = A(0),
     [WIRE_LEAVE_OK] = A(0),
-    [WIRE_SINK_HELLO] = A(3), [WIRE_SINK_WELCOME] = A(2), [WIRE_COMMITTED] = A(3),
+    [WIRE_SINK_HELLO] = A(4), [WIRE_SINK_WELCOME] = A(2), [WIRE_COMMITTED] = A(3),
     [WIRE_VERDICTS] = A(3),
 };
 

@@ -22,7 +22,8 @@
  *    HEARTBEAT W<->B [1, 23]
  *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
- *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint]
+ *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint,
+ *                          epoch uint (the broker epoch the sink has adopted; 0: none)]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
  *  Sink PULL (worker PUSH):

@@ -121,10 +121,11 @@ static void s_send(sink_t *self, const char *what)
 
 static void s_send_hello(sink_t *self)
 {
-    wire_begin(&self->pk, WIRE_SINK_HELLO, 3);
+    wire_begin(&self->pk, WIRE_SINK_HELLO, 4);
     wire_pack_str(&self->pk, self->instance, strlen(self->instance));
     msgpack_pack_uint64(&self->pk.pk, self->next_seq);
     msgpack_pack_uint64(&self->pk.pk, self->next_index);
+    msgpack_pack_uint64(&self->pk.pk, self->has_epoch ? self->epoch : 0);
     s_send(self, "SINK_HELLO");
 }
 

@@ -571,48 +571,62 @@ def count_at(samples, t):
     return samples[lo - 1][1] if lo > 0 else 0
 
 
-def recovery_from(samples, t0, level, total):
-    """(ms, note): from t0, the start of the first 1 s window whose
-    throughput is >= level/2 (or the time until the whole load was in)."""
+def rate_at(samples, t):
+    """Throughput over the 1 s window ending at t."""
+    return count_at(samples, t) - count_at(samples, t - 1.0)
+
+
+def recovery_from(samples, ref, dip_until, level, total):
+    """(ms, note). If the 1 s throughput falls below level/2 at some time in
+    [ref, dip_until], the time from ref until it is back at >= level/2;
+    0 when it never falls that low."""
     t_done = next((t for t, n in samples if n >= total), None)
     last = samples[-1][0]
-    t = t0
-    while t + 1.0 <= last:
-        if count_at(samples, t + 1.0) - count_at(samples, t) >= level / 2.0:
-            ms = (t - t0) * 1000.0
-            if t_done is not None and t_done >= t0:
-                ms = min(ms, (t_done - t0) * 1000.0)
-            return int(ms), ""
+    t, dip = ref, None
+    while t <= min(dip_until, last):
         if t_done is not None and t >= t_done:
-            return int(max(0.0, t_done - t0) * 1000.0), "load finished"
-        t += 0.2
-    return int((last - t0) * 1000.0), "NOT RECOVERED"
+            break
+        if rate_at(samples, t) < level / 2.0:
+            dip = t
+            break
+        t += 0.1
+    if dip is None:
+        return 0, ""
+    t = dip
+    while t <= last:
+        if rate_at(samples, t) >= level / 2.0:
+            return int((t - ref) * 1000.0), ""
+        if t_done is not None and t >= t_done:
+            return int((t_done - ref) * 1000.0), "load finished"
+        t += 0.1
+    return int((last - ref) * 1000.0), "NOT RECOVERED"
 
 
 def recovery_ms(samples, f, total, offered):
     """(ms, level/s, note). Level: throughput over the 1 s before the fault,
     capped at the offered rate (a catch-up burst after an earlier fault is
-    not the steady level). Recovery: the time until the start of the first
-    1 s window at >= level/2, counted from the injection for instantaneous
-    faults; for faults with a duration that the cluster can route around
-    (one worker host lossy, slow or cut off) the longer of the counts from
-    the injection and from the heal; for the sink partition (one sink:
-    nothing can route around it, so the partition itself is not recovery
-    time) from the heal."""
+    not the steady level). Recovery: when the throughput over a 1 s window
+    falls below level/2, the time until it is back above level/2, counted
+    from the injection for instantaneous faults (a dip within 5 s of it);
+    for faults with a duration that the cluster can route around (one
+    worker host lossy, slow or cut off) the longer of the counts from the
+    injection (a dip while it lasts, which must end before the heal) and
+    from the heal (a dip within 5 s of it); for the sink partition (one
+    sink: nothing can route around it, so the partition itself is not
+    recovery time) from the heal."""
     s, e = f["start"], f["end"] or f["start"]
-    level = min(offered, count_at(samples, s) - count_at(samples, s - 1.0))
+    level = min(offered, rate_at(samples, s))
     if level < 200:
         return None, level, "no steady load before it"
     if not f["duration"]:
-        ms, note = recovery_from(samples, s, level, total)
+        ms, note = recovery_from(samples, s, s + 5.0, level, total)
         return ms, level, note
-    at_heal, note_h = recovery_from(samples, e, level, total)
+    at_heal, note_h = recovery_from(samples, e, e + 5.0, level, total)
     if f["kind"] == "partition_sink":
         return at_heal, level, note_h
-    at_inj, note_i = recovery_from(samples, s, level, total)
-    if note_i == "NOT RECOVERED" and at_heal is not None and note_h != "NOT RECOVERED":
-        note_i = "NOT ROUTED AROUND while it lasted (from the heal: %d ms)" % at_heal
-        at_inj = int((e - s) * 1000) + at_heal
+    at_inj, note_i = recovery_from(samples, s, e, level, total)
+    if not note_i and s + at_inj / 1000.0 > e + 0.5:
+        note_i = "NOT ROUTED AROUND while it lasted"
     return max(at_inj, at_heal), level, note_i or note_h
 
 
@@ -884,7 +898,7 @@ def main():
                     drains and all(rc == 0 for _, rc, _ in drains))
         # recovery
         samples = list(c.samples)
-        print("recovery (throughput back above half of the 1 s before the fault, from injection or heal):")
+        print("recovery (1 s throughput back above half of the second before the fault; see recovery_ms):")
         worst, notrec = -1, []
         for f in c.faults:
             ms, level, note = recovery_ms(samples, f, n_total, rate)

@@ -127,7 +127,7 @@ def run(args):
     sink = start_sink(args, logdir, bport, vport)
     try:
         rid, hello = expect_hello(router)
-        check(hello is not None and hello[3:] == [0, 0], "SINK_HELLO with next_seq 0, next_index 0")
+        check(hello is not None and hello[3:5] == [0, 0], "SINK_HELLO with next_seq 0, next_index 0")
         push = ctx.socket(zmq.PUSH)
         push.connect("tcp://127.0.0.1:%d" % vport)
         push.send(msgpack.packb([1, 40, 7, "w1", [verdict(2, ident(2), b"att2")]]))   # before any epoch: stale
@@ -167,7 +167,7 @@ def run(args):
     sink = start_sink(args, logdir, bport, vport)
     try:
         _, hello = expect_hello(router)
-        check(hello is not None and hello[3:] == [4, 3], "restart: SINK_HELLO next_seq 4, next_index 3")
+        check(hello is not None and hello[3:5] == [4, 3], "restart: SINK_HELLO next_seq 4, next_index 3")
     finally:
         sink.send_signal(signal.SIGINT)
         sink.communicate(timeout=10)

@@ -250,12 +250,14 @@ static void test_backend(wire_packer_t *w)
 static void test_sink(wire_packer_t *w)
 {
     wire_msg_t m;
-    wire_begin(w, WIRE_SINK_HELLO, 3);
+    wire_begin(w, WIRE_SINK_HELLO, 4);
     wire_pack_str(w, "sink-a", 6);
     msgpack_pack_uint64(&w->pk, 12);
     msgpack_pack_uint64(&w->pk, 9);
-    if (s_parse(&m, w, WIRE_SINK_HELLO, 3) == AT_OK) {
-        CHECK(s_str_is(&m.f[0], "sink-a", WIRE_NAME_MAX) && s_u64(&m.f[1]) == 12 && s_u64(&m.f[2]) == 9);
+    msgpack_pack_uint64(&w->pk, 77);
+    if (s_parse(&m, w, WIRE_SINK_HELLO, 4) == AT_OK) {
+        CHECK(s_str_is(&m.f[0], "sink-a", WIRE_NAME_MAX) && s_u64(&m.f[1]) == 12 && s_u64(&m.f[2]) == 9
+              && s_u64(&m.f[3]) == 77);
         wire_msg_done(&m);
     }
     wire_begin(w, WIRE_SINK_WELCOME, 2);
@@ -720,8 +722,9 @@ static void s_build_seeds(wire_packer_t *w)
     msgpack_pack_uint64(&w->pk, 2);
     msgpack_pack_uint64(&w->pk, 2);
     s_add_packer_seed(w);
-    wire_begin(w, WIRE_SINK_HELLO, 3);
+    wire_begin(w, WIRE_SINK_HELLO, 4);
     wire_pack_str(w, "s", 1);
+    msgpack_pack_uint64(&w->pk, 1);
     msgpack_pack_uint64(&w->pk, 1);
     msgpack_pack_uint64(&w->pk, 1);
     s_add_packer_seed(w);
