@@ -308,4 +308,12 @@ void wire_socket_defaults(void *zsock, int hwm)
     zsock_set_linger(zsock, 0);
     zsock_set_sndhwm(zsock, hwm);
     zsock_set_rcvhwm(zsock, hwm);
+    /* ZMTP heartbeats: a connection whose peer stops answering (a host gone,
+     * a partition) is closed after WIRE_ZMTP_TIMEOUT_MS and the connecting
+     * side reconnects at once. Without them a TCP connection that lost
+     * packets for a while sits in exponential retransmission backoff long
+     * after the network has healed. */
+    zsock_set_heartbeat_ivl(zsock, WIRE_ZMTP_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout(zsock, WIRE_ZMTP_TIMEOUT_MS);
+    zsock_set_heartbeat_ttl(zsock, WIRE_ZMTP_TIMEOUT_MS);
 }

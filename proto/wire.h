@@ -47,6 +47,8 @@
 #define WIRE_BATCH_MAX 1024          /* items in SUBMIT, TASKS, DONE, VERDICTS */
 #define WIRE_RESULTS_MAX 8192        /* items in ACK, REFUSE, COMMITTED */
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
+#define WIRE_ZMTP_HEARTBEAT_MS 1000  /* ZMTP PING interval on every connection */
+#define WIRE_ZMTP_TIMEOUT_MS 4000    /* no traffic this long: the connection is dropped */
 
 typedef enum {
     WIRE_HELLO = 1, WIRE_WELCOME = 2, WIRE_SUBMIT = 3, WIRE_CREDIT = 4, WIRE_ACK = 5,
@@ -154,7 +156,8 @@ void wire_pack_str(wire_packer_t *w, const char *s, size_t n);
 int wire_send(void *handle, const wire_packer_t *w, const void *rid, size_t rid_len, int flags);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =
- *  WIRE_FRAME_MAX, linger 0, and high-water marks. */
+ *  WIRE_FRAME_MAX, linger 0, high-water marks, and ZMTP heartbeats
+ *  (WIRE_ZMTP_HEARTBEAT_MS / WIRE_ZMTP_TIMEOUT_MS). */
 void wire_socket_defaults(void *zsock, int hwm);
 
 #endif
