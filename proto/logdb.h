@@ -34,6 +34,7 @@
 #define LOGDB_HASH_BYTES 32
 #define LOGDB_IDS_FLUSH 32768   /* pending ids that start a flush cycle */
 #define LOGDB_IDS_STEP 2048     /* ids written per commit during a cycle */
+#define LOGDB_BLOOM_WORDS (1u << 19)   /* writer's id filter: 4 MiB, ~0.1% false positives at 1M ids */
 
 typedef struct {
     uint64_t index, seq;
