@@ -322,6 +322,8 @@ static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
 
 static int s_bench(const cfg_t *cfg)
 {
+    zsys_init();
+    zsys_set_logstream(NULL);
     s_run_t r = { .cfg = cfg };
     size_t n = (size_t) cfg_int(cfg, "n");
     int vthreads = (int) (cfg_int(cfg, "workers") * cfg_int(cfg, "threads"));
@@ -369,20 +371,11 @@ static int s_bench(const cfg_t *cfg)
 
 int cmd_bench(int argc, char **argv)
 {
-    cfg_t *cfg = cfg_new("attest bench",
-                         "attest bench: measures the pipeline on a local cluster and prints one line:\n"
-                         "bench: n=N committed=C valid=V invalid=I lost=L dup=D order=ok rate=R/s\n"
-                         "       verify_limit=X/s ratio=Q p50_ms=A p99_ms=B broker_rss_mb=M1 sink_rss_mb=M2 worker_rss_mb=M3\n"
-                         "Exit status 0 only if nothing was lost, duplicated, reordered or misjudged.\n\n"
-                         "Usage: attest bench [options]",
-                         s_settings, sizeof s_settings / sizeof s_settings[0]);
-    at_err rc = cfg_parse(cfg, argc, argv);
-    int code = rc ? 2 : 0;
-    if (rc == AT_OK && !cfg_help_requested(cfg)) {
-        zsys_init();
-        zsys_set_logstream(NULL);
-        code = s_bench(cfg);
-    }
-    cfg_destroy(&cfg);
-    return code;
+    return cfg_run("attest bench",
+                   "attest bench: measures the pipeline on a local cluster and prints one line:\n"
+                   "bench: n=N committed=C valid=V invalid=I lost=L dup=D order=ok rate=R/s\n"
+                   "       verify_limit=X/s ratio=Q p50_ms=A p99_ms=B broker_rss_mb=M1 sink_rss_mb=M2 worker_rss_mb=M3\n"
+                   "Exit status 0 only if nothing was lost, duplicated, reordered or misjudged.\n\n"
+                   "Usage: attest bench [options]",
+                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_bench);
 }

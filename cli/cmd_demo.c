@@ -61,6 +61,8 @@ static int s_submit(const char *endpoint, const gen_set_t *set, s_tally_t *t)
 
 static int s_demo(const cfg_t *cfg)
 {
+    zsys_init();
+    zsys_set_logstream(NULL);
     const char *dir = cfg_str(cfg, "data-dir");
     size_t n = (size_t) cfg_int(cfg, "n");
     printf("demo: starting a local cluster (broker, sink, %d workers) in %s/\n", (int) cfg_int(cfg, "workers"), dir);
@@ -103,18 +105,9 @@ static int s_demo(const cfg_t *cfg)
 
 int cmd_demo(int argc, char **argv)
 {
-    cfg_t *cfg = cfg_new("attest demo",
-                         "attest demo: starts a local cluster, submits signed attestations, waits for\n"
-                         "every acknowledgement, audits the log and shows where it lives.\n\n"
-                         "Usage: attest demo [options]",
-                         s_settings, sizeof s_settings / sizeof s_settings[0]);
-    at_err rc = cfg_parse(cfg, argc, argv);
-    int code = rc ? 2 : 0;
-    if (rc == AT_OK && !cfg_help_requested(cfg)) {
-        zsys_init();
-        zsys_set_logstream(NULL);
-        code = s_demo(cfg);
-    }
-    cfg_destroy(&cfg);
-    return code;
+    return cfg_run("attest demo",
+                   "attest demo: starts a local cluster, submits signed attestations, waits for\n"
+                   "every acknowledgement, audits the log and shows where it lives.\n\n"
+                   "Usage: attest demo [options]",
+                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_demo);
 }

@@ -18,17 +18,8 @@ static const cfg_def_t s_settings[] = {
     { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128\"" },
 };
 
-int cmd_up(int argc, char **argv)
+static int s_up(const cfg_t *cfg)
 {
-    cfg_t *cfg = cfg_new("attest up",
-                         "attest up: runs broker, sink and workers on loopback, restarts any that\n"
-                         "exit, and stops them cleanly on Ctrl-C.\n\nUsage: attest up [options]",
-                         s_settings, sizeof s_settings / sizeof s_settings[0]);
-    at_err rc = cfg_parse(cfg, argc, argv);
-    if (rc != AT_OK || cfg_help_requested(cfg)) {
-        cfg_destroy(&cfg);
-        return rc ? 2 : 0;
-    }
     zsys_init();
     zsys_set_logstream(NULL);
     cluster_opts_t o = { .data_dir = cfg_str(cfg, "data-dir"),
@@ -42,10 +33,8 @@ int cmd_up(int argc, char **argv)
                          .sink_args = cfg_str(cfg, "sink-args"),
                          .worker_args = cfg_str(cfg, "worker-args") };
     cluster_t *c = cluster_start(&o);
-    if (!c) {
-        cfg_destroy(&cfg);
+    if (!c)
         return 1;
-    }
     fprintf(stderr, "attest up: producers connect to %s; the log is %s\n"
                     "attest up: try 'attest submit --broker %s --key KEYFILE < lines.jsonl'; Ctrl-C stops\n",
             cluster_frontend(c), cluster_log_dir(c), cluster_frontend(c));
@@ -56,6 +45,13 @@ int cmd_up(int argc, char **argv)
     }
     fprintf(stderr, "attest up: stopping\n");
     cluster_stop(&c);
-    cfg_destroy(&cfg);
     return 0;
+}
+
+int cmd_up(int argc, char **argv)
+{
+    return cfg_run("attest up",
+                   "attest up: runs broker, sink and workers on loopback, restarts any that\n"
+                   "exit, and stops them cleanly on Ctrl-C.\n\nUsage: attest up [options]",
+                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_up);
 }

@@ -211,6 +211,17 @@ void cfg_usage(const cfg_t *self, FILE *out)
             "--help", "show this help");
 }
 
+int cfg_run(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs, int argc, char **argv,
+            cfg_main_fn *fn)
+{
+    cfg_t *cfg = cfg_new(prog, summary, defs, ndefs);
+    int code = cfg_parse(cfg, argc, argv) == AT_OK ? 0 : 2;
+    if (code == 0 && !cfg_help_requested(cfg))
+        code = fn(cfg);
+    cfg_destroy(&cfg);
+    return code;
+}
+
 void cfg_log(const cfg_t *self)
 {
     for (size_t i = 0; i < self->ndefs; i++)

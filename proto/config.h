@@ -51,4 +51,11 @@ void cfg_usage(const cfg_t *self, FILE *out);
 /*  Logs the effective configuration, one line per setting. */
 void cfg_log(const cfg_t *self);
 
+/*  The usual main of a command: parses argv against defs, prints the usage
+ *  on --help, and otherwise runs fn with the settings. Returns 2 on a usage
+ *  error, 0 after --help, else what fn returns. */
+typedef int(cfg_main_fn)(const cfg_t *cfg);
+int cfg_run(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs, int argc, char **argv,
+            cfg_main_fn *fn);
+
 #endif

@@ -195,8 +195,30 @@ static void test_file(void)
     REFUSED("--config", "/nonexistent/attest.conf");
 }
 
+static int s_ran;
+static int s_main(const cfg_t *cfg)
+{
+    s_ran++;
+    return (int) cfg_int(cfg, "batch") == 7 ? 42 : 1;
+}
+
+/*  cfg_run: runs the command only when the arguments parse and --help was
+ *  not asked, and passes on its result. */
+static void test_run(void)
+{
+    char *ok[] = { "prog", "--batch", "7", NULL };
+    char *help[] = { "prog", "--help", NULL };
+    char *bad[] = { "prog", "--no-such-flag", NULL };
+    size_t n = sizeof s_defs / sizeof s_defs[0];
+    s_ran = 0;
+    CHECK(cfg_run("prog", "summary", s_defs, n, 3, ok, s_main) == 42 && s_ran == 1);
+    CHECK(cfg_run("prog", "summary", s_defs, n, 2, help, s_main) == 0 && s_ran == 1);
+    CHECK(cfg_run("prog", "summary", s_defs, n, 2, bad, s_main) == 2 && s_ran == 1);
+}
+
 int main(void)
 {
+    test_run();
     test_defaults();
     test_flags();
     test_flag_errors();
