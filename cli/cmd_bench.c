@@ -16,6 +16,7 @@
 #include "logdb.h"
 #include "wire.h"
 #include <czmq.h>
+#include <sodium.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
@@ -37,8 +38,18 @@ static const cfg_def_t s_settings[] = {
     { "log-dir", CFG_STR, "", 0, 0, "log directory of the running cluster given by --broker" },
     { "data-dir", CFG_STR, "", 0, 0, "data directory of the local cluster (default: a temporary one)" },
     { "keep", CFG_BOOL, "false", 0, 0, "keep the temporary data directory" },
+    { "history", CFG_STR, "", 0, 0, "write every attestation's outcome to this file (see --help)" },
+    { "name-prefix", CFG_STR, "bench", 0, 0, "producer k is named PREFIX-k" },
     { "progress", CFG_BOOL, "true", 0, 0, "progress bar on a terminal" },
 };
+
+/*  What happened to one attestation, for --history. */
+typedef struct {
+    uint64_t cseq, index;
+    uint8_t state;               /* 0 no outcome (timed out), 1 acknowledged, 2 refused */
+    uint8_t verdict, reason;
+    bool duplicate;
+} s_outcome_t;
 
 typedef struct {
     int k, nprod;
@@ -50,6 +61,8 @@ typedef struct {
     uint64_t acked, refused;
     uint64_t t_first, t_last;
     at_err err;
+    const char *prefix;
+    s_outcome_t *out;            /* per item, shared (each item has one producer) */
 } s_prod_t;
 
 static void s_on_ack(const at_ack_t *ack, void *arg)
@@ -62,6 +75,8 @@ static void s_on_ack(const at_ack_t *ack, void *arg)
         p->refused++;
     else
         p->acked++;
+    p->out[i] = (s_outcome_t) { ack->cseq, ack->index, (uint8_t) (ack->refused ? 2 : 1), ack->verdict, ack->reason,
+                                ack->duplicate };
     p->t_last = ack->ack_us;
     atomic_fetch_add(p->progress, 1);
 }
@@ -82,7 +97,7 @@ static void *s_producer(void *arg)
 {
     s_prod_t *p = arg;
     char name[32];
-    snprintf(name, sizeof name, "bench-%d", p->k);
+    snprintf(name, sizeof name, "%.20s-%d", p->prefix, p->k);
     at_client_t *c = at_client_new(p->endpoint, name);
     at_client_set_handler(c, s_on_ack, p);
     /* Pace from the moment the broker has answered: a schedule started
@@ -220,6 +235,7 @@ typedef struct {
     char log_dir[512];
     const char *endpoint;
     uint32_t *lat;
+    s_outcome_t *out;            /* per item: what the producer was told */
     uint64_t t0, t1;
     uint64_t acked, refused;
     uint64_t rss[3];             /* peak kB: broker, sink, largest worker */
@@ -266,7 +282,8 @@ static void s_submit_all(s_run_t *r)
     double rate = (double) cfg_int(r->cfg, "rate") / nprod;
     r->t0 = at_clock_mono_us();
     for (int k = 0; k < nprod; k++) {
-        prods[k] = (s_prod_t) { k, nprod, r->set, r->endpoint, rate, r->lat, &progress, 0, 0, 0, 0, AT_OK };
+        prods[k] = (s_prod_t) { k, nprod, r->set, r->endpoint, rate, r->lat, &progress, 0, 0, 0, 0, AT_OK,
+                                cfg_str(r->cfg, "name-prefix"), r->out };
         pthread_create(&tids[k], NULL, s_producer, &prods[k]);
     }
     bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
@@ -297,6 +314,33 @@ static void s_submit_all(s_run_t *r)
     }
     free(prods);
     free(tids);
+}
+
+/*  --history: one line per attestation with what its producer was told, so
+ *  that a checker can compare the producers' history with the log:
+ *      # attester HEX producers PREFIX-0..PREFIX-(K-1)
+ *      item producer cseq outcome index verdict reason duplicate
+ *  outcome: acked (index/verdict/reason/duplicate as acknowledged), refused
+ *  (reason), or timeout (no outcome before the bench gave up). */
+static int s_write_history(const s_run_t *r, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char hex[2 * AT_KEY_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, r->set->attester, AT_KEY_BYTES);
+    int nprod = (int) cfg_int(r->cfg, "producers");
+    const char *prefix = cfg_str(r->cfg, "name-prefix");
+    fprintf(f, "# attester %s producers %s-0..%s-%d\n", hex, prefix, prefix, nprod - 1);
+    static const char *names[] = { "timeout", "acked", "refused" };
+    for (size_t i = 0; i < r->set->n; i++) {
+        const s_outcome_t *o = &r->out[i];
+        fprintf(f, "%zu %s-%d %" PRIu64 " %s %" PRIu64 " %u %u %d\n", i, prefix, (int) (i % (size_t) nprod), o->cseq,
+                names[o->state], o->index, o->verdict, o->reason, o->duplicate ? 1 : 0);
+    }
+    return fclose(f) == 0 ? 0 : -1;
 }
 
 static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
@@ -334,6 +378,7 @@ static int s_bench(const cfg_t *cfg)
                                                  : gen_verify_rate(r.set, vthreads, 2000);
     fprintf(stderr, "bench: verify_limit with %d threads: %.0f/s\n", vthreads, limit);
     r.lat = calloc(n, sizeof *r.lat);
+    r.out = calloc(n, sizeof *r.out);
     if (*cfg_str(cfg, "broker")) {
         r.endpoint = cfg_str(cfg, "broker");
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cfg_str(cfg, "log-dir"));
@@ -353,6 +398,8 @@ static int s_bench(const cfg_t *cfg)
         s_sample_rss(&r);
         cluster_stop(&r.cluster);
     }
+    if (*cfg_str(cfg, "history") && s_write_history(&r, cfg_str(cfg, "history")) != 0)
+        r.err = AT_ERR_IO;
     s_audit_t a;
     at_err err = s_audit(r.log_dir, r.set, (int) cfg_int(cfg, "producers"), &a);
     if (err)
@@ -365,6 +412,7 @@ static int s_bench(const cfg_t *cfg)
         fprintf(stderr, "bench: data kept in %s\n", r.data_dir);
     bool ok = !err && a.lost == 0 && a.dup == 0 && a.order_ok && a.wrong == 0 && !r.err;
     free(r.lat);
+    free(r.out);
     gen_destroy(&r.set);
     return ok ? 0 : 1;
 }

@@ -79,6 +79,7 @@ gen_set_t *gen_make(size_t n, unsigned bad_per_mille, unsigned expired_per_mille
     assert(s->arena && s->off && s->len && s->kind && s->id);
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
     crypto_sign_keypair(pk, sk);
+    memcpy(s->attester, pk, AT_KEY_BYTES);
     if (threads < 1)
         threads = 1;
     pthread_t tid[64];

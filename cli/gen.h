@@ -14,6 +14,7 @@ typedef struct {
     size_t *off, *len;           /* item i is arena[off[i] .. off[i]+len[i]) */
     uint8_t *kind;               /* gen_kind of item i */
     uint8_t (*id)[AT_ID_BYTES];  /* id of item i */
+    uint8_t attester[AT_KEY_BYTES];   /* the public key that signed them all */
 } gen_set_t;
 
 /*  n attestations from one fresh attester key: about bad_per_mille of them

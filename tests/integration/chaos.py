@@ -642,12 +642,33 @@ def kind_of(i):
     return 1 if ((i + 1) * 10) // 1000 != (i * 10) // 1000 else 0
 
 
+def check_history(t, path, where):
+    """Compares one bench's history (what each producer was told) with the
+    log: every acknowledged attestation is in the log exactly at the index
+    it was acknowledged with; nothing refused or left without an outcome."""
+    with open(path) as f:
+        head = f.readline().split()
+        attester = bytes.fromhex(head[2])
+        rows = [line.split() for line in f]
+    counts, wrong = {}, []
+    for r in rows:
+        i, outcome, index = int(r[0]), r[3], int(r[4])
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "acked" and where.get((attester, i)) != index:
+            wrong.append("item %d acknowledged at %d, in the log at %s" % (i, index, where.get((attester, i))))
+    name = os.path.basename(path)
+    t.check("%s: %d acknowledged, every one in the log at its acknowledged index" % (name, counts.get("acked", 0)),
+            rows and not wrong, wrong[:5])
+    t.check("%s: none refused, none without an outcome" % name,
+            counts.get("refused", 0) == 0 and counts.get("timeout", 0) == 0, counts)
+
+
 def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
     import hashlib
     import lmdb
     import msgpack
     env = lmdb.open(log_dir, readonly=True, lock=True, max_dbs=4, subdir=True, map_size=1 << 36, create=False)
-    res = {"committed": 0, "lost": n_total, "dup": 0, "order": "ok"}
+    res = {"committed": 0, "lost": n_total, "dup": 0, "order": "ok", "where": {}}
     try:
         dbe, dbi, dbm = (env.open_db(x, create=False) for x in (b"entries", b"ids", b"meta"))
         with env.begin(buffers=True) as txn:
@@ -660,6 +681,7 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
                         "reason": [], "lineage": [], "idhash": [], "fresh": []}
             seen_ids = {}
             items = {}            # attester -> set of i
+            where = res["where"]  # (attester, i) -> log index
             last = {}             # (attester, producer) -> (cseq, i)
             order_bad = []
             last_seq = -1
@@ -702,6 +724,7 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
                 if i in got:
                     res["dup"] += 1
                 got.add(i)
+                where[(attester, i)] = idx
                 if e["producer"] != "bench-%d" % (i % nprod):
                     problems["lineage"].append("entry %d: item %d from producer %r" % (idx, i, e["producer"]))
                 pk = (attester, e["producer"])
@@ -849,7 +872,8 @@ def main():
         for h in PRODUCER_HOSTS:
             argv = [c.exe("attest"), "bench", "--progress", "false", "--broker", c.ep("broker", FPORT),
                     "--log-dir", c.log_dir, "--n", str(per_bench), "--producers", str(nprod),
-                    "--rate", str(rate // len(PRODUCER_HOSTS)), "--workers", "1", "--threads", "1"]
+                    "--rate", str(rate // len(PRODUCER_HOSTS)), "--workers", "1", "--threads", "1",
+                    "--history", os.path.join(c.tmp, "history-%s.txt" % h)]
             b = c.spawn(h, "bench-" + h, argv)
             c.benches.append(b)
         # the load is flowing once the log holds 1%
@@ -944,6 +968,12 @@ def main():
         t.check("the broker stops cleanly on SIGTERM (rc %s)" % rc, rc == 0)
         t.say("auditing the log (%s)" % c.log_dir)
         res = audit_log(t, cl, lf, c.log_dir, n_total, nprod, verify_all)
+        for h in PRODUCER_HOSTS:
+            path = os.path.join(c.tmp, "history-%s.txt" % h)
+            if os.path.exists(path):
+                check_history(t, path, res["where"])
+            else:
+                t.check("%s: the bench wrote its history" % h, False, path)
         t.check("the log holds exactly n=%d entries" % n_total, res["committed"] == n_total, res["committed"])
     except SystemExit as e:
         t.check("not interrupted", False, e)
