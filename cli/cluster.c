@@ -264,6 +264,33 @@ uint64_t cluster_peak_rss_kb(const cluster_t *self, const char *role)
     return best;
 }
 
+/*  utime + stime of one process, in microseconds (0 if it is gone). */
+static uint64_t s_cpu_us(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (ut + st) * 1000000ull / (uint64_t) sysconf(_SC_CLK_TCK);
+}
+
+uint64_t cluster_cpu_us(const cluster_t *self, const char *role)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < self->nprocs; i++)
+        if (self->procs[i].pid > 0 && strcmp(self->procs[i].role, role) == 0)
+            sum += s_cpu_us(self->procs[i].pid);
+    return sum;
+}
+
 int cluster_supervise(cluster_t *self)
 {
     int restarted = 0;

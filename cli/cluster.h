@@ -46,6 +46,9 @@ int cluster_supervise(cluster_t *self);
 /*  Peak resident memory (VmHWM) in kB of the broker, the sink, or the
  *  largest worker; 0 if unknown. */
 uint64_t cluster_peak_rss_kb(const cluster_t *self, const char *role);
+/*  CPU time (user + system) in microseconds used so far by the live
+ *  processes of a role ("broker", "sink", "worker"), summed. */
+uint64_t cluster_cpu_us(const cluster_t *self, const char *role);
 /*  Directory holding attest-broker, attest-sink, attest-worker. */
 const char *cluster_bindir(void);
 

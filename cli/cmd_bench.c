@@ -20,6 +20,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ static const cfg_def_t s_settings[] = {
     { "slow-workers", CFG_INT, "0", 0, 64, "how many of the workers are slowed down" },
     { "slow-delay-us", CFG_INT, "2000", 0, 10000000, "extra delay per task of a slow worker" },
     { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128 --chunk 32\"" },
+    { "broker-args", CFG_STR, "", 0, 0, "extra flags for the broker, e.g. \"--batch-us 500\"" },
+    { "sink-args", CFG_STR, "", 0, 0, "extra flags for the sink, e.g. \"--commit-delay-us 2000\"" },
     { "broker", CFG_STR, "", 0, 0, "use a running cluster at this frontend endpoint (with --log-dir)" },
     { "log-dir", CFG_STR, "", 0, 0, "log directory of the running cluster given by --broker" },
     { "data-dir", CFG_STR, "", 0, 0, "data directory of the local cluster (default: a temporary one)" },
@@ -60,6 +63,7 @@ typedef struct {
     atomic_uint_fast64_t *progress;
     uint64_t acked, refused;
     uint64_t t_first, t_last;
+    uint64_t cpu_us;             /* this thread's CPU time */
     at_err err;
     const char *prefix;
     s_outcome_t *out;            /* per item, shared (each item has one producer) */
@@ -120,6 +124,10 @@ static void *s_producer(void *arg)
     if (!p->err)
         p->err = at_client_flush(c, 120000);
     at_client_destroy(&c);
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        p->cpu_us = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u
+                    + (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     return NULL;
 }
 
@@ -239,6 +247,8 @@ typedef struct {
     uint64_t t0, t1;
     uint64_t acked, refused;
     uint64_t rss[3];             /* peak kB: broker, sink, largest worker */
+    uint64_t cpu0[3], cpu1[3];   /* CPU us of broker, sink, workers at start and end */
+    uint64_t prod_cpu_us;        /* the producer threads' CPU */
     at_err err;
 } s_run_t;
 
@@ -253,9 +263,11 @@ static cluster_t *s_start_cluster(s_run_t *r)
     int workers = (int) cfg_int(cfg, "workers"), slow = (int) cfg_int(cfg, "slow-workers");
     if (slow > workers)
         slow = workers;
+    const char *bargs = cfg_str(cfg, "broker-args"), *sargs = cfg_str(cfg, "sink-args");
     cluster_opts_t o = { .data_dir = r->data_dir, .workers = workers - slow, .threads = (int) cfg_int(cfg, "threads"),
                          .window = (int) cfg_int(cfg, "window"), .log_level = "warn", .to_files = true,
-                         .worker_args = *wargs ? wargs : NULL };
+                         .worker_args = *wargs ? wargs : NULL, .broker_args = *bargs ? bargs : NULL,
+                         .sink_args = *sargs ? sargs : NULL };
     cluster_t *c = cluster_start(&o);
     char extra[64];
     snprintf(extra, sizeof extra, "--test-delay-us %" PRId64, cfg_int(cfg, "slow-delay-us"));
@@ -273,6 +285,14 @@ static void s_sample_rss(s_run_t *r)
     r->rss[2] = cluster_peak_rss_kb(r->cluster, "worker");
 }
 
+static const char *s_roles[3] = { "broker", "sink", "worker" };
+
+static void s_sample_cpu(const s_run_t *r, uint64_t *cpu)
+{
+    for (int i = 0; i < 3; i++)
+        cpu[i] = r->cluster ? cluster_cpu_us(r->cluster, s_roles[i]) : 0;
+}
+
 static void s_submit_all(s_run_t *r)
 {
     int nprod = (int) cfg_int(r->cfg, "producers");
@@ -280,10 +300,12 @@ static void s_submit_all(s_run_t *r)
     pthread_t *tids = calloc((size_t) nprod, sizeof *tids);
     atomic_uint_fast64_t progress = 0;
     double rate = (double) cfg_int(r->cfg, "rate") / nprod;
+    s_sample_cpu(r, r->cpu0);
     r->t0 = at_clock_mono_us();
     for (int k = 0; k < nprod; k++) {
-        prods[k] = (s_prod_t) { k, nprod, r->set, r->endpoint, rate, r->lat, &progress, 0, 0, 0, 0, AT_OK,
-                                cfg_str(r->cfg, "name-prefix"), r->out };
+        prods[k] = (s_prod_t) { .k = k, .nprod = nprod, .set = r->set, .endpoint = r->endpoint, .rate = rate,
+                                .lat_us = r->lat, .progress = &progress, .err = AT_OK,
+                                .prefix = cfg_str(r->cfg, "name-prefix"), .out = r->out };
         pthread_create(&tids[k], NULL, s_producer, &prods[k]);
     }
     bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
@@ -301,6 +323,7 @@ static void s_submit_all(s_run_t *r)
     }
     for (int k = 0; k < nprod; k++) {
         pthread_join(tids[k], NULL);
+        r->prod_cpu_us += prods[k].cpu_us;
         r->acked += prods[k].acked;
         r->refused += prods[k].refused;
         if (prods[k].t_last > r->t1)
@@ -308,6 +331,7 @@ static void s_submit_all(s_run_t *r)
         if (prods[k].err && !r->err)
             r->err = prods[k].err;
     }
+    s_sample_cpu(r, r->cpu1);
     if (tty) {
         s_progress(&progress, r->set->n, r->t0);
         fprintf(stderr, "\n");
@@ -341,6 +365,25 @@ static int s_write_history(const s_run_t *r, const char *path)
                 names[o->state], o->index, o->verdict, o->reason, o->duplicate ? 1 : 0);
     }
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/*  Where the CPU went while submitting, per attestation, on stderr (a
+ *  worker that was restarted meanwhile is counted from its restart). With
+ *  verification at verify_limit, the workers' surplus over 1e6 * W*T /
+ *  verify_limit is their own overhead. */
+static void s_report_cpu(const s_run_t *r, double verify_limit, int vthreads)
+{
+    if (!r->cluster && !r->cpu1[0])
+        return;
+    double n = (double) r->set->n, us[3];
+    for (int i = 0; i < 3; i++)
+        us[i] = r->cpu1[i] >= r->cpu0[i] ? (double) (r->cpu1[i] - r->cpu0[i]) / n : 0.0;
+    double secs = r->t1 > r->t0 ? (double) (r->t1 - r->t0) / 1e6 : 0.0;
+    fprintf(stderr,
+            "bench: cpu per attestation: broker %.2f us, sink %.2f us, workers %.2f us (verification alone %.2f us),"
+            " producers %.2f us; %.2f CPU-s in %.2f s\n",
+            us[0], us[1], us[2], verify_limit > 0 ? 1e6 * vthreads / verify_limit : 0.0,
+            (double) r->prod_cpu_us / n, (us[0] + us[1] + us[2]) * n / 1e6 + (double) r->prod_cpu_us / 1e6, secs);
 }
 
 static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
@@ -394,6 +437,7 @@ static int s_bench(const cfg_t *cfg)
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cluster_log_dir(r.cluster));
     }
     s_submit_all(&r);
+    s_report_cpu(&r, limit, vthreads);
     if (r.cluster) {
         s_sample_rss(&r);
         cluster_stop(&r.cluster);

@@ -47,6 +47,7 @@ static const cfg_def_t s_settings[] = {
     { "window", CFG_INT, "16384", 64, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
     { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
     { "commit-delay-us", CFG_INT, "3000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
+    { "commit-delay-max-us", CFG_INT, "12000", 0, 10000000, "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker" },
     { "batch-us", CFG_INT, "1000", 0, 100000, "under load, wake at most once per this many microseconds (0: on every message)" },
     { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
     { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
@@ -71,7 +72,8 @@ typedef struct {
 
 struct sink_t {
     size_t commit_max;
-    uint64_t commit_delay_us, heartbeat_us, batch_us;
+    uint64_t commit_delay_us, commit_delay_max_us, heartbeat_us, batch_us;
+    uint64_t queue_wait_us;          /* moving average of t_dispatched - t_received */
     int map_size_mb;
     logdb_t *log;
     reorder_t *rb;
@@ -107,6 +109,36 @@ static void *s_alloc(size_t n, size_t size)
     if (!p)
         abort();
     return p;
+}
+
+/*  The group-commit delay: commit-delay-us, stretched under saturation.
+ *  When attestations have already waited long in the broker's queue for a
+ *  worker (the verifiers are the bottleneck), a few more milliseconds
+ *  before the commit are a small part of their latency, and fewer commits
+ *  mean fewer fdatasyncs, COMMITTED, ACK and CREDIT messages and wake-ups:
+ *  CPU that goes back to the verifiers. So the delay grows to 1/8 of the
+ *  queueing time, up to commit-delay-max-us. Below saturation the queue is
+ *  empty and the delay is commit-delay-us. */
+static uint64_t s_commit_delay(const sink_t *self)
+{
+    uint64_t d = self->queue_wait_us / 8;
+    if (d > self->commit_delay_max_us)
+        d = self->commit_delay_max_us;
+    return d > self->commit_delay_us ? d : self->commit_delay_us;
+}
+
+/*  Folds one VERDICTS message's queueing times (both stamps are the
+ *  broker's clock) into the moving average, weight 1/8 per message. */
+static void s_note_queue_wait(sink_t *self, const wire_verdict_t *v, size_t n)
+{
+    if (n == 0)
+        return;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].task.t_dispatched > v[i].task.t_received)
+            sum += v[i].task.t_dispatched - v[i].task.t_received;
+    uint64_t mean = sum / n;
+    self->queue_wait_us = self->queue_wait_us - self->queue_wait_us / 8 + mean / 8;
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -261,7 +293,7 @@ static void s_commit_ready(sink_t *self)
         uint64_t now = at_clock_mono_us();
         if (now < self->retry_at)
             return;
-        bool due = reorder_ready(self->rb) >= self->commit_max || now - self->ready_since >= self->commit_delay_us;
+        bool due = reorder_ready(self->rb) >= self->commit_max || now - self->ready_since >= s_commit_delay(self);
         if (!due || s_commit_once(self) != AT_OK)
             return;
     }
@@ -357,6 +389,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
         }
     }
     self->c.received += n;
+    s_note_queue_wait(self, self->scratch, n);
     bool reading = false;
     for (size_t i = 0; i < n; i++)
         s_take(self, &self->scratch[i], worker, wlen, &reading);
@@ -499,7 +532,7 @@ static int s_poll_timeout_ms(const sink_t *self)
     uint64_t now = at_clock_mono_us();
     uint64_t due = self->next_hello < self->next_stats ? self->next_hello : self->next_stats;
     if (reorder_ready(self->rb) > 0) {
-        uint64_t commit_at = self->ready_since + self->commit_delay_us;
+        uint64_t commit_at = self->ready_since + s_commit_delay(self);
         if (commit_at < self->retry_at)
             commit_at = self->retry_at;
         if (commit_at < due)
@@ -510,23 +543,25 @@ static int s_poll_timeout_ms(const sink_t *self)
     return (int) ((due - now + 999) / 1000);
 }
 
-/*  Under load, wake at most once per batch-us: while verdicts are buffered
- *  (a commit is coming anyway), sleep instead of waking for every VERDICTS
- *  message; what arrives meanwhile waits in the socket and is drained in
- *  one go. Waking a process costs more CPU than handling a message, and the
- *  CPU belongs to the verifiers. Idle, the sink blocks in poll and answers
- *  the first message at once. */
+/*  Under load, do not wake for every VERDICTS message: while verdicts are
+ *  buffered (a commit is coming anyway), sleep until the group commit is
+ *  due, or batch-us while a gap holds the ready prefix back; what arrives
+ *  meanwhile waits in the socket and is drained in one go. Waking a process
+ *  costs more CPU than handling a message, and the CPU belongs to the
+ *  verifiers. Idle, the sink blocks in poll and answers the first message
+ *  at once. */
 static void s_batch_pause(const sink_t *self)
 {
     if (!self->batch_us || reorder_filled(self->rb) == 0 || self->nlate > 0)
         return;
     uint64_t now = at_clock_mono_us(), sleep_us = self->batch_us;
     if (reorder_ready(self->rb) > 0) {
-        uint64_t commit_at = self->ready_since + self->commit_delay_us;
-        if (commit_at <= now)
+        uint64_t commit_at = self->ready_since + s_commit_delay(self);
+        if (commit_at < self->retry_at)
+            commit_at = self->retry_at;
+        if (commit_at <= now || reorder_ready(self->rb) >= self->commit_max)
             return;
-        if (commit_at - now < sleep_us)
-            sleep_us = commit_at - now;
+        sleep_us = commit_at - now;
     }
     usleep((useconds_t) sleep_us);
 }
@@ -630,6 +665,7 @@ sink_t *sink_new(const cfg_t *cfg)
     sink_t *self = s_alloc(1, sizeof *self);
     self->commit_max = (size_t) cfg_int(cfg, "commit-max");
     self->commit_delay_us = (uint64_t) cfg_int(cfg, "commit-delay-us");
+    self->commit_delay_max_us = (uint64_t) cfg_int(cfg, "commit-delay-max-us");
     self->batch_us = (uint64_t) cfg_int(cfg, "batch-us");
     self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
     self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
