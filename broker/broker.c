@@ -33,9 +33,10 @@ const cfg_def_t broker_settings[] = {
     { "window", CFG_INT, "16384", 64, 1 << 18, "attestations admitted and not yet committed; must equal the sink's" },
     { "producer-window", CFG_INT, "4096", 1, 1 << 22, "most credit one producer may hold" },
     { "max-batch", CFG_INT, "256", 1, WIRE_BATCH_MAX, "attestations per SUBMIT a producer may send" },
-    { "dispatch-chunk", CFG_INT, "64", 1, WIRE_BATCH_MAX, "most tasks sent to one worker per turn" },
+    { "dispatch-chunk", CFG_INT, "128", 1, WIRE_BATCH_MAX, "most tasks sent to one worker per turn" },
     { "target-latency-ms", CFG_INT, "20", 1, 60000, "longest a task should wait inside a worker; sizes each worker's share" },
     { "batch-us", CFG_INT, "300", 0, 100000, "while busy, wake at most once per this many microseconds (0: per message)" },
+    { "saturated-batch-us", CFG_INT, "1000", 0, 100000, "the same while tasks wait for worker credit (the workers are the bottleneck)" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval" },
     { "worker-timeout-ms", CFG_INT, "5000", 100, 600000, "silence after which a worker is dropped and its tasks redispatched" },
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
@@ -1062,11 +1063,14 @@ void broker_destroy(broker_t **self_p)
 
 /*  While messages keep coming, take them in batches: wake at most once per
  *  batch-us instead of once per message. Waking a process costs more CPU
- *  than handling a message, and that CPU belongs to the verifiers. After an
- *  idle spell the first message is handled at once. */
+ *  than handling a message, and that CPU belongs to the verifiers. While
+ *  tasks wait for worker credit the workers are saturated and hold enough
+ *  work for several milliseconds, so the broker can wake less often still
+ *  (saturated-batch-us). After an idle spell the first message is handled
+ *  at once. */
 static void s_batch_pause(const broker_t *self)
 {
-    int64_t us = cfg_int(self->cfg, "batch-us");
+    int64_t us = cfg_int(self->cfg, self->q_len > 0 ? "saturated-batch-us" : "batch-us");
     if (us > 0)
         usleep((useconds_t) us);
 }

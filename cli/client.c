@@ -62,7 +62,6 @@ typedef struct {
     uint64_t cseq;                    /* 0: slot empty */
     uint8_t *att;
     size_t att_len;
-    uint8_t id[AT_ID_BYTES];
     void *user;
     uint64_t submit_us;
 } s_slot_t;
@@ -82,6 +81,7 @@ struct at_client_t {
     uint64_t next_cseq;
     uint64_t sent;                    /* cseqs <= sent have been sent */
     uint64_t linger_us;               /* how long a partial batch may wait for company */
+    bool want_ids;                    /* compute each outcome's attestation id */
     uint64_t unsent_since;            /* mono us the oldest unsent item was added; 0: none */
     size_t npending;
     bool rejoin;                      /* the broker forgot us: resubmit all at the next WELCOME */
@@ -148,9 +148,6 @@ static uint64_t s_slot_add(at_client_t *self, const uint8_t *att, size_t len, vo
     s->att_len = len;
     s->user = user;
     s->submit_us = at_clock_mono_us();
-    attestation_t a;
-    if (attestation_decode(&a, att, len) == AT_OK)
-        attestation_id(&a, s->id);
     self->npending++;
     return cseq;
 }
@@ -258,6 +255,8 @@ static int s_linger_ms(const at_client_t *self)
     uint64_t due = self->unsent_since + self->linger_us, now = at_clock_mono_us();
     return due <= now ? 0 : (int) ((due - now + 999) / 1000);
 }
+
+void at_client_set_ids(at_client_t *self, bool on) { self->want_ids = on; }
 
 void at_client_set_linger(at_client_t *self, int linger_us)
 {
@@ -372,7 +371,10 @@ static int s_on_credit(at_client_t *self, const wire_msg_t *m)
 static void s_deliver(at_client_t *self, s_slot_t *s, at_ack_t *ack)
 {
     ack->cseq = s->cseq;
-    memcpy(ack->id, s->id, AT_ID_BYTES);
+    memset(ack->id, 0, AT_ID_BYTES);
+    attestation_t a;
+    if (self->want_ids && attestation_decode(&a, s->att, s->att_len) == AT_OK)
+        attestation_id(&a, ack->id);
     ack->submit_us = s->submit_us;
     ack->ack_us = at_clock_mono_us();
     ack->user = s->user;
@@ -534,6 +536,7 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     self->lo = self->next_cseq = 1;
     self->max_batch = 1;
     self->linger_us = AT_CLIENT_LINGER_US;
+    self->want_ids = true;
     s_send_hello(self);
     return self;
 }

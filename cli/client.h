@@ -31,7 +31,8 @@ typedef struct at_client_t at_client_t;
 
 typedef struct {
     uint64_t cseq;               /* the client's number for this attestation (1, 2, ...) */
-    uint8_t id[AT_ID_BYTES];     /* attestation id (zeroes if the bytes did not decode) */
+    uint8_t id[AT_ID_BYTES];     /* attestation id (zeroes if the bytes did not decode, or
+                                    at_client_set_ids turned ids off) */
     bool refused;                /* true: refused at admission, not in the log */
     uint64_t index;              /* log index (when !refused) */
     uint8_t verdict;             /* WIRE_VALID or WIRE_INVALID (when !refused) */
@@ -77,6 +78,11 @@ at_err at_client_flush(at_client_t *self, int timeout_ms) __attribute__((warn_un
  *  batch that uses the last credit, and at_client_flush send at once. */
 #define AT_CLIENT_LINGER_US 1000
 void at_client_set_linger(at_client_t *self, int linger_us);
+
+/*  Whether outcomes carry the attestation id (default: on). Computing it
+ *  costs a decode and a BLAKE2b hash per attestation in the producer; a
+ *  producer that keys outcomes by cseq or its user pointer can turn it off. */
+void at_client_set_ids(at_client_t *self, bool on);
 
 /*  Submitted and not yet acknowledged or refused. */
 size_t at_client_pending(const at_client_t *self);

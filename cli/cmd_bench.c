@@ -104,6 +104,7 @@ static void *s_producer(void *arg)
     snprintf(name, sizeof name, "%.20s-%d", p->prefix, p->k);
     at_client_t *c = at_client_new(p->endpoint, name);
     at_client_set_handler(c, s_on_ack, p);
+    at_client_set_ids(c, false);   /* outcomes are keyed by item number */
     /* Pace from the moment the broker has answered: a schedule started
      * before would submit the time spent connecting as one burst. */
     uint64_t give_up = at_clock_mono_us() + 10000000u;

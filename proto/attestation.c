@@ -1,5 +1,6 @@
 /*  attestation.c: strict codec, signing bytes, id, Ed25519 sign and verify. */
 #include "attestation.h"
+#include "mpzone.h"
 #include <msgpack.h>
 #include <sodium.h>
 #include <string.h>
@@ -183,24 +184,18 @@ at_err attestation_decode(attestation_t *out, const uint8_t *buf, size_t len)
         return AT_ERR_OVERSIZE;
     if (!at_msgpack_bounded(buf, len))
         return AT_ERR_MSGPACK;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *) buf, len, &off);
-    at_err rc = AT_OK;
-    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
-        rc = AT_ERR_MSGPACK;
-    else if (ur == MSGPACK_UNPACK_EXTRA_BYTES || off != len)
-        rc = AT_ERR_TRAILING;
-    else if (up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size == 0)
+    msgpack_object root;
+    msgpack_zone *zone;
+    at_err rc = mpzone_unpack(buf, len, &root, &zone);
+    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size == 0))
         rc = AT_ERR_SHAPE;
-    else {
-        const msgpack_object *f = up.data.via.array.ptr;
+    if (rc == AT_OK) {
+        const msgpack_object *f = root.via.array.ptr;
         uint64_t version;
         if ((rc = s_uint(&f[0], &version)) == AT_OK) {
             if (version != AT_VERSION)
                 rc = AT_ERR_VERSION;
-            else if (up.data.via.array.size != 9)
+            else if (root.via.array.size != 9)
                 rc = AT_ERR_SHAPE;
             else {
                 out->version = (uint8_t) version;
@@ -208,7 +203,7 @@ at_err attestation_decode(attestation_t *out, const uint8_t *buf, size_t len)
             }
         }
     }
-    msgpack_unpacked_destroy(&up);
+    mpzone_give(zone);
     return rc;
 }
 

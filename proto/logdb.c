@@ -1,5 +1,6 @@
 /*  logdb.c: the LMDB log (see logdb.h for the layout). */
 #include "logdb.h"
+#include "mpzone.h"
 #include "log.h"
 #include "clock.h"
 #include <sys/mman.h>
@@ -612,19 +613,13 @@ at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len)
     memset(out, 0, sizeof *out);
     if (!at_msgpack_bounded(buf, len))
         return AT_ERR_MSGPACK;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *) buf, len, &off);
-    at_err rc;
-    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
-        rc = AT_ERR_MSGPACK;
-    else if (ur == MSGPACK_UNPACK_EXTRA_BYTES || off != len)
-        rc = AT_ERR_TRAILING;
-    else if (up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 15)
+    msgpack_object root;
+    msgpack_zone *zone;
+    at_err rc = mpzone_unpack(buf, len, &root, &zone);
+    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 15))
         rc = AT_ERR_SHAPE;
-    else
-        rc = s_entry_fields(out, up.data.via.array.ptr);
-    msgpack_unpacked_destroy(&up);
+    if (rc == AT_OK)
+        rc = s_entry_fields(out, root.via.array.ptr);
+    mpzone_give(zone);
     return rc;
 }

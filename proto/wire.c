@@ -1,5 +1,6 @@
 /*  wire.c: parsing and building the protocol's messages. */
 #include "wire.h"
+#include "mpzone.h"
 #include <czmq.h>
 #include <string.h>
 
@@ -55,28 +56,23 @@ at_err wire_parse(wire_msg_t *m, const void *data, size_t len)
         return AT_ERR_OVERSIZE;
     if (!at_msgpack_bounded(data, len))
         return AT_ERR_MSGPACK;
-    msgpack_unpacked_init(&m->up);
-    size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&m->up, data, len, &off);
-    at_err rc;
-    if (ur != MSGPACK_UNPACK_SUCCESS && ur != MSGPACK_UNPACK_EXTRA_BYTES)
-        rc = AT_ERR_MSGPACK;
-    else if (ur == MSGPACK_UNPACK_EXTRA_BYTES || off != len)
-        rc = AT_ERR_TRAILING;
-    else
-        rc = s_check_header(&m->up.data, &m->type);
+    at_err rc = mpzone_unpack(data, len, &m->root, &m->zone);
+    if (rc == AT_OK)
+        rc = s_check_header(&m->root, &m->type);
     if (rc) {
-        msgpack_unpacked_destroy(&m->up);
+        mpzone_give(m->zone);
+        m->zone = NULL;
         return rc;
     }
-    m->f = m->up.data.via.array.ptr + 2;
-    m->nf = m->up.data.via.array.size - 2;
+    m->f = m->root.via.array.ptr + 2;
+    m->nf = m->root.via.array.size - 2;
     return AT_OK;
 }
 
 void wire_msg_done(wire_msg_t *m)
 {
-    msgpack_unpacked_destroy(&m->up);
+    mpzone_give(m->zone);
+    m->zone = NULL;
 }
 
 at_err wire_u64(const msgpack_object *o, uint64_t *out)

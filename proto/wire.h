@@ -65,7 +65,8 @@ enum { WIRE_VALID = 0, WIRE_INVALID = 1 };
 /*  A parsed message. Fields borrow from the frame that was parsed: keep the
  *  frame alive until wire_msg_done(). */
 typedef struct {
-    msgpack_unpacked up;
+    msgpack_object root;
+    msgpack_zone *zone;          /* borrowed from the thread (mpzone.h) */
     uint8_t type;
     const msgpack_object *f;     /* the fields after version and type */
     size_t nf;
