@@ -5,9 +5,11 @@
 #include <string.h>
 
 struct idtab_t {
-    idtab_entry_t *slots;
-    size_t cap;                  /* a power of two */
-    size_t count;
+    uint8_t (*ids)[AT_ID_BYTES];   /* ring: the id of index i at ids[i & (ids_cap - 1)] */
+    size_t ids_cap;                /* a power of two */
+    uint64_t lo, hi;               /* the entries are [lo, hi) */
+    uint64_t *slots;               /* tag << 32 | (uint32_t) index; 0: empty */
+    size_t cap;                    /* slots, a power of two, at least twice the entries */
 };
 
 static uint64_t s_hash(const uint8_t *id)
@@ -17,15 +19,25 @@ static uint64_t s_hash(const uint8_t *id)
     return h;
 }
 
+/*  Never 0, so that a used slot is never 0. */
+static uint64_t s_tag(uint64_t h) { return ((h >> 32) | 1u) << 32; }
+
+static void *s_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    assert(p);
+    return p;
+}
+
 idtab_t *idtab_new(size_t capacity_hint)
 {
-    idtab_t *self = calloc(1, sizeof *self);
-    assert(self);
-    self->cap = 64;
-    while (self->cap < 2 * capacity_hint)
-        self->cap *= 2;
-    self->slots = calloc(self->cap, sizeof *self->slots);
-    assert(self->slots);
+    idtab_t *self = s_calloc(1, sizeof *self);
+    self->ids_cap = 64;
+    while (self->ids_cap < capacity_hint)
+        self->ids_cap *= 2;
+    self->cap = 2 * self->ids_cap;
+    self->ids = s_calloc(self->ids_cap, AT_ID_BYTES);
+    self->slots = s_calloc(self->cap, sizeof *self->slots);
     return self;
 }
 
@@ -33,83 +45,108 @@ void idtab_destroy(idtab_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    free((*self_p)->ids);
     free((*self_p)->slots);
     free(*self_p);
     *self_p = NULL;
 }
 
-static idtab_entry_t *s_find(const idtab_t *self, const uint8_t *id)
+static const uint8_t *s_id(const idtab_t *self, uint64_t index) { return self->ids[index & (self->ids_cap - 1)]; }
+
+static void s_insert(idtab_t *self, const uint8_t *id, uint64_t index)
 {
+    uint64_t h = s_hash(id);
     size_t mask = self->cap - 1;
-    for (size_t i = s_hash(id) & mask;; i = (i + 1) & mask) {
-        idtab_entry_t *e = &self->slots[i];
-        if (!e->index_plus_1 || memcmp(e->id, id, AT_ID_BYTES) == 0)
-            return e;
-    }
+    size_t i = (size_t) h & mask;
+    while (self->slots[i])
+        i = (i + 1) & mask;
+    self->slots[i] = s_tag(h) | (uint32_t) index;
 }
 
-static void s_grow(idtab_t *self)
+/*  Rebuilds the slots from the ring (after growing, or dropping entries). */
+static void s_rehash(idtab_t *self)
 {
-    idtab_entry_t *old = self->slots;
-    size_t old_cap = self->cap;
-    self->cap *= 2;
-    self->slots = calloc(self->cap, sizeof *self->slots);
-    assert(self->slots);
-    self->count = 0;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].index_plus_1)
-            idtab_put(self, old[i].id, old[i].index_plus_1 - 1);
-    free(old);
+    memset(self->slots, 0, self->cap * sizeof *self->slots);
+    for (uint64_t i = self->lo; i < self->hi; i++)
+        s_insert(self, s_id(self, i), i);
+}
+
+static void s_grow_ids(idtab_t *self)
+{
+    size_t cap = self->ids_cap * 2;
+    uint8_t (*ids)[AT_ID_BYTES] = s_calloc(cap, AT_ID_BYTES);
+    for (uint64_t i = self->lo; i < self->hi; i++)
+        memcpy(ids[i & (cap - 1)], s_id(self, i), AT_ID_BYTES);
+    free(self->ids);
+    self->ids = ids;
+    self->ids_cap = cap;
 }
 
 void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index)
 {
-    if (2 * (self->count + 1) > self->cap)
-        s_grow(self);
-    idtab_entry_t *e = s_find(self, id);
-    if (!e->index_plus_1) {
-        memcpy(e->id, id, AT_ID_BYTES);
-        self->count++;
+    if (self->hi == self->lo)
+        self->lo = self->hi = index;
+    assert(index == self->hi);
+    assert(self->hi - self->lo < UINT32_MAX);
+    if (self->hi - self->lo + 1 > self->ids_cap)
+        s_grow_ids(self);
+    memcpy(self->ids[index & (self->ids_cap - 1)], id, AT_ID_BYTES);
+    self->hi++;
+    if (2 * (self->hi - self->lo) > self->cap) {
+        free(self->slots);
+        self->cap *= 2;
+        self->slots = s_calloc(self->cap, sizeof *self->slots);
+        s_rehash(self);
+    } else {
+        s_insert(self, id, index);
     }
-    e->index_plus_1 = index + 1;
+}
+
+void idtab_prefetch(const idtab_t *self, const uint8_t id[AT_ID_BYTES])
+{
+    __builtin_prefetch(&self->slots[(size_t) s_hash(id) & (self->cap - 1)], 1);
 }
 
 bool idtab_get(const idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
 {
-    const idtab_entry_t *e = s_find(self, id);
-    if (!e->index_plus_1)
-        return false;
-    *index = e->index_plus_1 - 1;
-    return true;
+    uint64_t h = s_hash(id), tag = s_tag(h);
+    size_t mask = self->cap - 1;
+    for (size_t i = (size_t) h & mask; self->slots[i]; i = (i + 1) & mask) {
+        if ((self->slots[i] & 0xffffffff00000000u) != tag)
+            continue;
+        /* the one index in [lo, hi) with these low 32 bits */
+        uint64_t at = self->lo + (uint32_t) ((uint32_t) self->slots[i] - (uint32_t) self->lo);
+        if (at < self->hi && memcmp(s_id(self, at), id, AT_ID_BYTES) == 0) {
+            *index = at;
+            return true;
+        }
+    }
+    return false;
 }
 
-size_t idtab_count(const idtab_t *self) { return self->count; }
+size_t idtab_count(const idtab_t *self) { return (size_t) (self->hi - self->lo); }
 
 void idtab_clear(idtab_t *self)
 {
     memset(self->slots, 0, self->cap * sizeof *self->slots);
-    self->count = 0;
+    self->lo = self->hi = 0;
 }
 
-/*  Keeps the entries with lo <= index < hi. */
-static void s_keep(idtab_t *self, uint64_t lo, uint64_t hi)
+void idtab_drop_from(idtab_t *self, uint64_t from)
 {
-    idtab_entry_t *keep = malloc(self->count * sizeof *keep + 1);
-    assert(keep);
-    size_t n = 0;
-    for (size_t i = 0; i < self->cap; i++) {
-        uint64_t index = self->slots[i].index_plus_1 - 1;
-        if (self->slots[i].index_plus_1 && index >= lo && index < hi)
-            keep[n++] = self->slots[i];
-    }
-    idtab_clear(self);
-    for (size_t i = 0; i < n; i++)
-        idtab_put(self, keep[i].id, keep[i].index_plus_1 - 1);
-    free(keep);
+    if (from >= self->hi)
+        return;
+    self->hi = from > self->lo ? from : self->lo;
+    s_rehash(self);
 }
 
-void idtab_drop_from(idtab_t *self, uint64_t from) { s_keep(self, 0, from); }
-void idtab_drop_below(idtab_t *self, uint64_t below) { s_keep(self, below, UINT64_MAX); }
+void idtab_drop_below(idtab_t *self, uint64_t below)
+{
+    if (below <= self->lo)
+        return;
+    self->lo = below < self->hi ? below : self->hi;
+    s_rehash(self);
+}
 
 static int s_cmp(const void *a, const void *b)
 {
@@ -118,12 +155,13 @@ static int s_cmp(const void *a, const void *b)
 
 idtab_entry_t *idtab_sorted(const idtab_t *self)
 {
-    idtab_entry_t *out = malloc(self->count * sizeof *out + 1);
+    size_t n = idtab_count(self);
+    idtab_entry_t *out = malloc(n * sizeof *out + 1);
     assert(out);
-    size_t n = 0;
-    for (size_t i = 0; i < self->cap; i++)
-        if (self->slots[i].index_plus_1)
-            out[n++] = self->slots[i];
+    for (uint64_t i = self->lo; i < self->hi; i++) {
+        memcpy(out[i - self->lo].id, s_id(self, i), AT_ID_BYTES);
+        out[i - self->lo].index_plus_1 = i + 1;
+    }
     qsort(out, n, sizeof *out, s_cmp);
     return out;
 }

@@ -315,6 +315,16 @@ static bool s_bloom_may_have(const logdb_t *self, const uint8_t *id)
     return (self->bloom[w] & m) == m;
 }
 
+void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES])
+{
+    if (self->bloom) {
+        size_t w;
+        (void) s_bloom_mask(id, &w);
+        __builtin_prefetch(&self->bloom[w], 1);
+    }
+    idtab_prefetch(self->tail, id);
+}
+
 /*  Fills the writer's filter from "ids" (one cursor walk at open). */
 static at_err s_bloom_load(logdb_t *self, MDB_txn *txn)
 {
@@ -392,9 +402,6 @@ static void s_pack_entry(logdb_t *self, const logdb_entry_t *e)
 at_err logdb_append(logdb_t *self, logdb_entry_t *e)
 {
     assert(self->txn && self->writing);
-    e->index = self->st.next_index;
-    memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
-    s_pack_entry(self, e);
     uint8_t kb[8];
     uint64_t existing;
     /* The id first: a duplicate then writes nothing and the batch goes on. */
@@ -403,6 +410,9 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
         return AT_ERR_DUPLICATE;
     if (err != AT_ERR_NOT_FOUND)
         return err;
+    e->index = self->st.next_index;
+    memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
+    s_pack_entry(self, e);
     s_put_be64(kb, e->index);
     MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
     int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);

@@ -75,6 +75,10 @@ at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
 /*  AT_OK with *index set, or AT_ERR_NOT_FOUND. Inside a write txn or not. */
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
     __attribute__((warn_unused_result));
+/*  A hint that e with this id will soon be appended: starts loading the
+ *  memory its duplicate check and index insertion touch (a cache miss each
+ *  otherwise). Call it a few entries ahead. */
+void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES]);
 /*  Appends e at the next index: sets e->index and e->prev_hash.
  *  AT_ERR_DUPLICATE when e->id is already in the log or the batch: nothing is
  *  written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
