@@ -809,6 +809,11 @@ static void s_dispatch(broker_t *self)
                 continue;
             if (max > w->cap - w->inflight)
                 max = (size_t) (w->cap - w->inflight);
+            /* No dribbling: a worker that still holds a chunk of work gets
+             * its next tasks as a full chunk, so that TASKS, and the worker's
+             * VERDICTS and DONE, stay large when the queue is long. */
+            if (max < chunk && w->inflight >= chunk && self->q_len > max)
+                continue;
             if (s_dispatch_to(self, w, max))
                 progress = true;
         }

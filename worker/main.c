@@ -15,7 +15,7 @@ static const cfg_def_t s_settings[] = {
     { "threads", CFG_INT, "0", 0, 256, "verifier threads (0: one per core)" },
     { "window", CFG_INT, "512", 1, WIRE_BATCH_MAX, "credit each thread grants the broker" },
     { "chunk", CFG_INT, "128", 1, WIRE_BATCH_MAX, "most verdicts reported per message" },
-    { "report-us", CFG_INT, "5000", 0, 10000000, "while busy, report verdicts at least this often (0: per chunk only)" },
+    { "report-us", CFG_INT, "10000", 0, 10000000, "while busy, report verdicts at least this often (0: per chunk only)" },
     { "clock-skew-s", CFG_INT, "300", 0, 86400, "how far in the future issued_at may be" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval when idle" },
     { "id", CFG_STR, "", 0, 0, "worker name in the log (default: host-pid)" },
