@@ -76,7 +76,7 @@ at_err at_client_flush(at_client_t *self, int timeout_ms) __attribute__((warn_un
 /*  A partial batch waits up to linger_us for more submissions before it is
  *  sent (default AT_CLIENT_LINGER_US; 0: send at once). A full batch, a
  *  batch that uses the last credit, and at_client_flush send at once. */
-#define AT_CLIENT_LINGER_US 1000
+#define AT_CLIENT_LINGER_US 500
 void at_client_set_linger(at_client_t *self, int linger_us);
 
 /*  Whether outcomes carry the attestation id (default: on). Computing it

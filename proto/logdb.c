@@ -33,6 +33,7 @@ struct logdb_t {
     bool tail_loaded;        /* reader: tail loaded for the current snapshot */
     uint64_t *bloom;         /* writer: every id in the log (false positives only) */
     idtab_entry_t *flush;    /* writer: ids below flush_upto, sorted, being written */
+    uint64_t txn_first;      /* writer: next_index when the batch began */
     size_t flush_n, flush_pos;
     uint64_t flush_upto;
 };
@@ -283,6 +284,7 @@ at_err logdb_begin(logdb_t *self)
         return s_db_err(rc, "begin batch");
     }
     self->writing = true;
+    self->txn_first = self->st.next_index;
     return AT_OK;
 }
 
@@ -437,7 +439,8 @@ static int s_put_meta_u64(logdb_t *self, const char *key, uint64_t val)
 /*  Writes part of the pending ids to "ids"; part of the commit's txn.
  *
  *  Once LOGDB_IDS_FLUSH ids are pending, they are sorted and written in key
- *  order, LOGDB_IDS_STEP per commit: each step covers one slice of the key
+ *  order, a step per commit (four per entry of the batch, within
+ *  LOGDB_IDS_STEP_MIN..LOGDB_IDS_STEP): each step covers one slice of the key
  *  space, so it dirties only the leaf pages of that slice, which bounds the
  *  memory and time one commit spends on the index, while over a whole cycle
  *  each leaf is still written about once. ids_upto moves when the cycle
@@ -455,7 +458,12 @@ static int s_flush_step(logdb_t *self, size_t *step_end, bool *cycle_done)
     *step_end = self->flush_pos;
     if (!self->flush)
         return 0;
-    size_t end = self->flush_pos + LOGDB_IDS_STEP < self->flush_n ? self->flush_pos + LOGDB_IDS_STEP : self->flush_n;
+    /* Four ids per entry of this batch (LOGDB_IDS_STEP_MIN..LOGDB_IDS_STEP):
+     * the index work of a commit stays proportional to its size, and the
+     * cycle still ends well before the next LOGDB_IDS_FLUSH ids pile up. */
+    size_t step = 4 * (size_t) (self->st.next_index - self->txn_first);
+    step = step < LOGDB_IDS_STEP_MIN ? LOGDB_IDS_STEP_MIN : step > LOGDB_IDS_STEP ? LOGDB_IDS_STEP : step;
+    size_t end = self->flush_pos + step < self->flush_n ? self->flush_pos + step : self->flush_n;
     int rc = 0;
     for (size_t i = self->flush_pos; i < end && !rc; i++) {
         uint8_t ib[8];

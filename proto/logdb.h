@@ -12,8 +12,9 @@
  *               "ids_upto" -> u64 big-endian; "head" -> 32 bytes, hash of the
  *               last entry
  *  The "ids" database is written in bulk: once LOGDB_IDS_FLUSH ids are
- *  pending they are sorted and written in key order, LOGDB_IDS_STEP per
- *  commit; random 32-byte keys inserted a few at a time would rewrite a leaf
+ *  pending they are sorted and written in key order, a step of
+ *  LOGDB_IDS_STEP_MIN..LOGDB_IDS_STEP per commit (four per entry of the
+ *  batch); random 32-byte keys inserted a few at a time would rewrite a leaf
  *  page per entry. Ids of entries [ids_upto, next_index) (about two flushes'
  *  worth at most) may be missing from "ids" and are found by reading those
  *  entries: the writer keeps them in memory, readers load them once per
@@ -33,7 +34,8 @@
 #define LOGDB_FORMAT 1
 #define LOGDB_HASH_BYTES 32
 #define LOGDB_IDS_FLUSH 32768   /* pending ids that start a flush cycle */
-#define LOGDB_IDS_STEP 2048     /* ids written per commit during a cycle */
+#define LOGDB_IDS_STEP 2048     /* most ids written per commit during a cycle */
+#define LOGDB_IDS_STEP_MIN 256  /* least ids written per commit during a cycle */
 #define LOGDB_BLOOM_WORDS (1u << 19)   /* writer's id filter: 4 MiB, ~0.1% false positives at 1M ids */
 
 typedef struct {

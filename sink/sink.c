@@ -47,7 +47,7 @@ static const cfg_def_t s_settings[] = {
     { "broker", CFG_STR, "tcp://127.0.0.1:5556", 0, 0, "broker backend endpoint to connect to (DEALER)" },
     { "window", CFG_INT, "16384", 64, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
     { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
-    { "commit-delay-us", CFG_INT, "3000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
+    { "commit-delay-us", CFG_INT, "2000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
     { "commit-delay-max-us", CFG_INT, "12000", 0, 10000000, "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker" },
     { "batch-us", CFG_INT, "1000", 0, 100000, "under load, wake at most once per this many microseconds (0: on every message)" },
     { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
@@ -86,6 +86,7 @@ struct sink_t {
     uint64_t epoch;
     uint64_t next_seq, next_index;   /* the committed watermark */
     uint64_t ready_since;            /* mono us the ready prefix became non-empty; 0 = empty */
+    uint64_t paused_at;              /* mono us a batch pause began, until the drain after it; 0 = none */
     uint64_t retry_at;               /* mono us before which no commit is tried */
     uint64_t next_hello, next_stats;
     s_counters_t c, c_logged;
@@ -355,8 +356,10 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
     memcpy(it.id, v->id, AT_ID_BYTES);
     switch (reorder_put(self->rb, &it)) {
     case REORDER_OK:
+        /* What is read after a deliberate pause may have arrived as early
+         * as the pause began: its group-commit delay counts from there. */
         if (self->ready_since == 0 && reorder_ready(self->rb) > 0)
-            self->ready_since = at_clock_mono_us();
+            self->ready_since = self->paused_at ? self->paused_at : at_clock_mono_us();
         break;
     case REORDER_OUT_OF_WINDOW:
         self->c.out_of_window++;
@@ -476,7 +479,7 @@ static int s_recv(void *handle, zmq_msg_t *msg)
 }
 
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
-static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const char *peer, bool commit)
+static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const char *peer)
 {
     for (int k = 0; k < S_DRAIN_MAX; k++) {
         zmq_msg_t msg;
@@ -489,8 +492,6 @@ static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const
         zmq_msg_close(&msg);
         if (got == 0)
             return true;
-        if (commit)
-            s_commit_ready(self);
     }
     return false;
 }
@@ -563,7 +564,7 @@ static int s_poll_timeout_ms(const sink_t *self)
  *  costs more CPU than handling a message, and the CPU belongs to the
  *  verifiers. Idle, the sink blocks in poll and answers the first message
  *  at once. */
-static void s_batch_pause(const sink_t *self)
+static void s_batch_pause(sink_t *self)
 {
     if (!self->batch_us || reorder_filled(self->rb) == 0 || self->nlate > 0)
         return;
@@ -576,6 +577,7 @@ static void s_batch_pause(const sink_t *self)
             return;
         sleep_us = commit_at - now;
     }
+    self->paused_at = now;
     usleep((useconds_t) sleep_us);
 }
 
@@ -610,9 +612,10 @@ int sink_run(sink_t *self)
             break;
         }
         if (items[0].revents & ZMQ_POLLIN)
-            s_drain(self, self->dealer_h, s_broker_handlers, "broker", false);
+            s_drain(self, self->dealer_h, s_broker_handlers, "broker");
         if (items[1].revents & ZMQ_POLLIN)
-            s_drain(self, self->pull_h, s_worker_handlers, "worker", true);
+            s_drain(self, self->pull_h, s_worker_handlers, "worker");
+        self->paused_at = 0;
         s_commit_ready(self);
         s_flush_late(self);
         s_timers(self);

@@ -75,8 +75,32 @@ static void s_run(uint64_t first, size_t n)
     idtab_destroy(&t);   /* safe twice */
 }
 
+/*  Ids that share their first eight bytes still come out fully sorted. */
+static void s_same_prefix(void)
+{
+    idtab_t *t = idtab_new(16);
+    uint8_t id[AT_ID_BYTES];
+    for (int k = 0; k < 50; k++) {
+        memset(id, 0xab, sizeof id);
+        id[8] = (uint8_t) (200 - k);   /* put in descending order */
+        id[31] = (uint8_t) k;
+        idtab_put(t, id, (uint64_t) k);
+    }
+    memset(id, 0x01, sizeof id);   /* and one that sorts first */
+    idtab_put(t, id, 50);
+    idtab_entry_t *sorted = idtab_sorted(t);
+    bool ordered = true;
+    for (size_t i = 1; i < 51; i++)
+        ordered &= memcmp(sorted[i - 1].id, sorted[i].id, AT_ID_BYTES) < 0;
+    CHECK(ordered);
+    CHECK(sorted[0].index_plus_1 == 51 && sorted[1].index_plus_1 == 50 && sorted[50].index_plus_1 == 1);
+    free(sorted);
+    idtab_destroy(&t);
+}
+
 int main(void)
 {
+    s_same_prefix();
     if (sodium_init() < 0)
         return 1;
     s_run(0, 1);
