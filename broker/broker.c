@@ -39,6 +39,7 @@ const cfg_def_t broker_settings[] = {
     { "saturated-batch-us", CFG_INT, "1000", 0, 100000, "the same while tasks wait for worker credit (the workers are the bottleneck)" },
     { "heartbeat-ms", CFG_INT, "1000", 50, 60000, "heartbeat interval" },
     { "worker-timeout-ms", CFG_INT, "5000", 100, 600000, "silence after which a worker is dropped and its tasks redispatched" },
+    { "credit-idle-ms", CFG_INT, "1000", 10, 3600000, "a producer that submitted nothing this long gives back its unspent credit when others need it" },
     { "producer-timeout-ms", CFG_INT, "30000", 100, 3600000, "silence after which a producer's unspent credit is reclaimed" },
     { "redeliver-ms", CFG_INT, "10000", 100, 3600000, "a task dispatched or verified this long without being committed is dispatched again" },
     { "stats-ms", CFG_INT, "10000", 0, 3600000, "period of the statistics log line (0: never)" },
@@ -75,6 +76,8 @@ struct producer_t {
     size_t rid_len;
     credit_account_t acct;
     uint64_t last_seen;
+    uint64_t last_submit;       /* mono us of its last SUBMIT (or of its HELLO) */
+    uint64_t revoke_sent;       /* mono us of an unanswered REVOKE; 0: none */
     bool gone;
     size_t nacks;               /* pending ACK items this turn */
     wire_packer_t acks;
@@ -100,6 +103,7 @@ struct worker_t {
 typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits;
+    uint64_t revokes, released;         /* REVOKE messages sent, credit given back by RELEASE */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -128,6 +132,7 @@ struct broker_t {
     wire_packer_t out;
     stats_t st;
     uint64_t last_stats;
+    uint64_t last_reclaim;      /* mono us of the last credit reclaim scan */
     broker_metrics_t *metrics;  /* NULL: metrics off */
 };
 
@@ -276,7 +281,7 @@ static void s_on_hello(broker_t *self, const uint8_t *rid, size_t rid_len, const
         zhashx_insert(self->producers, key, p);
         at_log_info("BRK-PRODUCER", "producer %s joined (%zu active)", p->name, zhashx_size(self->producers));
     }
-    p->last_seen = at_clock_mono_us();
+    p->last_seen = p->last_submit = at_clock_mono_us();
     uint64_t n = credit_topup(self->credit, &p->acct);
     wire_begin(&self->out, WIRE_WELCOME, 2);
     msgpack_pack_uint64(&self->out.pk, n);
@@ -327,6 +332,7 @@ static void s_on_submit(broker_t *self, producer_t *p, wire_msg_t *m)
         return;
     }
     uint64_t now = at_clock_wall_us();
+    p->last_submit = at_clock_mono_us();
     size_t nref = 0;
     wire_packer_t *w = &self->out;
     /* Refusals are rare: collect them in a second pass only if needed. */
@@ -359,6 +365,57 @@ static void s_on_submit(broker_t *self, producer_t *p, wire_msg_t *m)
     }
 }
 
+/*  RELEASE [credit]: the producer gives back unspent credit (asked by
+ *  REVOKE, or of its own accord); others may be topped up from it. */
+static void s_on_release(broker_t *self, producer_t *p, wire_msg_t *m)
+{
+    uint64_t n;
+    if (wire_u64(&m->f[0], &n) != AT_OK) {
+        self->st.malformed++;
+        at_log_limited(AT_LOG_WARN, "BRK-MALFORMED", "RELEASE from %s: not an unsigned integer", p->name);
+        s_send_error(self, self->fh, p->rid, p->rid_len, AT_ERR_TYPE, "RELEASE needs an unsigned integer");
+        return;
+    }
+    p->revoke_sent = 0;
+    uint64_t taken = credit_return(self->credit, &p->acct, n);
+    self->st.released += taken;
+    at_log_debug("BRK-RELEASE", "%s gave back %" PRIu64 " credit (of %" PRIu64 " asked)", p->name, taken, n);
+    if (taken)
+        s_topup_all(self);
+}
+
+/*  Credit granted and not spent is capacity nobody else can use. When the
+ *  pool runs short, ask it back (REVOKE): from producers idle for
+ *  credit-idle-ms, all but a small reserve (so they can still submit at
+ *  once); from producers above their share since more joined, the excess.
+ *  The producer answers RELEASE with what it had not yet spent; items it
+ *  sent before are covered, as they reach the broker first. A REVOKE
+ *  unanswered for 5 s is sent again. Scanned every 100 ms. */
+static void s_reclaim(broker_t *self, uint64_t now)
+{
+    if (now - self->last_reclaim < 100000)
+        return;
+    self->last_reclaim = now;
+    uint64_t idle_us = (uint64_t) cfg_int(self->cfg, "credit-idle-ms") * 1000;
+    for (producer_t *p = zhashx_first(self->producers); p; p = zhashx_next(self->producers)) {
+        if (p->revoke_sent && now - p->revoke_sent < 5000000)
+            continue;
+        uint64_t n = credit_reclaim(self->credit, &p->acct, now - p->last_submit >= idle_us);
+        if (!n)
+            continue;
+        wire_begin(&self->out, WIRE_REVOKE, 1);
+        msgpack_pack_uint64(&self->out.pk, n);
+        if (wire_send(self->fh, &self->out, p->rid, p->rid_len, ZMQ_DONTWAIT) != 0) {
+            at_log_limited(AT_LOG_WARN, "BRK-SEND", "revoke to %s not sent: %s", p->name, zmq_strerror(errno));
+            continue;
+        }
+        p->revoke_sent = now;
+        self->st.revokes++;
+        at_log_limited(AT_LOG_INFO, "BRK-REVOKE", "asking %s to give back %" PRIu64 " unspent credit (%s)", p->name,
+                       n, p->acct.idle ? "idle" : "above its share");
+    }
+}
+
 static void s_on_frontend_msg(broker_t *self, const uint8_t *rid, size_t rid_len, wire_msg_t *m)
 {
     char key[2 * S_RID_MAX + 1];
@@ -378,6 +435,7 @@ static void s_on_frontend_msg(broker_t *self, const uint8_t *rid, size_t rid_len
     switch (m->type) {
     case WIRE_SUBMIT: s_on_submit(self, p, m); break;
     case WIRE_PING: s_send_simple(self, self->fh, rid, rid_len, WIRE_PONG); break;
+    case WIRE_RELEASE: s_on_release(self, p, m); break;
     case WIRE_BYE: s_producer_leave(self, p, "bye"); break;
     default:
         self->st.malformed++;
@@ -930,15 +988,17 @@ static void s_log_stats(broker_t *self)
     at_log_info("BRK-STATS",
                 "admitted=%" PRIu64 " refused=%" PRIu64 " dispatched=%" PRIu64 " redispatched=%" PRIu64
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
-                " queued=%" PRIu64 " held=%" PRIu64 " producers=%zu workers=%zu",
+                " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
+                " producers=%zu workers=%zu",
                 self->st.admitted, self->st.refused, self->st.dispatched, self->st.redispatched, self->st.done,
                 self->st.acked, self->st.duplicates, self->st.malformed, self->q_len, self->next_seq - self->base,
-                zhashx_size(self->producers), zhashx_size(self->workers));
+                self->st.revokes, self->st.released, zhashx_size(self->producers), zhashx_size(self->workers));
 }
 
 static void s_timers(broker_t *self, uint64_t *last_tick)
 {
     uint64_t now = at_clock_mono_us();
+    s_reclaim(self, now);
     uint64_t hb = (uint64_t) cfg_int(self->cfg, "heartbeat-ms") * 1000;
     if (now - *last_tick < hb)
         return;

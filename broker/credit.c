@@ -55,6 +55,7 @@ bool credit_take(credit_t *self, credit_account_t *a)
     (void) self;
     if (!a->active || a->granted == 0)
         return false;
+    a->idle = false;
     a->granted--;
     a->held++;
     return true;
@@ -83,9 +84,38 @@ uint64_t credit_limit(const credit_t *self)
     return share < self->max_window ? share : self->max_window;
 }
 
+uint64_t credit_return(credit_t *self, credit_account_t *a, uint64_t n)
+{
+    if (n > a->granted)
+        n = a->granted;
+    a->granted -= n;
+    if (a->active)
+        self->in_use -= n;
+    return n;
+}
+
+uint64_t credit_reclaim(credit_t *self, credit_account_t *a, bool idle)
+{
+    if (!a->active || a->granted == 0)
+        return 0;
+    uint64_t limit = credit_limit(self), step = limit / 4 ? limit / 4 : 1;
+    if (self->capacity - self->in_use >= step)
+        return 0;   /* the pool is not short */
+    uint64_t want = 0;
+    if (idle) {
+        uint64_t reserve = limit / 16 ? limit / 16 : 1;
+        want = a->granted > reserve ? a->granted - reserve : 0;
+        a->idle = true;
+    }
+    uint64_t have = a->granted + a->held;
+    if (have > limit && have - limit > want)
+        want = have - limit;
+    return want < a->granted ? want : a->granted;
+}
+
 uint64_t credit_topup(credit_t *self, credit_account_t *a)
 {
-    if (!self->open || !a->active)
+    if (!self->open || !a->active || a->idle)
         return 0;
     uint64_t limit = credit_limit(self);
     uint64_t have = a->granted + a->held;

@@ -19,6 +19,7 @@ typedef struct {
     uint64_t granted;
     uint64_t held;
     bool active;
+    bool idle;              /* asked to give back its grant for idleness: no top-ups until it submits */
 } credit_account_t;
 
 typedef struct credit_t credit_t;
@@ -41,6 +42,15 @@ void credit_refund(credit_t *self, credit_account_t *a);
 /*  n attestations of this account left the pipeline (committed). */
 void credit_release(credit_t *self, credit_account_t *a, uint64_t n);
 
+/*  The producer gave back n of its grant (RELEASE); returns what was taken
+ *  (at most what it was granted). */
+uint64_t credit_return(credit_t *self, credit_account_t *a, uint64_t n);
+/*  What to ask the account to give back (REVOKE), 0 for nothing: when the
+ *  pool cannot fill a step, an account idle (by the caller's judgement)
+ *  gives back all but a reserve of limit/16 and is marked idle; any account
+ *  above the limit (more producers joined since it was granted) gives back
+ *  the excess, as far as it is unspent. */
+uint64_t credit_reclaim(credit_t *self, credit_account_t *a, bool idle);
 /*  Grants what the account may have now; returns the amount (0: nothing to send). */
 uint64_t credit_topup(credit_t *self, credit_account_t *a);
 

@@ -368,6 +368,31 @@ static int s_on_credit(at_client_t *self, const wire_msg_t *m)
     return 0;
 }
 
+/*  REVOKE [credit]: the broker wants unspent credit back for others. Give
+ *  back what is not spent (credit already assigned to submissions, sent or
+ *  lingering, stays) and say how much in RELEASE; what was sent before is
+ *  covered, since it reaches the broker first. */
+static int s_on_revoke(at_client_t *self, const wire_msg_t *m)
+{
+    uint64_t n;
+    at_err rc = wire_u64(&m->f[0], &n);
+    if (rc) {
+        s_malformed(self, "REVOKE", rc);
+        return 0;
+    }
+    if (!self->connected)
+        return 0;
+    uint64_t give = n < self->credit ? n : self->credit;
+    self->credit -= give;
+    wire_begin(&self->pk, WIRE_RELEASE, 1);
+    msgpack_pack_uint64(&self->pk.pk, give);
+    if (s_send(self) != 0) {
+        self->credit += give;   /* not given back after all */
+        at_log_limited(AT_LOG_WARN, "CLI-SEND", "cannot send RELEASE now: %s", zmq_strerror(errno));
+    }
+    return 0;
+}
+
 static void s_deliver(at_client_t *self, s_slot_t *s, at_ack_t *ack)
 {
     ack->cseq = s->cseq;
@@ -472,6 +497,7 @@ static int s_on_pong(at_client_t *self, const wire_msg_t *m)
 static s_handler_fn *const s_handlers[WIRE_TYPE_MAX_] = {
     [WIRE_WELCOME] = s_on_welcome, [WIRE_CREDIT] = s_on_credit, [WIRE_ACK] = s_on_ack,
     [WIRE_REFUSE] = s_on_refuse,   [WIRE_ERROR] = s_on_error,   [WIRE_PONG] = s_on_pong,
+    [WIRE_REVOKE] = s_on_revoke,
 };
 
 /*  Receives one message if one is ready; returns outcomes delivered, or -1
@@ -580,11 +606,15 @@ static int s_timer_ms(const at_client_t *self)
     return due <= now ? 1 : (int) ((due - now + 999) / 1000);
 }
 
-int at_client_pump(at_client_t *self, int timeout_ms)
+int at_client_pump(at_client_t *self, int timeout_ms) { return at_client_pump_fd(self, timeout_ms, -1, NULL); }
+
+int at_client_pump_fd(at_client_t *self, int timeout_ms, int fd, bool *fd_ready)
 {
     /* negative: until something arrives */
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : at_clock_mono_us() + (uint64_t) timeout_ms * 1000u;
     int delivered = 0;
+    if (fd_ready)
+        *fd_ready = false;
     for (;;) {
         s_send_batches(self, false);
         s_heartbeat(self);
@@ -601,9 +631,18 @@ int at_client_pump(at_client_t *self, int timeout_ms)
         if (linger < timer)
             timer = linger;
         uint64_t wait = (deadline - now + 999) / 1000;
-        zmq_pollitem_t item = { .socket = self->handle, .events = ZMQ_POLLIN };
-        if (zmq_poll(&item, 1, wait < (uint64_t) timer ? (long) wait : timer) < 0 && zmq_errno() != EINTR)
+        zmq_pollitem_t items[2] = { { .socket = self->handle, .events = ZMQ_POLLIN },
+                                    { .socket = NULL, .fd = fd, .events = ZMQ_POLLIN } };
+        int rc = zmq_poll(items, fd >= 0 ? 2 : 1, wait < (uint64_t) timer ? (long) wait : timer);
+        if (rc < 0 && zmq_errno() != EINTR)
             break;
+        if (rc > 0 && fd >= 0 && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            if (fd_ready)
+                *fd_ready = true;
+            while ((r = s_recv_one(self)) >= 0)
+                delivered += r;
+            break;
+        }
     }
     s_send_batches(self, false);   /* outcomes may have brought credit-freed work */
     return delivered;

@@ -15,7 +15,7 @@
  *  Broker restart: when the broker no longer knows the client (ERROR
  *  "protocol") or is silent for 5 s, the client says HELLO again and
  *  resubmits every unacknowledged attestation, in cseq order and under its
- *  cseq, before any new one (docs/protocol.md 5.10). Each still ends in
+ *  cseq, before any new one (docs/protocol.md 5.11). Each still ends in
  *  exactly one outcome; one the old broker had got committed comes back with
  *  duplicate = true. at_client_connected() is false until the new WELCOME.
  */
@@ -68,6 +68,11 @@ at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void 
 /*  Sends what is batched and handles incoming messages for up to timeout_ms
  *  (0: only what is ready). Returns the number of outcomes delivered. */
 int at_client_pump(at_client_t *self, int timeout_ms);
+/*  The same, and also returns when fd (a file descriptor the caller reads,
+ *  e.g. its input) becomes readable, setting *fd_ready (may be NULL): a
+ *  producer that waits for its input keeps the connection served meanwhile
+ *  (outcomes, heartbeats, REVOKE). fd < 0: as at_client_pump. */
+int at_client_pump_fd(at_client_t *self, int timeout_ms, int fd, bool *fd_ready);
 
 /*  Waits until every submitted attestation has its outcome, or timeout_ms
  *  passes (-1: no limit). AT_OK, AT_ERR_TIMEOUT or AT_ERR_INTERRUPTED. */

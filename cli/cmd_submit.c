@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define S_LINE_MAX (1u << 20)
+#define S_READ_CHUNK 65536
 
 static const cfg_def_t s_defs[] = {
     { "broker", CFG_STR, "tcp://127.0.0.1:5555", 0, 0, "broker frontend endpoint" },
@@ -116,19 +117,76 @@ static bool s_blank(const char *s)
     return *s == '\0';
 }
 
+/*  Waits until the input has something to read, serving the connection
+ *  meanwhile: outcomes are printed as they come, heartbeats keep the
+ *  session, and a REVOKE is answered, however long the input stays quiet
+ *  (e.g. `tail -f events | attest submit`). */
+static void s_wait_input(s_submit_t *self, int fd)
+{
+    bool ready = false;
+    while (!ready && !zsys_interrupted)
+        at_client_pump_fd(self->client, 1000, fd, &ready);
+}
+
+/*  Reads the input with read(2) into a line buffer (not stdio, whose
+ *  buffer a poll cannot see) and submits each complete line. */
 static void s_read_all(s_submit_t *self, const char *broker)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while (!zsys_interrupted && (n = getline(&line, &cap, self->in)) >= 0) {
-        self->lines++;
-        if (!s_blank(line) && !s_submit_line(self, line, (size_t) n, broker))
-            break;
+    int fd = fileno(self->in);
+    size_t cap = S_LINE_MAX + S_READ_CHUNK, used = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fprintf(stderr, "attest submit: out of memory\n");
+        return;
     }
-    if (ferror(self->in) && !zsys_interrupted)
-        fprintf(stderr, "attest submit: error reading input: %s\n", strerror(errno));
-    free(line);
+    bool eof = false, skipping = false, stop = false;
+    while (!stop && !zsys_interrupted) {
+        size_t start = 0;
+        char *nl;
+        while (!stop && (nl = memchr(buf + start, '\n', used - start))) {
+            size_t len = (size_t) (nl - (buf + start)) + 1;
+            *nl = '\0';
+            if (skipping)
+                skipping = false;   /* the end of a line already reported too long */
+            else {
+                self->lines++;
+                stop = !s_blank(buf + start) && !s_submit_line(self, buf + start, len - 1, broker);
+            }
+            start += len;
+        }
+        memmove(buf, buf + start, used - start);
+        used -= start;
+        if (stop)
+            break;
+        if (used > S_LINE_MAX) {
+            if (!skipping) {
+                self->lines++;
+                s_line_error(self, self->lines, "line too long");
+            }
+            skipping = true;
+            used = 0;
+        }
+        if (eof) {
+            buf[used] = '\0';
+            if (used && !skipping && !s_blank(buf)) {
+                self->lines++;
+                s_submit_line(self, buf, used, broker);
+            }
+            break;
+        }
+        s_wait_input(self, fd);
+        ssize_t n = read(fd, buf + used, cap - used);
+        if (n == 0)
+            eof = true;
+        else if (n > 0)
+            used += (size_t) n;
+        else if (errno != EINTR && errno != EAGAIN) {
+            if (!zsys_interrupted)
+                fprintf(stderr, "attest submit: error reading input: %s\n", strerror(errno));
+            break;
+        }
+    }
+    free(buf);
 }
 
 static int s_finish(s_submit_t *self)

@@ -9,7 +9,7 @@
 static const uint8_t s_arity[WIRE_TYPE_MAX_] = {
     [WIRE_HELLO] = A(1), [WIRE_WELCOME] = A(2), [WIRE_SUBMIT] = A(1), [WIRE_CREDIT] = A(1),
     [WIRE_ACK] = A(1), [WIRE_REFUSE] = A(1), [WIRE_PING] = A(0), [WIRE_PONG] = A(0),
-    [WIRE_ERROR] = A(2), [WIRE_BYE] = A(0),
+    [WIRE_ERROR] = A(2), [WIRE_BYE] = A(0), [WIRE_REVOKE] = A(1), [WIRE_RELEASE] = A(1),
     [WIRE_READY] = A(2), [WIRE_TASKS] = A(2), [WIRE_DONE] = A(2), [WIRE_HEARTBEAT] = A(0), [WIRE_LEAVE] = A(0),
     [WIRE_LEAVE_OK] = A(0),
     [WIRE_SINK_HELLO] = A(4), [WIRE_SINK_WELCOME] = A(2), [WIRE_COMMITTED] = A(3),
@@ -19,7 +19,8 @@ static const uint8_t s_arity[WIRE_TYPE_MAX_] = {
 static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_HELLO] = "HELLO", [WIRE_WELCOME] = "WELCOME", [WIRE_SUBMIT] = "SUBMIT",
     [WIRE_CREDIT] = "CREDIT", [WIRE_ACK] = "ACK", [WIRE_REFUSE] = "REFUSE", [WIRE_PING] = "PING",
-    [WIRE_PONG] = "PONG", [WIRE_ERROR] = "ERROR", [WIRE_BYE] = "BYE", [WIRE_READY] = "READY",
+    [WIRE_PONG] = "PONG", [WIRE_ERROR] = "ERROR", [WIRE_BYE] = "BYE", [WIRE_REVOKE] = "REVOKE",
+    [WIRE_RELEASE] = "RELEASE", [WIRE_READY] = "READY",
     [WIRE_TASKS] = "TASKS", [WIRE_DONE] = "DONE", [WIRE_HEARTBEAT] = "HEARTBEAT",
     [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK",
     [WIRE_SINK_HELLO] = "SINK_HELLO", [WIRE_SINK_WELCOME] = "SINK_WELCOME",

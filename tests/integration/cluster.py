@@ -36,6 +36,7 @@ import logfixture as lf  # noqa: E402
 
 # Message types (proto/wire.h).
 HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+REVOKE, RELEASE = 11, 12
 READY, TASKS, DONE, HEARTBEAT, LEAVE = 20, 21, 22, 23, 24
 SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
 
@@ -504,7 +505,12 @@ class Producer:
     with exact control over what is sent. It keeps the books: credit held,
     sent, acked, refused, and the largest number ever outstanding."""
 
-    def __init__(self, endpoint, name, ctx=None):
+    def __init__(self, endpoint, name, ctx=None, release=True):
+        """release: answer REVOKE with RELEASE of the unspent credit, as a
+        conforming producer does (False: ignore REVOKE)."""
+        self.release = release
+        self.revoked = []         # amounts asked back by REVOKE
+        self.released = 0         # credit given back by RELEASE
         self.ctx = ctx or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -563,6 +569,13 @@ class Producer:
                 self.credit += 1      # a refusal returns its credit
         elif t == ERROR:
             self.errors.append(m[2:])
+        elif t == REVOKE:
+            self.revoked.append(m[2])
+            if self.release:
+                give = max(0, min(m[2], self.credit))
+                self.credit -= give
+                self.released += give
+                self.sock.send(pack(RELEASE, give))
         else:
             self.other.append(m)
         self._note()

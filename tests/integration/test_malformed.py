@@ -96,6 +96,9 @@ def frontend_cases(t, c, ctx):
         ("SUBMIT batch over max_batch", P(cl.SUBMIT, [[i + 1, b"x"] for i in range(p.max_batch + 1)]), 6),
         ("WELCOME sent by a producer", P(cl.WELCOME, 1, 1), 11),
         ("READY sent to the frontend", P(cl.READY, "w", 1), 11),
+        ("RELEASE with a string", P(cl.RELEASE, "all"), 4),
+        ("RELEASE without its field", P(cl.RELEASE), 3),
+        ("REVOKE sent by a producer", P(cl.REVOKE, 5), 11),
     ]:
         p.errors.clear()
         p.send_raw(frame)

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import logfixture as lf  # noqa: E402
 
 PASSED, FAILED = [], []
-HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = range(1, 11)
+HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE, REVOKE, RELEASE = range(1, 13)
 
 
 def check(name, cond, detail=""):
@@ -43,6 +43,7 @@ class FakeBroker(threading.Thread):
         self.port, self.credit, self.max_batch, self.hold, self.delay = port, credit, max_batch, hold, delay
         self.batches, self.atts, self.hellos, self.byes, self.pings = [], {}, 0, 0, 0
         self.ids, self.held = {}, []
+        self.rid, self.releases, self.to_send = None, [], []   # to_send: messages the test queues for the client
         self.stop = threading.Event()
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
@@ -56,6 +57,8 @@ class FakeBroker(threading.Thread):
         if self.delay:
             sock.bind("tcp://127.0.0.1:%d" % self.port)
         while not self.stop.is_set():
+            while self.to_send and self.rid:
+                self.send(sock, self.rid, *self.to_send.pop(0))
             if sock.poll(50):
                 rid, frame = sock.recv_multipart()
                 self.handle(sock, rid, msgpack.unpackb(frame, raw=False))
@@ -69,6 +72,7 @@ class FakeBroker(threading.Thread):
         kind = msg[1]
         if kind == HELLO:
             self.hellos += 1
+            self.rid = rid
             sock.send_multipart([rid, b"\xc1"])                              # not msgpack
             self.send(sock, rid, 99)                                         # unknown type
             self.send(sock, rid, ACK, [[99999, 1, 0, 0, False]])             # unknown cseq
@@ -86,6 +90,8 @@ class FakeBroker(threading.Thread):
             self.send(sock, rid, PONG)
         elif kind == BYE:
             self.byes += 1
+        elif kind == RELEASE:
+            self.releases.append(msg[2])
 
     def outcome(self, cseq, att):
         a = lf.decode_attestation(att)
@@ -242,6 +248,47 @@ def test_unacknowledged(attest, sk):
     check("unacked.pings", fb.pings >= 1, fb.pings)
 
 
+def test_streaming(attest, sk):
+    """Input that comes slowly (a pipe kept open): each outcome is printed
+    while the next line is still awaited, a REVOKE is answered with RELEASE
+    of the unspent credit, and the client PINGs while its input is quiet."""
+    fb = FakeBroker(credit=10, max_batch=4)
+    fb.start()
+    p = subprocess.Popen([attest, "submit", "--broker", "tcp://127.0.0.1:%d" % fb.port], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
+    reader.start()
+
+    def wait(cond, secs):
+        end = time.time() + secs
+        while time.time() < end and not cond():
+            time.sleep(0.02)
+        return cond()
+    try:
+        p.stdin.write(fields(lf.make_attestation(sk, subject="stream-1")[0]) + "\n")
+        p.stdin.flush()
+        check("stream.first_outcome_before_eof", wait(lambda: len(lines) == 1, 10.0), lines)
+        fb.to_send.append((REVOKE, 100))
+        check("stream.revoke_answered", wait(lambda: fb.releases, 5.0), fb.releases)
+        check("stream.released_its_credit", fb.releases in ([9], [10]), fb.releases)   # 10 granted, 1 spent (1 back)
+        pings = fb.pings
+        check("stream.pings_while_input_quiet", wait(lambda: fb.pings > pings, 5.0), fb.pings)
+        fb.to_send.append((CREDIT, 5))
+        time.sleep(0.2)
+        p.stdin.write(fields(lf.make_attestation(sk, subject="stream-2")[0]) + "\n")
+        p.stdin.close()
+        rc = p.wait(timeout=30)
+        reader.join(5)
+        check("stream.exit0", rc == 0 and len(lines) == 2, (rc, lines, p.stderr.read()))
+        check("stream.outcomes", all(json.loads(x).get("index") is not None for x in lines), lines)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        fb.stop.set()
+        fb.join()
+
+
 def test_help(attest):
     p = subprocess.run([attest, "submit", "--help"], capture_output=True, text=True)
     check("help", p.returncode == 0 and "--broker" in p.stdout and "--timeout-ms" in p.stdout)
@@ -260,6 +307,7 @@ def main():
         test_no_broker(attest, sk)
         test_late_broker(attest, sk)
         test_unacknowledged(attest, sk)
+        test_streaming(attest, sk)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (len(PASSED), len(FAILED)))

@@ -94,6 +94,44 @@ static void test_leave(void)
     credit_destroy(&c);
 }
 
+/*  Credit asked back (REVOKE) from a producer above its share or idle, and
+ *  given back (RELEASE), goes to the others; an idle producer keeps a
+ *  reserve and gets no top-ups until it spends. */
+static void test_reclaim(void)
+{
+    credit_t *c = credit_new(1000, 1000);
+    credit_account_t a = { 0 }, b = { 0 }, d = { 0 }, e = { 0 };
+    credit_join(c, &a);
+    CHECK(credit_topup(c, &a) == 1000);
+    credit_join(c, &b);
+    CHECK(credit_topup(c, &b) == 0);              /* the pool is empty */
+    CHECK(credit_reclaim(c, &a, false) == 500);   /* a is above its new share of 500 */
+    CHECK(!a.idle);
+    CHECK(credit_return(c, &a, 500) == 500);
+    CHECK(credit_topup(c, &b) == 500);
+    CHECK(credit_in_use(c) == 1000);
+
+    credit_join(c, &d);                            /* limit 333, step 83, reserve 20 */
+    CHECK(credit_reclaim(c, &a, true) == 480);    /* idle: all but the reserve */
+    CHECK(a.idle);
+    CHECK(credit_return(c, &a, 480) == 480);
+    CHECK(a.granted == 20);
+    CHECK(credit_topup(c, &a) == 0);              /* idle: no top-up */
+    CHECK(credit_topup(c, &d) == 333);
+    CHECK(credit_reclaim(c, &b, false) == 0);     /* b has 500 > 333, but 147 are free: not short */
+    CHECK(credit_return(c, &b, 0) == 0);          /* a RELEASE of 0 changes nothing */
+    CHECK(credit_return(c, &d, 9999) == 333);     /* a RELEASE is clipped to the grant */
+    CHECK(credit_topup(c, &d) == 333);            /* (and d, not idle, is topped up again) */
+    CHECK(credit_take(c, &a));                     /* a submits from its reserve ... */
+    CHECK(!a.idle);                                /* ... and is no longer idle */
+    CHECK(credit_in_use(c) == 20 + 500 + 333);
+    credit_join(c, &e);                            /* limit 250, step 62 */
+    CHECK(credit_topup(c, &e) == 147);            /* what is free */
+    CHECK(credit_reclaim(c, &b, false) == 250);   /* now short: b gives back its excess over 250 */
+    CHECK(!b.idle);
+    credit_destroy(&c);
+}
+
 /*  Many producers and random events: the invariant always holds. */
 static void test_invariant_random(void)
 {
@@ -105,13 +143,19 @@ static void test_invariant_random(void)
     for (int step = 0; step < 200000; step++) {
         rng = rng * 6364136223846793005u + 1442695040888963407u;
         credit_account_t *a = &acct[(rng >> 33) % N];
-        switch ((rng >> 40) % 6) {
+        switch ((rng >> 40) % 7) {
         case 0: if (!a->active && a->held == 0) credit_join(c, a); break;   /* a new session */
         case 1: if (a->active && (rng >> 50) % 8 == 0) credit_leave(c, a); break;
         case 2: credit_topup(c, a); break;
         case 3: credit_take(c, a); break;
         case 4: if (a->held) credit_release(c, a, 1 + (rng >> 20) % a->held); break;
         case 5: if (a->held && a->active) credit_refund(c, a); break;
+        case 6: {
+            uint64_t ask = credit_reclaim(c, a, (rng >> 52) & 1);
+            CHECK(ask <= a->granted);
+            credit_return(c, a, ask - ask / ((rng >> 54) % 3 + 1) / 2);   /* gives back some or all */
+            break;
+        }
         }
         uint64_t sum = 0;
         for (int i = 0; i < N; i++)
@@ -128,6 +172,7 @@ int main(void)
     test_take_release_refund();
     test_fair_share();
     test_leave();
+    test_reclaim();
     test_invariant_random();
     return check_done("test_credit");
 }

@@ -294,7 +294,9 @@ static void test_type_names(void)
     CHECK(strcmp(wire_type_name(WIRE_HELLO), "HELLO") == 0);
     CHECK(strcmp(wire_type_name(WIRE_VERDICTS), "VERDICTS") == 0);
     CHECK(strcmp(wire_type_name(0), "unknown") == 0);
-    CHECK(strcmp(wire_type_name(11), "unknown") == 0);
+    CHECK(strcmp(wire_type_name(WIRE_REVOKE), "REVOKE") == 0);
+    CHECK(strcmp(wire_type_name(WIRE_RELEASE), "RELEASE") == 0);
+    CHECK(strcmp(wire_type_name(13), "unknown") == 0);
     CHECK(strcmp(wire_type_name(-1), "unknown") == 0);
     CHECK(strcmp(wire_type_name(WIRE_TYPE_MAX_), "unknown") == 0);
 }
@@ -322,7 +324,9 @@ static void test_message_rejections(wire_packer_t *w)
     CHECK_ERR(RAW("\x92\x01\xa4PING"), AT_ERR_TYPE);                  /* type as str */
     CHECK_ERR(RAW("\x92\x01\xff"), AT_ERR_TYPE);                      /* type -1 */
     CHECK_ERR(RAW("\x92\x01\x00"), AT_ERR_UNKNOWN_TYPE);
-    CHECK_ERR(RAW("\x92\x01\x0b"), AT_ERR_UNKNOWN_TYPE);              /* 11: a gap */
+    CHECK_ERR(RAW("\x92\x01\x0d"), AT_ERR_UNKNOWN_TYPE);              /* 13: a gap */
+    CHECK_ERR(RAW("\x93\x01\x0b\x05"), AT_OK);                        /* REVOKE 5 */
+    CHECK_ERR(RAW("\x92\x01\x0c"), AT_ERR_SHAPE);                     /* RELEASE without its field */
     CHECK_ERR(RAW("\x92\x01\x29"), AT_ERR_UNKNOWN_TYPE);              /* 41 = WIRE_TYPE_MAX_ */
     CHECK_ERR(RAW("\x92\x01\xcc\xc8"), AT_ERR_UNKNOWN_TYPE);          /* 200 */
     CHECK_ERR(RAW("\x92\x01\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), AT_ERR_UNKNOWN_TYPE);
