@@ -687,6 +687,11 @@ at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void 
     return AT_OK;
 }
 
+void at_client_send(at_client_t *self)
+{
+    s_send_batches(self, true);
+}
+
 at_err at_client_flush(at_client_t *self, int timeout_ms)
 {
     bool forever = timeout_ms < 0;

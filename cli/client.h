@@ -74,6 +74,11 @@ int at_client_pump(at_client_t *self, int timeout_ms);
  *  (outcomes, heartbeats, REVOKE). fd < 0: as at_client_pump. */
 int at_client_pump_fd(at_client_t *self, int timeout_ms, int fd, bool *fd_ready);
 
+/*  Sends what is batched now, without waiting for the linger to pass: for
+ *  a producer that knows it has nothing more to submit for a while (the
+ *  end of a burst, input gone quiet). Does not wait for outcomes. */
+void at_client_send(at_client_t *self);
+
 /*  Waits until every submitted attestation has its outcome, or timeout_ms
  *  passes (-1: no limit). AT_OK, AT_ERR_TIMEOUT or AT_ERR_INTERRUPTED. */
 at_err at_client_flush(at_client_t *self, int timeout_ms) __attribute__((warn_unused_result));

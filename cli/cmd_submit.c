@@ -106,8 +106,6 @@ static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const 
         return rc != AT_ERR_INTERRUPTED;
     }
     self->submitted++;
-    if (s_input_idle(self->in))
-        at_client_pump(self->client, 0);   /* nothing more to batch now: send */
     return true;
 }
 
@@ -123,6 +121,9 @@ static bool s_blank(const char *s)
  *  (e.g. `tail -f events | attest submit`). */
 static void s_wait_input(s_submit_t *self, int fd)
 {
+    if (!s_input_idle(self->in))
+        return;
+    at_client_send(self->client);   /* nothing more to batch now: send */
     bool ready = false;
     while (!ready && !zsys_interrupted)
         at_client_pump_fd(self->client, 1000, fd, &ready);
