@@ -53,6 +53,7 @@ typedef struct {
     uint8_t state;               /* 0 no outcome (timed out), 1 acknowledged, 2 refused */
     uint8_t verdict, reason;
     bool duplicate;
+    uint64_t submit_us, ack_us;  /* wall clock (us since the epoch) of the submission and the outcome */
 } s_outcome_t;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     uint64_t acked, refused;
     uint64_t t_first, t_last;
     uint64_t cpu_us;             /* this thread's CPU time */
+    uint64_t wall_offset;        /* wall clock minus monotonic clock, us */
     int linger_us;
     at_err err;
     const char *prefix;
@@ -82,7 +84,7 @@ static void s_on_ack(const at_ack_t *ack, void *arg)
     else
         p->acked++;
     p->out[i] = (s_outcome_t) { ack->cseq, ack->index, (uint8_t) (ack->refused ? 2 : 1), ack->verdict, ack->reason,
-                                ack->duplicate };
+                                ack->duplicate, ack->submit_us + p->wall_offset, ack->ack_us + p->wall_offset };
     p->t_last = ack->ack_us;
     atomic_fetch_add(p->progress, 1);
 }
@@ -313,7 +315,8 @@ static void s_submit_all(s_run_t *r)
         prods[k] = (s_prod_t) { .k = k, .nprod = nprod, .set = r->set, .endpoint = r->endpoint, .rate = rate,
                                 .lat_us = r->lat, .progress = &progress, .err = AT_OK,
                                 .prefix = cfg_str(r->cfg, "name-prefix"), .out = r->out,
-                                .linger_us = (int) cfg_int(r->cfg, "linger-us") };
+                                .linger_us = (int) cfg_int(r->cfg, "linger-us"),
+                                .wall_offset = at_clock_wall_us() - at_clock_mono_us() };
         pthread_create(&tids[k], NULL, s_producer, &prods[k]);
     }
     bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
@@ -351,9 +354,12 @@ static void s_submit_all(s_run_t *r)
 /*  --history: one line per attestation with what its producer was told, so
  *  that a checker can compare the producers' history with the log:
  *      # attester HEX producers PREFIX-0..PREFIX-(K-1)
- *      item producer cseq outcome index verdict reason duplicate
+ *      item producer cseq outcome index verdict reason duplicate submit_us ack_us
  *  outcome: acked (index/verdict/reason/duplicate as acknowledged), refused
- *  (reason), or timeout (no outcome before the bench gave up). */
+ *  (reason), or timeout (no outcome before the bench gave up). submit_us
+ *  and ack_us: wall-clock microseconds of the submission and of the outcome
+ *  (0 without one), comparable with the log's stage timestamps on the same
+ *  host (scripts/latency-stages.py). */
 static int s_write_history(const s_run_t *r, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -369,8 +375,9 @@ static int s_write_history(const s_run_t *r, const char *path)
     static const char *names[] = { "timeout", "acked", "refused" };
     for (size_t i = 0; i < r->set->n; i++) {
         const s_outcome_t *o = &r->out[i];
-        fprintf(f, "%zu %s-%d %" PRIu64 " %s %" PRIu64 " %u %u %d\n", i, prefix, (int) (i % (size_t) nprod), o->cseq,
-                names[o->state], o->index, o->verdict, o->reason, o->duplicate ? 1 : 0);
+        fprintf(f, "%zu %s-%d %" PRIu64 " %s %" PRIu64 " %u %u %d %" PRIu64 " %" PRIu64 "\n", i, prefix,
+                (int) (i % (size_t) nprod), o->cseq, names[o->state], o->index, o->verdict, o->reason,
+                o->duplicate ? 1 : 0, o->submit_us, o->ack_us);
     }
     return fclose(f) == 0 ? 0 : -1;
 }
