@@ -24,6 +24,10 @@ paced at CHAOS_RATE (default 5000/s) in total. Faults while it runs
     loss      5% random drop (nft numgen, else iptables statistic) in and out of a worker host, 10 s
     partition_worker  `ip link set eth0 down` on a worker host for 10 s, then up
     partition_sink    nft drop everything in/out of the sink host for 10 s, then heal
+    partition_producer  nft drop everything in/out of producer host p1 for 8 s, then
+              heal: its C clients hear nothing, take the broker for gone after
+              5 s, and say HELLO again and resubmit what is unacknowledged
+              once the network is back (duplicates are answered, not logged)
     delay     netem delay on a worker host if the kernel has sch_netem; else a tbf
               rate limit (queueing delay) both ways, 10 s
     sink      SIGKILL the sink, restart it on the same address and log
@@ -77,7 +81,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-ALL_FAULTS = ["kill", "drain", "loss", "partition_worker", "partition_sink", "delay", "sink", "broker"]
+ALL_FAULTS = ["kill", "drain", "loss", "partition_worker", "partition_sink", "partition_producer", "delay", "sink",
+              "broker"]
 NS_BASE = "atch"
 SUBNET = "10.77.0"
 HOSTS = {"broker": 1, "sink": 2, "w1": 11, "w2": 12, "w3": 13, "p1": 21, "p2": 22}
@@ -509,6 +514,9 @@ class Chaos:
         if "partition_sink" in selected:
             ev.append((44, "sink_drop", "sink"))
             ev.append((54, "sink_heal", "sink"))
+        if "partition_producer" in selected:
+            ev.append((27, "producer_drop", "p1"))
+            ev.append((35, "producer_heal", "p1"))
         if "delay" in selected and self.net.mech["delay"]:
             ev.append((57, "delay_on", wh[2]))
             ev.append((67, "delay_off", wh[2]))
@@ -543,6 +551,13 @@ class Chaos:
         elif action == "sink_heal":
             self.net.drop_all_off(arg)
             self._end(open_faults, "ps")
+        elif action == "producer_drop":
+            self.net.drop_all_on(arg)
+            open_faults["pp"] = self.fault("partition_producer", "%s drops everything on producer host %s, 8 s"
+                                           % (self.net.mech["filter"], arg), 8)
+        elif action == "producer_heal":
+            self.net.drop_all_off(arg)
+            self._end(open_faults, "pp")
         elif action == "delay_on":
             self.net.delay_on(arg)
             what = "netem delay 40ms+-10ms" if self.net.mech["delay"] == "netem" else \
@@ -617,7 +632,8 @@ def recovery_ms(samples, f, total, offered, next_start=None):
     injection (a dip while it lasts, which must end before the heal) and
     from the heal (a dip within 5 s of it); for the sink partition (one
     sink: nothing can route around it, so the partition itself is not
-    recovery time) from the heal."""
+    recovery time) and a producer host's partition (its load cannot reach
+    the broker at all) from the heal."""
     s, e = f["start"], f["end"] or f["start"]
     nxt = next_start if next_start is not None and next_start > s else float("inf")
     level = min(offered, rate_at(samples, s))
@@ -627,7 +643,7 @@ def recovery_ms(samples, f, total, offered, next_start=None):
         ms, note = recovery_from(samples, s, min(s + 5.0, nxt), level, total)
         return ms, level, note
     at_heal, note_h = recovery_from(samples, e, max(e, min(e + 5.0, nxt)), level, total)
-    if f["kind"] == "partition_sink":
+    if f["kind"] in ("partition_sink", "partition_producer"):
         return at_heal, level, note_h
     at_inj, note_i = recovery_from(samples, s, min(e, nxt), level, total)
     if not note_i and s + at_inj / 1000.0 > e + 0.5:
@@ -860,7 +876,7 @@ def main():
               % (mech["filter"] or "NONE", {"netem": "tc netem", "tbf": "tc tbf rate limit (no sch_netem: "
                                             "queueing delay instead of a fixed delay)", None: "NONE"}[mech["delay"]]))
         if not mech["filter"]:
-            for f in ("loss", "partition_sink"):
+            for f in ("loss", "partition_sink", "partition_producer"):
                 if f in selected:
                     t.skip("fault %s" % f, "neither nft nor iptables works here (scripts/install-deps.sh)")
                     selected.remove(f)
