@@ -32,6 +32,7 @@ struct logdb_t {
     idtab_t *tail;           /* ids of entries [ids_upto, next_index): not yet in "ids" */
     bool tail_loaded;        /* reader: tail loaded for the current snapshot */
     uint64_t *bloom;         /* writer: every id in the log (false positives only) */
+    size_t bloom_words;      /* its size in 64-bit words */
     idtab_entry_t *flush;    /* writer: ids below flush_upto, sorted, being written */
     uint64_t txn_first;      /* writer: next_index when the batch began */
     size_t flush_n, flush_pos;
@@ -151,6 +152,23 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
     return rc ? s_db_err(rc, "init") : AT_OK;
 }
 
+/*  (Re)builds the writer's id filter with `words` words from "ids" and the
+ *  unindexed tail. */
+static at_err s_bloom_build(logdb_t *self, MDB_txn *txn, size_t words)
+{
+    free(self->bloom);
+    self->bloom_words = words;
+    self->bloom = calloc(words, sizeof *self->bloom);
+    if (!self->bloom)
+        return AT_ERR_IO;   /* out of memory */
+    at_err err = s_bloom_load(self, txn);
+    idtab_entry_t *tail = idtab_sorted(self->tail);
+    for (size_t i = 0; err == AT_OK && i < idtab_count(self->tail); i++)
+        s_bloom_add(self, tail[i].id);
+    free(tail);
+    return err;
+}
+
 static at_err s_writer_load_tail(logdb_t *self)
 {
     MDB_txn *txn;
@@ -158,18 +176,28 @@ static at_err s_writer_load_tail(logdb_t *self)
     if (rc)
         return s_db_err(rc, "read");
     at_err err = s_load_tail(self, txn);
-    if (err == AT_OK) {
-        self->bloom = calloc(LOGDB_BLOOM_WORDS, sizeof *self->bloom);
-        assert(self->bloom);
-        err = s_bloom_load(self, txn);
-        idtab_entry_t *tail = idtab_sorted(self->tail);
-        for (size_t i = 0; err == AT_OK && i < idtab_count(self->tail); i++)
-            s_bloom_add(self, tail[i].id);
-        free(tail);
-    }
+    if (err == AT_OK)
+        err = s_bloom_build(self, txn, (size_t) LOGDB_FILTER_MB_DEFAULT << 17);
     mdb_txn_abort(txn);
     return err;
 }
+
+at_err logdb_set_id_filter_mb(logdb_t *self, unsigned mb)
+{
+    assert(!self->txn && mb > 0);
+    size_t words = (size_t) mb << 17;
+    if (self->readonly || words == self->bloom_words)
+        return AT_OK;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_db_err(rc, "read");
+    at_err err = s_bloom_build(self, txn, words);
+    mdb_txn_abort(txn);
+    return err;
+}
+
+uint64_t logdb_id_filter_capacity(const logdb_t *self) { return (uint64_t) self->bloom_words * 64 / 12; }
 
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
 {
@@ -289,31 +317,31 @@ at_err logdb_begin(logdb_t *self)
 }
 
 /*  The writer's filter of every id in the log: a blocked Bloom filter (three
- *  bits in one 64-bit word, so one cache miss), sized LOGDB_BLOOM_WORDS. Ids
+ *  bits in one 64-bit word, so one cache miss), of id-filter-mb. Ids
  *  are BLAKE2b outputs: their bytes serve as the hashes. It answers "surely
  *  not in the log" for almost every new attestation, which spares the
  *  lookups in the in-memory tail and in the "ids" B-tree. A false positive
  *  only costs those lookups; aborted batches leave harmless extra bits. */
-static uint64_t s_bloom_mask(const uint8_t *id, size_t *word)
+static uint64_t s_bloom_mask(const uint8_t *id, size_t bloom_words, size_t *word)
 {
     uint64_t h1, h2;
     memcpy(&h1, id + 8, sizeof h1);
     memcpy(&h2, id + 16, sizeof h2);
-    *word = (size_t) (h1 % LOGDB_BLOOM_WORDS);
+    *word = (size_t) (h1 % bloom_words);
     return (1ull << (h2 & 63)) | (1ull << ((h2 >> 6) & 63)) | (1ull << ((h2 >> 12) & 63));
 }
 
 static void s_bloom_add(logdb_t *self, const uint8_t *id)
 {
     size_t w;
-    uint64_t m = s_bloom_mask(id, &w);
+    uint64_t m = s_bloom_mask(id, self->bloom_words, &w);
     self->bloom[w] |= m;
 }
 
 static bool s_bloom_may_have(const logdb_t *self, const uint8_t *id)
 {
     size_t w;
-    uint64_t m = s_bloom_mask(id, &w);
+    uint64_t m = s_bloom_mask(id, self->bloom_words, &w);
     return (self->bloom[w] & m) == m;
 }
 
@@ -321,7 +349,7 @@ void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES])
 {
     if (self->bloom) {
         size_t w;
-        (void) s_bloom_mask(id, &w);
+        (void) s_bloom_mask(id, self->bloom_words, &w);
         __builtin_prefetch(&self->bloom[w], 1);
     }
     idtab_prefetch(self->tail, id);

@@ -36,7 +36,7 @@
 #define LOGDB_IDS_FLUSH 32768   /* pending ids that start a flush cycle */
 #define LOGDB_IDS_STEP 2048     /* most ids written per commit during a cycle */
 #define LOGDB_IDS_STEP_MIN 256  /* least ids written per commit during a cycle */
-#define LOGDB_BLOOM_WORDS (1u << 19)   /* writer's id filter: 4 MiB, ~0.1% false positives at 1M ids */
+#define LOGDB_FILTER_MB_DEFAULT 4  /* writer's id filter: ~0.1% false positives at 1M ids, ~1% at 2.8M */
 
 typedef struct {
     uint64_t index, seq;
@@ -77,6 +77,14 @@ at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
 /*  AT_OK with *index set, or AT_ERR_NOT_FOUND. Inside a write txn or not. */
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
     __attribute__((warn_unused_result));
+/*  Resizes the writer's id filter (a Bloom filter of every id in the log,
+ *  which spares the index lookup of almost every new id) to mb MiB and
+ *  refills it: one walk over the "ids" database. Not during a batch. */
+at_err logdb_set_id_filter_mb(logdb_t *self, unsigned mb) __attribute__((warn_unused_result));
+/*  How many ids the writer's filter holds with about 1% false positives
+ *  (12 bits per id); beyond that, appends look more and more ids up in
+ *  the index. */
+uint64_t logdb_id_filter_capacity(const logdb_t *self);
 /*  A hint that e with this id will soon be appended: starts loading the
  *  memory its duplicate check and index insertion touch (a cache miss each
  *  otherwise). Call it a few entries ahead. */

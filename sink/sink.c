@@ -50,6 +50,7 @@ static const cfg_def_t s_settings[] = {
     { "commit-delay-us", CFG_INT, "2000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
     { "commit-delay-max-us", CFG_INT, "12000", 0, 10000000, "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker" },
     { "batch-us", CFG_INT, "1000", 0, 100000, "under load, wake at most once per this many microseconds (0: on every message)" },
+    { "id-filter-mb", CFG_INT, "4", 1, 65536, "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log" },
     { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
     { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
     { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
@@ -76,6 +77,7 @@ struct sink_t {
     uint64_t commit_delay_us, commit_delay_max_us, heartbeat_us, batch_us;
     uint64_t queue_wait_us;          /* moving average of t_dispatched - t_received */
     int map_size_mb;
+    int id_filter_mb;
     logdb_t *log;
     reorder_t *rb;
     zsock_t *pull, *dealer;
@@ -513,6 +515,19 @@ static void s_log_stats(sink_t *self, const char *event)
     self->c_logged = self->c;
 }
 
+/*  Beyond its capacity the id filter lets more and more new ids through to
+ *  an index lookup (a B-tree search, from disk once the index outgrows the
+ *  page cache): say so, with what to do. */
+static void s_check_filter(const sink_t *self)
+{
+    uint64_t cap = logdb_id_filter_capacity(self->log);
+    if (self->next_index > cap)
+        at_log_limited(AT_LOG_WARN, "SNK-FILTER", "the log holds %" PRIu64 " ids, more than the id filter's %" PRIu64
+                       " (id-filter-mb %d): appends look ids up in the index more often; raise id-filter-mb to about"
+                       " %" PRIu64, self->next_index, cap, self->id_filter_mb,
+                       (self->next_index * 3 / 2 >> 20) + 1);
+}
+
 static void s_timers(sink_t *self)
 {
     uint64_t now = at_clock_mono_us();
@@ -521,8 +536,10 @@ static void s_timers(sink_t *self)
         self->next_hello = now + self->heartbeat_us;
     }
     if (now >= self->next_stats) {
-        if (memcmp(&self->c, &self->c_logged, sizeof self->c) != 0)
+        if (memcmp(&self->c, &self->c_logged, sizeof self->c) != 0) {
             s_log_stats(self, "SNK-STATS");
+            s_check_filter(self);
+        }
         self->next_stats = now + S_STATS_US;
     }
 }
@@ -643,6 +660,11 @@ static at_err s_open_log(sink_t *self, const cfg_t *cfg)
         return rc;
     self->next_seq = st.next_seq;
     self->next_index = st.next_index;
+    if ((rc = logdb_set_id_filter_mb(self->log, (unsigned) self->id_filter_mb)) != AT_OK) {
+        at_log_error("SNK-START", "cannot build the id filter of %d MiB: %s", self->id_filter_mb, at_strerror(rc));
+        return rc;
+    }
+    s_check_filter(self);
     return AT_OK;
 }
 
@@ -685,6 +707,7 @@ sink_t *sink_new(const cfg_t *cfg)
     self->batch_us = (uint64_t) cfg_int(cfg, "batch-us");
     self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
     self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
+    self->id_filter_mb = (int) cfg_int(cfg, "id-filter-mb");
     wire_packer_init(&self->pk);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);

@@ -433,6 +433,45 @@ static void test_ids_flush(void)
     logdb_destroy(&db);
 }
 
+/*  The id filter: its default capacity, resizing (rebuilt from the log),
+ *  and duplicates still found after a resize, both in "ids" and in the
+ *  unindexed tail. */
+static void test_id_filter(void)
+{
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/filter", s_tmp);
+    at_err err;
+    logdb_t *db = logdb_open(dir, false, 256u << 20, &err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    CHECK(logdb_id_filter_capacity(db) == (uint64_t) LOGDB_FILTER_MB_DEFAULT * 8 * 1024 * 1024 / 12);
+    uint64_t n = LOGDB_IDS_FLUSH + 5000;   /* some ids in "ids", the rest in the tail */
+    for (uint64_t from = 0; from < n; from += 4096)
+        s_batch(db, from, from + 4096 < n ? from + 4096 : n, from);
+    CHECK_ERR(logdb_set_id_filter_mb(db, 1), AT_OK);
+    CHECK(logdb_id_filter_capacity(db) == 1024u * 1024 * 8 / 12);
+    uint64_t dups = 0, found = 0;
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    for (uint64_t s = 0; s < n; s += 97) {
+        logdb_entry_t e = s_entry(s);
+        dups += logdb_append(db, &e) == AT_ERR_DUPLICATE;
+        uint64_t idx;
+        found += logdb_lookup_id(db, e.id, &idx) == AT_OK && idx == s;
+    }
+    logdb_entry_t fresh = s_entry(n);
+    CHECK_ERR(logdb_append(db, &fresh), AT_OK);
+    CHECK_ERR(logdb_commit(db, n + 1), AT_OK);
+    CHECK(dups == (n + 96) / 97 && found == dups);
+    CHECK_ERR(logdb_set_id_filter_mb(db, 8), AT_OK);   /* and back up */
+    CHECK(logdb_id_filter_capacity(db) == 8u * 1024 * 1024 * 8 / 12);
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    logdb_entry_t again = s_entry(n);
+    CHECK_ERR(logdb_append(db, &again), AT_ERR_DUPLICATE);
+    logdb_abort(db);
+    logdb_destroy(&db);
+}
+
 int main(void)
 {
     CHECK_ERR(at_crypto_init(), AT_OK);
@@ -449,6 +488,7 @@ int main(void)
     test_map_full();
     test_entry_decode();
     test_ids_flush();
+    test_id_filter();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
     CHECK(access(s_tmp, F_OK) != 0);
     return check_done("test_logdb");
