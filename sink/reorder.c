@@ -122,6 +122,11 @@ size_t reorder_filled(const reorder_t *self) { return self->filled; }
 uint64_t reorder_base(const reorder_t *self) { return self->base; }
 size_t reorder_window(const reorder_t *self) { return self->window; }
 
+const uint8_t *reorder_peek_id(const reorder_t *self, size_t i)
+{
+    return i < self->ready ? s_slot(self, self->base + i)->id : NULL;
+}
+
 int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out)
 {
     if (i >= self->ready)

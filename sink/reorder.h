@@ -73,6 +73,9 @@ size_t reorder_window(const reorder_t *self);
  *  reorder_ready(). Returns -1 (and leaves *out alone) otherwise. Pointers
  *  in *out borrow from the buffer until the next pop or reset. */
 int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out);
+/*  Just the id of the i-th ready item (borrowed as for reorder_peek), or
+ *  NULL when i >= ready. */
+const uint8_t *reorder_peek_id(const reorder_t *self, size_t i);
 
 /*  Frees the first n ready slots and advances base by n. n is clamped to
  *  reorder_ready(). Returns the number popped. */

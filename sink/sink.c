@@ -262,9 +262,9 @@ static void s_committed(sink_t *self, size_t n, uint64_t next_index)
  *  loading it S_PREFETCH entries ahead, so that the misses overlap. */
 static void s_prefetch(sink_t *self, size_t i)
 {
-    reorder_item_t it;
-    if (reorder_peek(self->rb, i, &it) == 0)
-        logdb_prefetch_id(self->log, it.id);
+    const uint8_t *id = reorder_peek_id(self->rb, i);
+    if (id)
+        logdb_prefetch_id(self->log, id);
 }
 
 /*  One transaction over at most commit_max ready verdicts. */

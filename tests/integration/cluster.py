@@ -358,6 +358,15 @@ class Cluster:
         reports = self.sanitizer_reports()
         t.check("no sanitizer reports in the process logs", not reports, reports)
 
+    def finish(self, t, label):
+        """The end of a fault run: every process still alive (none died on its
+        own), the logs shown if anything failed, then stop_and_check."""
+        alive = {x.name: x.alive() for x in self.procs()}
+        t.check("%s: every process alive at the end" % label, all(alive.values()), alive)
+        if t.failed:
+            self.dump_stderr()
+        self.stop_and_check(t)
+
     def dump_stderr(self, limit=3000):
         for p in self.procs():
             text = p.stderr_text()

@@ -90,11 +90,7 @@ def body(args, t):
                 frozen_run(t, c, n)
             else:
                 restart_run(t, c, sig, n)
-            alive = {x.name: x.alive() for x in c.procs()}
-            t.check("%s: every process alive at the end" % signal.Signals(sig).name, all(alive.values()), alive)
-            if t.failed:
-                c.dump_stderr()
-            c.stop_and_check(t)
+            c.finish(t, signal.Signals(sig).name)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as cl  # noqa: E402
+import faults as fl  # noqa: E402
 import logfixture as lf  # noqa: E402
 
 
@@ -49,25 +50,7 @@ def restart_run(args, t, c, sig, n):
     t.check("%s: the run was not over when the sink went down (%d < %d)" % (name, at_kill, n), at_kill < n, at_kill)
     c.start_sink()
     t.say("%s: sink restarted (pid %d); waiting for the bench" % (name, c.sink.pid))
-    rc = b.wait(600)
-    out = b.output()
-    res = cl.parse_bench(out)
-    t.check("%s: bench exits 0" % name, rc == 0, "rc=%s\n%s" % (rc, out[-2000:]))
-    if res:
-        print(res["line"])
-    t.check("%s: bench committed=n lost=0 dup=0 order=ok" % name,
-            res and res["committed"] == n and res["lost"] == 0 and res["dup"] == 0 and res["order"] == "ok",
-            res and res["line"])
-    log = cl.read_log(c.log_dir)
-    t.check_log(log, "%s: log" % name)
-    t.check("%s: log holds exactly %d entries" % (name, n), len(log.entries) == n, len(log.entries))
-    t.check("%s: %d unique ids" % (name, n), len({e["id"] for e in log.entries}) == n)
-    per = {}
-    for e in log.entries:
-        per.setdefault(e["producer"], []).append(e["cseq"])
-    t.check("%s: producers bench-0, bench-1 with cseq 1..n/2 in index order" % name,
-            sorted(per) == ["bench-0", "bench-1"] and all(v == list(range(1, n // 2 + 1)) for v in per.values()),
-            {k: len(v) for k, v in per.items()})
+    log = fl.finish_bench(t, c, b, n, name)   # bench line, exact log, per-producer cseq 1..n/2 in order
     stop = [l for l in c.sink.stderr_text().splitlines() if "SNK-START" in l]
     t.check("%s: the restarted sink resumed from the log (SNK-START twice, the second not at 0)" % name,
             len(stop) == 2 and "next_index 0" not in stop[1], stop)
@@ -115,11 +98,7 @@ def body(args, t):
             restart_run(args, t, c, sig, n)
             if sig == signal.SIGKILL:
                 duplicates(t, c)
-            alive = {x.name: x.alive() for x in c.procs()}
-            t.check("%s: every process alive at the end" % signal.Signals(sig).name, all(alive.values()), alive)
-            if t.failed:
-                c.dump_stderr()
-            c.stop_and_check(t)
+            c.finish(t, signal.Signals(sig).name)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ static void test_in_order(void)
     CHECK(out.worker_len == 2 && memcmp(out.worker, "w1", 2) == 0);
     CHECK(out.att_len == 64 && out.att[0] == 1 && out.att[63] == 1);
     CHECK(reorder_peek(r, 5, &out) == -1);
+    CHECK(reorder_peek_id(r, 3) != NULL && reorder_peek_id(r, 3)[0] == 103);
+    CHECK(reorder_peek_id(r, 5) == NULL);
     reorder_destroy(&r);
     CHECK(r == NULL);
     reorder_destroy(&r);   /* safe twice */
