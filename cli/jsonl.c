@@ -3,6 +3,7 @@
 #include "jsonl.h"
 #include "clock.h"
 #include "wire.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>

@@ -69,7 +69,7 @@ typedef struct {
     uint64_t redelivered;     /* items whose slot was already filled */
     uint64_t commits;         /* successful transactions */
     uint64_t commit_failures;
-    uint64_t send_failures;   /* messages to the broker that could not be queued */
+    uint64_t send_failures;   /* messages to the broker that could not be queued (out.failures) */
 } s_counters_t;
 
 struct sink_t {
@@ -82,7 +82,8 @@ struct sink_t {
     reorder_t *rb;
     zsock_t *pull, *dealer;
     void *pull_h, *dealer_h;
-    wire_packer_t pk;
+    wire_out_t out;                  /* to the broker: counts and logs send failures (SNK-SEND) */
+    wire_items_t results;            /* COMMITTED being built */
     char instance[2 * S_INSTANCE_BYTES + 1];
     bool has_epoch;
     uint64_t epoch;
@@ -147,22 +148,14 @@ static void s_note_queue_wait(sink_t *self, const wire_verdict_t *v, size_t n)
 
 /* ---------------------------------------------------------------- sending */
 
-static void s_send(sink_t *self, const char *what)
-{
-    if (wire_send(self->dealer_h, &self->pk, NULL, 0, ZMQ_DONTWAIT) == 0)
-        return;
-    self->c.send_failures++;
-    at_log_limited(AT_LOG_WARN, "SNK-SEND", "cannot send %s to the broker: %s", what, zmq_strerror(errno));
-}
-
+/*  A failed send is dropped: counted and logged by the wire_out_t. */
 static void s_send_hello(sink_t *self)
 {
-    wire_begin(&self->pk, WIRE_SINK_HELLO, 4);
-    wire_pack_str(&self->pk, self->instance, strlen(self->instance));
-    msgpack_pack_uint64(&self->pk.pk, self->next_seq);
-    msgpack_pack_uint64(&self->pk.pk, self->next_index);
-    msgpack_pack_uint64(&self->pk.pk, self->has_epoch ? self->epoch : 0);
-    s_send(self, "SINK_HELLO");
+    wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
+                            .next_seq = self->next_seq, .next_index = self->next_index,
+                            .epoch = self->has_epoch ? self->epoch : 0 };
+    (void) wire_send_sink_hello(&self->out, &h);
+    self->c.send_failures = self->out.failures;
 }
 
 /*  COMMITTED messages of at most WIRE_RESULTS_MAX results each. */
@@ -170,14 +163,12 @@ static void s_send_results(sink_t *self, const wire_result_t *res, size_t n)
 {
     for (size_t off = 0; off < n; off += WIRE_RESULTS_MAX) {
         size_t k = n - off < WIRE_RESULTS_MAX ? n - off : WIRE_RESULTS_MAX;
-        wire_begin(&self->pk, WIRE_COMMITTED, 3);
-        msgpack_pack_uint64(&self->pk.pk, self->epoch);
-        msgpack_pack_uint64(&self->pk.pk, self->next_seq);
-        msgpack_pack_array(&self->pk.pk, k);
+        wire_items_clear(&self->results);
         for (size_t i = 0; i < k; i++)
-            wire_pack_result(&self->pk, &res[off + i]);
-        s_send(self, "COMMITTED");
+            wire_items_result(&self->results, &res[off + i]);
+        (void) wire_send_committed(&self->out, self->epoch, self->next_seq, &self->results);
     }
+    self->c.send_failures = self->out.failures;
 }
 
 static void s_flush_late(sink_t *self)
@@ -380,19 +371,15 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
     }
 }
 
-/*  VERDICTS [epoch, worker_id, items]: all or nothing on malformed input. */
+/*  VERDICTS [epoch, worker_id, items] (the message checked by wire_recv):
+ *  all or nothing on malformed items. */
 static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
 {
-    uint64_t epoch;
-    const char *worker;
-    size_t wlen, n;
-    const msgpack_object *items;
+    const wire_verdicts_t *vs = &m->u.verdicts;
+    uint64_t epoch = vs->epoch;
+    const char *worker = vs->worker;
+    size_t wlen = vs->worker_len, n = vs->items.n;
     at_err rc;
-    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_str(&m->f[1], &worker, &wlen, WIRE_NAME_MAX))
-        || (rc = wire_array(&m->f[2], &items, &n, WIRE_BATCH_MAX, false))) {
-        s_malformed(self, "worker", "VERDICTS", rc);
-        return;
-    }
     if (!self->has_epoch || epoch != self->epoch) {
         self->c.stale += n;
         at_log_limited(AT_LOG_WARN, "SNK-STALE", "worker %.*s: %zu verdicts of epoch %" PRIu64
@@ -401,7 +388,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = wire_verdict_decode(&items[i], &self->scratch[i])) != AT_OK) {
+        if ((rc = wire_verdict_at(&vs->items, i, &self->scratch[i])) != AT_OK) {
             s_malformed(self, "worker", "VERDICTS item", rc);
             return;
         }
@@ -418,12 +405,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
 /*  SINK_WELCOME [epoch, first_seq]. */
 static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 {
-    uint64_t epoch, first_seq;
-    at_err rc;
-    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_u64(&m->f[1], &first_seq))) {
-        s_malformed(self, "broker", "SINK_WELCOME", rc);
-        return;
-    }
+    uint64_t epoch = m->u.sink_welcome.epoch, first_seq = m->u.sink_welcome.first_seq;
     bool adopted = !self->has_epoch || epoch != self->epoch;
     if (adopted) {
         at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",
@@ -448,52 +430,21 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
-static void s_dispatch(sink_t *self, const s_handler_fn *table, const char *peer, zmq_msg_t *msg)
-{
-    wire_msg_t m;
-    at_err rc = wire_parse(&m, zmq_msg_data(msg), zmq_msg_size(msg));
-    if (rc != AT_OK) {
-        s_malformed(self, peer, "message", rc);
-        return;
-    }
-    if (table[m.type])
-        table[m.type](self, &m);
-    else
-        s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
-    wire_msg_done(&m);
-}
-
-/*  Receives one message without waiting: 1 = a single frame in *msg,
- *  0 = nothing there, -1 = a multipart message (drained and dropped). */
-static int s_recv(void *handle, zmq_msg_t *msg)
-{
-    if (zmq_msg_recv(msg, handle, ZMQ_DONTWAIT) < 0)
-        return 0;
-    if (!zmq_msg_more(msg))
-        return 1;
-    zmq_msg_t part;
-    zmq_msg_init(&part);
-    int more = 1;
-    while (more && zmq_msg_recv(&part, handle, ZMQ_DONTWAIT) >= 0)
-        more = zmq_msg_more(&part);
-    zmq_msg_close(&part);
-    return -1;
-}
-
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
 static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const char *peer)
 {
     for (int k = 0; k < S_DRAIN_MAX; k++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        int got = s_recv(handle, &msg);
-        if (got > 0)
-            s_dispatch(self, table, peer, &msg);
-        else if (got < 0)
-            s_malformed(self, peer, "multipart message", AT_ERR_FRAMES);
-        zmq_msg_close(&msg);
-        if (got == 0)
+        wire_msg_t m;
+        at_err rc = wire_recv(handle, false, &m);
+        if (rc == AT_ERR_BUSY)
             return true;
+        if (rc != AT_OK)
+            s_malformed(self, peer, m.type ? wire_type_name(m.type) : "message", rc);
+        else if (table[m.type])
+            table[m.type](self, &m);
+        else
+            s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
+        wire_msg_done(&m);
     }
     return false;
 }
@@ -695,6 +646,8 @@ static at_err s_open_sockets(sink_t *self, const cfg_t *cfg)
     zsock_set_linger(self->dealer, S_DEALER_LINGER_MS);
     self->pull_h = zsock_resolve(self->pull);
     self->dealer_h = zsock_resolve(self->dealer);
+    wire_out_init(&self->out, self->dealer_h, "SNK-SEND");
+    self->out.peer = "the broker";
     return AT_OK;
 }
 
@@ -708,7 +661,7 @@ sink_t *sink_new(const cfg_t *cfg)
     self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
     self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
     self->id_filter_mb = (int) cfg_int(cfg, "id-filter-mb");
-    wire_packer_init(&self->pk);
+    wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
     self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
@@ -747,7 +700,8 @@ void sink_destroy(sink_t **self_p)
     zsock_destroy(&self->dealer);
     reorder_destroy(&self->rb);
     logdb_destroy(&self->log);
-    wire_packer_destroy(&self->pk);
+    wire_out_destroy(&self->out);
+    wire_items_destroy(&self->results);
     free(self->scratch);
     free(self->batch);
     free(self->late);

@@ -5,7 +5,9 @@
 #include "config.h"
 #include "wire.h"
 #include "log.h"
+#include "alloc.h"
 #include <czmq.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -32,11 +34,18 @@ typedef struct {
     pthread_t thread;
 } s_thread_t;
 
+static volatile sig_atomic_t s_signals;   /* (below) */
+
+/*  The thread's result is verifier_run's at_err (read back by pthread_join).
+ *  A verifier that failed asks the others to stop at once: the worker then
+ *  exits 1 instead of running with fewer threads than configured. */
 static void *s_thread_main(void *arg)
 {
     s_thread_t *t = arg;
-    verifier_run(&t->opts, &t->stats);
-    return NULL;
+    at_err rc = verifier_run(&t->opts, &t->stats);
+    if (rc != AT_OK)
+        s_signals = 2;
+    return (void *) (intptr_t) rc;
 }
 
 /*  SIGINT/SIGTERM: the first asks every verifier to drain, the second to
@@ -90,8 +99,7 @@ static int s_run(const cfg_t *cfg)
         gethostname(host, sizeof host - 1);
         snprintf(base, sizeof base, "%.31s-%d", host, (int) getpid());
     }
-    s_thread_t *threads = calloc((size_t) n, sizeof *threads);
-    assert(threads);
+    s_thread_t *threads = at_calloc((size_t) n, sizeof *threads);
     at_err mrc;
     worker_metrics_t *metrics = worker_metrics_new(cfg_str(cfg, "metrics"), &threads[0].stats, sizeof *threads,
                                                    (size_t) n, &mrc);
@@ -101,16 +109,26 @@ static int s_run(const cfg_t *cfg)
     }
     at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, cfg_str(cfg, "broker"),
                 cfg_str(cfg, "sink"));
-    for (int i = 0; i < n; i++) {
-        s_fill_opts(cfg, &threads[i].opts, base, i);
-        if (pthread_create(&threads[i].thread, NULL, s_thread_main, &threads[i]) != 0) {
-            at_log_error("WRK-THREAD", "cannot start thread %d", i);
-            return 1;
+    /* Exit status 1 when a thread cannot start (the started ones are told to
+     * stop at once and joined) or a verifier failed (cannot connect). */
+    int started = 0, rc = 0;
+    for (; started < n; started++) {
+        s_fill_opts(cfg, &threads[started].opts, base, started);
+        if (pthread_create(&threads[started].thread, NULL, s_thread_main, &threads[started]) != 0) {
+            at_log_error("WRK-THREAD", "cannot start thread %d: stopping the %d started", started, started);
+            s_signals = 2;
+            rc = 1;
+            break;
         }
     }
     verifier_stats_t total = { 0 };
-    for (int i = 0; i < n; i++) {
-        pthread_join(threads[i].thread, NULL);
+    for (int i = 0; i < started; i++) {
+        void *ret = NULL;
+        pthread_join(threads[i].thread, &ret);
+        if ((intptr_t) ret != AT_OK) {
+            rc = 1;
+            s_signals = 2;   /* the others stop at once too */
+        }
         total.tasks += threads[i].stats.tasks;
         total.valid += threads[i].stats.valid;
         total.invalid += threads[i].stats.invalid;
@@ -120,7 +138,7 @@ static int s_run(const cfg_t *cfg)
                 " malformed=%" PRIu64, base, total.tasks, total.valid, total.invalid, total.malformed);
     worker_metrics_destroy(&metrics);
     free(threads);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
