@@ -160,6 +160,10 @@ static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
     return rc;
 }
 
+/*  "--flag true" and "--flag false" give a bool flag its value; any other
+ *  word after a bool flag is the next argument. */
+static bool s_bool_word(const char *arg) { return arg && (strcmp(arg, "true") == 0 || strcmp(arg, "false") == 0); }
+
 /*  Handles one "--name[=value]" at argv[*k]; may consume argv[*k+1]. */
 static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *flag_set, const char **config)
 {
@@ -174,7 +178,7 @@ static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *fla
     }
     const char *value = eq ? eq + 1 : NULL;
     if (!value && i >= 0 && self->defs[i].type == CFG_BOOL)
-        value = "true";
+        value = s_bool_word(*k + 1 < argc ? argv[*k + 1] : NULL) ? argv[++*k] : "true";
     if (!value) {
         if (*k + 1 >= argc) {
             fprintf(stderr, "%s: option '--%.*s' needs a value\n", self->prog, (int) len, arg);

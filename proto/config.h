@@ -2,7 +2,8 @@
  *
  *  Every setting has a name, a type, a default, bounds and a line of help
  *  (in the spirit of Redis's static_configs[]). The same name is a flag
- *  (`--name value`, `--name=value`, or `--name` alone for a bool) and a key in
+ *  (`--name value`, `--name=value`, or for a bool `--name` alone, `--name true`
+ *  or `--name false`) and a key in
  *  a ZPL config file (CZMQ zconfig format, keys at top level) given with
  *  `--config FILE`. Flags win over the file, the file over defaults. Values
  *  are checked against their bounds and parsed once, when they are read; an

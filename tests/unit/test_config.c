@@ -90,8 +90,12 @@ static void test_flags(void)
     c = s_parse(&rc, (char *[]) { "test", "--port=1", "--port", "65535", "--label=", "--verbose", "false", NULL });
     CHECK_ERR(rc, AT_OK);
     CHECK(cfg_int(c, "port") == 65535 && strcmp(cfg_str(c, "label"), "") == 0 && cfg_is_set(c, "label"));
-    CHECK(cfg_bool(c, "verbose"));                       /* a bool flag takes no separate value */
-    CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "false") == 0);
+    CHECK(!cfg_bool(c, "verbose") && cfg_npositional(c) == 0);   /* "--flag false": its value */
+    cfg_destroy(&c);
+    c = s_parse(&rc, (char *[]) { "test", "--verbose", "true", "--verbose", "1", NULL });
+    CHECK_ERR(rc, AT_OK);
+    CHECK(cfg_bool(c, "verbose"));                       /* only true/false are taken as its value */
+    CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "1") == 0);
     cfg_destroy(&c);
     /* "--" alone and "-x" are positionals, not flags. */
     c = s_parse(&rc, (char *[]) { "test", "--", "-x", NULL });
@@ -316,8 +320,8 @@ static void test_positionals_refused(void)
     c = s_parse_bound(&rc, (char *[]) { "test", "--port", "80", "extra", NULL });
     CHECK_ERR(rc, AT_ERR_CONFIG);
     cfg_destroy(&c);
-    c = s_parse_bound(&rc, (char *[]) { "test", "--verbose", "false", NULL });
-    CHECK_ERR(rc, AT_ERR_CONFIG);                        /* a bool flag takes no separate value */
+    c = s_parse_bound(&rc, (char *[]) { "test", "--verbose", "maybe", NULL });
+    CHECK_ERR(rc, AT_ERR_CONFIG);                        /* not a bool value, so a stray argument */
     cfg_destroy(&c);
     c = s_parse_bound(&rc, (char *[]) { "test", "--port", "80", NULL });
     CHECK_ERR(rc, AT_OK);                                /* a flag's value is not a positional */
