@@ -153,7 +153,7 @@ static void s_start_broker(cluster_t *self)
     argc = s_arg(p, argc, "--backend");
     argc = s_arg(p, argc, "tcp://127.0.0.1:%d", self->o.backend_port);
     if (self->o.window) {
-        argc = s_arg(p, argc, "--window");
+        argc = s_arg(p, argc, "--pipeline-window");
         argc = s_arg(p, argc, "%d", self->o.window);
     }
     argc = s_add_args(p, argc, self->o.broker_args);

@@ -33,7 +33,7 @@ static const cfg_def_t s_settings[] = {
                "while busy, report verdicts at least this often (0: per chunk only)"),
     CFG_INT_AT(W_, clock_skew_s, "clock-skew-s", "300", 0, 86400, "how far in the future issued_at may be"),
     CFG_INT_AT(W_, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval when idle"),
-    CFG_STR_AT(W_, id, "id", "", "worker name in the log (default: host-pid)"),
+    CFG_STR_AT(W_, id, "id", "", "worker name in the log (empty: host-pid)"),
     CFG_INT_AT(W_, drain_timeout_ms, "drain-timeout-ms", "10000", 0, 600000,
                "on SIGTERM, longest wait for the broker's LEAVE_OK before stopping at once"),
     CFG_INT_AT(W_, test_delay_us, "test-delay-us", "0", 0, 10000000, "TEST ONLY: extra delay per task"),

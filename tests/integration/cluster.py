@@ -277,7 +277,7 @@ class Cluster:
         return os.path.join(self.bindir, name)
 
     def _win(self):
-        return ["--window", str(self.window)] if self.window else []
+        return ["--pipeline-window", str(self.window)] if self.window else []
 
     def start_broker(self, extra=()):
         argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win()
