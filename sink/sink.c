@@ -41,21 +41,29 @@
 const char *const sink_summary =
     "attest-sink: restores sequence order of worker verdicts and appends them to the log";
 
+#define S_ sink_settings_t
 static const cfg_def_t s_settings[] = {
-    { "log-dir", CFG_STR, "attest-data/log", 0, 0, "directory of the LMDB log (created if missing)" },
-    { "verdicts", CFG_STR, "tcp://*:5557", 0, 0, "endpoint to bind for worker verdicts (PULL)" },
-    { "broker", CFG_STR, "tcp://127.0.0.1:5556", 0, 0, "broker backend endpoint to connect to (DEALER)" },
-    { "window", CFG_INT, "16384", 64, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
-    { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
-    { "commit-delay-us", CFG_INT, "2000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
-    { "commit-delay-max-us", CFG_INT, "12000", 0, 10000000, "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker" },
-    { "batch-us", CFG_INT, "1000", 0, 100000, "under load, wake at most once per this many microseconds (0: on every message)" },
-    { "id-filter-mb", CFG_INT, "4", 1, 65536, "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log" },
-    { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
-    { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
-    { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
-    { "metrics", CFG_STR, "", 0, 0, "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)" },
+    CFG_STR_AT(S_, log_dir, "log-dir", "attest-data/log", "directory of the LMDB log (created if missing)"),
+    CFG_STR_AT(S_, verdicts, "verdicts", "tcp://*:5557", "endpoint to bind for worker verdicts (PULL)"),
+    CFG_STR_AT(S_, broker, "broker", "tcp://127.0.0.1:5556", "broker backend endpoint to connect to (DEALER)"),
+    CFG_INT_ALIAS_AT(S_, pipeline_window, "pipeline-window", "window", "16384", 64, REORDER_WINDOW_MAX,
+                     "reorder window in sequence numbers; must equal the broker's pipeline-window"),
+    CFG_INT_AT(S_, commit_max, "commit-max", "4096", 1, 65536, "most entries in one transaction"),
+    CFG_INT_AT(S_, commit_delay_us, "commit-delay-us", "2000", 0, 10000000,
+               "longest the first ready verdict waits for a group commit"),
+    CFG_INT_AT(S_, commit_delay_max_us, "commit-delay-max-us", "12000", 0, 10000000,
+               "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker"),
+    CFG_INT_AT(S_, batch_us, "batch-us", "1000", 0, 100000,
+               "under load, wake at most once per this many microseconds (0: on every message)"),
+    CFG_INT_AT(S_, id_filter_mb, "id-filter-mb", "4", 1, 65536,
+               "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log"),
+    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB"),
+    CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
+    CFG_STR_AT(S_, log_level, "log-level", "info", "debug, info, warn or error"),
+    CFG_STR_AT(S_, metrics, "metrics", "",
+               "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
 };
+#undef S_
 
 typedef struct {
     uint64_t received;        /* verdict items in well-formed current-epoch messages */
@@ -595,9 +603,8 @@ int sink_run(sink_t *self)
 
 /* -------------------------------------------------------------- creating */
 
-static at_err s_open_log(sink_t *self, const cfg_t *cfg)
+static at_err s_open_log(sink_t *self, const char *dir)
 {
-    const char *dir = cfg_str(cfg, "log-dir");
     if (zsys_dir_create("%s", dir) != 0) {
         at_log_error("SNK-START", "cannot create log directory %s: %s", dir, strerror(errno));
         return AT_ERR_IO;
@@ -635,12 +642,12 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
     return sock;
 }
 
-static at_err s_open_sockets(sink_t *self, const cfg_t *cfg)
+static at_err s_open_sockets(sink_t *self, const sink_settings_t *s)
 {
-    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, cfg_str(cfg, "verdicts"), true);
+    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, s->verdicts, true);
     if (!self->pull)
         return AT_ERR_IO;
-    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, cfg_str(cfg, "broker"), false);
+    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, s->broker, false);
     if (!self->dealer)
         return AT_ERR_IO;
     zsock_set_linger(self->dealer, S_DEALER_LINGER_MS);
@@ -651,16 +658,16 @@ static at_err s_open_sockets(sink_t *self, const cfg_t *cfg)
     return AT_OK;
 }
 
-sink_t *sink_new(const cfg_t *cfg)
+sink_t *sink_new(const sink_settings_t *s)
 {
     sink_t *self = s_alloc(1, sizeof *self);
-    self->commit_max = (size_t) cfg_int(cfg, "commit-max");
-    self->commit_delay_us = (uint64_t) cfg_int(cfg, "commit-delay-us");
-    self->commit_delay_max_us = (uint64_t) cfg_int(cfg, "commit-delay-max-us");
-    self->batch_us = (uint64_t) cfg_int(cfg, "batch-us");
-    self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
-    self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
-    self->id_filter_mb = (int) cfg_int(cfg, "id-filter-mb");
+    self->commit_max = (size_t) s->commit_max;
+    self->commit_delay_us = (uint64_t) s->commit_delay_us;
+    self->commit_delay_max_us = (uint64_t) s->commit_delay_max_us;
+    self->batch_us = (uint64_t) s->batch_us;
+    self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
+    self->map_size_mb = (int) s->map_size_mb;
+    self->id_filter_mb = (int) s->id_filter_mb;
     wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
@@ -668,25 +675,25 @@ sink_t *sink_new(const cfg_t *cfg)
     uint8_t raw[S_INSTANCE_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
-    if (s_open_log(self, cfg) != AT_OK || s_open_sockets(self, cfg) != AT_OK) {
+    if (s_open_log(self, s->log_dir) != AT_OK || s_open_sockets(self, s) != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
-    self->rb = reorder_new((size_t) cfg_int(cfg, "window"), self->next_seq);
+    self->rb = reorder_new((size_t) s->pipeline_window, self->next_seq);
     if (!self->rb) {
         at_log_error("SNK-START", "bad reorder window");
         sink_destroy(&self);
         return NULL;
     }
     at_err mrc;
-    self->metrics = sink_metrics_new(cfg_str(cfg, "metrics"), &mrc);
+    self->metrics = sink_metrics_new(s->metrics, &mrc);
     if (mrc != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
     s_metrics(self);
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64,
-                self->instance, cfg_str(cfg, "log-dir"), self->next_seq, self->next_index);
+                self->instance, s->log_dir, self->next_seq, self->next_index);
     return self;
 }
 
