@@ -252,7 +252,7 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
     if (sodium_memcmp(e.prev_hash, v->prev, LOGDB_HASH_BYTES) != 0)
         return s_problem(v, "chain: prev_hash is not the hash of entry %" PRIu64 "%s", i - 1,
                          i ? "" : " (entry 0 must have zeroes)");
-    logdb_hash(raw, raw_len, v->prev);
+    entry_hash(raw, raw_len, v->prev);
     uint8_t id[AT_ID_BYTES];
     int reason = attestation_judge(e.att, e.att_len, e.t_verified / 1000000u,
                                    (uint64_t) cfg_int(self->cfg, "clock-skew-s"), id);

@@ -61,6 +61,8 @@ def scale():
 
 
 def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick:
+    tests running at once do not collide)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -104,7 +106,9 @@ def vm_rss_kb(pid):
 
 
 class Checks:
-    """Named checks, printed as they run; done() prints 'N passed, M failed'."""
+    """Named checks, printed as they run; done() prints 'N passed, M failed'
+    and returns the exit status: 1 when a check failed or when no check ran
+    at all (a test that asserted nothing has not passed)."""
 
     def __init__(self, name):
         self.name = name
@@ -136,19 +140,24 @@ class Checks:
 
     def done(self):
         print("%s: %.1f s" % (self.name, time.time() - self.t0))
+        if self.passed + len(self.failed) == 0:
+            self.failed.append("at least one check ran")
+            print("FAIL %s: no check ran" % self.name, flush=True)
         print("%d passed, %d failed" % (self.passed, len(self.failed)), flush=True)
         return 1 if self.failed else 0
 
 
-def main_wrapper(name, body):
-    """Runs body(args, checks) with --bin parsed; an exception counts as a failure."""
+def main_wrapper(name, body, checks=None):
+    """Runs body(args, checks) with --bin parsed; an exception counts as a
+    failure. checks: a Checks made earlier (e.g. at module level, for tests
+    whose helpers call it directly); a new one by default."""
     import argparse
     import traceback
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
-    t = Checks(name)
+    t = checks if checks is not None else Checks(name)
 
     def on_signal(signum, frame):      # SIGTERM/SIGINT: unwind so finally/atexit stop the children
         raise SystemExit("%s: stopped by signal %d" % (name, signum))

@@ -2,7 +2,6 @@
 logfixture (no pipeline needed), including tampered copies that verify must
 reject.   Usage: /usr/bin/python3 test_log_tool.py --bin BUILD/bin
 """
-import argparse
 import json
 import os
 import shutil
@@ -15,15 +14,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
 
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print("FAIL %s %s" % (name, detail))
+T = cl.Checks("log_tool")   # the helpers below check through it
 
 
 def run(attest, *args, stdin=None, timeout=30):
@@ -52,77 +46,77 @@ def build_entries(sk):
 def test_keygen(attest, tmp):
     path = os.path.join(tmp, "key.json")
     rc, out, err = run(attest, "keygen", "--out", path)
-    check("keygen.rc", rc == 0, err)
-    check("keygen.mode", stat.S_IMODE(os.stat(path).st_mode) == 0o600)
+    T.check("keygen.rc", rc == 0, err)
+    T.check("keygen.mode", stat.S_IMODE(os.stat(path).st_mode) == 0o600)
     key = json.load(open(path))
-    check("keygen.prints_public", out.strip() == key["public"])
+    T.check("keygen.prints_public", out.strip() == key["public"])
     pk, sk = lf.make_keypair(bytes.fromhex(key["secret"])[:32])
-    check("keygen.pair_matches", pk.hex() == key["public"] and sk.hex() == key["secret"])
+    T.check("keygen.pair_matches", pk.hex() == key["public"] and sk.hex() == key["secret"])
     rc, _, err = run(attest, "keygen", "--out", path)
-    check("keygen.no_overwrite", rc == 1 and "--force" in err, err)
+    T.check("keygen.no_overwrite", rc == 1 and "--force" in err, err)
     rc, out2, _ = run(attest, "keygen", "--out", path, "--force")
-    check("keygen.force", rc == 0 and out2 != out)
+    T.check("keygen.force", rc == 0 and out2 != out)
     rc, out, _ = run(attest, "keygen", "--help")
-    check("keygen.help", rc == 0 and "--out" in out)
+    T.check("keygen.help", rc == 0 and "--out" in out)
 
 
 def test_read(attest, logdir, ents):
     rc, out, err = run(attest, "log", "--dir", logdir, "count")
-    check("count", rc == 0 and out.strip() == str(len(ents)), out + err)
+    T.check("count", rc == 0 and out.strip() == str(len(ents)), out + err)
     rc, out, err = run(attest, "log", "get", "0", "--dir", logdir)   # flags after the subcommand
     e = json.loads(out) if rc == 0 else {}
-    check("get.0", e.get("index") == 0 and e.get("data") == "hello" and e.get("verdict") == "valid"
-          and e.get("reason") == "ok" and e.get("id") == ents[0]["id"].hex()
-          and e.get("prev_hash") == "00" * 32 and e.get("subject") == "host-0", out + err)
-    check("get.lineage", e.get("producer") == "p0" and e.get("worker") == "w0" and e.get("cseq") == 1
-          and e.get("t_committed") == ents[0]["t_committed"] and e.get("expires_at") is None)
+    T.check("get.0", e.get("index") == 0 and e.get("data") == "hello" and e.get("verdict") == "valid"
+            and e.get("reason") == "ok" and e.get("id") == ents[0]["id"].hex()
+            and e.get("prev_hash") == "00" * 32 and e.get("subject") == "host-0", out + err)
+    T.check("get.lineage", e.get("producer") == "p0" and e.get("worker") == "w0" and e.get("cseq") == 1
+            and e.get("t_committed") == ents[0]["t_committed"] and e.get("expires_at") is None)
     rc, out, err = run(attest, "log", "--dir", logdir, "get", "1")
     e = json.loads(out) if rc == 0 else {}
-    check("get.binary_data_b64", e.get("data_b64") == "/wAB" and "data" not in e
-          and e.get("prev_hash") == ents[0]["hash"].hex(), out + err)
+    T.check("get.binary_data_b64", e.get("data_b64") == "/wAB" and "data" not in e
+            and e.get("prev_hash") == ents[0]["hash"].hex(), out + err)
     rc, out, err = run(attest, "log", "--dir", logdir, "get", "6")
-    check("get.utf8", rc == 0 and json.loads(out).get("data") == "\u00e9t\u00e9", out + err)
+    T.check("get.utf8", rc == 0 and json.loads(out).get("data") == "\u00e9t\u00e9", out + err)
     rc, _, err = run(attest, "log", "--dir", logdir, "get", "99")
-    check("get.missing", rc == 1 and "no entry at index 99" in err, err)
+    T.check("get.missing", rc == 1 and "no entry at index 99" in err, err)
     rc, out, err = run(attest, "log", "--dir", logdir, "id", ents[4]["id"].hex())
-    check("id.found", rc == 0 and json.loads(out)["index"] == 4, out + err)
+    T.check("id.found", rc == 0 and json.loads(out)["index"] == 4, out + err)
     rc, _, err = run(attest, "log", "--dir", logdir, "id", "ab" * 32)
-    check("id.missing", rc == 1 and "no entry" in err, err)
+    T.check("id.missing", rc == 1 and "no entry" in err, err)
     rc, _, err = run(attest, "log", "--dir", logdir, "id", "xyz")
-    check("id.bad_hex", rc == 2, err)
+    T.check("id.bad_hex", rc == 2, err)
     rc, out, err = run(attest, "log", "--dir", logdir, "rejected")
     rej = lines(out)
-    check("rejected", rc == 0 and [(r["index"], r["reason"]) for r in rej]
-          == [(2, "signature"), (3, "expired"), (5, "not_yet_valid")], out + err)
-    check("rejected.all_invalid", all(r["verdict"] == "invalid" for r in rej))
+    T.check("rejected", rc == 0 and [(r["index"], r["reason"]) for r in rej]
+            == [(2, "signature"), (3, "expired"), (5, "not_yet_valid")], out + err)
+    T.check("rejected.all_invalid", all(r["verdict"] == "invalid" for r in rej))
     rc, out, err = run(attest, "log", "--dir", logdir, "export")
     exp = lines(out)
-    check("export.stdout", rc == 0 and [x["index"] for x in exp] == list(range(len(ents))), err)
+    T.check("export.stdout", rc == 0 and [x["index"] for x in exp] == list(range(len(ents))), err)
     path = logdir + "-export.jsonl"
     rc, out, err = run(attest, "log", "--out", path, "--dir", logdir, "export")
-    check("export.file", rc == 0 and lines(open(path).read()) == exp and out == "", err)
+    T.check("export.file", rc == 0 and lines(open(path).read()) == exp and out == "", err)
     rc, out, err = run(attest, "log", "--dir", logdir, "tail", "--n", "2")
-    check("tail", rc == 0 and [x["index"] for x in lines(out)] == [5, 6], out + err)
+    T.check("tail", rc == 0 and [x["index"] for x in lines(out)] == [5, 6], out + err)
     rc, out, err = run(attest, "log", "--dir", logdir, "verify")
-    check("verify.ok", rc == 0 and out.strip() == "verify: entries=7 valid=4 invalid=3 chain=ok ids=ok verdicts=ok",
-          out + err)
+    T.check("verify.ok", rc == 0 and out.strip() == "verify: entries=7 valid=4 invalid=3 chain=ok ids=ok verdicts=ok",
+            out + err)
 
 
 def test_errors(attest, tmp):
     rc, _, err = run(attest, "log", "--dir", os.path.join(tmp, "nolog"), "count")
-    check("nolog", rc == 1 and "no log at" in err and "attest up" in err, err)
+    T.check("nolog", rc == 1 and "no log at" in err and "attest up" in err, err)
     rc, _, err = run(attest, "log", "--dir", tmp, "frobnicate")
-    check("unknown_sub", rc == 2 and "frobnicate" in err, err)
+    T.check("unknown_sub", rc == 2 and "frobnicate" in err, err)
     rc, _, err = run(attest, "log", "--dir", tmp)
-    check("no_sub", rc == 2, err)
+    T.check("no_sub", rc == 2, err)
     rc, _, err = run(attest, "log", "get")
-    check("get.no_arg", rc == 2 and "get INDEX" in err, err)
+    T.check("get.no_arg", rc == 2 and "get INDEX" in err, err)
     rc, out, _ = run(attest, "log", "--help")
-    check("log.help", rc == 0 and "verify" in out and "--dir" in out)
+    T.check("log.help", rc == 0 and "verify" in out and "--dir" in out)
     empty = os.path.join(tmp, "empty")
     lf.write_log(empty, [])
     rc, out, err = run(attest, "log", "--dir", empty, "verify")
-    check("verify.empty", rc == 0 and "entries=0" in out, out + err)
+    T.check("verify.empty", rc == 0 and "entries=0" in out, out + err)
 
 
 def tampered(tmp, logdir, name, fn):
@@ -157,7 +151,7 @@ def test_tampered(attest, tmp, logdir, ents, sk, tag):
     for name, fn, want in cases:
         d = tampered(tmp, logdir, tag + "-" + name, fn)
         rc, out, err = run(attest, "log", "--dir", d, "verify")
-        check("tampered.%s.%s" % (tag, name), rc == 1 and out.startswith("verify: " + want), out + err)
+        T.check("tampered.%s.%s" % (tag, name), rc == 1 and out.startswith("verify: " + want), out + err)
 
 
 def test_duplicate_entries(attest, tmp, sk):
@@ -168,7 +162,7 @@ def test_duplicate_entries(attest, tmp, sk):
         d = os.path.join(tmp, "dup-%s" % index_ids)
         lf.write_log(d, specs, index_ids=index_ids)
         rc, out, err = run(attest, "log", "--dir", d, "verify")
-        check("verify.duplicate.%s" % index_ids, rc == 1 and "duplicate id" in out, out + err)
+        T.check("verify.duplicate.%s" % index_ids, rc == 1 and "duplicate id" in out, out + err)
 
 
 def test_follow(attest, tmp, sk):
@@ -185,9 +179,9 @@ def test_follow(attest, tmp, sk):
         p.send_signal(signal.SIGINT)
         rc = p.wait(timeout=5)
         got = [json.loads(x)["subject"] for x in [first] + more]
-        check("tail.follow", got == ["f0", "f1", "f2"] and rc == 0, "%r rc=%s" % (got, rc))
+        T.check("tail.follow", got == ["f0", "f1", "f2"] and rc == 0, "%r rc=%s" % (got, rc))
     except (ValueError, KeyError) as e:
-        check("tail.follow", False, repr(e))
+        T.check("tail.follow", False, repr(e))
     finally:
         watchdog.cancel()
         if p.poll() is None:
@@ -195,10 +189,8 @@ def test_follow(attest, tmp, sk):
             p.wait()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    attest = os.path.join(ap.parse_args().bin, "attest")
+def body(args, t):
+    attest = os.path.join(args.bin, "attest")
     tmp = tempfile.mkdtemp(prefix="attest-logtool-")
     try:
         _, sk = lf.make_keypair()
@@ -215,9 +207,7 @@ def main():
         test_follow(attest, tmp, sk)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (len(PASSED), len(FAILED)))
-    return 1 if FAILED else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cl.main_wrapper("log_tool", body, T))

@@ -3,7 +3,6 @@ against a fake broker written here (a ZeroMQ ROUTER speaking the frontend of
 proto/wire.h), so it runs without the real broker, workers and sink.
 Usage: /usr/bin/python3 test_submit_tool.py --bin BUILD/bin
 """
-import argparse
 import json
 import os
 import shutil
@@ -17,16 +16,12 @@ import msgpack
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
 
-PASSED, FAILED = [], []
+T = cl.Checks("submit_tool")   # the helpers below check through it
+
 HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE, REVOKE, RELEASE = range(1, 13)
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print("FAIL %s %s" % (name, detail))
 
 
 class FakeBroker(threading.Thread):
@@ -115,13 +110,6 @@ class FakeBroker(threading.Thread):
             self.send(sock, rid, CREDIT, len(acks))
 
 
-def free_port():
-    s = zmq.Context.instance().socket(zmq.ROUTER)
-    port = s.bind_to_random_port("tcp://127.0.0.1")
-    s.close()
-    return port
-
-
 def submit(attest, port, lines, *extra, timeout=60):
     args = [attest, "submit", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
     p = subprocess.run(args, input="".join(x + "\n" for x in lines), capture_output=True, text=True,
@@ -169,32 +157,32 @@ def test_mixed(attest, tmp, sk):
     rc, outs, out, err = submit(attest, port, lines, "--key", keyfile, "--producer", "tester")
     fb.stop.set()
     fb.join()
-    check("mixed.exit1", rc == 1, err)
+    T.check("mixed.exit1", rc == 1, err)
     one = {n: v[0] for n, v in outs.items() if len(v) == 1}
-    check("mixed.one_outcome_per_line", all(len(v) == 1 for v in outs.values()) and 7 not in outs, out)
-    check("mixed.l1_valid", one.get(1, {}).get("verdict") == "valid", out)
-    check("mixed.l2_valid_id", one.get(2, {}).get("id") == presigned_id.hex(), out)
+    T.check("mixed.one_outcome_per_line", all(len(v) == 1 for v in outs.values()) and 7 not in outs, out)
+    T.check("mixed.l1_valid", one.get(1, {}).get("verdict") == "valid", out)
+    T.check("mixed.l2_valid_id", one.get(2, {}).get("id") == presigned_id.hex(), out)
     cseq2 = one.get(2, {}).get("cseq")
-    check("mixed.l2_exact_bytes", fb.atts.get(cseq2) == presigned, "presigned bytes changed")
-    check("mixed.l3_signature", one.get(3, {}).get("reason") == "signature"
-          and one.get(3, {}).get("verdict") == "invalid", out)
-    check("mixed.l4_unknown_field", "colour" in one.get(4, {}).get("error", ""), out)
-    check("mixed.l5_half", "signature" in one.get(5, {}).get("error", ""), out)
-    check("mixed.l6_not_json", "not JSON" in one.get(6, {}).get("error", ""), out)
-    check("mixed.l8_expired", one.get(8, {}).get("reason") == "expired", out)
-    check("mixed.l9_duplicate", one.get(9, {}).get("duplicate") is True
-          and one.get(9, {}).get("index") == one.get(2, {}).get("index"), out)
-    check("mixed.l10_refused", one.get(10, {}).get("refused") is True and one.get(10, {}).get("reason") == "busy",
-          out)
-    check("mixed.l11_b64", one.get(11, {}).get("verdict") == "valid"
-          and lf.decode_attestation(fb.atts[one[11]["cseq"]])["data"] == b"\x00\x01\x02"
-          and lf.decode_attestation(fb.atts[one[11]["cseq"]])["nonce"] == b"\x11" * 16, out)
-    check("mixed.l12_13_14_errors", all("error" in one.get(n, {}) for n in (12, 13, 14)), out)
-    check("mixed.batches", fb.batches and max(fb.batches) <= 2, fb.batches)
-    check("mixed.producer_bye", fb.byes == 1, fb.byes)
-    check("mixed.summary", "valid=4 invalid=2 refused=1 errors=6 unacknowledged=0" in err, err)
+    T.check("mixed.l2_exact_bytes", fb.atts.get(cseq2) == presigned, "presigned bytes changed")
+    T.check("mixed.l3_signature", one.get(3, {}).get("reason") == "signature"
+            and one.get(3, {}).get("verdict") == "invalid", out)
+    T.check("mixed.l4_unknown_field", "colour" in one.get(4, {}).get("error", ""), out)
+    T.check("mixed.l5_half", "signature" in one.get(5, {}).get("error", ""), out)
+    T.check("mixed.l6_not_json", "not JSON" in one.get(6, {}).get("error", ""), out)
+    T.check("mixed.l8_expired", one.get(8, {}).get("reason") == "expired", out)
+    T.check("mixed.l9_duplicate", one.get(9, {}).get("duplicate") is True
+            and one.get(9, {}).get("index") == one.get(2, {}).get("index"), out)
+    T.check("mixed.l10_refused", one.get(10, {}).get("refused") is True and one.get(10, {}).get("reason") == "busy",
+            out)
+    T.check("mixed.l11_b64", one.get(11, {}).get("verdict") == "valid"
+            and lf.decode_attestation(fb.atts[one[11]["cseq"]])["data"] == b"\x00\x01\x02"
+            and lf.decode_attestation(fb.atts[one[11]["cseq"]])["nonce"] == b"\x11" * 16, out)
+    T.check("mixed.l12_13_14_errors", all("error" in one.get(n, {}) for n in (12, 13, 14)), out)
+    T.check("mixed.batches", fb.batches and max(fb.batches) <= 2, fb.batches)
+    T.check("mixed.producer_bye", fb.byes == 1, fb.byes)
+    T.check("mixed.summary", "valid=4 invalid=2 refused=1 errors=6 unacknowledged=0" in err, err)
     signed = lf.decode_attestation(fb.atts[one[1]["cseq"]])
-    check("mixed.signed_with_key", signed["attester"] == sk[32:] and signed["data"] == "hello \u00e9".encode())
+    T.check("mixed.signed_with_key", signed["attester"] == sk[32:] and signed["data"] == "hello \u00e9".encode())
 
 
 def test_many_out_of_order(attest, sk):
@@ -207,33 +195,33 @@ def test_many_out_of_order(attest, sk):
     rc, outs, out, err = submit(attest, port, lines)
     fb.stop.set()
     fb.join()
-    check("many.exit0", rc == 0, err[-500:])
+    T.check("many.exit0", rc == 0, err[-500:])
     ok = len(outs) == 150 and all(outs[n][0]["verdict"] == "valid" for n in outs)
-    check("many.all_acked", ok, err[-500:])
-    check("many.cseq_to_line", ok and all(lf.decode_attestation(fb.atts[outs[n][0]["cseq"]])["subject"]
-                                          == "m%d" % (n - 1) for n in outs))
-    check("many.batches", max(fb.batches) <= 16 and sum(fb.batches) == 150, fb.batches)
+    T.check("many.all_acked", ok, err[-500:])
+    T.check("many.cseq_to_line", ok and all(lf.decode_attestation(fb.atts[outs[n][0]["cseq"]])["subject"]
+                                            == "m%d" % (n - 1) for n in outs))
+    T.check("many.batches", max(fb.batches) <= 16 and sum(fb.batches) == 150, fb.batches)
 
 
 def test_no_broker(attest, sk):
-    port = free_port()
+    port = cl.free_port()
     t0 = time.time()
     rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "1500")
-    check("nobroker.exit1", rc == 1 and "no credit" in err, err)
-    check("nobroker.quick", time.time() - t0 < 10)
+    T.check("nobroker.exit1", rc == 1 and "no credit" in err, err)
+    T.check("nobroker.quick", time.time() - t0 < 10)
 
 
 def test_late_broker(attest, sk):
     """The broker comes up 2.5 s after the client: HELLO is repeated."""
-    port = free_port()
+    port = cl.free_port()
     fb = FakeBroker(port, credit=5, max_batch=4, delay=2.5)
     fb.start()
     rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk, subject="late%d" % i)[0])
                                                for i in range(3)])
     fb.stop.set()
     fb.join()
-    check("late.exit0", rc == 0 and len(outs) == 3, err)
-    check("late.hellos", 1 <= fb.hellos <= 2, fb.hellos)
+    T.check("late.exit0", rc == 0 and len(outs) == 3, err)
+    T.check("late.hellos", 1 <= fb.hellos <= 2, fb.hellos)
 
 
 def test_unacknowledged(attest, sk):
@@ -244,8 +232,8 @@ def test_unacknowledged(attest, sk):
     rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "2500")
     fb.stop.set()
     fb.join()
-    check("unacked.exit1", rc == 1 and "unacknowledged=1" in err and not outs, err)
-    check("unacked.pings", fb.pings >= 1, fb.pings)
+    T.check("unacked.exit1", rc == 1 and "unacknowledged=1" in err and not outs, err)
+    T.check("unacked.pings", fb.pings >= 1, fb.pings)
 
 
 def test_streaming(attest, sk):
@@ -268,20 +256,20 @@ def test_streaming(attest, sk):
     try:
         p.stdin.write(fields(lf.make_attestation(sk, subject="stream-1")[0]) + "\n")
         p.stdin.flush()
-        check("stream.first_outcome_before_eof", wait(lambda: len(lines) == 1, 10.0), lines)
+        T.check("stream.first_outcome_before_eof", wait(lambda: len(lines) == 1, 10.0), lines)
         fb.to_send.append((REVOKE, 100))
-        check("stream.revoke_answered", wait(lambda: fb.releases, 5.0), fb.releases)
-        check("stream.released_its_credit", fb.releases in ([9], [10]), fb.releases)   # 10 granted, 1 spent (1 back)
+        T.check("stream.revoke_answered", wait(lambda: fb.releases, 5.0), fb.releases)
+        T.check("stream.released_its_credit", fb.releases in ([9], [10]), fb.releases)   # 10 granted, 1 spent (1 back)
         pings = fb.pings
-        check("stream.pings_while_input_quiet", wait(lambda: fb.pings > pings, 5.0), fb.pings)
+        T.check("stream.pings_while_input_quiet", wait(lambda: fb.pings > pings, 5.0), fb.pings)
         fb.to_send.append((CREDIT, 5))
         time.sleep(0.2)
         p.stdin.write(fields(lf.make_attestation(sk, subject="stream-2")[0]) + "\n")
         p.stdin.close()
         rc = p.wait(timeout=30)
         reader.join(5)
-        check("stream.exit0", rc == 0 and len(lines) == 2, (rc, lines, p.stderr.read()))
-        check("stream.outcomes", all(json.loads(x).get("index") is not None for x in lines), lines)
+        T.check("stream.exit0", rc == 0 and len(lines) == 2, (rc, lines, p.stderr.read()))
+        T.check("stream.outcomes", all(json.loads(x).get("index") is not None for x in lines), lines)
     finally:
         if p.poll() is None:
             p.kill()
@@ -291,13 +279,11 @@ def test_streaming(attest, sk):
 
 def test_help(attest):
     p = subprocess.run([attest, "submit", "--help"], capture_output=True, text=True)
-    check("help", p.returncode == 0 and "--broker" in p.stdout and "--timeout-ms" in p.stdout)
+    T.check("help", p.returncode == 0 and "--broker" in p.stdout and "--timeout-ms" in p.stdout)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    attest = os.path.join(ap.parse_args().bin, "attest")
+def body(args, t):
+    attest = os.path.join(args.bin, "attest")
     tmp = tempfile.mkdtemp(prefix="attest-submit-")
     try:
         _, sk = lf.make_keypair()
@@ -310,9 +296,7 @@ def main():
         test_streaming(attest, sk)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (len(PASSED), len(FAILED)))
-    return 1 if FAILED else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cl.main_wrapper("submit_tool", body, T))

@@ -4,7 +4,8 @@
  *  expression and remembers the failure; the test keeps going so that one run
  *  shows every broken case. CHECK_ERR(got, want) compares at_err codes and
  *  prints both names. check_done() prints "<name>: N checks passed" and
- *  returns main()'s exit status.
+ *  returns main()'s exit status: failure when a check failed or when no
+ *  check ran at all. Every C unit test uses these, none defines its own.
  */
 #ifndef AT_TEST_CHECK_H
 #define AT_TEST_CHECK_H
@@ -40,6 +41,10 @@ static inline void check_err_at(int got, int want, const char *file, int line, c
 
 static inline int check_done(const char *name)
 {
+    if (s_checks == 0) {
+        fprintf(stderr, "%s: no check ran\n", name);
+        return 1;
+    }
     if (s_failures) {
         fprintf(stderr, "%s: %u of %u checks FAILED\n", name, s_failures, s_checks);
         return 1;

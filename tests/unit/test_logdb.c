@@ -1,17 +1,17 @@
-/*  test_logdb.c: the LMDB log (proto/logdb.[ch]) in a temporary directory.
+/*  test_logdb.c: the LMDB log (store/logdb.[ch]) in a temporary directory.
  *
  *  Covers: a batch of appends in one transaction, commit, reopen; the
  *  committed state (next_index, next_seq, head = hash of the last stored
  *  value); reading entries back; the hash chain across batches; lookups by id
  *  inside and outside a batch; abort leaving the state unchanged; a duplicate
  *  id refused without corrupting the batch or the log; a full map reported as
- *  AT_ERR_MAP_FULL; read-only opening; logdb_entry_decode on garbage.
+ *  AT_ERR_MAP_FULL; read-only opening; the id index flush and the id
+ *  filter. The entry codec itself: test_entry.c.
  */
 #include "check.h"
 #include "logdb.h"
 #include <ftw.h>
 #include <lmdb.h>
-#include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -96,11 +96,11 @@ static void s_verify(logdb_t *db, const uint64_t *seqs, uint64_t count, uint64_t
             continue;
         bad += !s_entry_is(&e, i, seqs[i]);
         bad += memcmp(e.prev_hash, prev, LOGDB_HASH_BYTES) != 0;
-        logdb_hash(raw, raw_len, prev);
+        entry_hash(raw, raw_len, prev);
         uint64_t idx = UINT64_MAX;
         bad += logdb_lookup_id(db, e.id, &idx) != AT_OK || idx != i;
         logdb_entry_t again;
-        bad += logdb_entry_decode(&again, raw, raw_len) != AT_OK || again.index != i;
+        bad += entry_decode(&again, raw, raw_len) != AT_OK || again.index != i;
     }
     CHECK(bad == 0);
     CHECK(memcmp(st.head, prev, LOGDB_HASH_BYTES) == 0);   /* head = hash(last stored value) */
@@ -255,102 +255,6 @@ static void test_map_full(void)
     logdb_destroy(&db);
 }
 
-/* ---- logdb_entry_decode on garbage ------------------------------------------- */
-
-typedef struct {
-    const char *what;
-    int field;          /* replaced field, -1 none */
-    int count;          /* array elements */
-    void (*pack)(msgpack_packer *pk);
-    at_err want;
-} entry_case_t;
-
-static const uint8_t s_zeros[2048];
-static void p_v2(msgpack_packer *pk) { msgpack_pack_uint8(pk, 2); }
-static void p_str(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, "x", 1); }
-static void p_bin31(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 31); }
-static void p_two(msgpack_packer *pk) { msgpack_pack_uint8(pk, 2); }
-static void p_256(msgpack_packer *pk) { msgpack_pack_uint16(pk, 256); }
-static void p_name65(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, s_zeros, 65); }
-static void p_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -1); }
-static void p_att_big(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, AT_ENCODED_MAX + 1); }
-
-static const entry_case_t s_entry_cases[] = {
-    { "valid", -1, 15, NULL, AT_OK },
-    { "14 fields", -1, 14, NULL, AT_ERR_SHAPE },
-    { "16 fields", -1, 16, NULL, AT_ERR_SHAPE },
-    { "format 2", 0, 15, p_v2, AT_ERR_VERSION },
-    { "index as str", 1, 15, p_str, AT_ERR_TYPE },
-    { "prev_hash 31 bytes", 3, 15, p_bin31, AT_ERR_RANGE },
-    { "prev_hash as str", 3, 15, p_str, AT_ERR_TYPE },
-    { "id 31 bytes", 4, 15, p_bin31, AT_ERR_RANGE },
-    { "verdict 2", 5, 15, p_two, AT_ERR_RANGE },
-    { "reason 256", 6, 15, p_256, AT_ERR_RANGE },
-    { "producer 65 bytes", 7, 15, p_name65, AT_ERR_OVERSIZE },
-    { "worker as bin", 9, 15, p_bin31, AT_ERR_TYPE },
-    { "t_committed negative", 13, 15, p_neg, AT_ERR_TYPE },
-    { "attestation as str", 14, 15, p_str, AT_ERR_TYPE },
-    { "attestation too long", 14, 15, p_att_big, AT_ERR_OVERSIZE },
-};
-
-static void s_pack_entry_field(msgpack_packer *pk, int i)
-{
-    static const uint8_t h[32] = { 9 };
-    switch (i) {
-    case 0: msgpack_pack_uint8(pk, LOGDB_FORMAT); break;
-    case 3: case 4: msgpack_pack_bin_with_body(pk, h, 32); break;
-    case 5: case 6: msgpack_pack_uint8(pk, 1); break;
-    case 7: case 9: msgpack_pack_str_with_body(pk, "name", 4); break;
-    case 14: msgpack_pack_bin_with_body(pk, s_att, 50); break;
-    default: msgpack_pack_uint64(pk, 1000 + (uint64_t) i); break;
-    }
-}
-
-static void test_entry_decode(void)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    logdb_entry_t e;
-    for (size_t c = 0; c < sizeof s_entry_cases / sizeof s_entry_cases[0]; c++) {
-        const entry_case_t *ec = &s_entry_cases[c];
-        msgpack_sbuffer_clear(&sb);
-        msgpack_pack_array(&pk, (size_t) ec->count);
-        for (int i = 0; i < ec->count; i++) {
-            if (i == ec->field)
-                ec->pack(&pk);
-            else
-                s_pack_entry_field(&pk, i);
-        }
-        at_err rc = logdb_entry_decode(&e, (const uint8_t *) sb.data, sb.size);
-        CHECK_ERR(rc, ec->want);
-        if (rc != ec->want)
-            fprintf(stderr, "  case: %s\n", ec->what);
-    }
-    /* Byte-level garbage around the valid value. */
-    msgpack_sbuffer_clear(&sb);
-    msgpack_pack_array(&pk, 15);
-    for (int i = 0; i < 15; i++)
-        s_pack_entry_field(&pk, i);
-    static uint8_t buf[512];
-    size_t len = sb.size;
-    memcpy(buf, sb.data, len);
-    CHECK_ERR(logdb_entry_decode(&e, buf, len), AT_OK);
-    CHECK(e.index == 1001 && e.seq == 1002 && e.verdict == 1 && e.att_len == 50);
-    buf[len] = 0xc0;
-    CHECK_ERR(logdb_entry_decode(&e, buf, len + 1), AT_ERR_TRAILING);
-    unsigned bad = 0;
-    for (size_t n = 0; n < len; n++)
-        bad += logdb_entry_decode(&e, buf, n) != AT_ERR_MSGPACK;
-    CHECK(bad == 0);
-    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\xc1", 1), AT_ERR_MSGPACK);
-    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\x05", 1), AT_ERR_SHAPE);
-    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\x80", 1), AT_ERR_SHAPE);
-    CHECK_ERR(logdb_entry_decode(&e, (const uint8_t *) "\xdd\xff\xff\xff\xff", 5), AT_ERR_MSGPACK);
-    msgpack_sbuffer_destroy(&sb);
-}
-
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void) sb;
@@ -486,7 +390,6 @@ int main(void)
     test_batches();
     test_open_errors();
     test_map_full();
-    test_entry_decode();
     test_ids_flush();
     test_id_filter();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);

@@ -1,5 +1,5 @@
 /*  test_metrics.c: the Prometheus registry and its HTTP endpoint
- *  (proto/metrics.c).
+ *  (metrics/metrics.c).
  *
  *  Rendering: HELP/TYPE lines, escaping of help text and label values,
  *  exact decimal output of scaled values, histogram buckets (cumulative,

@@ -1,18 +1,9 @@
 /*  test_reorder.c: unit tests of the sink's reorder buffer (sink/reorder.c).
- *  Returns non-zero when a check fails. */
+ *  Returns non-zero when a check fails (check.h). */
+#include "check.h"
 #include "reorder.h"
 #include <stdio.h>
 #include <string.h>
-
-static int s_checks, s_failures;
-
-#define CHECK(cond) do { \
-        s_checks++; \
-        if (!(cond)) { \
-            s_failures++; \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        } \
-    } while (0)
 
 /*  An item whose contents are derived from seq (and a tag), to check copies. */
 static reorder_item_t s_item(uint64_t seq, uint8_t tag, uint8_t *att, size_t att_len)
@@ -206,10 +197,5 @@ int main(void)
     test_pop();
     test_wrap();
     test_reset();
-    if (s_failures) {
-        fprintf(stderr, "test_reorder: %d of %d checks failed\n", s_failures, s_checks);
-        return 1;
-    }
-    printf("test_reorder: %d checks passed\n", s_checks);
-    return 0;
+    return check_done("test_reorder");
 }

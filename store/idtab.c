@@ -22,10 +22,12 @@ static uint64_t s_hash(const uint8_t *id)
 /*  Never 0, so that a used slot is never 0. */
 static uint64_t s_tag(uint64_t h) { return ((h >> 32) | 1u) << 32; }
 
+/*  Out of memory aborts, in every build type (an assert would be compiled out). */
 static void *s_calloc(size_t n, size_t size)
 {
-    void *p = calloc(n, size);
-    assert(p);
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
     return p;
 }
 
@@ -181,9 +183,8 @@ static void s_radix(s_sortkey_t *a, s_sortkey_t *tmp, size_t n)
 idtab_entry_t *idtab_sorted(const idtab_t *self)
 {
     size_t n = idtab_count(self);
-    idtab_entry_t *out = malloc(n * sizeof *out + 1);
-    s_sortkey_t *keys = malloc(2 * n * sizeof *keys + 1);
-    assert(out && keys);
+    idtab_entry_t *out = s_calloc(n, sizeof *out);
+    s_sortkey_t *keys = s_calloc(2 * n, sizeof *keys);
     for (size_t i = 0; i < n; i++)
         keys[i] = (s_sortkey_t) { s_be64(s_id(self, self->lo + i)), (uint32_t) i };
     s_radix(keys, keys + n, n);

@@ -1,21 +1,21 @@
-/*  logdb.c: the LMDB log (see logdb.h for the layout). */
+/*  logdb.c: the LMDB log (see logdb.h for the layout). The entry values
+ *  are encoded, decoded and hashed by store/entry.c; this file owns the
+ *  LMDB environment, the batches, the id index and the id filter. */
 #include "logdb.h"
-#include "mpzone.h"
-#include "log.h"
 #include "clock.h"
-#include <sys/mman.h>
+#include "entry.h"
+#include "idtab.h"
+#include "log.h"
+#include <assert.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include "wire.h"
-#include "idtab.h"
 #include <lmdb.h>
-#include <msgpack.h>
-#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct logdb_t {
     MDB_env *env;
@@ -23,8 +23,7 @@ struct logdb_t {
     MDB_txn *txn;            /* the current write or read transaction */
     bool writing;
     logdb_state_t st;        /* writer: state including the open batch */
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
+    uint8_t enc[ENTRY_ENCODED_MAX];   /* writer: the value being appended */
     uint64_t last_trim_us;
     void *map_addr;          /* where data.mdb is mapped (found lazily) */
     size_t map_len;
@@ -202,9 +201,8 @@ uint64_t logdb_id_filter_capacity(const logdb_t *self) { return (uint64_t) self-
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
 {
     logdb_t *self = calloc(1, sizeof *self);
-    assert(self);
-    msgpack_sbuffer_init(&self->sb);
-    msgpack_packer_init(&self->pk, &self->sb, msgpack_sbuffer_write);
+    if (!self)
+        abort();   /* out of memory */
     self->readonly = readonly;
     self->tail = idtab_new(LOGDB_IDS_FLUSH);
     int rc = mdb_env_create(&self->env);
@@ -242,7 +240,6 @@ void logdb_destroy(logdb_t **self_p)
         mdb_txn_abort(self->txn);
     if (self->env)
         mdb_env_close(self->env);
-    msgpack_sbuffer_destroy(&self->sb);
     idtab_destroy(&self->tail);
     free(self->flush);
     free(self->bloom);
@@ -278,7 +275,7 @@ static at_err s_load_tail(logdb_t *self, MDB_txn *txn)
         int rc = mdb_get(txn, self->entries, &k, &v);
         if (rc)
             return s_db_err(rc, "load unindexed ids");
-        if (logdb_entry_decode(&e, v.mv_data, v.mv_size) != AT_OK)
+        if (entry_decode(&e, v.mv_data, v.mv_size) != AT_OK)
             return AT_ERR_CORRUPT;
         idtab_put(self->tail, e.id, i);
     }
@@ -407,28 +404,6 @@ at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *i
     return err;
 }
 
-static void s_pack_entry(logdb_t *self, const logdb_entry_t *e)
-{
-    msgpack_packer *pk = &self->pk;
-    msgpack_sbuffer_clear(&self->sb);
-    msgpack_pack_array(pk, 15);
-    msgpack_pack_uint8(pk, LOGDB_FORMAT);
-    msgpack_pack_uint64(pk, e->index);
-    msgpack_pack_uint64(pk, e->seq);
-    msgpack_pack_bin_with_body(pk, e->prev_hash, LOGDB_HASH_BYTES);
-    msgpack_pack_bin_with_body(pk, e->id, AT_ID_BYTES);
-    msgpack_pack_uint8(pk, e->verdict);
-    msgpack_pack_uint8(pk, e->reason);
-    msgpack_pack_str_with_body(pk, e->producer, e->producer_len);
-    msgpack_pack_uint64(pk, e->cseq);
-    msgpack_pack_str_with_body(pk, e->worker, e->worker_len);
-    msgpack_pack_uint64(pk, e->t_received);
-    msgpack_pack_uint64(pk, e->t_dispatched);
-    msgpack_pack_uint64(pk, e->t_verified);
-    msgpack_pack_uint64(pk, e->t_committed);
-    msgpack_pack_bin_with_body(pk, e->att, e->att_len);
-}
-
 at_err logdb_append(logdb_t *self, logdb_entry_t *e)
 {
     assert(self->txn && self->writing);
@@ -442,16 +417,18 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
         return err;
     e->index = self->st.next_index;
     memcpy(e->prev_hash, self->st.head, LOGDB_HASH_BYTES);
-    s_pack_entry(self, e);
+    size_t len;
+    if ((err = entry_encode(e, self->enc, sizeof self->enc, &len)))
+        return err;
     s_put_be64(kb, e->index);
-    MDB_val k = { 8, kb }, v = { self->sb.size, self->sb.data };
+    MDB_val k = { 8, kb }, v = { len, self->enc };
     int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
     if (rc)
         return s_db_err(rc, "append entry");
     idtab_put(self->tail, e->id, e->index);
     if (self->bloom)
         s_bloom_add(self, e->id);
-    logdb_hash(self->sb.data ? (const uint8_t *) self->sb.data : (const uint8_t *) "", self->sb.size, self->st.head);
+    entry_hash(self->enc, len, self->st.head);
     self->st.next_index++;
     return AT_OK;
 }
@@ -608,64 +585,15 @@ at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_
         *raw = v.mv_data;
         *raw_len = v.mv_size;
     }
-    return out ? logdb_entry_decode(out, v.mv_data, v.mv_size) : AT_OK;
+    return out ? entry_decode(out, v.mv_data, v.mv_size) : AT_OK;
 }
 
 void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES])
 {
-    crypto_generichash(out, LOGDB_HASH_BYTES, value, len, NULL, 0);
-}
-
-static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
-{
-    const uint8_t *p;
-    size_t n;
-    at_err rc = wire_bin(o, &p, &n, want);
-    if (rc)
-        return rc;
-    if (n != want)
-        return AT_ERR_RANGE;
-    memcpy(out, p, n);
-    return AT_OK;
-}
-
-static at_err s_entry_fields(logdb_entry_t *e, const msgpack_object *f)
-{
-    at_err rc;
-    uint64_t v, verdict, reason;
-    if ((rc = wire_u64(&f[0], &v))) return rc;
-    if (v != LOGDB_FORMAT) return AT_ERR_VERSION;
-    if ((rc = wire_u64(&f[1], &e->index))) return rc;
-    if ((rc = wire_u64(&f[2], &e->seq))) return rc;
-    if ((rc = s_fixed_bin(&f[3], e->prev_hash, LOGDB_HASH_BYTES))) return rc;
-    if ((rc = s_fixed_bin(&f[4], e->id, AT_ID_BYTES))) return rc;
-    if ((rc = wire_u64(&f[5], &verdict))) return rc;
-    if ((rc = wire_u64(&f[6], &reason))) return rc;
-    if (verdict > 1 || reason > 255) return AT_ERR_RANGE;
-    e->verdict = (uint8_t) verdict;
-    e->reason = (uint8_t) reason;
-    if ((rc = wire_str(&f[7], &e->producer, &e->producer_len, WIRE_NAME_MAX))) return rc;
-    if ((rc = wire_u64(&f[8], &e->cseq))) return rc;
-    if ((rc = wire_str(&f[9], &e->worker, &e->worker_len, WIRE_NAME_MAX))) return rc;
-    if ((rc = wire_u64(&f[10], &e->t_received))) return rc;
-    if ((rc = wire_u64(&f[11], &e->t_dispatched))) return rc;
-    if ((rc = wire_u64(&f[12], &e->t_verified))) return rc;
-    if ((rc = wire_u64(&f[13], &e->t_committed))) return rc;
-    return wire_bin(&f[14], &e->att, &e->att_len, AT_ENCODED_MAX);
+    entry_hash(value, len, out);
 }
 
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len)
 {
-    memset(out, 0, sizeof *out);
-    if (!at_msgpack_bounded(buf, len))
-        return AT_ERR_MSGPACK;
-    msgpack_object root;
-    msgpack_zone *zone;
-    at_err rc = mpzone_unpack(buf, len, &root, &zone);
-    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 15))
-        rc = AT_ERR_SHAPE;
-    if (rc == AT_OK)
-        rc = s_entry_fields(out, root.via.array.ptr);
-    mpzone_give(zone);
-    return rc;
+    return entry_decode(out, buf, len);
 }

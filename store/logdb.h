@@ -1,11 +1,12 @@
 /*  logdb.h: the LMDB log, shared by the sink (writer) and the tools (readers).
+ *  Part of the store library (store/: logdb, idtab, entry), which the sink,
+ *  the attest tool and the tests link; the protocol (proto/) knows nothing
+ *  of it.
  *
  *  Layout (one LMDB environment, a directory holding data.mdb and lock.mdb):
  *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
- *               value msgpack array of 15:
- *               [format=1, index, seq, prev_hash bin32, id bin32, verdict,
- *                reason, producer str, cseq, worker str, t_received,
- *                t_dispatched, t_verified, t_committed, attestation bin]
+ *               value: one entry as encoded by store/entry.h (a msgpack
+ *               array of 15 fields, format 1)
  *    "ids":     key 32-byte attestation id -> value u64 big-endian index, for
  *               every entry below meta "ids_upto"
  *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
@@ -19,7 +20,7 @@
  *  worth at most) may be missing from "ids" and are found by reading those
  *  entries: the writer keeps them in memory, readers load them once per
  *  snapshot.
- *  Hash chain: hash(entry) = BLAKE2b-256 of the value bytes exactly as stored;
+ *  Hash chain: hash(entry) = entry_hash() = BLAKE2b-256 of the value bytes exactly as stored;
  *  entry 0 has prev_hash = 32 zero bytes, entry i+1 has prev_hash = hash(entry i),
  *  and meta "head" = hash(last entry).
  */
@@ -27,31 +28,20 @@
 #define AT_LOGDB_H
 #include "at_err.h"
 #include "attestation.h"
+#include "entry.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOGDB_FORMAT 1
-#define LOGDB_HASH_BYTES 32
+#define LOGDB_FORMAT ENTRY_FORMAT
+#define LOGDB_HASH_BYTES ENTRY_HASH_BYTES
 #define LOGDB_IDS_FLUSH 32768   /* pending ids that start a flush cycle */
 #define LOGDB_IDS_STEP 2048     /* most ids written per commit during a cycle */
 #define LOGDB_IDS_STEP_MIN 256  /* least ids written per commit during a cycle */
 #define LOGDB_FILTER_MB_DEFAULT 4  /* writer's id filter: ~0.1% false positives at 1M ids, ~1% at 2.8M */
 
-typedef struct {
-    uint64_t index, seq;
-    uint8_t prev_hash[LOGDB_HASH_BYTES];
-    uint8_t id[AT_ID_BYTES];
-    uint8_t verdict, reason;
-    const char *producer;       /* borrowed */
-    size_t producer_len;
-    uint64_t cseq;
-    const char *worker;         /* borrowed */
-    size_t worker_len;
-    uint64_t t_received, t_dispatched, t_verified, t_committed;
-    const uint8_t *att;         /* borrowed */
-    size_t att_len;
-} logdb_entry_t;
+/*  One entry of the log (fields and borrowing: entry_t in entry.h). */
+typedef entry_t logdb_entry_t;
 
 typedef struct {
     uint64_t next_index;
@@ -89,9 +79,10 @@ uint64_t logdb_id_filter_capacity(const logdb_t *self);
  *  memory its duplicate check and index insertion touch (a cache miss each
  *  otherwise). Call it a few entries ahead. */
 void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES]);
-/*  Appends e at the next index: sets e->index and e->prev_hash.
- *  AT_ERR_DUPLICATE when e->id is already in the log or the batch: nothing is
- *  written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
+/*  Appends e at the next index: sets e->index and e->prev_hash, and stores
+ *  entry_encode(e). AT_ERR_DUPLICATE when e->id is already in the log or
+ *  the batch, AT_ERR_OVERSIZE or AT_ERR_RANGE when e does not encode: nothing
+ *  is written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
  *  leaves the batch unusable: call logdb_abort. */
 at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
 /*  Records next_seq and commits durably. On failure the batch is aborted. */
@@ -107,7 +98,8 @@ at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_
 /*  Number of entries in the current read snapshot. */
 uint64_t logdb_count(logdb_t *self);
 
-/*  Value codec and hash, for auditors. */
+/*  The same as entry_decode() and entry_hash() (store/entry.h), under the
+ *  names older callers use. */
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));
 void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES]);
 

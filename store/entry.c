@@ -1,0 +1,160 @@
+/*  entry.c: the log entry value codec and hash (see entry.h).
+ *
+ *  The encoder drives a msgpack packer whose writer copies into the
+ *  caller's buffer and notes an overflow instead of growing it, so encoding
+ *  an entry on the sink's append path allocates nothing. The decoder checks
+ *  the input is bounded, unpacks into a per-thread zone (mpzone) and reads
+ *  the fields with the small typed accessors below, the same checks the
+ *  wire codec makes.
+ */
+#include "entry.h"
+#include "mpzone.h"
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t *p;
+    size_t cap, len;
+    bool overflow;
+} s_out_t;
+
+static int s_write(void *data, const char *buf, size_t len)
+{
+    s_out_t *o = data;
+    if (o->overflow || len > o->cap - o->len) {
+        o->overflow = true;
+        return -1;
+    }
+    memcpy(o->p + o->len, buf, len);
+    o->len += len;
+    return 0;
+}
+
+static void s_pack(msgpack_packer *pk, const entry_t *e)
+{
+    msgpack_pack_array(pk, ENTRY_FIELDS);
+    msgpack_pack_uint8(pk, ENTRY_FORMAT);
+    msgpack_pack_uint64(pk, e->index);
+    msgpack_pack_uint64(pk, e->seq);
+    msgpack_pack_bin_with_body(pk, e->prev_hash, ENTRY_HASH_BYTES);
+    msgpack_pack_bin_with_body(pk, e->id, AT_ID_BYTES);
+    msgpack_pack_uint8(pk, e->verdict);
+    msgpack_pack_uint8(pk, e->reason);
+    msgpack_pack_str_with_body(pk, e->producer_len ? e->producer : "", e->producer_len);
+    msgpack_pack_uint64(pk, e->cseq);
+    msgpack_pack_str_with_body(pk, e->worker_len ? e->worker : "", e->worker_len);
+    msgpack_pack_uint64(pk, e->t_received);
+    msgpack_pack_uint64(pk, e->t_dispatched);
+    msgpack_pack_uint64(pk, e->t_verified);
+    msgpack_pack_uint64(pk, e->t_committed);
+    msgpack_pack_bin_with_body(pk, e->att_len ? e->att : (const uint8_t *) "", e->att_len);
+}
+
+at_err entry_encode(const entry_t *e, uint8_t *out, size_t cap, size_t *len)
+{
+    if (e->producer_len > ENTRY_NAME_MAX || e->worker_len > ENTRY_NAME_MAX || e->att_len > AT_ENCODED_MAX)
+        return AT_ERR_OVERSIZE;
+    if (e->verdict > 1)
+        return AT_ERR_RANGE;
+    s_out_t o = { out, cap, 0, false };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &o, s_write);
+    s_pack(&pk, e);
+    if (o.overflow)
+        return AT_ERR_OVERSIZE;
+    *len = o.len;
+    return AT_OK;
+}
+
+void entry_hash(const uint8_t *value, size_t len, uint8_t out[ENTRY_HASH_BYTES])
+{
+    crypto_generichash(out, ENTRY_HASH_BYTES, len ? value : (const uint8_t *) "", len, NULL, 0);
+}
+
+static at_err s_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return AT_ERR_TYPE;
+    *out = o->via.u64;
+    return AT_OK;
+}
+
+static at_err s_str(const msgpack_object *o, const char **p, size_t *n)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return AT_ERR_TYPE;
+    if (o->via.str.size > ENTRY_NAME_MAX)
+        return AT_ERR_OVERSIZE;
+    *p = o->via.str.ptr;
+    *n = o->via.str.size;
+    return AT_OK;
+}
+
+static at_err s_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max)
+{
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return AT_ERR_TYPE;
+    if (o->via.bin.size > max)
+        return AT_ERR_OVERSIZE;
+    *p = (const uint8_t *) o->via.bin.ptr;
+    *n = o->via.bin.size;
+    return AT_OK;
+}
+
+/*  A binary of exactly want bytes, copied to out. */
+static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
+{
+    const uint8_t *p;
+    size_t n;
+    at_err rc = s_bin(o, &p, &n, want);
+    if (rc)
+        return rc;
+    if (n != want)
+        return AT_ERR_RANGE;
+    memcpy(out, p, n);
+    return AT_OK;
+}
+
+/*  Fills *e from the 15 elements of the decoded array. */
+static at_err s_fields(entry_t *e, const msgpack_object *f)
+{
+    at_err rc;
+    uint64_t v, verdict, reason;
+    if ((rc = s_u64(&f[0], &v))) return rc;
+    if (v != ENTRY_FORMAT) return AT_ERR_VERSION;
+    if ((rc = s_u64(&f[1], &e->index))) return rc;
+    if ((rc = s_u64(&f[2], &e->seq))) return rc;
+    if ((rc = s_fixed_bin(&f[3], e->prev_hash, ENTRY_HASH_BYTES))) return rc;
+    if ((rc = s_fixed_bin(&f[4], e->id, AT_ID_BYTES))) return rc;
+    if ((rc = s_u64(&f[5], &verdict))) return rc;
+    if ((rc = s_u64(&f[6], &reason))) return rc;
+    if (verdict > 1 || reason > 255) return AT_ERR_RANGE;
+    e->verdict = (uint8_t) verdict;
+    e->reason = (uint8_t) reason;
+    if ((rc = s_str(&f[7], &e->producer, &e->producer_len))) return rc;
+    if ((rc = s_u64(&f[8], &e->cseq))) return rc;
+    if ((rc = s_str(&f[9], &e->worker, &e->worker_len))) return rc;
+    if ((rc = s_u64(&f[10], &e->t_received))) return rc;
+    if ((rc = s_u64(&f[11], &e->t_dispatched))) return rc;
+    if ((rc = s_u64(&f[12], &e->t_verified))) return rc;
+    if ((rc = s_u64(&f[13], &e->t_committed))) return rc;
+    return s_bin(&f[14], &e->att, &e->att_len, AT_ENCODED_MAX);
+}
+
+at_err entry_decode(entry_t *out, const uint8_t *buf, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (!at_msgpack_bounded(buf, len))
+        return AT_ERR_MSGPACK;
+    msgpack_object root;
+    msgpack_zone *zone;
+    at_err rc = mpzone_unpack(buf, len, &root, &zone);
+    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != ENTRY_FIELDS))
+        rc = AT_ERR_SHAPE;
+    if (rc == AT_OK)
+        rc = s_fields(out, root.via.array.ptr);
+    mpzone_give(zone);
+    return rc;
+}
