@@ -301,8 +301,5 @@ int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t
  *  (WIRE_ZMTP_HEARTBEAT_MS / WIRE_ZMTP_TIMEOUT_MS). */
 void wire_socket_defaults(void *zsock, int hwm);
 
-#ifdef WIRE_LEGACY_API
-#include "wire_legacy.h"   /* the broker, until it is converted: delete then */
-#endif
 
 #endif
