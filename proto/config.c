@@ -309,6 +309,8 @@ void cfg_usage(const cfg_t *self, FILE *out)
     }
     fprintf(out, "  %-26s %s\n  %-26s %s\n  %-26s %s\n", "--config FILE", "read settings from a ZPL file (flags win)",
             "--help", "show this help", "--version", "show the version");
+    if (self->positionals && *self->positionals)
+        fprintf(out, "\nArguments: %s\n", self->positionals);
 }
 
 void cfg_print_version(const char *prog, FILE *out)
