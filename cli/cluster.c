@@ -17,7 +17,7 @@
 /*  The broker's old name for pipeline-window: accepted before and after its
  *  rename (an alias for one release). TODO(lead): "--pipeline-window" once
  *  broker/settings.c has landed. */
-#define S_BROKER_WINDOW_FLAG "--window"
+#define S_BROKER_WINDOW_FLAG "--pipeline-window"
 #define S_MAX_PROCS 128
 #define S_MAX_ARGS 48
 

@@ -251,7 +251,7 @@ atexit.register(stop_all)
 # accepted by the broker before and after the rename (an alias for one
 # release), so the harness works on either side of the merge. TODO(lead):
 # "--pipeline-window" once broker/settings.c has landed.
-BROKER_WINDOW_FLAG = "--window"
+BROKER_WINDOW_FLAG = "--pipeline-window"
 
 
 class Cluster:
