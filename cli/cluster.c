@@ -14,9 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/*  The broker's old name for pipeline-window: accepted before and after its
- *  rename (an alias for one release). TODO(lead): "--pipeline-window" once
- *  broker/settings.c has landed. */
+/*  The broker's pipeline-window flag (old name --window: an alias for one release). */
 #define S_BROKER_WINDOW_FLAG "--pipeline-window"
 #define S_MAX_PROCS 128
 #define S_MAX_ARGS 48

@@ -247,10 +247,7 @@ def stop_all():
 atexit.register(stop_all)
 
 
-# The broker's name for its pipeline-window flag. Its old name, --window, is
-# accepted by the broker before and after the rename (an alias for one
-# release), so the harness works on either side of the merge. TODO(lead):
-# "--pipeline-window" once broker/settings.c has landed.
+# The broker's pipeline-window flag (its old name --window is an alias for one release).
 BROKER_WINDOW_FLAG = "--pipeline-window"
 
 
