@@ -44,6 +44,7 @@
  *  twice.
  */
 #include "client.h"
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include "wire.h"
@@ -114,8 +115,7 @@ static s_slot_t *s_slot(at_client_t *self, uint64_t cseq)
 static void s_ring_grow(at_client_t *self)
 {
     size_t cap = self->ring_cap * 2;
-    s_slot_t *ring = calloc(cap, sizeof *ring);
-    assert(ring);
+    s_slot_t *ring = at_calloc(cap, sizeof *ring);
     for (uint64_t c = self->lo; c < self->next_cseq; c++) {
         s_slot_t *s = &self->ring[c & (self->ring_cap - 1)];
         if (s->cseq == c)
@@ -143,8 +143,7 @@ static uint64_t s_slot_add(at_client_t *self, const uint8_t *att, size_t len, vo
     uint64_t cseq = self->next_cseq++;
     s_slot_t *s = &self->ring[cseq & (self->ring_cap - 1)];
     s->cseq = cseq;
-    s->att = malloc(len ? len : 1);
-    assert(s->att);
+    s->att = at_malloc(len);
     memcpy(s->att, att, len);
     s->att_len = len;
     s->user = user;
@@ -497,11 +496,14 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     size_t plen = strlen(producer);
     if (plen == 0 || plen > WIRE_NAME_MAX)
         return NULL;
-    at_client_t *self = calloc(1, sizeof *self);
-    assert(self);
+    at_client_t *self = at_calloc(1, sizeof *self);
     memcpy(self->producer, producer, plen);
     self->sock = zsock_new(ZMQ_DEALER);
-    assert(self->sock);
+    if (!self->sock) {
+        at_log_error("CLI-CONNECT", "cannot create a socket: %s", zmq_strerror(zmq_errno()));
+        free(self);
+        return NULL;
+    }
     wire_socket_defaults(self->sock, S_HWM);
     zsock_set_immediate(self->sock, 1);
     if (zsock_connect(self->sock, "%s", endpoint) != 0) {
@@ -516,8 +518,7 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     self->out.again_level = AT_LOG_DEBUG;   /* not connected yet, or the pipe full: retried */
     wire_items_init(&self->batch, WIRE_SUBMIT);
     self->ring_cap = S_RING_INITIAL;
-    self->ring = calloc(self->ring_cap, sizeof *self->ring);
-    assert(self->ring);
+    self->ring = at_calloc(self->ring_cap, sizeof *self->ring);
     self->lo = self->next_cseq = 1;
     self->max_batch = 1;
     self->linger_us = AT_CLIENT_LINGER_US;
