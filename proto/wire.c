@@ -243,17 +243,13 @@ at_err wire_int_decode(wire_msg_t *m, const void *data, size_t len)
         rc = wire_int_header(&root, &type);
     m->type = type;
     if (rc == AT_OK) {
-        m->f = root.via.array.ptr + 2;
-        m->nf = root.via.array.size - 2;
-        rc = s_types[type].decode(m, m->f);
+        rc = s_types[type].decode(m, root.via.array.ptr + 2);
     } else {
         m->why = s_header_why(rc);
     }
     if (rc != AT_OK) {
         mpzone_give(m->zone_);
         m->zone_ = NULL;
-        m->f = NULL;
-        m->nf = 0;
     }
     return rc;
 }

@@ -193,8 +193,6 @@ typedef struct {
         wire_verdicts_t verdicts;
     } u;
     /* private */
-    const struct msgpack_object *f;   /* the fields after version and type (used by wire_legacy.h only) */
-    size_t nf;
     struct msgpack_zone *zone_;       /* borrowed from the thread (mpzone.h) */
     zmq_msg_t frames_[2];             /* rid and body (wire_recv) */
     uint8_t nframes_;

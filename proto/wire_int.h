@@ -2,8 +2,7 @@
  *
  *  wire.c decodes (whole messages and batch items, from msgpack objects)
  *  and packs batch items; wire_io.c receives and sends on sockets and packs
- *  message headers; wire_legacy.c wraps these for the unconverted broker.
- *  Only these files see msgpack.
+ *  message headers. Only these files see msgpack.
  */
 #ifndef AT_WIRE_INT_H
 #define AT_WIRE_INT_H

@@ -72,8 +72,6 @@ void wire_msg_done(wire_msg_t *m)
 {
     mpzone_give(m->zone_);
     m->zone_ = NULL;
-    m->f = NULL;
-    m->nf = 0;
     for (int i = 0; i < m->nframes_; i++)
         zmq_msg_close(&m->frames_[i]);
     m->nframes_ = 0;
