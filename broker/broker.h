@@ -5,24 +5,22 @@
  *  Backend (ROUTER): workers announce credit with READY and return it with
  *  DONE; the sink registers with SINK_HELLO and reports COMMITTED.
  *  Every admitted attestation gets the next sequence number and waits in a
- *  ring of `window` slots until the sink reports it committed; so the broker
- *  never holds, and never dispatches, more than `window` sequence numbers
- *  beyond the sink's committed watermark.
+ *  ring of pipeline-window slots until the sink reports it committed; so
+ *  the broker never holds, and never dispatches, more than pipeline-window
+ *  sequence numbers beyond the sink's committed watermark.
  */
 #ifndef AT_BROKER_H
 #define AT_BROKER_H
 #include "at_err.h"
-#include "config.h"
+#include "settings.h"
 
 typedef struct broker_t broker_t;
 
-extern const cfg_def_t broker_settings[];
-extern const size_t broker_nsettings;
-
-/*  Binds the sockets; NULL (after logging why) on failure. */
-broker_t *broker_new(const cfg_t *cfg);
+/*  Binds the sockets; NULL (after logging why) on failure. `set` is
+ *  borrowed and must outlive the broker. */
+broker_t *broker_new(const broker_settings_t *set);
 void broker_destroy(broker_t **self_p);
-/*  Runs until SIGINT/SIGTERM. */
+/*  Runs until SIGINT/SIGTERM; AT_OK on a clean stop. */
 at_err broker_run(broker_t *self);
 
 #endif

@@ -1,5 +1,6 @@
 /*  credit.c: fair admission credit (see credit.h). */
 #include "credit.h"
+#include "alloc.h"
 #include <assert.h>
 #include <stdlib.h>
 
@@ -13,8 +14,7 @@ struct credit_t {
 
 credit_t *credit_new(uint64_t capacity, uint64_t max_window)
 {
-    credit_t *self = calloc(1, sizeof *self);
-    assert(self);
+    credit_t *self = at_calloc(1, sizeof *self);
     self->capacity = capacity;
     self->max_window = max_window;
     self->open = true;
@@ -137,3 +137,6 @@ uint64_t credit_topup(credit_t *self, credit_account_t *a)
 
 uint64_t credit_in_use(const credit_t *self) { return self->in_use; }
 uint64_t credit_active(const credit_t *self) { return self->active; }
+uint64_t credit_granted(const credit_account_t *a) { return a->granted; }
+uint64_t credit_held(const credit_account_t *a) { return a->held; }
+bool credit_is_idle(const credit_account_t *a) { return a->idle; }

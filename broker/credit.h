@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*  An account lives in its owner's struct; only credit.c reads or writes
+ *  its fields (use the accessors below). */
 typedef struct {
     uint64_t granted;
     uint64_t held;
@@ -53,6 +55,12 @@ uint64_t credit_return(credit_t *self, credit_account_t *a, uint64_t n);
 uint64_t credit_reclaim(credit_t *self, credit_account_t *a, bool idle);
 /*  Grants what the account may have now; returns the amount (0: nothing to send). */
 uint64_t credit_topup(credit_t *self, credit_account_t *a);
+
+/*  An account's unspent grant, what it holds in the pipeline, and whether
+ *  it was last asked to give back for idleness. */
+uint64_t credit_granted(const credit_account_t *a);
+uint64_t credit_held(const credit_account_t *a);
+bool credit_is_idle(const credit_account_t *a);
 
 uint64_t credit_limit(const credit_t *self);
 uint64_t credit_in_use(const credit_t *self);   /* sum of granted + held */

@@ -1,41 +1,40 @@
-/*  main.c: attest-broker. */
-#include "broker.h"
+/*  main.c: attest-broker.
+ *  Exit codes: 0 clean stop (signal), --help or --version; 1 runtime
+ *  failure (e.g. an endpoint cannot be bound); 2 bad usage or configuration. */
 #include "attestation.h"
+#include "broker.h"
 #include "log.h"
 #include <czmq.h>
 
-int main(int argc, char **argv)
+static int s_main(const cfg_t *cfg, void *settings)
 {
-    cfg_t *cfg = cfg_new("attest-broker",
-                         "attest-broker: admits attestations from producers, numbers them, and\n"
-                         "dispatches them to verifier workers against the credit they grant.\n\n"
-                         "Usage: attest-broker [--config FILE] [options]",
-                         broker_settings, broker_nsettings);
-    if (cfg_parse(cfg, argc, argv) != AT_OK) {
-        cfg_destroy(&cfg);
-        return 2;
-    }
-    if (cfg_help_requested(cfg)) {
-        cfg_destroy(&cfg);
-        return 0;
-    }
-    if (at_log_setup("broker", cfg_str(cfg, "log-level")) != 0) {
-        cfg_destroy(&cfg);
-        return 2;
-    }
+    (void) cfg;
     if (at_crypto_init() != AT_OK) {
         at_log_error("BRK-INIT", "libsodium failed to initialise");
         return 1;
     }
     zsys_init();
     zsys_set_logstream(NULL);
-    cfg_log(cfg);
-    broker_t *broker = broker_new(cfg);
-    int rc = 1;
-    if (broker) {
-        rc = broker_run(broker) == AT_OK ? 0 : 1;
-        broker_destroy(&broker);
-    }
-    cfg_destroy(&cfg);
+    broker_t *broker = broker_new(settings);
+    if (!broker)
+        return 1;
+    int rc = broker_run(broker) == AT_OK ? 0 : 1;
+    broker_destroy(&broker);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    broker_settings_t set;
+    cfg_app_t app = {
+        .prog = "attest-broker",
+        .summary = "attest-broker: admits attestations from producers, numbers them, and\n"
+                   "dispatches them to verifier workers against the credit they grant.\n\n"
+                   "Usage: attest-broker [--config FILE] [options]",
+        .log_component = "broker",
+        .settings = &set,
+        .fn = s_main,
+    };
+    app.defs = broker_settings_table(&app.ndefs);
+    return cfg_run(&app, argc, argv);
 }

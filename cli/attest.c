@@ -1,6 +1,10 @@
-/*  attest.c: the `attest` tool: dispatches to a subcommand. */
+/*  attest.c: the `attest` tool: dispatches to a subcommand.
+ *  Exit codes (every subcommand too, see commands.h): 0 success or --help /
+ *  --version; 1 failure; 2 bad usage (no or unknown command, unknown option,
+ *  bad value, stray argument). */
 #include "commands.h"
 #include "attestation.h"
+#include "config.h"
 #include "log.h"
 #include <stdio.h>
 #include <string.h>
@@ -26,15 +30,20 @@ static void s_usage(FILE *out)
     fprintf(out, "attest: Attest's command-line tool\n\nUsage: attest COMMAND [options]\n\nCommands:\n");
     for (size_t i = 0; i < S_NCOMMANDS; i++)
         fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
-    fprintf(out, "\nRun 'attest COMMAND --help' for a command's options.\n");
+    fprintf(out, "\nRun 'attest COMMAND --help' for a command's options; 'attest --version' for the version.\n"
+                 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
         || strcmp(argv[1], "help") == 0) {
-        s_usage(stdout);
+        s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        cfg_print_version("attest", stdout);
+        return 0;
     }
     at_log_init("attest", AT_LOG_WARN);
     if (at_crypto_init() != AT_OK) {

@@ -44,6 +44,7 @@
  *  twice.
  */
 #include "client.h"
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include "wire.h"
@@ -94,7 +95,8 @@ struct at_client_t {
     uint64_t last_ping_us;
     uint64_t next_hello_us;
     uint64_t malformed;               /* bad messages from the broker */
-    wire_packer_t pk;
+    wire_out_t out;                   /* counts and logs failed sends (CLI-SEND) */
+    wire_items_t batch;               /* the SUBMIT being built */
 };
 
 typedef int (s_handler_fn)(at_client_t *self, const wire_msg_t *m);
@@ -113,8 +115,7 @@ static s_slot_t *s_slot(at_client_t *self, uint64_t cseq)
 static void s_ring_grow(at_client_t *self)
 {
     size_t cap = self->ring_cap * 2;
-    s_slot_t *ring = calloc(cap, sizeof *ring);
-    assert(ring);
+    s_slot_t *ring = at_calloc(cap, sizeof *ring);
     for (uint64_t c = self->lo; c < self->next_cseq; c++) {
         s_slot_t *s = &self->ring[c & (self->ring_cap - 1)];
         if (s->cseq == c)
@@ -142,8 +143,7 @@ static uint64_t s_slot_add(at_client_t *self, const uint8_t *att, size_t len, vo
     uint64_t cseq = self->next_cseq++;
     s_slot_t *s = &self->ring[cseq & (self->ring_cap - 1)];
     s->cseq = cseq;
-    s->att = malloc(len ? len : 1);
-    assert(s->att);
+    s->att = at_malloc(len);
     memcpy(s->att, att, len);
     s->att_len = len;
     s->user = user;
@@ -155,9 +155,9 @@ static uint64_t s_slot_add(at_client_t *self, const uint8_t *att, size_t len, vo
 /* --------------------------------------------------------------------------
  * Sending */
 
-static int s_send(at_client_t *self)
+/*  rc of a wire_send_*: notes the time of a successful send. */
+static int s_sent(at_client_t *self, int rc)
 {
-    int rc = wire_send(self->handle, &self->pk, NULL, 0, ZMQ_DONTWAIT);
     if (rc == 0)
         self->last_send_us = at_clock_mono_us();
     return rc;
@@ -165,17 +165,13 @@ static int s_send(at_client_t *self)
 
 static void s_send_hello(at_client_t *self)
 {
-    wire_begin(&self->pk, WIRE_HELLO, 1);
-    wire_pack_str(&self->pk, self->producer, strlen(self->producer));
-    uint64_t now = at_clock_mono_us();
-    self->next_hello_us = now + (s_send(self) == 0 ? S_HELLO_IVL_US : S_HELLO_RETRY_US);
+    int rc = s_sent(self, wire_send_hello(&self->out, self->producer, strlen(self->producer)));
+    self->next_hello_us = at_clock_mono_us() + (rc == 0 ? S_HELLO_IVL_US : S_HELLO_RETRY_US);
 }
 
 static void s_send_simple(at_client_t *self, wire_type type)
 {
-    wire_begin(&self->pk, type, 0);
-    if (s_send(self) != 0)
-        at_log_limited(AT_LOG_DEBUG, "CLI-SEND", "cannot send %s: %s", wire_type_name(type), zmq_strerror(errno));
+    (void) s_sent(self, wire_send_empty(&self->out, NULL, type));
 }
 
 /*  Picks the next unsent cseqs for one SUBMIT (at most max_batch): skips
@@ -214,17 +210,14 @@ static bool s_send_one_batch(at_client_t *self)
         self->sent = last;
         return progress;
     }
-    wire_begin(&self->pk, WIRE_SUBMIT, 1);
-    msgpack_pack_array(&self->pk.pk, n);
+    wire_items_clear(&self->batch);
     for (size_t i = 0; i < n; i++) {
         s_slot_t *s = s_slot(self, picked[i]);
         wire_submit_t item = { .cseq = picked[i], .att = s->att, .att_len = s->att_len };
-        wire_pack_submit(&self->pk, &item);
+        wire_items_submit(&self->batch, &item);
     }
-    if (s_send(self) != 0) {
-        at_log_limited(AT_LOG_WARN, "CLI-SEND", "cannot send SUBMIT now (%s); will retry", zmq_strerror(errno));
-        return false;
-    }
+    if (s_sent(self, wire_send_submit(&self->out, &self->batch)) != 0)
+        return false;   /* logged by the wire_out_t; retried at the next pump */
     self->sent = last;
     self->funded -= nfund;
     return true;
@@ -321,12 +314,7 @@ static void s_malformed(at_client_t *self, const char *what, at_err rc)
 
 static int s_on_welcome(at_client_t *self, const wire_msg_t *m)
 {
-    uint64_t credit, max_batch;
-    at_err rc;
-    if ((rc = wire_u64(&m->f[0], &credit)) || (rc = wire_u64(&m->f[1], &max_batch))) {
-        s_malformed(self, "WELCOME", rc);
-        return 0;
-    }
+    uint64_t credit = m->u.welcome.credit, max_batch = m->u.welcome.max_batch;
     if (self->connected) {
         /* A WELCOME answering a repeated HELLO to the same broker (HELLO
          * goes out only while not connected): its credit is a new grant. */
@@ -357,11 +345,8 @@ static int s_on_welcome(at_client_t *self, const wire_msg_t *m)
 
 static int s_on_credit(at_client_t *self, const wire_msg_t *m)
 {
-    uint64_t n;
-    at_err rc = wire_u64(&m->f[0], &n);
-    if (rc)
-        s_malformed(self, "CREDIT", rc);
-    else if (!self->connected)
+    uint64_t n = m->u.amount;
+    if (!self->connected)
         at_log_limited(AT_LOG_WARN, "CLI-PROTOCOL", "CREDIT before WELCOME ignored");
     else
         s_add_credit(self, n);
@@ -374,22 +359,13 @@ static int s_on_credit(at_client_t *self, const wire_msg_t *m)
  *  covered, since it reaches the broker first. */
 static int s_on_revoke(at_client_t *self, const wire_msg_t *m)
 {
-    uint64_t n;
-    at_err rc = wire_u64(&m->f[0], &n);
-    if (rc) {
-        s_malformed(self, "REVOKE", rc);
-        return 0;
-    }
+    uint64_t n = m->u.amount;
     if (!self->connected)
         return 0;
     uint64_t give = n < self->credit ? n : self->credit;
     self->credit -= give;
-    wire_begin(&self->pk, WIRE_RELEASE, 1);
-    msgpack_pack_uint64(&self->pk.pk, give);
-    if (s_send(self) != 0) {
-        self->credit += give;   /* not given back after all */
-        at_log_limited(AT_LOG_WARN, "CLI-SEND", "cannot send RELEASE now: %s", zmq_strerror(errno));
-    }
+    if (s_sent(self, wire_send_amount(&self->out, NULL, WIRE_RELEASE, give)) != 0)
+        self->credit += give;   /* not given back after all (logged by the wire_out_t) */
     return 0;
 }
 
@@ -420,13 +396,11 @@ static s_slot_t *s_outcome_slot(at_client_t *self, uint64_t cseq, const char *wh
 
 static int s_on_ack(at_client_t *self, const wire_msg_t *m)
 {
-    const msgpack_object *items;
-    size_t n;
     int delivered = 0;
-    at_err rc = wire_array(&m->f[0], &items, &n, WIRE_RESULTS_MAX, true);
-    for (size_t i = 0; rc == AT_OK && i < n; i++) {
+    at_err rc = AT_OK;
+    for (size_t i = 0; i < m->u.ack.n; i++) {
         wire_result_t r;
-        if ((rc = wire_result_decode(&items[i], &r)) != AT_OK)
+        if ((rc = wire_result_at(&m->u.ack, i, &r)) != AT_OK)
             break;
         s_slot_t *s = s_outcome_slot(self, r.key, "ACK");
         if (!s)
@@ -443,13 +417,11 @@ static int s_on_ack(at_client_t *self, const wire_msg_t *m)
 
 static int s_on_refuse(at_client_t *self, const wire_msg_t *m)
 {
-    const msgpack_object *items;
-    size_t n;
     int delivered = 0;
-    at_err rc = wire_array(&m->f[0], &items, &n, WIRE_RESULTS_MAX, true);
-    for (size_t i = 0; rc == AT_OK && i < n; i++) {
+    at_err rc = AT_OK;
+    for (size_t i = 0; i < m->u.refuse.n; i++) {
         wire_refusal_t r;
-        if ((rc = wire_refusal_decode(&items[i], &r)) != AT_OK)
+        if ((rc = wire_refusal_at(&m->u.refuse, i, &r)) != AT_OK)
             break;
         s_slot_t *s = s_outcome_slot(self, r.cseq, "REFUSE");
         if (!s)
@@ -467,14 +439,9 @@ static int s_on_refuse(at_client_t *self, const wire_msg_t *m)
 
 static int s_on_error(at_client_t *self, const wire_msg_t *m)
 {
-    uint64_t reason;
-    const char *text;
-    size_t len;
-    at_err rc;
-    if ((rc = wire_u64(&m->f[0], &reason)) || (rc = wire_str(&m->f[1], &text, &len, 1024))) {
-        s_malformed(self, "ERROR", rc);
-        return 0;
-    }
+    uint8_t reason = m->u.error.reason;
+    const char *text = m->u.error.text;
+    size_t len = m->u.error.text_len;
     if (reason == AT_ERR_PROTOCOL) {
         /* "say HELLO first": the broker does not know this connection (it
          * restarted, or timed us out). While not connected this is the
@@ -482,7 +449,7 @@ static int s_on_error(at_client_t *self, const wire_msg_t *m)
         s_rejoin(self, "the broker does not know us", false);
         return 0;
     }
-    at_log_limited(AT_LOG_WARN, "CLI-BROKER-ERROR", "broker error %s: %.*s", at_strerror((int) reason), (int) len,
+    at_log_limited(AT_LOG_WARN, "CLI-BROKER-ERROR", "broker error %s: %.*s", at_strerror(reason), (int) len,
                    text);
     return 0;
 }
@@ -504,31 +471,19 @@ static s_handler_fn *const s_handlers[WIRE_TYPE_MAX_] = {
  *  when nothing was ready. */
 static int s_recv_one(at_client_t *self)
 {
-    zmq_msg_t frame;
-    zmq_msg_init(&frame);
-    if (zmq_msg_recv(&frame, self->handle, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&frame);
+    wire_msg_t m;
+    at_err rc = wire_recv(self->handle, false, &m);
+    if (rc == AT_ERR_BUSY)
         return -1;
-    }
     int delivered = 0;
     self->last_recv_us = at_clock_mono_us();   /* any message is a sign of life */
-    if (zmq_msg_more(&frame)) {
-        s_malformed(self, "multi-frame message", AT_ERR_FRAMES);
-        while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, self->handle, ZMQ_DONTWAIT) >= 0) { }
-    } else {
-        wire_msg_t m;
-        at_err rc = wire_parse(&m, zmq_msg_data(&frame), zmq_msg_size(&frame));
-        if (rc)
-            s_malformed(self, "message", rc);
-        else {
-            if (s_handlers[m.type])
-                delivered = s_handlers[m.type](self, &m);
-            else
-                s_malformed(self, wire_type_name(m.type), AT_ERR_UNKNOWN_TYPE);
-            wire_msg_done(&m);
-        }
-    }
-    zmq_msg_close(&frame);
+    if (rc != AT_OK)
+        s_malformed(self, m.type ? wire_type_name(m.type) : "message", rc);
+    else if (s_handlers[m.type])
+        delivered = s_handlers[m.type](self, &m);
+    else
+        s_malformed(self, wire_type_name(m.type), AT_ERR_UNKNOWN_TYPE);
+    wire_msg_done(&m);
     return delivered;
 }
 
@@ -541,11 +496,14 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     size_t plen = strlen(producer);
     if (plen == 0 || plen > WIRE_NAME_MAX)
         return NULL;
-    at_client_t *self = calloc(1, sizeof *self);
-    assert(self);
+    at_client_t *self = at_calloc(1, sizeof *self);
     memcpy(self->producer, producer, plen);
     self->sock = zsock_new(ZMQ_DEALER);
-    assert(self->sock);
+    if (!self->sock) {
+        at_log_error("CLI-CONNECT", "cannot create a socket: %s", zmq_strerror(zmq_errno()));
+        free(self);
+        return NULL;
+    }
     wire_socket_defaults(self->sock, S_HWM);
     zsock_set_immediate(self->sock, 1);
     if (zsock_connect(self->sock, "%s", endpoint) != 0) {
@@ -555,10 +513,12 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
         return NULL;
     }
     self->handle = zsock_resolve(self->sock);
-    wire_packer_init(&self->pk);
+    wire_out_init(&self->out, self->handle, "CLI-SEND");
+    self->out.peer = "the broker";
+    self->out.again_level = AT_LOG_DEBUG;   /* not connected yet, or the pipe full: retried */
+    wire_items_init(&self->batch, WIRE_SUBMIT);
     self->ring_cap = S_RING_INITIAL;
-    self->ring = calloc(self->ring_cap, sizeof *self->ring);
-    assert(self->ring);
+    self->ring = at_calloc(self->ring_cap, sizeof *self->ring);
     self->lo = self->next_cseq = 1;
     self->max_batch = 1;
     self->linger_us = AT_CLIENT_LINGER_US;
@@ -580,7 +540,8 @@ void at_client_destroy(at_client_t **self_p)
     for (size_t i = 0; i < self->ring_cap; i++)
         free(self->ring[i].att);
     free(self->ring);
-    wire_packer_destroy(&self->pk);
+    wire_out_destroy(&self->out);
+    wire_items_destroy(&self->batch);
     free(self);
     *self_p = NULL;
 }

@@ -1,5 +1,6 @@
 /*  cluster.c: start, supervise and stop a local cluster of real processes. */
 #include "cluster.h"
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include <arpa/inet.h>
@@ -13,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*  The broker's pipeline-window flag (old name --window: an alias for one release). */
+#define S_BROKER_WINDOW_FLAG "--pipeline-window"
 #define S_MAX_PROCS 128
 #define S_MAX_ARGS 48
 
@@ -66,9 +69,9 @@ static int s_add_args(s_proc_t *p, int argc, const char *extra)
 {
     if (!extra)
         return argc;
-    char *copy = strdup(extra), *save = NULL;
+    char *copy = at_strdup(extra), *save = NULL;
     for (char *tok = strtok_r(copy, " ", &save); tok && argc < S_MAX_ARGS - 1; tok = strtok_r(NULL, " ", &save))
-        p->argv[argc++] = strdup(tok);
+        p->argv[argc++] = at_strdup(tok);
     free(copy);
     return argc;
 }
@@ -78,9 +81,8 @@ static int s_arg(s_proc_t *p, int argc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    assert(argc < S_MAX_ARGS - 1);
-    if (vasprintf(&p->argv[argc], fmt, ap) < 0)
-        abort();
+    if (argc >= S_MAX_ARGS - 1 || vasprintf(&p->argv[argc], fmt, ap) < 0)
+        abort();                /* too many arguments (a bug) or out of memory */
     va_end(ap);
     return argc + 1;
 }
@@ -153,7 +155,7 @@ static void s_start_broker(cluster_t *self)
     argc = s_arg(p, argc, "--backend");
     argc = s_arg(p, argc, "tcp://127.0.0.1:%d", self->o.backend_port);
     if (self->o.window) {
-        argc = s_arg(p, argc, "--window");
+        argc = s_arg(p, argc, S_BROKER_WINDOW_FLAG);
         argc = s_arg(p, argc, "%d", self->o.window);
     }
     argc = s_add_args(p, argc, self->o.broker_args);
@@ -172,7 +174,7 @@ static void s_start_sink(cluster_t *self)
     argc = s_arg(p, argc, "--broker");
     argc = s_arg(p, argc, "%s", self->back);
     if (self->o.window) {
-        argc = s_arg(p, argc, "--window");
+        argc = s_arg(p, argc, "--pipeline-window");
         argc = s_arg(p, argc, "%d", self->o.window);
     }
     argc = s_add_args(p, argc, self->o.sink_args);
@@ -200,8 +202,7 @@ static bool s_wait_port(int port, int timeout_ms)
 
 cluster_t *cluster_start(const cluster_opts_t *opts)
 {
-    cluster_t *self = calloc(1, sizeof *self);
-    assert(self);
+    cluster_t *self = at_calloc(1, sizeof *self);
     self->o = *opts;
     snprintf(self->data_dir, sizeof self->data_dir, "%s", opts->data_dir);
     snprintf(self->log_dir, sizeof self->log_dir, "%s/log", self->data_dir);

@@ -16,7 +16,7 @@ typedef struct {
     int sink_port;
     int workers;                 /* worker processes */
     int threads;                 /* verifier threads per worker (0: one per core) */
-    int window;                  /* broker/sink reorder window (0: default) */
+    int window;                  /* broker/sink pipeline-window (0: default) */
     const char *log_level;       /* children's log level (NULL: info) */
     bool to_files;               /* children's stderr to data_dir/<name>.log, not ours */
     const char *worker_args;     /* extra worker flags, space-separated (may be NULL) */

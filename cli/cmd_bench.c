@@ -8,6 +8,7 @@
  *  from the log, not from counters.
  */
 #include "client.h"
+#include "alloc.h"
 #include "clock.h"
 #include "cluster.h"
 #include "commands.h"
@@ -25,26 +26,26 @@
 #include <unistd.h>
 
 static const cfg_def_t s_settings[] = {
-    { "n", CFG_INT, "100000", 1, 100000000, "attestations to submit" },
-    { "producers", CFG_INT, "2", 1, 64, "producer threads, one client connection each" },
-    { "workers", CFG_INT, "2", 1, 64, "worker processes" },
-    { "threads", CFG_INT, "1", 1, 64, "verifier threads per worker" },
-    { "rate", CFG_INT, "0", 0, 10000000, "total offered rate per second (0: as fast as admitted)" },
-    { "window", CFG_INT, "0", 0, 1 << 22, "broker/sink window (0: default)" },
-    { "linger-us", CFG_INT, "500", 0, 1000000, "how long a producer's partial batch waits for more (client linger)" },
-    { "sim-verify-us", CFG_INT, "0", 0, 10000000, "TEST ONLY: workers sleep this long instead of verifying" },
-    { "slow-workers", CFG_INT, "0", 0, 64, "how many of the workers are slowed down" },
-    { "slow-delay-us", CFG_INT, "2000", 0, 10000000, "extra delay per task of a slow worker" },
-    { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128 --chunk 32\"" },
-    { "broker-args", CFG_STR, "", 0, 0, "extra flags for the broker, e.g. \"--batch-us 500\"" },
-    { "sink-args", CFG_STR, "", 0, 0, "extra flags for the sink, e.g. \"--commit-delay-us 2000\"" },
-    { "broker", CFG_STR, "", 0, 0, "use a running cluster at this frontend endpoint (with --log-dir)" },
-    { "log-dir", CFG_STR, "", 0, 0, "log directory of the running cluster given by --broker" },
-    { "data-dir", CFG_STR, "", 0, 0, "data directory of the local cluster (default: a temporary one)" },
-    { "keep", CFG_BOOL, "false", 0, 0, "keep the temporary data directory" },
-    { "history", CFG_STR, "", 0, 0, "write every attestation's outcome to this file (see --help)" },
-    { "name-prefix", CFG_STR, "bench", 0, 0, "producer k is named PREFIX-k" },
-    { "progress", CFG_BOOL, "true", 0, 0, "progress bar on a terminal" },
+    CFG_INT_NAMED("n", "100000", 1, 100000000, "attestations to submit"),
+    CFG_INT_NAMED("producers", "2", 1, 64, "producer threads, one client connection each"),
+    CFG_INT_NAMED("workers", "2", 1, 64, "worker processes"),
+    CFG_INT_NAMED("threads", "1", 1, 64, "verifier threads per worker"),
+    CFG_INT_NAMED("rate", "0", 0, 10000000, "total offered rate per second (0: as fast as admitted)"),
+    CFG_INT_ALIAS_NAMED("pipeline-window", "window", "0", 0, 1 << 22, "the broker's and the sink's pipeline-window (0: their default)"),
+    CFG_INT_NAMED("linger-us", "500", 0, 1000000, "how long a producer's partial batch waits for more (client linger)"),
+    CFG_INT_NAMED("sim-verify-us", "0", 0, 10000000, "TEST ONLY: workers sleep this long instead of verifying"),
+    CFG_INT_NAMED("slow-workers", "0", 0, 64, "how many of the workers are slowed down"),
+    CFG_INT_NAMED("slow-delay-us", "2000", 0, 10000000, "extra delay per task of a slow worker"),
+    CFG_STR_NAMED("worker-args", "", "extra flags for every worker, e.g. \"--credit 128 --chunk 32\""),
+    CFG_STR_NAMED("broker-args", "", "extra flags for the broker, e.g. \"--batch-us 500\""),
+    CFG_STR_NAMED("sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 2000\""),
+    CFG_STR_NAMED("broker", "", "use a running cluster at this frontend endpoint (with --log-dir)"),
+    CFG_STR_NAMED("log-dir", "", "log directory of the running cluster given by --broker"),
+    CFG_STR_NAMED("data-dir", "", "data directory of the local cluster (default: a temporary one)"),
+    CFG_BOOL_NAMED("keep", "false", "keep the temporary data directory"),
+    CFG_STR_NAMED("history", "", "write every attestation's outcome to this file (see --help)"),
+    CFG_STR_NAMED("name-prefix", "bench", "producer k is named PREFIX-k"),
+    CFG_BOOL_NAMED("progress", "true", "progress bar on a terminal"),
 };
 
 /*  What happened to one attestation, for --history. */
@@ -183,10 +184,9 @@ static at_err s_audit(const char *dir, const gen_set_t *set, int nprod, s_audit_
     logdb_t *db = logdb_open(dir, true, 0, &err);
     if (!db)
         return err;
-    size_t *sorted = malloc(set->n * sizeof *sorted);
-    uint8_t *seen = calloc(set->n, 1);
-    uint64_t *last_cseq = calloc((size_t) nprod, sizeof *last_cseq);
-    assert(sorted && seen && last_cseq);
+    size_t *sorted = at_calloc(set->n, sizeof *sorted);
+    uint8_t *seen = at_calloc(set->n, 1);
+    uint64_t *last_cseq = at_calloc((size_t) nprod, sizeof *last_cseq);
     for (size_t i = 0; i < set->n; i++)
         sorted[i] = i;
     s_sort_set = set;
@@ -274,7 +274,7 @@ static cluster_t *s_start_cluster(s_run_t *r)
         slow = workers;
     const char *bargs = cfg_str(cfg, "broker-args"), *sargs = cfg_str(cfg, "sink-args");
     cluster_opts_t o = { .data_dir = r->data_dir, .workers = workers - slow, .threads = (int) cfg_int(cfg, "threads"),
-                         .window = (int) cfg_int(cfg, "window"), .log_level = "warn", .to_files = true,
+                         .window = (int) cfg_int(cfg, "pipeline-window"), .log_level = "warn", .to_files = true,
                          .worker_args = *wargs ? wargs : NULL, .broker_args = *bargs ? bargs : NULL,
                          .sink_args = *sargs ? sargs : NULL };
     cluster_t *c = cluster_start(&o);
@@ -305,9 +305,9 @@ static void s_sample_cpu(const s_run_t *r, uint64_t *cpu)
 static void s_submit_all(s_run_t *r)
 {
     int nprod = (int) cfg_int(r->cfg, "producers");
-    s_prod_t *prods = calloc((size_t) nprod, sizeof *prods);
-    pthread_t *tids = calloc((size_t) nprod, sizeof *tids);
-    bool *joined = calloc((size_t) nprod, sizeof *joined);   /* a thread is joined once, never again */
+    s_prod_t *prods = at_calloc((size_t) nprod, sizeof *prods);
+    pthread_t *tids = at_calloc((size_t) nprod, sizeof *tids);
+    bool *joined = at_calloc((size_t) nprod, sizeof *joined);   /* a thread is joined once, never again */
     atomic_uint_fast64_t progress = 0;
     double rate = (double) cfg_int(r->cfg, "rate") / nprod;
     s_sample_cpu(r, r->cpu0);
@@ -431,8 +431,9 @@ static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
     fflush(stdout);
 }
 
-static int s_bench(const cfg_t *cfg)
+static int s_bench(const cfg_t *cfg, void *unused)
 {
+    (void) unused;
     zsys_init();
     zsys_set_logstream(NULL);
     s_run_t r = { .cfg = cfg };
@@ -444,8 +445,8 @@ static int s_bench(const cfg_t *cfg)
     double limit = cfg_int(cfg, "sim-verify-us") ? vthreads * 1e6 / (double) cfg_int(cfg, "sim-verify-us")
                                                  : gen_verify_rate(r.set, vthreads, 2000);
     fprintf(stderr, "bench: verify_limit with %d threads: %.0f/s\n", vthreads, limit);
-    r.lat = calloc(n, sizeof *r.lat);
-    r.out = calloc(n, sizeof *r.out);
+    r.lat = at_calloc(n, sizeof *r.lat);
+    r.out = at_calloc(n, sizeof *r.out);
     if (*cfg_str(cfg, "broker")) {
         r.endpoint = cfg_str(cfg, "broker");
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cfg_str(cfg, "log-dir"));
@@ -487,11 +488,16 @@ static int s_bench(const cfg_t *cfg)
 
 int cmd_bench(int argc, char **argv)
 {
-    return cfg_run("attest bench",
-                   "attest bench: measures the pipeline on a local cluster and prints one line:\n"
+    const cfg_app_t app = {
+        .prog = "attest bench",
+        .summary = "attest bench: measures the pipeline on a local cluster and prints one line:\n"
                    "bench: n=N committed=C valid=V invalid=I lost=L dup=D order=ok rate=R/s\n"
                    "       verify_limit=X/s ratio=Q p50_ms=A p99_ms=B broker_rss_mb=M1 sink_rss_mb=M2 worker_rss_mb=M3\n"
                    "Exit status 0 only if nothing was lost, duplicated, reordered or misjudged.\n\n"
                    "Usage: attest bench [options]",
-                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_bench);
+        .defs = s_settings,
+        .ndefs = sizeof s_settings / sizeof s_settings[0],
+        .fn = s_bench,
+    };
+    return cfg_run(&app, argc, argv);
 }

@@ -12,12 +12,19 @@
 #include <czmq.h>
 #include <unistd.h>
 
+typedef struct {
+    const char *data_dir;
+    int64_t n, workers, threads;
+} s_demo_settings_t;
+
+#define D_ s_demo_settings_t
 static const cfg_def_t s_settings[] = {
-    { "data-dir", CFG_STR, "attest-data", 0, 0, "where the log (DIR/log) and process logs live" },
-    { "n", CFG_INT, "20000", 1, 10000000, "attestations to submit" },
-    { "workers", CFG_INT, "2", 1, 64, "worker processes" },
-    { "threads", CFG_INT, "1", 1, 64, "verifier threads per worker" },
+    CFG_STR_AT(D_, data_dir, "data-dir", "attest-data", "where the log (DIR/log) and process logs live"),
+    CFG_INT_AT(D_, n, "n", "20000", 1, 10000000, "attestations to submit"),
+    CFG_INT_AT(D_, workers, "workers", "2", 1, 64, "worker processes"),
+    CFG_INT_AT(D_, threads, "threads", "1", 1, 64, "verifier threads per worker"),
 };
+#undef D_
 
 typedef struct {
     uint64_t valid, invalid, refused, dup;
@@ -59,15 +66,17 @@ static int s_submit(const char *endpoint, const gen_set_t *set, s_tally_t *t)
     return rc == AT_OK ? 0 : 1;
 }
 
-static int s_demo(const cfg_t *cfg)
+static int s_demo(const cfg_t *cfg, void *settings)
 {
+    (void) cfg;
+    const s_demo_settings_t *s = settings;
     zsys_init();
     zsys_set_logstream(NULL);
-    const char *dir = cfg_str(cfg, "data-dir");
-    size_t n = (size_t) cfg_int(cfg, "n");
-    printf("demo: starting a local cluster (broker, sink, %d workers) in %s/\n", (int) cfg_int(cfg, "workers"), dir);
-    cluster_opts_t o = { .data_dir = dir, .workers = (int) cfg_int(cfg, "workers"),
-                         .threads = (int) cfg_int(cfg, "threads"), .to_files = true };
+    const char *dir = s->data_dir;
+    size_t n = (size_t) s->n;
+    printf("demo: starting a local cluster (broker, sink, %d workers) in %s/\n", (int) s->workers, dir);
+    cluster_opts_t o = { .data_dir = dir, .workers = (int) s->workers, .threads = (int) s->threads,
+                         .to_files = true };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
@@ -105,9 +114,16 @@ static int s_demo(const cfg_t *cfg)
 
 int cmd_demo(int argc, char **argv)
 {
-    return cfg_run("attest demo",
-                   "attest demo: starts a local cluster, submits signed attestations, waits for\n"
+    s_demo_settings_t settings;
+    const cfg_app_t app = {
+        .prog = "attest demo",
+        .summary = "attest demo: starts a local cluster, submits signed attestations, waits for\n"
                    "every acknowledgement, audits the log and shows where it lives.\n\n"
                    "Usage: attest demo [options]",
-                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_demo);
+        .defs = s_settings,
+        .ndefs = sizeof s_settings / sizeof s_settings[0],
+        .settings = &settings,
+        .fn = s_demo,
+    };
+    return cfg_run(&app, argc, argv);
 }

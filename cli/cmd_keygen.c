@@ -9,19 +9,16 @@
 #include <stdio.h>
 
 static const cfg_def_t s_defs[] = {
-    { "out", CFG_STR, NULL, 0, 0, "key file to write (required)" },
-    { "force", CFG_BOOL, "false", 0, 0, "overwrite FILE if it exists" },
+    CFG_STR_NAMED("out", NULL, "key file to write (required)"),
+    CFG_BOOL_NAMED("force", "false", "overwrite FILE if it exists"),
 };
 
-static int s_run(const cfg_t *cfg)
+static int s_run(const cfg_t *cfg, void *unused)
 {
+    (void) unused;
     const char *path = cfg_str(cfg, "out");
     if (!*path) {
         fprintf(stderr, "attest keygen: --out FILE is required (where to write the key pair)\n");
-        return 2;
-    }
-    if (cfg_npositional(cfg) > 0) {
-        fprintf(stderr, "attest keygen: unexpected argument '%s' (try --help)\n", cfg_positional(cfg, 0));
         return 2;
     }
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
@@ -41,14 +38,14 @@ static int s_run(const cfg_t *cfg)
 
 int cmd_keygen(int argc, char **argv)
 {
-    cfg_t *cfg = cfg_new("attest keygen",
-                         "Usage: attest keygen --out FILE [--force]\n\n"
+    const cfg_app_t app = {
+        .prog = "attest keygen",
+        .summary = "Usage: attest keygen --out FILE [--force]\n\n"
                          "Makes an Ed25519 key pair for an attester, writes it to FILE as JSON\n"
                          "{\"public\": hex, \"secret\": hex} (mode 0600) and prints the public key.",
-                         s_defs, sizeof s_defs / sizeof s_defs[0]);
-    int code = 2;
-    if (cfg_parse(cfg, argc, argv) == AT_OK)
-        code = cfg_help_requested(cfg) ? 0 : s_run(cfg);
-    cfg_destroy(&cfg);
-    return code;
+        .defs = s_defs,
+        .ndefs = sizeof s_defs / sizeof s_defs[0],
+        .fn = s_run,
+    };
+    return cfg_run(&app, argc, argv);
 }

@@ -35,11 +35,11 @@
 #define S_PROGRESS_US 1000000u
 
 static const cfg_def_t s_defs[] = {
-    { "dir", CFG_STR, "attest-data/log", 0, 0, "log directory (holds data.mdb)" },
-    { "n", CFG_INT, "10", 0, INT64_MAX, "tail: how many entries" },
-    { "follow", CFG_BOOL, "false", 0, 0, "tail: keep printing new entries until Ctrl-C" },
-    { "out", CFG_STR, NULL, 0, 0, "export: file to write (default: standard output)" },
-    { "clock-skew-s", CFG_INT, "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)" },
+    CFG_STR_NAMED("dir", "attest-data/log", "log directory (holds data.mdb)"),
+    CFG_INT_NAMED("n", "10", 0, INT64_MAX, "tail: how many entries"),
+    CFG_BOOL_NAMED("follow", "false", "tail: keep printing new entries until Ctrl-C"),
+    CFG_STR_NAMED("out", NULL, "export: file to write (default: standard output)"),
+    CFG_INT_NAMED("clock-skew-s", "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)"),
 };
 
 typedef struct {
@@ -382,8 +382,9 @@ static logdb_t *s_open(const char *dir)
     return db;
 }
 
-static int s_run(const cfg_t *cfg)
+static int s_run(const cfg_t *cfg, void *unused)
 {
+    (void) unused;
     const s_sub_t *sub = s_find_sub(cfg);
     if (!sub)
         return 2;
@@ -402,8 +403,9 @@ static int s_run(const cfg_t *cfg)
 
 int cmd_log(int argc, char **argv)
 {
-    cfg_t *cfg = cfg_new("attest log",
-                         "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
+    const cfg_app_t app = {
+        .prog = "attest log",
+        .summary = "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
                          "Subcommands:\n"
                          "  count                     number of entries\n"
                          "  get INDEX                 one entry as pretty JSON\n"
@@ -413,10 +415,10 @@ int cmd_log(int argc, char **argv)
                          "  rejected                  invalid entries as JSON lines\n"
                          "  export [--out FILE]       every entry as JSON lines\n"
                          "  verify                    check indices, hash chain, ids index and verdicts",
-                         s_defs, sizeof s_defs / sizeof s_defs[0]);
-    int code = 2;
-    if (cfg_parse(cfg, argc, argv) == AT_OK)
-        code = cfg_help_requested(cfg) ? 0 : s_run(cfg);
-    cfg_destroy(&cfg);
-    return code;
+        .defs = s_defs,
+        .ndefs = sizeof s_defs / sizeof s_defs[0],
+        .positionals = "SUBCOMMAND [ARG]",
+        .fn = s_run,
+    };
+    return cfg_run(&app, argc, argv);
 }

@@ -9,6 +9,7 @@
  *  or invalid), 1 when any line failed to parse, was refused or timed out.
  */
 #include "client.h"
+#include "alloc.h"
 #include "commands.h"
 #include "config.h"
 #include "jsonl.h"
@@ -25,12 +26,12 @@
 #define S_READ_CHUNK 65536
 
 static const cfg_def_t s_defs[] = {
-    { "broker", CFG_STR, "tcp://127.0.0.1:5555", 0, 0, "broker frontend endpoint" },
-    { "key", CFG_STR, NULL, 0, 0, "key file (attest keygen) to sign lines that carry no signature" },
-    { "producer", CFG_STR, NULL, 0, 0, "producer name shown in the log (default: submit-<pid>)" },
-    { "input", CFG_STR, "-", 0, 0, "file of JSON lines ('-' = standard input)" },
-    { "timeout-ms", CFG_INT, "30000", 0, 86400000,
-      "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements" },
+    CFG_STR_NAMED("broker", "tcp://127.0.0.1:5555", "broker frontend endpoint"),
+    CFG_STR_NAMED("key", NULL, "key file (attest keygen) to sign lines that carry no signature"),
+    CFG_STR_NAMED("producer", NULL, "producer name shown in the log (default: submit-<pid>)"),
+    CFG_STR_NAMED("input", "-", "file of JSON lines ('-' = standard input)"),
+    CFG_INT_NAMED("timeout-ms", "30000", 0, 86400000,
+                  "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements"),
 };
 
 typedef struct {
@@ -135,11 +136,7 @@ static void s_read_all(s_submit_t *self, const char *broker)
 {
     int fd = fileno(self->in);
     size_t cap = S_LINE_MAX + S_READ_CHUNK, used = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fprintf(stderr, "attest submit: out of memory\n");
-        return;
-    }
+    char *buf = at_malloc(cap + 1);
     bool eof = false, skipping = false, stop = false;
     while (!stop && !zsys_interrupted) {
         size_t start = 0;
@@ -225,14 +222,10 @@ static int s_open(s_submit_t *self, const cfg_t *cfg)
     return 0;
 }
 
-static int s_run(const cfg_t *cfg)
+static int s_run(const cfg_t *cfg, void *unused)
 {
+    (void) unused;
     s_submit_t self = { .timeout_ms = (int) cfg_int(cfg, "timeout-ms") };
-    if (cfg_npositional(cfg) > 0) {
-        fprintf(stderr, "attest submit: unexpected argument '%s' (input goes in --input or stdin)\n",
-                cfg_positional(cfg, 0));
-        return 2;
-    }
     if (strlen(cfg_str(cfg, "producer")) > WIRE_NAME_MAX) {
         fprintf(stderr, "attest submit: --producer must be 1..%d bytes\n", WIRE_NAME_MAX);
         return 2;
@@ -266,16 +259,17 @@ static int s_run(const cfg_t *cfg)
 
 int cmd_submit(int argc, char **argv)
 {
-    cfg_t *cfg = cfg_new("attest submit",
-                         "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
+    const cfg_app_t app = {
+        .prog = "attest submit",
+        .summary = "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
                          "                     [--timeout-ms N]\n\n"
                          "Reads attestations as JSON lines, submits them and prints one JSON line per outcome.\n"
                          "Line fields: schema, subject, data | data_b64, issued_at, expires_at, nonce, and\n"
-                         "attester + signature (pre-signed: sent as given) or neither (signed with --key).",
-                         s_defs, sizeof s_defs / sizeof s_defs[0]);
-    int code = 2;
-    if (cfg_parse(cfg, argc, argv) == AT_OK)
-        code = cfg_help_requested(cfg) ? 0 : s_run(cfg);
-    cfg_destroy(&cfg);
-    return code;
+                         "attester + signature (pre-signed: sent as given) or neither (signed with --key).\n"
+                         "Input goes in --input or on standard input; there are no positional arguments.",
+        .defs = s_defs,
+        .ndefs = sizeof s_defs / sizeof s_defs[0],
+        .fn = s_run,
+    };
+    return cfg_run(&app, argc, argv);
 }

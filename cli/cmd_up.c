@@ -5,33 +5,42 @@
 #include <czmq.h>
 #include <unistd.h>
 
-static const cfg_def_t s_settings[] = {
-    { "data-dir", CFG_STR, "attest-data", 0, 0, "where the log (DIR/log) and process logs live" },
-    { "workers", CFG_INT, "2", 0, 64, "worker processes" },
-    { "threads", CFG_INT, "1", 0, 64, "verifier threads per worker (0: one per core)" },
-    { "frontend-port", CFG_INT, "5555", 0, 65535, "producers connect here (0: any free port)" },
-    { "backend-port", CFG_INT, "5556", 0, 65535, "workers and the sink connect here" },
-    { "sink-port", CFG_INT, "5557", 0, 65535, "workers send verdicts here" },
-    { "log-level", CFG_STR, "info", 0, 0, "log level of the processes" },
-    { "broker-args", CFG_STR, "", 0, 0, "extra flags for the broker, e.g. \"--window 8192\"" },
-    { "sink-args", CFG_STR, "", 0, 0, "extra flags for the sink, e.g. \"--commit-delay-us 5000\"" },
-    { "worker-args", CFG_STR, "", 0, 0, "extra flags for every worker, e.g. \"--window 128\"" },
-};
+typedef struct {
+    const char *data_dir, *log_level, *broker_args, *sink_args, *worker_args;
+    int64_t workers, threads, frontend_port, backend_port, sink_port;
+} s_up_settings_t;
 
-static int s_up(const cfg_t *cfg)
+#define U_ s_up_settings_t
+static const cfg_def_t s_settings[] = {
+    CFG_STR_AT(U_, data_dir, "data-dir", "attest-data", "where the log (DIR/log) and process logs live"),
+    CFG_INT_AT(U_, workers, "workers", "2", 0, 64, "worker processes"),
+    CFG_INT_AT(U_, threads, "threads", "1", 0, 64, "verifier threads per worker (0: one per core)"),
+    CFG_INT_AT(U_, frontend_port, "frontend-port", "5555", 0, 65535, "producers connect here (0: any free port)"),
+    CFG_INT_AT(U_, backend_port, "backend-port", "5556", 0, 65535, "workers and the sink connect here"),
+    CFG_INT_AT(U_, sink_port, "sink-port", "5557", 0, 65535, "workers send verdicts here"),
+    CFG_STR_AT(U_, log_level, "log-level", "info", "log level of the processes"),
+    CFG_STR_AT(U_, broker_args, "broker-args", "", "extra flags for the broker, e.g. \"--pipeline-window 8192\""),
+    CFG_STR_AT(U_, sink_args, "sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 5000\""),
+    CFG_STR_AT(U_, worker_args, "worker-args", "", "extra flags for every worker, e.g. \"--credit 128\""),
+};
+#undef U_
+
+static int s_up(const cfg_t *cfg, void *settings)
 {
+    (void) cfg;
+    const s_up_settings_t *s = settings;
     zsys_init();
     zsys_set_logstream(NULL);
-    cluster_opts_t o = { .data_dir = cfg_str(cfg, "data-dir"),
-                         .frontend_port = (int) cfg_int(cfg, "frontend-port"),
-                         .backend_port = (int) cfg_int(cfg, "backend-port"),
-                         .sink_port = (int) cfg_int(cfg, "sink-port"),
-                         .workers = (int) cfg_int(cfg, "workers"),
-                         .threads = (int) cfg_int(cfg, "threads"),
-                         .log_level = cfg_str(cfg, "log-level"),
-                         .broker_args = cfg_str(cfg, "broker-args"),
-                         .sink_args = cfg_str(cfg, "sink-args"),
-                         .worker_args = cfg_str(cfg, "worker-args") };
+    cluster_opts_t o = { .data_dir = s->data_dir,
+                         .frontend_port = (int) s->frontend_port,
+                         .backend_port = (int) s->backend_port,
+                         .sink_port = (int) s->sink_port,
+                         .workers = (int) s->workers,
+                         .threads = (int) s->threads,
+                         .log_level = s->log_level,
+                         .broker_args = s->broker_args,
+                         .sink_args = s->sink_args,
+                         .worker_args = s->worker_args };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
@@ -50,8 +59,15 @@ static int s_up(const cfg_t *cfg)
 
 int cmd_up(int argc, char **argv)
 {
-    return cfg_run("attest up",
-                   "attest up: runs broker, sink and workers on loopback, restarts any that\n"
+    s_up_settings_t settings;
+    const cfg_app_t app = {
+        .prog = "attest up",
+        .summary = "attest up: runs broker, sink and workers on loopback, restarts any that\n"
                    "exit, and stops them cleanly on Ctrl-C.\n\nUsage: attest up [options]",
-                   s_settings, sizeof s_settings / sizeof s_settings[0], argc, argv, s_up);
+        .defs = s_settings,
+        .ndefs = sizeof s_settings / sizeof s_settings[0],
+        .settings = &settings,
+        .fn = s_up,
+    };
+    return cfg_run(&app, argc, argv);
 }

@@ -1,5 +1,6 @@
 /*  gen.c: signed attestation sets and the verification-rate probe. */
 #include "gen.h"
+#include "alloc.h"
 #include "clock.h"
 #include <assert.h>
 #include <pthread.h>
@@ -68,15 +69,13 @@ static void *s_worker(void *arg)
 
 gen_set_t *gen_make(size_t n, unsigned bad_per_mille, unsigned expired_per_mille, int threads)
 {
-    gen_set_t *s = calloc(1, sizeof *s);
-    assert(s);
+    gen_set_t *s = at_calloc(1, sizeof *s);
     s->n = n;
-    s->arena = malloc(n * S_SLOT + 1);
-    s->off = calloc(n + 1, sizeof *s->off);
-    s->len = calloc(n + 1, sizeof *s->len);
-    s->kind = calloc(n + 1, 1);
-    s->id = calloc(n + 1, AT_ID_BYTES);
-    assert(s->arena && s->off && s->len && s->kind && s->id);
+    s->arena = at_malloc(n * S_SLOT + 1);
+    s->off = at_calloc(n + 1, sizeof *s->off);
+    s->len = at_calloc(n + 1, sizeof *s->len);
+    s->kind = at_calloc(n + 1, 1);
+    s->id = at_calloc(n + 1, AT_ID_BYTES);
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
     crypto_sign_keypair(pk, sk);
     memcpy(s->attester, pk, AT_KEY_BYTES);

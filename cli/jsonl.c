@@ -1,8 +1,10 @@
 /*  jsonl.c: attestations and log entries as JSON lines; the key file.
  *  The field table is in jsonl.h. */
 #include "jsonl.h"
+#include "alloc.h"
 #include "clock.h"
 #include "wire.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -205,8 +207,7 @@ bool jsonl_unhex(const char *s, uint8_t *bin, size_t n)
 static json_t *s_b64(const uint8_t *bin, size_t n)
 {
     size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *buf = malloc(cap);
-    assert(buf);
+    char *buf = at_malloc(cap);
     sodium_bin2base64(buf, cap, bin, n, sodium_base64_VARIANT_ORIGINAL);
     json_t *s = json_string(buf);
     free(buf);

@@ -1,5 +1,13 @@
-/*  config.c: flags and ZPL config files against a table of settings. */
+/*  config.c: flags and ZPL config files against a table of settings.
+ *
+ *  Each value is kept as text (for cfg_log and cfg_str) and, for ints and
+ *  bools, as a number parsed once when it is set, so lookups never parse.
+ *  Errors in what the user gave are printed and returned; errors in what the
+ *  program asks for (an unknown name) abort, since tests catch them.
+ */
 #include "config.h"
+#include "alloc.h"
+#include "at_version.h"
 #include "log.h"
 #include <czmq.h>
 #include <errno.h>
@@ -15,23 +23,64 @@ struct cfg_t {
     const cfg_def_t *defs;
     size_t ndefs;
     char *values[S_MAX_DEFS];
+    int64_t num[S_MAX_DEFS];      /* CFG_INT value, or CFG_BOOL as 0/1 */
     bool set[S_MAX_DEFS];
+    bool by_alias[S_MAX_DEFS];    /* given under its deprecated name */
     const char *pos[S_MAX_POS];
     size_t npos;
+    const char *positionals;      /* NULL: refused */
     bool help;
 };
 
+static void s_abort(const char *prog, const char *what, const char *name)
+{
+    fprintf(stderr, "%s: programmer error: %s '%s'\n", prog, what, name);
+    fflush(stderr);
+    abort();
+}
+
+/*  Parses value for entry d into *num; prints why not when origin is set. */
+static bool s_convert(const char *prog, const cfg_def_t *d, const char *value, const char *origin, int64_t *num)
+{
+    if (d->type == CFG_INT) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end) {
+            fprintf(stderr, "%s: %s: --%s wants a whole number, got '%s'\n", prog, origin, d->name, value);
+            return false;
+        }
+        if (v < d->min || v > d->max) {
+            fprintf(stderr, "%s: %s: --%s must be between %lld and %lld, got %lld\n", prog, origin, d->name,
+                    (long long) d->min, (long long) d->max, v);
+            return false;
+        }
+        *num = v;
+    } else if (d->type == CFG_BOOL) {
+        bool t = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        if (!t && strcmp(value, "false") && strcmp(value, "0")) {
+            fprintf(stderr, "%s: %s: --%s wants true or false, got '%s'\n", prog, origin, d->name, value);
+            return false;
+        }
+        *num = t;
+    }
+    return true;
+}
+
 cfg_t *cfg_new(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs)
 {
-    assert(ndefs <= S_MAX_DEFS);
-    cfg_t *self = calloc(1, sizeof *self);
-    assert(self);
+    if (ndefs > S_MAX_DEFS)
+        s_abort(prog, "too many settings in the table of", prog);
+    cfg_t *self = at_calloc(1, sizeof *self);
     self->prog = prog;
     self->summary = summary;
     self->defs = defs;
     self->ndefs = ndefs;
-    for (size_t i = 0; i < ndefs; i++)
-        self->values[i] = strdup(defs[i].defval ? defs[i].defval : "");
+    for (size_t i = 0; i < ndefs; i++) {
+        self->values[i] = at_strdup(defs[i].defval ? defs[i].defval : "");
+        if (!s_convert(prog, &defs[i], self->values[i], "default", &self->num[i]))
+            s_abort(prog, "bad default of setting", defs[i].name);
+    }
     return self;
 }
 
@@ -46,47 +95,44 @@ void cfg_destroy(cfg_t **self_p)
     *self_p = NULL;
 }
 
-static int s_find(const cfg_t *self, const char *name, size_t len)
+void cfg_accept_positionals(cfg_t *self, const char *usage) { self->positionals = usage ? usage : ""; }
+
+static bool s_is(const char *want, const char *name, size_t len)
 {
-    for (size_t i = 0; i < self->ndefs; i++)
-        if (strlen(self->defs[i].name) == len && memcmp(self->defs[i].name, name, len) == 0)
+    return want && strlen(want) == len && memcmp(want, name, len) == 0;
+}
+
+/*  Index of the entry named (or aliased) name[0..len), -1 if none. */
+static int s_find(const cfg_t *self, const char *name, size_t len, bool *alias)
+{
+    for (size_t i = 0; i < self->ndefs; i++) {
+        *alias = s_is(self->defs[i].alias, name, len);
+        if (*alias || s_is(self->defs[i].name, name, len))
             return (int) i;
+    }
     return -1;
 }
 
-static int s_index(const cfg_t *self, const char *name)
+static int s_index(const cfg_t *self, const char *name, cfg_type type)
 {
-    int i = s_find(self, name, strlen(name));
-    assert(i >= 0 && "unknown setting name: programmer error");
+    bool alias;
+    int i = s_find(self, name, strlen(name), &alias);
+    if (i < 0 || alias)
+        s_abort(self->prog, "no setting named", name);
+    if (self->defs[i].type != type)
+        s_abort(self->prog, "wrong type asked of setting", name);
     return i;
 }
 
 /*  Checks and stores one value; prints the reason on failure. */
-static at_err s_set(cfg_t *self, int i, const char *value, const char *origin)
+static at_err s_set(cfg_t *self, int i, bool alias, const char *value, const char *origin)
 {
-    const cfg_def_t *d = &self->defs[i];
-    if (d->type == CFG_INT) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(value, &end, 10);
-        if (errno || end == value || *end) {
-            fprintf(stderr, "%s: %s: --%s wants a whole number, got '%s'\n", self->prog, origin, d->name, value);
-            return AT_ERR_CONFIG;
-        }
-        if (v < d->min || v > d->max) {
-            fprintf(stderr, "%s: %s: --%s must be between %lld and %lld, got %lld\n", self->prog, origin,
-                    d->name, (long long) d->min, (long long) d->max, v);
-            return AT_ERR_CONFIG;
-        }
-    } else if (d->type == CFG_BOOL) {
-        if (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") && strcmp(value, "0")) {
-            fprintf(stderr, "%s: %s: --%s wants true or false, got '%s'\n", self->prog, origin, d->name, value);
-            return AT_ERR_CONFIG;
-        }
-    }
+    if (!s_convert(self->prog, &self->defs[i], value, origin, &self->num[i]))
+        return AT_ERR_CONFIG;
     free(self->values[i]);
-    self->values[i] = strdup(value);
+    self->values[i] = at_strdup(value);
     self->set[i] = true;
+    self->by_alias[i] = alias;
     return AT_OK;
 }
 
@@ -100,18 +146,23 @@ static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
     at_err rc = AT_OK;
     for (zconfig_t *item = zconfig_child(root); item && rc == AT_OK; item = zconfig_next(item)) {
         const char *name = zconfig_name(item);
-        int i = s_find(self, name, strlen(name));
+        bool alias;
+        int i = s_find(self, name, strlen(name), &alias);
         if (i < 0) {
             fprintf(stderr, "%s: %s: unknown key '%s' (see --help)\n", self->prog, path, name);
             rc = AT_ERR_CONFIG;
         } else if (!flag_set[i]) {
             const char *v = zconfig_value(item);
-            rc = s_set(self, i, v ? v : "", path);
+            rc = s_set(self, i, alias, v ? v : "", path);
         }
     }
     zconfig_destroy(&root);
     return rc;
 }
+
+/*  "--flag true" and "--flag false" give a bool flag its value; any other
+ *  word after a bool flag is the next argument. */
+static bool s_bool_word(const char *arg) { return arg && (strcmp(arg, "true") == 0 || strcmp(arg, "false") == 0); }
 
 /*  Handles one "--name[=value]" at argv[*k]; may consume argv[*k+1]. */
 static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *flag_set, const char **config)
@@ -119,19 +170,15 @@ static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *fla
     const char *arg = argv[*k] + 2;
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t) (eq - arg) : strlen(arg);
-    if (len == 4 && memcmp(arg, "help", 4) == 0) {
-        self->help = true;
-        return AT_OK;
-    }
-    bool is_config = len == 6 && memcmp(arg, "config", 6) == 0;
-    int i = is_config ? -1 : s_find(self, arg, len);
+    bool is_config = s_is("config", arg, len), alias = false;
+    int i = is_config ? -1 : s_find(self, arg, len, &alias);
     if (!is_config && i < 0) {
         fprintf(stderr, "%s: unknown option '--%.*s' (try --help)\n", self->prog, (int) len, arg);
         return AT_ERR_CONFIG;
     }
     const char *value = eq ? eq + 1 : NULL;
     if (!value && i >= 0 && self->defs[i].type == CFG_BOOL)
-        value = "true";
+        value = s_bool_word(*k + 1 < argc ? argv[*k + 1] : NULL) ? argv[++*k] : "true";
     if (!value) {
         if (*k + 1 >= argc) {
             fprintf(stderr, "%s: option '--%.*s' needs a value\n", self->prog, (int) len, arg);
@@ -144,7 +191,19 @@ static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *fla
         return AT_OK;
     }
     flag_set[i] = true;
-    return s_set(self, i, value, "command line");
+    return s_set(self, i, alias, value, "command line");
+}
+
+/*  --help, -h or --version: prints its text and stops the parse. */
+static bool s_help_flag(cfg_t *self, const char *arg)
+{
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+        cfg_usage(self, stdout);
+    else if (strcmp(arg, "--version") == 0)
+        cfg_print_version(self->prog, stdout);
+    else
+        return false;
+    return self->help = true;
 }
 
 at_err cfg_parse(cfg_t *self, int argc, char **argv)
@@ -152,21 +211,21 @@ at_err cfg_parse(cfg_t *self, int argc, char **argv)
     bool flag_set[S_MAX_DEFS] = { false };
     const char *config = NULL;
     for (int k = 1; k < argc; k++) {
-        if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
-            self->help = true;
+        if (s_help_flag(self, argv[k])) {
+            return AT_OK;
         } else if (strncmp(argv[k], "--", 2) == 0 && argv[k][2]) {
             if (s_parse_flag(self, argc, argv, &k, flag_set, &config) != AT_OK)
                 return AT_ERR_CONFIG;
+        } else if (!self->positionals) {
+            fprintf(stderr, "%s: unexpected argument '%s' (a settings file needs --config; try --help)\n",
+                    self->prog, argv[k]);
+            return AT_ERR_CONFIG;
         } else if (self->npos < S_MAX_POS) {
             self->pos[self->npos++] = argv[k];
         } else {
             fprintf(stderr, "%s: too many arguments\n", self->prog);
             return AT_ERR_CONFIG;
         }
-    }
-    if (self->help) {
-        cfg_usage(self, stdout);
-        return AT_OK;
     }
     if (config)
         return s_load_file(self, config, flag_set);
@@ -175,55 +234,119 @@ at_err cfg_parse(cfg_t *self, int argc, char **argv)
 
 bool cfg_help_requested(const cfg_t *self) { return self->help; }
 
-int64_t cfg_int(const cfg_t *self, const char *name)
+/*  Aborts when two bound entries share a field (e.g. a table written
+ *  without offsets, whose offsets are all 0). */
+static void s_check_offsets(const cfg_t *self)
 {
-    int i = s_index(self, name);
-    assert(self->defs[i].type == CFG_INT);
-    return strtoll(self->values[i], NULL, 10);
+    for (size_t i = 0; i < self->ndefs; i++)
+        for (size_t j = i + 1; j < self->ndefs && self->defs[i].offset != CFG_NO_FIELD; j++)
+            if (self->defs[j].offset == self->defs[i].offset)
+                s_abort(self->prog, "two settings bound to one field, the second is", self->defs[j].name);
 }
 
-const char *cfg_str(const cfg_t *self, const char *name) { return self->values[s_index(self, name)]; }
-
-bool cfg_bool(const cfg_t *self, const char *name)
+void cfg_bind(const cfg_t *self, void *settings)
 {
-    const char *v = self->values[s_index(self, name)];
-    return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+    s_check_offsets(self);
+    for (size_t i = 0; i < self->ndefs; i++) {
+        const cfg_def_t *d = &self->defs[i];
+        if (d->offset == CFG_NO_FIELD)
+            continue;
+        char *field = (char *) settings + d->offset;
+        if (d->type == CFG_INT)
+            memcpy(field, &self->num[i], sizeof(int64_t));
+        else if (d->type == CFG_BOOL)
+            *(bool *) field = self->num[i] != 0;
+        else
+            *(const char **) field = self->values[i];
+    }
 }
 
-bool cfg_is_set(const cfg_t *self, const char *name) { return self->set[s_index(self, name)]; }
+int64_t cfg_int(const cfg_t *self, const char *name) { return self->num[s_index(self, name, CFG_INT)]; }
+const char *cfg_str(const cfg_t *self, const char *name) { return self->values[s_index(self, name, CFG_STR)]; }
+bool cfg_bool(const cfg_t *self, const char *name) { return self->num[s_index(self, name, CFG_BOOL)] != 0; }
+
+bool cfg_is_set(const cfg_t *self, const char *name)
+{
+    bool alias;
+    int i = s_find(self, name, strlen(name), &alias);
+    if (i < 0 || alias)
+        s_abort(self->prog, "no setting named", name);
+    return self->set[i];
+}
+
 size_t cfg_npositional(const cfg_t *self) { return self->npos; }
 const char *cfg_positional(const cfg_t *self, size_t i) { return i < self->npos ? self->pos[i] : NULL; }
+
+static const char *const s_type_arg[] = { [CFG_INT] = " N", [CFG_STR] = " TEXT", [CFG_BOOL] = "" };
+
+/*  " (default: D; MIN..MAX)" for one entry. */
+static void s_print_default(const cfg_def_t *d, FILE *out)
+{
+    const char *def = d->defval && *d->defval ? d->defval : "\"\"";
+    if (d->type == CFG_INT)
+        fprintf(out, " (default: %s; %lld..%lld)", def, (long long) d->min, (long long) d->max);
+    else
+        fprintf(out, " (default: %s)", def);
+}
 
 void cfg_usage(const cfg_t *self, FILE *out)
 {
     fprintf(out, "%s\n\nOptions (each is also a key in the --config file):\n", self->summary);
+    char left[64];
     for (size_t i = 0; i < self->ndefs; i++) {
         const cfg_def_t *d = &self->defs[i];
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s", d->name,
-                 d->type == CFG_INT ? " N" : d->type == CFG_STR ? " TEXT" : "");
+        snprintf(left, sizeof left, "--%s%s", d->name, s_type_arg[d->type]);
         fprintf(out, "  %-26s %s", left, d->help);
-        if (d->defval && *d->defval)
-            fprintf(out, " (default: %s)", d->defval);
+        s_print_default(d, out);
         fprintf(out, "\n");
     }
-    fprintf(out, "  %-26s %s\n  %-26s %s\n", "--config FILE", "read settings from a ZPL file (flags win)",
-            "--help", "show this help");
+    for (size_t i = 0; i < self->ndefs; i++) {
+        const cfg_def_t *d = &self->defs[i];
+        if (!d->alias)
+            continue;
+        snprintf(left, sizeof left, "--%s%s", d->alias, s_type_arg[d->type]);
+        fprintf(out, "  %-26s deprecated: old name of --%s, accepted until the next release\n", left, d->name);
+    }
+    fprintf(out, "  %-26s %s\n  %-26s %s\n  %-26s %s\n", "--config FILE", "read settings from a ZPL file (flags win)",
+            "--help", "show this help", "--version", "show the version");
+    if (self->positionals && *self->positionals)
+        fprintf(out, "\nArguments: %s\n", self->positionals);
 }
 
-int cfg_run(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs, int argc, char **argv,
-            cfg_main_fn *fn)
+void cfg_print_version(const char *prog, FILE *out)
 {
-    cfg_t *cfg = cfg_new(prog, summary, defs, ndefs);
-    int code = cfg_parse(cfg, argc, argv) == AT_OK ? 0 : 2;
-    if (code == 0 && !cfg_help_requested(cfg))
-        code = fn(cfg);
-    cfg_destroy(&cfg);
-    return code;
+    fprintf(out, "%s %s (%s)\n", prog, AT_VERSION, AT_GIT_COMMIT);
 }
 
 void cfg_log(const cfg_t *self)
 {
     for (size_t i = 0; i < self->ndefs; i++)
         at_log_info("CFG", "%s = %s%s", self->defs[i].name, self->values[i], self->set[i] ? "" : " (default)");
+    for (size_t i = 0; i < self->ndefs; i++)
+        if (self->by_alias[i])
+            at_log_warn("CFG-DEPRECATED", "'%s' is the old name of '%s' and goes away in the next release; "
+                        "rename it", self->defs[i].alias, self->defs[i].name);
+}
+
+/*  The part of cfg_run after a successful parse. */
+static int s_run_parsed(const cfg_app_t *app, cfg_t *cfg)
+{
+    if (app->log_component && at_log_setup(app->log_component, cfg_str(cfg, "log-level")) != 0)
+        return 2;
+    if (app->settings)
+        cfg_bind(cfg, app->settings);
+    cfg_log(cfg);
+    return app->fn(cfg, app->settings);
+}
+
+int cfg_run(const cfg_app_t *app, int argc, char **argv)
+{
+    cfg_t *cfg = cfg_new(app->prog, app->summary, app->defs, app->ndefs);
+    if (app->positionals)
+        cfg_accept_positionals(cfg, app->positionals);
+    int code = 2;
+    if (cfg_parse(cfg, argc, argv) == AT_OK)
+        code = cfg_help_requested(cfg) ? 0 : s_run_parsed(app, cfg);
+    cfg_destroy(&cfg);
+    return code;
 }

@@ -1,4 +1,4 @@
-/*  wire.h: every message on every socket (see docs/protocol.md).
+/*  wire.h: one codec per protocol message (see docs/protocol.md).
  *
  *  A message is exactly one ZeroMQ frame holding one msgpack array:
  *      [ 1 (protocol version), type, field... ]
@@ -6,7 +6,7 @@
  *  number of fields is fixed per type; batches are arrays of item arrays.
  *
  *  Frontend (producer DEALER -> broker ROUTER):
- *    HELLO     P->B [1, 1, producer str<=64]
+ *    HELLO     P->B [1, 1, producer str 1..64]
  *    WELCOME   B->P [1, 2, credit uint, max_batch uint]
  *    SUBMIT    P->B [1, 3, [[cseq uint, attestation bin], ...]]
  *    CREDIT    B->P [1, 4, credit uint]                      (added to what is held)
@@ -15,8 +15,9 @@
  *    PING      P->B [1, 7]          PONG  B->P [1, 8]
  *    ERROR     B->* [1, 9, reason uint, text str]            (message could not be taken)
  *    BYE       P->B [1, 10]
+ *    REVOKE    B->P [1, 11, credit uint]   RELEASE P->B [1, 12, credit uint]
  *  Backend (worker or sink DEALER -> broker ROUTER):
- *    READY     W->B [1, 20, worker_id str<=64, credit uint]
+ *    READY     W->B [1, 20, worker_id str 1..64, credit uint]
  *    TASKS     B->W [1, 21, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin], ...]]
  *    DONE      W->B [1, 22, [seq, ...], credit uint]
  *    HEARTBEAT W<->B [1, 23]
@@ -32,20 +33,65 @@
  *                      verdict uint, reason uint, id bin32, attestation bin], ...]]
  *  verdict: 0 = valid, 1 = invalid; reason: an at_err code (0 when valid).
  *  Times are wall-clock microseconds since the Unix epoch.
+ *
+ *  Receiving: wire_recv (or wire_decode on bytes in hand) checks the frames,
+ *  the header (version, type, field count) and every field of the message,
+ *  and the shape of its batch (an array within the type's bounds); the items
+ *  of a batch are decoded one at a time by index with wire_*_at(). The
+ *  decoded fields borrow from the received frame until wire_msg_done().
+ *  Sending: a wire_out_t wraps a socket; wire_send_* encode and send one
+ *  message and count and log a failure in one place. Batches are built in a
+ *  wire_items_t first. Programs never see msgpack.
+ *
+ *  What a failed decode returns (the code a receiver answers in ERROR; m->why
+ *  says what is wrong, m->type is set once the header could be read):
+ *    frames          AT_ERR_FRAMES (wrong number of frames; all are drained)
+ *    any message     AT_ERR_OVERSIZE (frame > WIRE_FRAME_MAX), MSGPACK, TRAILING,
+ *                    SHAPE (root not an array of >= 2), TYPE (version or type not
+ *                    a uint), VERSION, UNKNOWN_TYPE, SHAPE (wrong field count)
+ *    HELLO           AT_ERR_TYPE for any bad name (not a str, empty, > 64 bytes)
+ *    WELCOME         AT_ERR_TYPE (a field not a uint)
+ *    SUBMIT          AT_ERR_TYPE (batch not an array), OVERSIZE (> WIRE_BATCH_MAX
+ *                    items; the broker also bounds it by its max-batch), SHAPE (empty);
+ *                    bad items are not a message error (wire_submit_at: refusals)
+ *    CREDIT, REVOKE, RELEASE   AT_ERR_TYPE (not a uint)
+ *    ACK, REFUSE     AT_ERR_TYPE (not an array), OVERSIZE (> WIRE_RESULTS_MAX)
+ *    ERROR           AT_ERR_TYPE (reason not a uint, text not a str), RANGE (reason
+ *                    > 255), OVERSIZE (text > WIRE_TEXT_MAX)
+ *    READY           AT_ERR_TYPE for anything bad (id not a str, empty, > 64 bytes,
+ *                    credit not a uint or > WIRE_READY_CREDIT_MAX)
+ *    TASKS           AT_ERR_TYPE (epoch not a uint, batch not an array), OVERSIZE
+ *                    (> WIRE_BATCH_MAX), SHAPE (empty)
+ *    DONE            AT_ERR_TYPE for anything bad (seqs not an array or > WIRE_BATCH_MAX,
+ *                    credit not a uint or > WIRE_BATCH_MAX); a seq that is not a uint
+ *                    is not a message error (wire_seq_at)
+ *    SINK_HELLO      AT_ERR_TYPE for anything bad (instance not a str or > 64 bytes,
+ *                    a number not a uint)
+ *    SINK_WELCOME    AT_ERR_TYPE (a field not a uint)
+ *    COMMITTED       AT_ERR_TYPE (a number not a uint, not an array), OVERSIZE
+ *                    (> WIRE_RESULTS_MAX)
+ *    VERDICTS        AT_ERR_TYPE (epoch not a uint, worker not a str, not an array),
+ *                    OVERSIZE (worker > 64 bytes, > WIRE_BATCH_MAX items), SHAPE (empty)
+ *  These are the codes the broker answered with before there was one codec.
+ *  A receiver that must check the sender first (an unknown producer gets
+ *  ERROR protocol whatever it sent) can look at m->type when decoding failed.
  */
 #ifndef AT_WIRE_H
 #define AT_WIRE_H
 #include "at_err.h"
 #include "attestation.h"
-#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #define WIRE_VERSION 1
 #define WIRE_NAME_MAX 64
+#define WIRE_TEXT_MAX 1024           /* ERROR text */
 #define WIRE_BATCH_MAX 1024          /* items in SUBMIT, TASKS, DONE, VERDICTS */
 #define WIRE_RESULTS_MAX 8192        /* items in ACK, REFUSE, COMMITTED */
+#define WIRE_READY_CREDIT_MAX (WIRE_BATCH_MAX * 64)
+#define WIRE_RID_MAX 256             /* routing id bytes kept from a ROUTER frame */
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
 #define WIRE_ZMTP_HEARTBEAT_MS 1000  /* ZMTP PING interval on every connection */
 #define WIRE_ZMTP_TIMEOUT_MS 4000    /* no traffic this long: the connection is dropped */
@@ -63,33 +109,10 @@ typedef enum {
 
 enum { WIRE_VALID = 0, WIRE_INVALID = 1 };
 
-/*  A parsed message. Fields borrow from the frame that was parsed: keep the
- *  frame alive until wire_msg_done(). */
-typedef struct {
-    msgpack_object root;
-    msgpack_zone *zone;          /* borrowed from the thread (mpzone.h) */
-    uint8_t type;
-    const msgpack_object *f;     /* the fields after version and type */
-    size_t nf;
-} wire_msg_t;
-
-/*  Parses and checks version, type and field count. On failure *m needs no
- *  wire_msg_done(). Codes: AT_ERR_OVERSIZE, MSGPACK, TRAILING, SHAPE, TYPE,
- *  VERSION, UNKNOWN_TYPE. */
-at_err wire_parse(wire_msg_t *m, const void *data, size_t len) __attribute__((warn_unused_result));
-void wire_msg_done(wire_msg_t *m);
 const char *wire_type_name(int type);
 
-/*  Field accessors: AT_ERR_TYPE on a wrong type, AT_ERR_OVERSIZE past max. */
-at_err wire_u64(const msgpack_object *o, uint64_t *out) __attribute__((warn_unused_result));
-at_err wire_bool(const msgpack_object *o, bool *out) __attribute__((warn_unused_result));
-at_err wire_str(const msgpack_object *o, const char **p, size_t *n, size_t max) __attribute__((warn_unused_result));
-at_err wire_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max) __attribute__((warn_unused_result));
-/*  An array of at most max elements (AT_ERR_SHAPE when empty and !allow_empty). */
-at_err wire_array(const msgpack_object *o, const msgpack_object **items, size_t *n, size_t max,
-                  bool allow_empty) __attribute__((warn_unused_result));
+/* ---- batch items (decoded ones borrow from the message) ---- */
 
-/*  Batch items. Decoders borrow from the message; packers write one item. */
 typedef struct {
     uint64_t cseq;
     const uint8_t *att;
@@ -128,38 +151,155 @@ typedef struct {
     uint8_t reason;
 } wire_refusal_t;
 
-at_err wire_submit_decode(const msgpack_object *o, wire_submit_t *out) __attribute__((warn_unused_result));
-at_err wire_task_decode(const msgpack_object *o, wire_task_t *out) __attribute__((warn_unused_result));
-at_err wire_verdict_decode(const msgpack_object *o, wire_verdict_t *out) __attribute__((warn_unused_result));
-at_err wire_result_decode(const msgpack_object *o, wire_result_t *out) __attribute__((warn_unused_result));
-at_err wire_refusal_decode(const msgpack_object *o, wire_refusal_t *out) __attribute__((warn_unused_result));
+/* ---- per-message structs: decoded fields borrow from the frame until wire_msg_done ---- */
 
-/*  A reusable message builder. */
+typedef struct { const char *name; size_t name_len; } wire_hello_t;                         /* name 1..64 */
+typedef struct { uint64_t credit, max_batch; } wire_welcome_t;
+typedef struct { uint8_t reason; const char *text; size_t text_len; } wire_error_t;          /* text <= 1024 */
+typedef struct { const char *worker; size_t worker_len; uint64_t credit; } wire_ready_t;     /* worker 1..64 */
+typedef struct { const char *instance; size_t instance_len; uint64_t next_seq, next_index, epoch; } wire_sink_hello_t;
+typedef struct { uint64_t epoch, first_seq; } wire_sink_welcome_t;
+
+/*  A batch inside a received message: checked for shape at decode time and
+ *  decoded one item at a time with the wire_*_at() functions. Opaque. */
+typedef struct { const void *items_; size_t n; } wire_list_t;
+
+typedef struct { uint64_t epoch; wire_list_t items; } wire_tasks_t;                  /* wire_task_t, 1..WIRE_BATCH_MAX */
+typedef struct { wire_list_t seqs; uint64_t credit; } wire_done_t;                   /* u64, 0..WIRE_BATCH_MAX */
+typedef struct { uint64_t epoch, next_seq; wire_list_t results; } wire_committed_t;  /* wire_result_t, 0..WIRE_RESULTS_MAX */
+typedef struct { uint64_t epoch; const char *worker; size_t worker_len; wire_list_t items; } wire_verdicts_t;  /* 1..WIRE_BATCH_MAX */
+
+/*  A received, decoded message (tagged union). */
 typedef struct {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-} wire_packer_t;
+    uint8_t type;                /* wire_type; 0 when even the header could not be read */
+    const uint8_t *rid;          /* ROUTER sockets: the peer's routing id (borrowed), else NULL */
+    size_t rid_len;              /* <= WIRE_RID_MAX */
+    size_t size;                 /* bytes of the body frame */
+    const char *why;             /* on a decode error: a static text saying what is wrong */
+    union {
+        wire_hello_t hello;
+        wire_welcome_t welcome;
+        wire_list_t submit;      /* SUBMIT: wire_submit_t, 1..WIRE_BATCH_MAX */
+        uint64_t amount;         /* CREDIT, REVOKE, RELEASE */
+        wire_list_t ack;         /* ACK: wire_result_t (key = cseq), 0..WIRE_RESULTS_MAX */
+        wire_list_t refuse;      /* REFUSE: wire_refusal_t, 0..WIRE_RESULTS_MAX */
+        wire_error_t error;
+        wire_ready_t ready;
+        wire_tasks_t tasks;
+        wire_done_t done;
+        wire_sink_hello_t sink_hello;
+        wire_sink_welcome_t sink_welcome;
+        wire_committed_t committed;
+        wire_verdicts_t verdicts;
+    } u;
+    /* private */
+    const struct msgpack_object *f;   /* the fields after version and type (used by wire_legacy.h only) */
+    size_t nf;
+    struct msgpack_zone *zone_;       /* borrowed from the thread (mpzone.h) */
+    zmq_msg_t frames_[2];             /* rid and body (wire_recv) */
+    uint8_t nframes_;
+} wire_msg_t;
 
-void wire_packer_init(wire_packer_t *w);
-void wire_packer_destroy(wire_packer_t *w);
-/*  Starts a message of `type` with `nfields` fields after version and type. */
-void wire_begin(wire_packer_t *w, wire_type type, size_t nfields);
-void wire_pack_submit(wire_packer_t *w, const wire_submit_t *s);
-void wire_pack_task(wire_packer_t *w, const wire_task_t *t);
-void wire_pack_verdict(wire_packer_t *w, const wire_verdict_t *v);
-void wire_pack_result(wire_packer_t *w, const wire_result_t *r);
-void wire_pack_refusal(wire_packer_t *w, const wire_refusal_t *r);
-void wire_pack_str(wire_packer_t *w, const char *s, size_t n);
+/*  Receives one message without waiting from a libzmq socket handle.
+ *  router: the socket is a ROUTER (the first frame is the routing id).
+ *    AT_OK          a well-formed message in m->type / m->u (batches checked
+ *                   for shape only);
+ *    AT_ERR_BUSY    nothing was ready (m needs no wire_msg_done);
+ *    another code   the message was bad (see the table above); m->why says
+ *                   what, m->rid/rid_len are valid (for an ERROR reply) and
+ *                   m->type is set if the header could be read.
+ *  After AT_OK or an error (not BUSY), call wire_msg_done(m). */
+at_err wire_recv(void *handle, bool router, wire_msg_t *m) __attribute__((warn_unused_result));
+/*  The same from bytes in hand (tests, fuzzing): data must stay alive until
+ *  wire_msg_done(m), which must be called whatever the result. */
+at_err wire_decode(wire_msg_t *m, const void *data, size_t len) __attribute__((warn_unused_result));
+/*  Releases the frames and the decode zone; safe twice. */
+void wire_msg_done(wire_msg_t *m);
 
-/*  Sends the built message on a libzmq socket handle, preceded by a routing
- *  id frame when rid is not NULL (ROUTER sockets). Returns 0, or -1 with
- *  errno set (EAGAIN when flags has ZMQ_DONTWAIT and the pipe is full,
- *  EHOSTUNREACH for a gone peer on a ROUTER with ROUTER_MANDATORY). */
-int wire_send(void *handle, const wire_packer_t *w, const void *rid, size_t rid_len, int flags);
+/*  Batch items by index (i < list->n, asserted); the results borrow from the
+ *  message. Codes: AT_ERR_TYPE (item not an array, a field of the wrong
+ *  type), SHAPE (wrong number of fields), OVERSIZE (a string or binary
+ *  beyond its bound), RANGE (u8 field > 255, verdict > 1, id not 32 bytes).
+ *  wire_submit_at fills out->cseq before it looks at the attestation, so a
+ *  refusal can name the cseq when only the attestation is bad (0 otherwise). */
+at_err wire_submit_at(const wire_list_t *l, size_t i, wire_submit_t *out) __attribute__((warn_unused_result));
+at_err wire_task_at(const wire_list_t *l, size_t i, wire_task_t *out) __attribute__((warn_unused_result));
+at_err wire_verdict_at(const wire_list_t *l, size_t i, wire_verdict_t *out) __attribute__((warn_unused_result));
+at_err wire_result_at(const wire_list_t *l, size_t i, wire_result_t *out) __attribute__((warn_unused_result));
+at_err wire_refusal_at(const wire_list_t *l, size_t i, wire_refusal_t *out) __attribute__((warn_unused_result));
+at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) __attribute__((warn_unused_result));
+
+/* ---- building ---- */
+
+/*  A list of batch items being built (for SUBMIT, TASKS, VERDICTS, ACK,
+ *  COMMITTED, REFUSE, DONE). One kind per list (asserted). Owns its buffer,
+ *  which grows as needed and is kept by wire_items_clear for reuse; the
+ *  items are copied into it (packed), so the arguments are borrowed for the
+ *  call only. */
+typedef struct {
+    char *buf_;
+    size_t size_, cap_;
+    uint8_t kind_;
+    size_t n;                    /* items added since the last clear */
+} wire_items_t;
+
+void wire_items_init(wire_items_t *l, wire_type kind);
+void wire_items_destroy(wire_items_t *l);
+void wire_items_clear(wire_items_t *l);
+void wire_items_submit(wire_items_t *l, const wire_submit_t *s);
+void wire_items_task(wire_items_t *l, const wire_task_t *t);
+void wire_items_verdict(wire_items_t *l, const wire_verdict_t *v);
+void wire_items_result(wire_items_t *l, const wire_result_t *r);     /* ACK or COMMITTED */
+void wire_items_refusal(wire_items_t *l, const wire_refusal_t *r);
+void wire_items_seq(wire_items_t *l, uint64_t seq);                  /* DONE */
+size_t wire_items_count(const wire_items_t *l);
+
+/*  An outgoing socket: the libzmq handle, and the one place where send
+ *  failures are counted and logged (rate-limited, event id `event`, naming
+ *  the message type and the peer). The handle is borrowed. */
+typedef struct {
+    void *handle;
+    const char *event;           /* e.g. "BRK-SEND" */
+    const char *peer;            /* printable peer of a DEALER/PUSH socket for the log ("broker") */
+    int flags;                   /* ZMQ_DONTWAIT by default */
+    int level;                   /* at_log_level of a failure (AT_LOG_WARN) */
+    int again_level;             /* ... of an EAGAIN failure (AT_LOG_WARN); a sender that retries lowers it */
+    uint64_t sent, failures;     /* counters */
+    uint64_t again;              /* failures with EAGAIN (included in failures) */
+} wire_out_t;
+
+void wire_out_init(wire_out_t *o, void *handle, const char *event);
+void wire_out_destroy(wire_out_t *o);
+
+/*  The peer of a ROUTER send: routing id and a printable name for the log;
+ *  NULL on DEALER/PUSH sockets. */
+typedef struct { const uint8_t *rid; size_t rid_len; const char *name; } wire_peer_t;
+
+/*  Each returns 0, or -1 with errno set (after counting and logging): EAGAIN
+ *  when the pipe is full under ZMQ_DONTWAIT (or a send timeout passed),
+ *  EHOSTUNREACH for a gone peer on a ROUTER_MANDATORY socket. Batch sizes
+ *  beyond the type's maximum are a programmer's error (asserted). */
+int wire_send_hello(wire_out_t *o, const char *name, size_t len);
+int wire_send_welcome(wire_out_t *o, const wire_peer_t *to, const wire_welcome_t *m);
+int wire_send_submit(wire_out_t *o, const wire_items_t *items);
+int wire_send_amount(wire_out_t *o, const wire_peer_t *to, wire_type type, uint64_t n);  /* CREDIT, REVOKE, RELEASE */
+int wire_send_ack(wire_out_t *o, const wire_peer_t *to, const wire_items_t *results);
+int wire_send_refuse(wire_out_t *o, const wire_peer_t *to, const wire_items_t *refusals);
+/*  text is cut at WIRE_TEXT_MAX bytes; failures are logged at debug only. */
+int wire_send_error(wire_out_t *o, const wire_peer_t *to, at_err reason, const char *text);
+int wire_send_empty(wire_out_t *o, const wire_peer_t *to, wire_type type);  /* PING PONG BYE HEARTBEAT LEAVE LEAVE_OK */
+int wire_send_ready(wire_out_t *o, const char *worker, size_t len, uint64_t credit);
+int wire_send_tasks(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks);
+int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit);
+int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m);
+int wire_send_sink_welcome(wire_out_t *o, const wire_peer_t *to, const wire_sink_welcome_t *m);
+int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const wire_items_t *results);
+int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =
  *  WIRE_FRAME_MAX, linger 0, high-water marks, and ZMTP heartbeats
  *  (WIRE_ZMTP_HEARTBEAT_MS / WIRE_ZMTP_TIMEOUT_MS). */
 void wire_socket_defaults(void *zsock, int hwm);
+
 
 #endif

@@ -1,43 +1,43 @@
 /*  main.c: attest-sink, orders verdicts and writes them to the log.
- *  Exit codes: 0 clean stop (signal) or --help; 1 runtime failure;
- *  2 bad configuration. */
+ *  The settings are bound once into a sink_settings_t by cfg_run.
+ *  Exit codes: 0 clean stop (signal) or --help/--version; 1 runtime failure
+ *  (e.g. the log directory cannot be created, a port is taken); 2 bad usage
+ *  or configuration. */
 #include "attestation.h"
 #include "config.h"
 #include "log.h"
 #include "sink.h"
 #include <stdio.h>
 
-int main(int argc, char **argv)
+/*  After the settings are parsed, bound and logged (cfg_run). */
+static int s_main(const cfg_t *cfg, void *settings)
 {
-    size_t ndefs;
-    const cfg_def_t *defs = sink_settings(&ndefs);
-    cfg_t *cfg = cfg_new("attest-sink", sink_summary, defs, ndefs);
-    if (cfg_parse(cfg, argc, argv) != AT_OK) {
-        cfg_destroy(&cfg);
-        return 2;
-    }
-    if (cfg_help_requested(cfg)) {
-        cfg_destroy(&cfg);
-        return 0;
-    }
-    int level = at_log_level_parse(cfg_str(cfg, "log-level"));
-    if (level < 0) {
-        fprintf(stderr, "attest-sink: --log-level must be debug, info, warn or error\n");
-        cfg_destroy(&cfg);
-        return 2;
-    }
-    at_log_init("sink", (at_log_level) level);
+    (void) cfg;
     if (at_crypto_init() != AT_OK) {
         at_log_error("SNK-START", "libsodium failed to initialise");
-        cfg_destroy(&cfg);
         return 1;
     }
-    cfg_log(cfg);
-    sink_t *sink = sink_new(cfg);
-    cfg_destroy(&cfg);
+    sink_t *sink = sink_new(settings);
     if (!sink)
         return 1;
     int rc = sink_run(sink);
     sink_destroy(&sink);
-    return rc;
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    static char summary[512];
+    snprintf(summary, sizeof summary, "%s\n\nUsage: attest-sink [--config FILE] [options]\n"
+             "Exit status: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage.", sink_summary);
+    sink_settings_t settings;
+    cfg_app_t app = {
+        .prog = "attest-sink",
+        .summary = summary,
+        .log_component = "sink",
+        .settings = &settings,
+        .fn = s_main,
+    };
+    app.defs = sink_settings(&app.ndefs);
+    return cfg_run(&app, argc, argv);
 }

@@ -41,21 +41,29 @@
 const char *const sink_summary =
     "attest-sink: restores sequence order of worker verdicts and appends them to the log";
 
+#define S_ sink_settings_t
 static const cfg_def_t s_settings[] = {
-    { "log-dir", CFG_STR, "attest-data/log", 0, 0, "directory of the LMDB log (created if missing)" },
-    { "verdicts", CFG_STR, "tcp://*:5557", 0, 0, "endpoint to bind for worker verdicts (PULL)" },
-    { "broker", CFG_STR, "tcp://127.0.0.1:5556", 0, 0, "broker backend endpoint to connect to (DEALER)" },
-    { "window", CFG_INT, "16384", 64, REORDER_WINDOW_MAX, "reorder window in sequence numbers; must equal the broker's" },
-    { "commit-max", CFG_INT, "4096", 1, 65536, "most entries in one transaction" },
-    { "commit-delay-us", CFG_INT, "2000", 0, 10000000, "longest the first ready verdict waits for a group commit" },
-    { "commit-delay-max-us", CFG_INT, "12000", 0, 10000000, "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker" },
-    { "batch-us", CFG_INT, "1000", 0, 100000, "under load, wake at most once per this many microseconds (0: on every message)" },
-    { "id-filter-mb", CFG_INT, "4", 1, 65536, "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log" },
-    { "map-size-mb", CFG_INT, "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB" },
-    { "heartbeat-ms", CFG_INT, "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker" },
-    { "log-level", CFG_STR, "info", 0, 0, "debug, info, warn or error" },
-    { "metrics", CFG_STR, "", 0, 0, "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)" },
+    CFG_STR_AT(S_, log_dir, "log-dir", "attest-data/log", "directory of the LMDB log (created if missing)"),
+    CFG_STR_AT(S_, verdicts, "verdicts", "tcp://*:5557", "endpoint to bind for worker verdicts (PULL)"),
+    CFG_STR_AT(S_, broker, "broker", "tcp://127.0.0.1:5556", "broker backend endpoint to connect to (DEALER)"),
+    CFG_INT_ALIAS_AT(S_, pipeline_window, "pipeline-window", "window", "16384", 64, REORDER_WINDOW_MAX,
+                     "reorder window in sequence numbers; must equal the broker's pipeline-window"),
+    CFG_INT_AT(S_, commit_max, "commit-max", "4096", 1, 65536, "most entries in one transaction"),
+    CFG_INT_AT(S_, commit_delay_us, "commit-delay-us", "2000", 0, 10000000,
+               "longest the first ready verdict waits for a group commit"),
+    CFG_INT_AT(S_, commit_delay_max_us, "commit-delay-max-us", "12000", 0, 10000000,
+               "under saturation the delay stretches up to this: to 1/8 of the time attestations waited for a worker"),
+    CFG_INT_AT(S_, batch_us, "batch-us", "1000", 0, 100000,
+               "under load, wake at most once per this many microseconds (0: on every message)"),
+    CFG_INT_AT(S_, id_filter_mb, "id-filter-mb", "4", 1, 65536,
+               "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log"),
+    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB"),
+    CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
+    CFG_STR_AT(S_, log_level, "log-level", "info", "debug, info, warn or error"),
+    CFG_STR_AT(S_, metrics, "metrics", "",
+               "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
 };
+#undef S_
 
 typedef struct {
     uint64_t received;        /* verdict items in well-formed current-epoch messages */
@@ -69,7 +77,7 @@ typedef struct {
     uint64_t redelivered;     /* items whose slot was already filled */
     uint64_t commits;         /* successful transactions */
     uint64_t commit_failures;
-    uint64_t send_failures;   /* messages to the broker that could not be queued */
+    uint64_t send_failures;   /* messages to the broker that could not be queued (out.failures) */
 } s_counters_t;
 
 struct sink_t {
@@ -82,7 +90,8 @@ struct sink_t {
     reorder_t *rb;
     zsock_t *pull, *dealer;
     void *pull_h, *dealer_h;
-    wire_packer_t pk;
+    wire_out_t out;                  /* to the broker: counts and logs send failures (SNK-SEND) */
+    wire_items_t results;            /* COMMITTED being built */
     char instance[2 * S_INSTANCE_BYTES + 1];
     bool has_epoch;
     uint64_t epoch;
@@ -147,22 +156,14 @@ static void s_note_queue_wait(sink_t *self, const wire_verdict_t *v, size_t n)
 
 /* ---------------------------------------------------------------- sending */
 
-static void s_send(sink_t *self, const char *what)
-{
-    if (wire_send(self->dealer_h, &self->pk, NULL, 0, ZMQ_DONTWAIT) == 0)
-        return;
-    self->c.send_failures++;
-    at_log_limited(AT_LOG_WARN, "SNK-SEND", "cannot send %s to the broker: %s", what, zmq_strerror(errno));
-}
-
+/*  A failed send is dropped: counted and logged by the wire_out_t. */
 static void s_send_hello(sink_t *self)
 {
-    wire_begin(&self->pk, WIRE_SINK_HELLO, 4);
-    wire_pack_str(&self->pk, self->instance, strlen(self->instance));
-    msgpack_pack_uint64(&self->pk.pk, self->next_seq);
-    msgpack_pack_uint64(&self->pk.pk, self->next_index);
-    msgpack_pack_uint64(&self->pk.pk, self->has_epoch ? self->epoch : 0);
-    s_send(self, "SINK_HELLO");
+    wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
+                            .next_seq = self->next_seq, .next_index = self->next_index,
+                            .epoch = self->has_epoch ? self->epoch : 0 };
+    (void) wire_send_sink_hello(&self->out, &h);
+    self->c.send_failures = self->out.failures;
 }
 
 /*  COMMITTED messages of at most WIRE_RESULTS_MAX results each. */
@@ -170,14 +171,12 @@ static void s_send_results(sink_t *self, const wire_result_t *res, size_t n)
 {
     for (size_t off = 0; off < n; off += WIRE_RESULTS_MAX) {
         size_t k = n - off < WIRE_RESULTS_MAX ? n - off : WIRE_RESULTS_MAX;
-        wire_begin(&self->pk, WIRE_COMMITTED, 3);
-        msgpack_pack_uint64(&self->pk.pk, self->epoch);
-        msgpack_pack_uint64(&self->pk.pk, self->next_seq);
-        msgpack_pack_array(&self->pk.pk, k);
+        wire_items_clear(&self->results);
         for (size_t i = 0; i < k; i++)
-            wire_pack_result(&self->pk, &res[off + i]);
-        s_send(self, "COMMITTED");
+            wire_items_result(&self->results, &res[off + i]);
+        (void) wire_send_committed(&self->out, self->epoch, self->next_seq, &self->results);
     }
+    self->c.send_failures = self->out.failures;
 }
 
 static void s_flush_late(sink_t *self)
@@ -380,19 +379,15 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
     }
 }
 
-/*  VERDICTS [epoch, worker_id, items]: all or nothing on malformed input. */
+/*  VERDICTS [epoch, worker_id, items] (the message checked by wire_recv):
+ *  all or nothing on malformed items. */
 static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
 {
-    uint64_t epoch;
-    const char *worker;
-    size_t wlen, n;
-    const msgpack_object *items;
+    const wire_verdicts_t *vs = &m->u.verdicts;
+    uint64_t epoch = vs->epoch;
+    const char *worker = vs->worker;
+    size_t wlen = vs->worker_len, n = vs->items.n;
     at_err rc;
-    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_str(&m->f[1], &worker, &wlen, WIRE_NAME_MAX))
-        || (rc = wire_array(&m->f[2], &items, &n, WIRE_BATCH_MAX, false))) {
-        s_malformed(self, "worker", "VERDICTS", rc);
-        return;
-    }
     if (!self->has_epoch || epoch != self->epoch) {
         self->c.stale += n;
         at_log_limited(AT_LOG_WARN, "SNK-STALE", "worker %.*s: %zu verdicts of epoch %" PRIu64
@@ -401,7 +396,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = wire_verdict_decode(&items[i], &self->scratch[i])) != AT_OK) {
+        if ((rc = wire_verdict_at(&vs->items, i, &self->scratch[i])) != AT_OK) {
             s_malformed(self, "worker", "VERDICTS item", rc);
             return;
         }
@@ -418,12 +413,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
 /*  SINK_WELCOME [epoch, first_seq]. */
 static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 {
-    uint64_t epoch, first_seq;
-    at_err rc;
-    if ((rc = wire_u64(&m->f[0], &epoch)) || (rc = wire_u64(&m->f[1], &first_seq))) {
-        s_malformed(self, "broker", "SINK_WELCOME", rc);
-        return;
-    }
+    uint64_t epoch = m->u.sink_welcome.epoch, first_seq = m->u.sink_welcome.first_seq;
     bool adopted = !self->has_epoch || epoch != self->epoch;
     if (adopted) {
         at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",
@@ -448,52 +438,21 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
-static void s_dispatch(sink_t *self, const s_handler_fn *table, const char *peer, zmq_msg_t *msg)
-{
-    wire_msg_t m;
-    at_err rc = wire_parse(&m, zmq_msg_data(msg), zmq_msg_size(msg));
-    if (rc != AT_OK) {
-        s_malformed(self, peer, "message", rc);
-        return;
-    }
-    if (table[m.type])
-        table[m.type](self, &m);
-    else
-        s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
-    wire_msg_done(&m);
-}
-
-/*  Receives one message without waiting: 1 = a single frame in *msg,
- *  0 = nothing there, -1 = a multipart message (drained and dropped). */
-static int s_recv(void *handle, zmq_msg_t *msg)
-{
-    if (zmq_msg_recv(msg, handle, ZMQ_DONTWAIT) < 0)
-        return 0;
-    if (!zmq_msg_more(msg))
-        return 1;
-    zmq_msg_t part;
-    zmq_msg_init(&part);
-    int more = 1;
-    while (more && zmq_msg_recv(&part, handle, ZMQ_DONTWAIT) >= 0)
-        more = zmq_msg_more(&part);
-    zmq_msg_close(&part);
-    return -1;
-}
-
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
 static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const char *peer)
 {
     for (int k = 0; k < S_DRAIN_MAX; k++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        int got = s_recv(handle, &msg);
-        if (got > 0)
-            s_dispatch(self, table, peer, &msg);
-        else if (got < 0)
-            s_malformed(self, peer, "multipart message", AT_ERR_FRAMES);
-        zmq_msg_close(&msg);
-        if (got == 0)
+        wire_msg_t m;
+        at_err rc = wire_recv(handle, false, &m);
+        if (rc == AT_ERR_BUSY)
             return true;
+        if (rc != AT_OK)
+            s_malformed(self, peer, m.type ? wire_type_name(m.type) : "message", rc);
+        else if (table[m.type])
+            table[m.type](self, &m);
+        else
+            s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
+        wire_msg_done(&m);
     }
     return false;
 }
@@ -644,9 +603,8 @@ int sink_run(sink_t *self)
 
 /* -------------------------------------------------------------- creating */
 
-static at_err s_open_log(sink_t *self, const cfg_t *cfg)
+static at_err s_open_log(sink_t *self, const char *dir)
 {
-    const char *dir = cfg_str(cfg, "log-dir");
     if (zsys_dir_create("%s", dir) != 0) {
         at_log_error("SNK-START", "cannot create log directory %s: %s", dir, strerror(errno));
         return AT_ERR_IO;
@@ -684,56 +642,58 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
     return sock;
 }
 
-static at_err s_open_sockets(sink_t *self, const cfg_t *cfg)
+static at_err s_open_sockets(sink_t *self, const sink_settings_t *s)
 {
-    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, cfg_str(cfg, "verdicts"), true);
+    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, s->verdicts, true);
     if (!self->pull)
         return AT_ERR_IO;
-    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, cfg_str(cfg, "broker"), false);
+    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, s->broker, false);
     if (!self->dealer)
         return AT_ERR_IO;
     zsock_set_linger(self->dealer, S_DEALER_LINGER_MS);
     self->pull_h = zsock_resolve(self->pull);
     self->dealer_h = zsock_resolve(self->dealer);
+    wire_out_init(&self->out, self->dealer_h, "SNK-SEND");
+    self->out.peer = "the broker";
     return AT_OK;
 }
 
-sink_t *sink_new(const cfg_t *cfg)
+sink_t *sink_new(const sink_settings_t *s)
 {
     sink_t *self = s_alloc(1, sizeof *self);
-    self->commit_max = (size_t) cfg_int(cfg, "commit-max");
-    self->commit_delay_us = (uint64_t) cfg_int(cfg, "commit-delay-us");
-    self->commit_delay_max_us = (uint64_t) cfg_int(cfg, "commit-delay-max-us");
-    self->batch_us = (uint64_t) cfg_int(cfg, "batch-us");
-    self->heartbeat_us = (uint64_t) cfg_int(cfg, "heartbeat-ms") * 1000u;
-    self->map_size_mb = (int) cfg_int(cfg, "map-size-mb");
-    self->id_filter_mb = (int) cfg_int(cfg, "id-filter-mb");
-    wire_packer_init(&self->pk);
+    self->commit_max = (size_t) s->commit_max;
+    self->commit_delay_us = (uint64_t) s->commit_delay_us;
+    self->commit_delay_max_us = (uint64_t) s->commit_delay_max_us;
+    self->batch_us = (uint64_t) s->batch_us;
+    self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
+    self->map_size_mb = (int) s->map_size_mb;
+    self->id_filter_mb = (int) s->id_filter_mb;
+    wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
     self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
     uint8_t raw[S_INSTANCE_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
-    if (s_open_log(self, cfg) != AT_OK || s_open_sockets(self, cfg) != AT_OK) {
+    if (s_open_log(self, s->log_dir) != AT_OK || s_open_sockets(self, s) != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
-    self->rb = reorder_new((size_t) cfg_int(cfg, "window"), self->next_seq);
+    self->rb = reorder_new((size_t) s->pipeline_window, self->next_seq);
     if (!self->rb) {
         at_log_error("SNK-START", "bad reorder window");
         sink_destroy(&self);
         return NULL;
     }
     at_err mrc;
-    self->metrics = sink_metrics_new(cfg_str(cfg, "metrics"), &mrc);
+    self->metrics = sink_metrics_new(s->metrics, &mrc);
     if (mrc != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
     s_metrics(self);
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64,
-                self->instance, cfg_str(cfg, "log-dir"), self->next_seq, self->next_index);
+                self->instance, s->log_dir, self->next_seq, self->next_index);
     return self;
 }
 
@@ -747,7 +707,8 @@ void sink_destroy(sink_t **self_p)
     zsock_destroy(&self->dealer);
     reorder_destroy(&self->rb);
     logdb_destroy(&self->log);
-    wire_packer_destroy(&self->pk);
+    wire_out_destroy(&self->out);
+    wire_items_destroy(&self->results);
     free(self->scratch);
     free(self->batch);
     free(self->late);

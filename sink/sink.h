@@ -22,14 +22,24 @@
 
 typedef struct sink_t sink_t;
 
-/*  The settings table of attest-sink (static; for cfg_new). */
+/*  The settings of attest-sink, filled once by cfg_bind from the table that
+ *  sink_settings() returns. Strings are borrowed from the cfg_t. */
+typedef struct {
+    const char *log_dir, *verdicts, *broker, *log_level, *metrics;
+    int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
+    int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
+    int64_t id_filter_mb, map_size_mb, heartbeat_ms;
+} sink_settings_t;
+
+/*  The settings table of attest-sink (static; binds sink_settings_t). */
 const cfg_def_t *sink_settings(size_t *count);
 /*  One-line summary for --help. */
 extern const char *const sink_summary;
 
-/*  Opens the log and the sockets as `cfg` says (cfg is read here only, not
- *  kept). Returns NULL after logging why on failure. */
-sink_t *sink_new(const cfg_t *cfg);
+/*  Opens the log and the sockets as `s` says (read here only, not kept; its
+ *  strings need not outlive the call). Returns NULL after logging why on
+ *  failure. */
+sink_t *sink_new(const sink_settings_t *s);
 
 /*  Runs until SIGINT/SIGTERM; on the signal commits the ready prefix, logs
  *  a summary and returns 0. Returns non-zero on a fatal error. */

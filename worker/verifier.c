@@ -1,4 +1,11 @@
-/*  verifier.c: receive TASKS, judge each attestation, send VERDICTS and DONE. */
+/*  verifier.c: receive TASKS, judge each attestation, send VERDICTS and DONE.
+ *
+ *  One loop per thread: poll the DEALER, take every message that is there
+ *  (wire_recv), judge TASKS in chunks and report each chunk (VERDICTS on the
+ *  PUSH, then DONE), heartbeat when idle, and handle the drain. Sends block
+ *  up to the socket's send timeout and are retried while the peer is slow
+ *  (backpressure from the sink), until a stop request.
+ */
 #include "verifier.h"
 #include "clock.h"
 #include "log.h"
@@ -10,8 +17,10 @@ typedef struct {
     const verifier_opts_t *o;
     verifier_stats_t *st;
     zsock_t *dealer, *push;
-    void *dh, *ph;
-    wire_packer_t out, done, items;
+    wire_out_t dout, pout;      /* DEALER to the broker, PUSH to the sink */
+    wire_items_t verdicts;      /* VERDICTS of the chunk being reported */
+    wire_items_t seqs;          /* DONE of the same chunk */
+    uint64_t epoch;             /* of the TASKS being judged */
     uint64_t last_sent;
     uint64_t sim_next_ns;       /* test only: when the simulated work ends */
     bool leaving;               /* stopping at once: the last LEAVE is going out */
@@ -32,11 +41,14 @@ static bool s_stop_now(const s_ctx_t *c)
     return c->draining && at_clock_mono_us() >= c->drain_deadline;
 }
 
-static int s_send(s_ctx_t *c, void *handle, wire_packer_t *w)
+typedef int (*s_send_fn)(s_ctx_t *c, wire_type type);
+
+/*  Sends with fn until it goes out. The PUSH to the sink blocks when the
+ *  sink is slow (backpressure); the send timeout lets a stop request
+ *  through. */
+static int s_send(s_ctx_t *c, s_send_fn fn, wire_type type)
 {
-    /* The PUSH to the sink blocks when the sink is slow (backpressure); a send
-     * timeout lets a stop request through. */
-    while (wire_send(handle, w, NULL, 0, 0) != 0) {
+    while (fn(c, type) != 0) {
         if (errno != EAGAIN || (!c->leaving && s_stop_now(c)))
             return -1;
         if (c->leaving && at_clock_mono_us() - c->last_sent > 2000000)
@@ -46,19 +58,25 @@ static int s_send(s_ctx_t *c, void *handle, wire_packer_t *w)
     return 0;
 }
 
-static void s_send_simple(s_ctx_t *c, wire_type type)
+static int s_tx_empty(s_ctx_t *c, wire_type type) { return wire_send_empty(&c->dout, NULL, type); }
+static int s_tx_ready(s_ctx_t *c, wire_type type)
 {
-    wire_begin(&c->out, type, 0);
-    s_send(c, c->dh, &c->out);
+    (void) type;
+    return wire_send_ready(&c->dout, c->o->id, strlen(c->o->id), c->o->window);
+}
+static int s_tx_verdicts(s_ctx_t *c, wire_type type)
+{
+    (void) type;
+    return wire_send_verdicts(&c->pout, c->epoch, c->o->id, strlen(c->o->id), &c->verdicts);
+}
+static int s_tx_done(s_ctx_t *c, wire_type type)
+{
+    (void) type;
+    return wire_send_done(&c->dout, &c->seqs, wire_items_count(&c->seqs));
 }
 
-static void s_ready(s_ctx_t *c)
-{
-    wire_begin(&c->out, WIRE_READY, 2);
-    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
-    msgpack_pack_uint64(&c->out.pk, c->o->window);
-    s_send(c, c->dh, &c->out);
-}
+static void s_send_simple(s_ctx_t *c, wire_type type) { (void) s_send(c, s_tx_empty, type); }
+static void s_ready(s_ctx_t *c) { (void) s_send(c, s_tx_ready, WIRE_READY); }
 
 /*  TEST ONLY: a verification that costs exactly sim_verify_us of time
  *  without using the CPU, so that many workers fit on few cores. Deadlines
@@ -112,57 +130,48 @@ static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t
  *  (or simulated) verifier still returns credit often enough for the
  *  broker to keep it fed. Returns the index after the last item judged,
  *  or -1 when stopping. */
-static long s_chunk(s_ctx_t *c, uint64_t epoch, const msgpack_object *items, size_t from, size_t to)
+static long s_chunk(s_ctx_t *c, const wire_list_t *items, size_t from, size_t to)
 {
-    uint64_t seqs[WIRE_BATCH_MAX];
-    size_t k = 0, i = from;
-    msgpack_sbuffer_clear(&c->items.sb);
+    size_t i = from;
+    wire_items_clear(&c->verdicts);
+    wire_items_clear(&c->seqs);
     uint64_t t0 = at_clock_mono_us();
     while (i < to) {
         wire_task_t t;
         wire_verdict_t v;
         uint8_t id[AT_ID_BYTES];
-        if (wire_task_decode(&items[i++], &t) != AT_OK)
+        if (wire_task_at(items, i++, &t) != AT_OK)
             return -1;   /* checked before: cannot happen */
         s_judge(c, &t, &v, id);
-        wire_pack_verdict(&c->items, &v);
-        seqs[k++] = t.seq;
+        wire_items_verdict(&c->verdicts, &v);
+        wire_items_seq(&c->seqs, t.seq);
         if (c->o->report_us && at_clock_mono_us() - t0 >= c->o->report_us)
             break;
     }
     c->st->busy_us += at_clock_mono_us() - t0;
-    wire_begin(&c->out, WIRE_VERDICTS, 3);
-    msgpack_pack_uint64(&c->out.pk, epoch);
-    wire_pack_str(&c->out, c->o->id, strlen(c->o->id));
-    msgpack_pack_array(&c->out.pk, k);
-    msgpack_sbuffer_write(&c->out.sb, c->items.sb.data, c->items.sb.size);
-    wire_begin(&c->done, WIRE_DONE, 2);
-    msgpack_pack_array(&c->done.pk, k);
-    for (size_t j = 0; j < k; j++)
-        msgpack_pack_uint64(&c->done.pk, seqs[j]);
-    msgpack_pack_uint64(&c->done.pk, k);
-    if (s_send(c, c->ph, &c->out) != 0 || s_send(c, c->dh, &c->done) != 0)
+    if (s_send(c, s_tx_verdicts, WIRE_VERDICTS) != 0 || s_send(c, s_tx_done, WIRE_DONE) != 0)
         return -1;
     return (long) i;
 }
 
-static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
+/*  TASKS [epoch, tasks]: every item is checked before any is judged. */
+static void s_on_tasks(s_ctx_t *c, const wire_msg_t *m)
 {
-    uint64_t epoch;
-    const msgpack_object *items;
-    size_t n;
+    const wire_list_t *items = &m->u.tasks.items;
+    size_t n = items->n;
     wire_task_t t;
-    bool ok = wire_u64(&m->f[0], &epoch) == AT_OK && wire_array(&m->f[1], &items, &n, WIRE_BATCH_MAX, false) == AT_OK;
+    bool ok = true;
     for (size_t i = 0; ok && i < n; i++)
-        ok = wire_task_decode(&items[i], &t) == AT_OK;
+        ok = wire_task_at(items, i, &t) == AT_OK;
     if (!ok) {
         c->st->malformed++;
         at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: TASKS message is malformed: dropped", c->o->id);
         return;
     }
+    c->epoch = m->u.tasks.epoch;
     for (size_t from = 0; from < n;) {
         size_t to = from + c->o->chunk < n ? from + c->o->chunk : n;
-        long next = s_chunk(c, epoch, items, from, to);
+        long next = s_chunk(c, items, from, to);
         if (next < 0)
             return;   /* stopping: the broker redispatches what we did not report */
         from = (size_t) next;
@@ -171,10 +180,10 @@ static void s_on_tasks(s_ctx_t *c, wire_msg_t *m)
 
 /*  ERROR protocol = the broker does not know us (it restarted, or timed us
  *  out): register again. Other errors are about one message: log them. */
-static void s_on_error(s_ctx_t *c, wire_msg_t *m)
+static void s_on_error(s_ctx_t *c, const wire_msg_t *m)
 {
-    uint64_t reason = 0;
-    if (wire_u64(&m->f[0], &reason) == AT_OK && reason == AT_ERR_PROTOCOL && c->draining) {
+    uint8_t reason = m->u.error.reason;
+    if (reason == AT_ERR_PROTOCOL && c->draining) {
         /* Draining, and the broker forgot us: it will send nothing more, and
          * everything that arrived before has been reported. */
         at_log_info("WRK-DRAIN", "%s: broker does not know us any more: drain complete", c->o->id);
@@ -184,22 +193,14 @@ static void s_on_error(s_ctx_t *c, wire_msg_t *m)
         s_ready(c);
     } else {
         at_log_limited(AT_LOG_WARN, "WRK-ERROR", "%s: broker refused a message: %s", c->o->id,
-                       at_strerror((int) reason));
+                       at_strerror(reason));
     }
 }
 
-static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
+static void s_on_message(s_ctx_t *c, const wire_msg_t *m)
 {
-    wire_msg_t m;
-    at_err rc = wire_parse(&m, zmq_msg_data(msg), zmq_msg_size(msg));
-    if (rc) {
-        c->st->malformed++;
-        at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: unreadable message from broker (%s)", c->o->id,
-                       at_strerror(rc));
-        return;
-    }
-    switch (m.type) {
-    case WIRE_TASKS: s_on_tasks(c, &m); break;
+    switch (m->type) {
+    case WIRE_TASKS: s_on_tasks(c, m); break;
     case WIRE_HEARTBEAT: break;
     case WIRE_LEAVE_OK:
         /* Every TASKS sent to us came before this on the same pipe, and each
@@ -211,24 +212,46 @@ static void s_on_message(s_ctx_t *c, zmq_msg_t *msg)
         }
         break;
     case WIRE_ERROR:
-        s_on_error(c, &m);
+        s_on_error(c, m);
         break;
     default:
         c->st->malformed++;
         at_log_limited(AT_LOG_WARN, "WRK-PROTOCOL", "%s: unexpected %s from broker", c->o->id,
-                       wire_type_name(m.type));
+                       wire_type_name(m->type));
     }
-    wire_msg_done(&m);
+}
+
+/*  Takes every message waiting on the DEALER (while not stopping). */
+static void s_recv_all(s_ctx_t *c)
+{
+    while (!c->drained && !s_stop_now(c)) {
+        wire_msg_t m;
+        at_err rc = wire_recv(zsock_resolve(c->dealer), false, &m);
+        if (rc == AT_ERR_BUSY)
+            return;
+        c->last_recv = at_clock_mono_us();
+        if (rc != AT_OK) {
+            c->st->malformed++;
+            at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: bad %s from broker (%s): %s", c->o->id,
+                           m.type ? wire_type_name(m.type) : "message", at_strerror(rc), m.why ? m.why : "");
+        } else {
+            s_on_message(c, &m);
+        }
+        wire_msg_done(&m);
+    }
 }
 
 static zsock_t *s_connect(int type, const char *endpoint)
 {
     zsock_t *s = zsock_new(type);
-    assert(s);
+    if (!s) {
+        at_log_error("WRK-CONNECT", "cannot create a socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
     wire_socket_defaults(s, 1000);
     zsock_set_sndtimeo(s, 500);
     if (zsock_connect(s, "%s", endpoint) < 0) {
-        at_log_error("WRK-CONNECT", "cannot connect to %s", endpoint);
+        at_log_error("WRK-CONNECT", "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
     }
     return s;
@@ -257,63 +280,71 @@ static void s_drain_check_silence(s_ctx_t *c)
     }
 }
 
-void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
+/*  Sockets and builders; AT_ERR_IO when a socket cannot be made or connected. */
+static at_err s_open(s_ctx_t *c)
+{
+    c->dealer = s_connect(ZMQ_DEALER, c->o->broker);
+    c->push = c->dealer ? s_connect(ZMQ_PUSH, c->o->sink) : NULL;
+    if (!c->dealer || !c->push)
+        return AT_ERR_IO;
+    wire_out_init(&c->dout, zsock_resolve(c->dealer), "WRK-SEND");
+    wire_out_init(&c->pout, zsock_resolve(c->push), "WRK-SEND");
+    c->dout.peer = "the broker";
+    c->pout.peer = "the sink";
+    c->dout.flags = c->pout.flags = 0;                                  /* block up to the send timeout */
+    c->dout.again_level = c->pout.again_level = AT_LOG_DEBUG;           /* and retry: backpressure */
+    wire_items_init(&c->verdicts, WIRE_VERDICTS);
+    wire_items_init(&c->seqs, WIRE_DONE);
+    return AT_OK;
+}
+
+static void s_close(s_ctx_t *c)
+{
+    if (c->dealer)
+        zsock_set_linger(c->dealer, 1000);   /* let LEAVE and the last DONE reach the broker */
+    if (c->push)
+        zsock_set_linger(c->push, 1000);     /* and the last VERDICTS the sink */
+    wire_items_destroy(&c->verdicts);
+    wire_items_destroy(&c->seqs);
+    wire_out_destroy(&c->dout);
+    wire_out_destroy(&c->pout);
+    zsock_destroy(&c->dealer);
+    zsock_destroy(&c->push);
+}
+
+/*  Stopping at once: a (second) LEAVE makes the broker requeue what we hold. */
+static void s_leave_now(s_ctx_t *c)
+{
+    c->leaving = true;
+    c->last_sent = at_clock_mono_us();
+    if (c->drained)
+        return;
+    at_log_warn("WRK-STOP", "%s: stopping without a complete drain", c->o->id);
+    if (!c->draining)
+        s_send_simple(c, WIRE_LEAVE);   /* the first starts a drain at the broker */
+    s_send_simple(c, WIRE_LEAVE);
+}
+
+at_err verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
 {
     s_ctx_t c = { .o = opts, .st = stats };
-    c.dealer = s_connect(ZMQ_DEALER, opts->broker);
-    c.push = s_connect(ZMQ_PUSH, opts->sink);
-    if (!c.dealer || !c.push) {
-        zsock_destroy(&c.dealer);
-        zsock_destroy(&c.push);
-        return;
+    if (s_open(&c) != AT_OK) {
+        s_close(&c);
+        return AT_ERR_IO;
     }
-    c.dh = zsock_resolve(c.dealer);
-    c.ph = zsock_resolve(c.push);
-    wire_packer_init(&c.out);
-    wire_packer_init(&c.done);
-    wire_packer_init(&c.items);
     s_ready(&c);
-    zmq_pollitem_t item = { c.dh, 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t item = { zsock_resolve(c.dealer), 0, ZMQ_POLLIN, 0 };
     long poll_ms = opts->heartbeat_ms < 100 ? (long) opts->heartbeat_ms : 100;   /* notice signals soon */
     while (!c.drained && !s_stop_now(&c)) {
         if (!c.draining && *opts->signals > 0)
             s_drain_begin(&c);
-        if (zmq_poll(&item, 1, poll_ms) > 0) {
-            zmq_msg_t msg;
-            zmq_msg_init(&msg);
-            bool in_multipart = false;
-            while (!c.drained && !s_stop_now(&c) && zmq_msg_recv(&msg, c.dh, ZMQ_DONTWAIT) >= 0) {
-                bool more = zmq_msg_more(&msg);
-                if (more || in_multipart) {
-                    /* Messages from the broker are one frame: drop others whole. */
-                    if (!in_multipart)
-                        c.st->malformed++;
-                    in_multipart = more;
-                    continue;
-                }
-                c.last_recv = at_clock_mono_us();
-                s_on_message(&c, &msg);
-            }
-            zmq_msg_close(&msg);
-        }
+        if (zmq_poll(&item, 1, poll_ms) > 0)
+            s_recv_all(&c);
         s_drain_check_silence(&c);
         if (at_clock_mono_us() - c.last_sent >= opts->heartbeat_ms * 1000)
             s_send_simple(&c, WIRE_HEARTBEAT);
     }
-    c.leaving = true;
-    c.last_sent = at_clock_mono_us();
-    if (!c.drained) {
-        /* Stopping at once: a (second) LEAVE makes the broker requeue what we hold. */
-        at_log_warn("WRK-STOP", "%s: stopping without a complete drain", opts->id);
-        if (!c.draining)
-            s_send_simple(&c, WIRE_LEAVE);   /* the first starts a drain at the broker */
-        s_send_simple(&c, WIRE_LEAVE);
-    }
-    zsock_set_linger(c.dealer, 1000);   /* let LEAVE and the last DONE reach the broker */
-    zsock_set_linger(c.push, 1000);     /* and the last VERDICTS the sink */
-    wire_packer_destroy(&c.out);
-    wire_packer_destroy(&c.done);
-    wire_packer_destroy(&c.items);
-    zsock_destroy(&c.dealer);
-    zsock_destroy(&c.push);
+    s_leave_now(&c);
+    s_close(&c);
+    return AT_OK;
 }

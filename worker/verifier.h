@@ -8,6 +8,7 @@
  */
 #ifndef AT_VERIFIER_H
 #define AT_VERIFIER_H
+#include "at_err.h"
 #include <signal.h>
 #include <stdint.h>
 
@@ -39,8 +40,12 @@ typedef struct {
  *  the broker->worker pipe, so by then every task sent to it has arrived and
  *  has been judged and reported (VERDICTS + DONE). Then it returns. A second
  *  request, or a drain longer than drain_ms, stops it at once (it says LEAVE
- *  again, and the broker requeues what it still held).
- *  Suitable as a pthread start routine argument holder: see worker/main.c. */
-void verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats);
+ *  again, and the broker requeues what it still held); *signals >= 2 before
+ *  the start makes it stop at once too.
+ *  Returns AT_OK after a stop request, AT_ERR_IO when it could not create or
+ *  connect its sockets (an invalid endpoint such as "bogus://x"; a valid one
+ *  whose host is unreachable is not an error: ZeroMQ keeps reconnecting),
+ *  logged WRK-CONNECT. Run by one thread each: see worker/main.c. */
+at_err verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats) __attribute__((warn_unused_result));
 
 #endif

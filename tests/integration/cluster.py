@@ -247,6 +247,10 @@ def stop_all():
 atexit.register(stop_all)
 
 
+# The broker's pipeline-window flag (its old name --window is an alias for one release).
+BROKER_WINDOW_FLAG = "--pipeline-window"
+
+
 class Cluster:
     """Broker, sink and workers on loopback, in a temporary directory."""
 
@@ -285,11 +289,11 @@ class Cluster:
     def exe(self, name):
         return os.path.join(self.bindir, name)
 
-    def _win(self):
-        return ["--window", str(self.window)] if self.window else []
+    def _win(self, name="--pipeline-window"):
+        return [name, str(self.window)] if self.window else []
 
     def start_broker(self, extra=()):
-        argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win()
+        argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win(BROKER_WINDOW_FLAG)
         self.broker = Proc("broker", argv + list(extra), os.path.join(self.tmp, "broker.err"), self.env)
         ok = wait_port(self.bport, proc=self.broker) and wait_port(self.fport, proc=self.broker)
         if not ok:

@@ -1,7 +1,7 @@
 """test_backpressure.py: an overloading producer is held back by credit,
 memory stays bounded, and nothing is lost.
 
-Cluster: broker and sink with --window 1024, ONE worker (1 thread) slowed
+Cluster: broker and sink with --pipeline-window 1024, ONE worker (1 thread) slowed
 with --test-delay-us 500.
 
  A. A misbehaving producer, while no worker is running (so nothing can be

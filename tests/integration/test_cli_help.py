@@ -80,8 +80,10 @@ def help_and_flags(t, bindir, tmp):
         rc, _, err = run([exe, "--config", bounds])
         t.check("%s --config with a value out of bounds -> 2" % d, rc == 2 and "heartbeat-ms" in err,
                 (rc, err[:300]))
+    rc, _, err = run([os.path.join(bindir, "attest-broker"), "--pipeline-window", "63"])
+    t.check("attest-broker --pipeline-window 63 (below 64) -> 2", rc == 2 and "pipeline-window" in err, (rc, err[:300]))
     rc, _, err = run([os.path.join(bindir, "attest-broker"), "--window", "63"])
-    t.check("attest-broker --window 63 (below 64) -> 2", rc == 2 and "window" in err, (rc, err[:300]))
+    t.check("attest-broker --window 63 (the old name, same bounds) -> 2", rc == 2 and "window" in err, (rc, err[:300]))
 
 
 def submit_e2e(t, c, tmp):

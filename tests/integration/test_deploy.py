@@ -14,7 +14,7 @@
      directory), its effective-config lines (CFG) show every key of the
      file with the file's value, the file lists every setting the executable
      has (no more, no fewer), and it stops with status 0 on SIGTERM. Also:
-     the broker's window equals the sink's in each set.
+     the broker's pipeline-window equals the sink's in each set.
   c. the Kubernetes YAML parses (python3-yaml), holds the expected kinds,
      names, ports, probes, limits, PVC and HPA metric, its cross references
      hold (Service selectors, ConfigMap names, endpoints in the configs,
@@ -191,13 +191,18 @@ def read_zpl(path=None, text=None):
 
 
 def help_settings(exe):
-    """{name: default} from the executable's --help table."""
+    """{name: default} from the executable's --help table: lines
+    "  --name TYPE  help (default: D; MIN..MAX)"; deprecated old names and
+    --config/--help/--version are left out (test_settings.py checks more)."""
     rc, out, err = run([exe, "--help"])
     out = out + err
     found = {}
-    for m in re.finditer(r"^\s+--([a-z0-9-]+)(?: \S+)?\s.*?(?:\(default: (.*)\))?$", out, re.M):
-        if m.group(1) not in ("config", "help"):
-            found[m.group(1)] = m.group(2) if m.group(2) is not None else ""
+    for m in re.finditer(r"^  --([a-z0-9-]+)(?: N| TEXT)?\s+(.*)$", out, re.M):
+        name, rest = m.group(1), m.group(2)
+        if name in ("config", "help", "version") or rest.startswith("deprecated:"):
+            continue
+        d = re.search(r"\(default: (.*?)(?:; -?\d+\.\.-?\d+)?\)$", rest[rest.rfind("(default: "):])
+        found[name] = "" if not d or d.group(1) == '""' else d.group(1)
     return found
 
 
@@ -435,8 +440,9 @@ def check_configs(t, bindir, tmp):
             groups.setdefault(os.path.dirname(r["label"].split(" ")[0]), {})[r["role"]] = r["kv"]
     for g, by_role in sorted(groups.items()):
         if "broker" in by_role and "sink" in by_role:
-            b, s = by_role["broker"].get("window"), by_role["sink"].get("window")
-            t.check("configs: %s: broker window (%s) equals sink window (%s)" % (g, b, s), b is not None and b == s)
+            b, s = by_role["broker"].get("pipeline-window"), by_role["sink"].get("pipeline-window")
+            t.check("configs: %s: broker pipeline-window (%s) equals the sink's (%s)" % (g, b, s),
+                    b is not None and b == s)
     return {r["label"]: r["kv"] for r in runs}
 
 
@@ -598,11 +604,11 @@ def check_k8s(t):
                 names.append((body["metric"]["name"], body["target"]))
         q = [tg for n, tg in names if n == "attest_broker_queue_depth"]
         t.check("k8s: HPA scales on metric attest_broker_queue_depth (External or Pods)", len(q) == 1, names)
-        window = int(k8s_conf("attest-broker-config", "broker.conf").get("window", "0"))
+        window = int(k8s_conf("attest-broker-config", "broker.conf").get("pipeline-window", "0"))
         if q and q[0].get("type") == "AverageValue":
             av = int(str(q[0]["averageValue"]))
             mx = hpa["spec"]["maxReplicas"]
-            t.check("k8s: HPA averageValue x maxReplicas (%d x %d) <= broker window %d (reachable)"
+            t.check("k8s: HPA averageValue x maxReplicas (%d x %d) <= broker pipeline-window %d (reachable)"
                     % (av, mx, window), av * mx <= window)
     # Endpoints inside the ConfigMaps point at the Services.
     svc_ports = {}

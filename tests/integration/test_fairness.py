@@ -1,7 +1,7 @@
 """test_fairness.py: credit that idle producers hold is reclaimed for the
 ones that want to submit.
 
-Cluster: broker and sink with --window 1024, broker --producer-window 1024
+Cluster: broker and sink with --pipeline-window 1024, broker --producer-window 1024
 --credit-idle-ms 500, one worker.
 
  A. Four hoarders connect one after another and never submit. The first is

@@ -68,7 +68,7 @@ def drain_mid_run(t, c, n):
 
 def second_signal(t, c, n0):
     n = max(600, int(3000 * cl.scale()))
-    ws = c.start_worker("ws", threads=1, extra=["--test-delay-us", "100000", "--window", "64"])
+    ws = c.start_worker("ws", threads=1, extra=["--test-delay-us", "100000", "--credit", "64"])
     b = fl.start_bench(t, c, n, 1000, name="second SIGTERM")
     end = time.time() + 120                           # hang guard only
     while time.time() < end and b.proc.alive():

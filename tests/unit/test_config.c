@@ -1,23 +1,29 @@
 /*  test_config.c: the settings table (proto/config.[ch]).
  *
- *  Covers: defaults; --name value and --name=value; bool flags; positionals;
- *  bounds and type errors; unknown flags; a missing value; --help; a ZPL file
- *  via --config (both spellings) with flags winning over the file; an unknown
- *  key, a bad value and a missing file as errors. Errors print their reason
- *  to stderr, which is expected output here.
+ *  Covers: defaults; --name value and --name=value; bool flags; positionals
+ *  (kept when accepted, refused by default); bounds and type errors; unknown
+ *  flags; a missing value; --help and --version; a ZPL file via --config
+ *  (both spellings) with flags winning over the file; an unknown key, a bad
+ *  value and a missing file as errors; binding to a settings struct; old
+ *  names (aliases) as flags and keys; cfg_run's exit codes; and that the
+ *  programmer errors (an unknown name, a wrong type, a bad default, two
+ *  entries bound to one field) abort in every build. Errors print their
+ *  reason to stderr, which is expected output here.
  */
 #include "check.h"
 #include "config.h"
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const cfg_def_t s_defs[] = {
-    { "port", CFG_INT, "5555", 1, 65535, "port to listen on" },
-    { "name", CFG_STR, "w1", 0, 0, "instance name" },
-    { "verbose", CFG_BOOL, "false", 0, 0, "log at debug level" },
-    { "batch", CFG_INT, "64", 1, 1024, "items per batch" },
-    { "offset", CFG_INT, "0", -100, 100, "a signed setting" },
-    { "label", CFG_STR, NULL, 0, 0, "empty by default" },
+    CFG_INT_NAMED("port", "5555", 1, 65535, "port to listen on"),
+    CFG_STR_NAMED("name", "w1", "instance name"),
+    CFG_BOOL_NAMED("verbose", "false", "log at debug level"),
+    CFG_INT_NAMED("batch", "64", 1, 1024, "items per batch"),
+    CFG_INT_NAMED("offset", "0", -100, 100, "a signed setting"),
+    CFG_STR_NAMED("label", NULL, "empty by default"),
 };
 #define NDEFS (sizeof s_defs / sizeof s_defs[0])
 
@@ -28,6 +34,7 @@ static cfg_t *s_parse(at_err *rc, char **argv)
     while (argv[argc])
         argc++;
     cfg_t *c = cfg_new("test", "test summary", s_defs, NDEFS);
+    cfg_accept_positionals(c, "FILE...");
     *rc = cfg_parse(c, argc, argv);
     return c;
 }
@@ -83,8 +90,12 @@ static void test_flags(void)
     c = s_parse(&rc, (char *[]) { "test", "--port=1", "--port", "65535", "--label=", "--verbose", "false", NULL });
     CHECK_ERR(rc, AT_OK);
     CHECK(cfg_int(c, "port") == 65535 && strcmp(cfg_str(c, "label"), "") == 0 && cfg_is_set(c, "label"));
-    CHECK(cfg_bool(c, "verbose"));                       /* a bool flag takes no separate value */
-    CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "false") == 0);
+    CHECK(!cfg_bool(c, "verbose") && cfg_npositional(c) == 0);   /* "--flag false": its value */
+    cfg_destroy(&c);
+    c = s_parse(&rc, (char *[]) { "test", "--verbose", "true", "--verbose", "1", NULL });
+    CHECK_ERR(rc, AT_OK);
+    CHECK(cfg_bool(c, "verbose"));                       /* only true/false are taken as its value */
+    CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "1") == 0);
     cfg_destroy(&c);
     /* "--" alone and "-x" are positionals, not flags. */
     c = s_parse(&rc, (char *[]) { "test", "--", "-x", NULL });
@@ -195,30 +206,239 @@ static void test_file(void)
     REFUSED("--config", "/nonexistent/attest.conf");
 }
 
-static int s_ran;
-static int s_main(const cfg_t *cfg)
+/* ------------------------------------------------------------ binding */
+
+typedef struct {
+    int64_t port, credit, offset;
+    const char *name, *label;
+    bool verbose;
+} s_bound_t;
+
+#define B_ s_bound_t
+static const cfg_def_t s_bound_defs[] = {
+    CFG_INT_AT(B_, port, "port", "5555", 1, 65535, "port to listen on"),
+    CFG_STR_AT(B_, name, "name", "w1", "instance name"),
+    CFG_BOOL_AT(B_, verbose, "verbose", "false", "log at debug level"),
+    CFG_INT_ALIAS_AT(B_, credit, "credit", "window", "512", 1, 4096, "credit granted"),
+    CFG_INT_AT(B_, offset, "offset", "0", -100, 100, "a signed setting"),
+    CFG_STR_ALIAS_AT(B_, label, "label", "tag", NULL, "empty by default"),
+    CFG_INT_NAMED("unbound", "9", 0, 10, "read by name only"),
+};
+#undef B_
+#define NBOUND (sizeof s_bound_defs / sizeof s_bound_defs[0])
+
+static cfg_t *s_parse_bound(at_err *rc, char **argv)
 {
-    s_ran++;
-    return (int) cfg_int(cfg, "batch") == 7 ? 42 : 1;
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    cfg_t *c = cfg_new("test", "test summary", s_bound_defs, NBOUND);
+    *rc = cfg_parse(c, argc, argv);
+    return c;
 }
 
-/*  cfg_run: runs the command only when the arguments parse and --help was
- *  not asked, and passes on its result. */
+static void test_bind(void)
+{
+    at_err rc;
+    s_bound_t s;
+    memset(&s, 0xa5, sizeof s);
+    cfg_t *c = s_parse_bound(&rc, (char *[]) { "test", NULL });
+    CHECK_ERR(rc, AT_OK);
+    cfg_bind(c, &s);                                     /* defaults */
+    CHECK(s.port == 5555 && s.credit == 512 && s.offset == 0 && !s.verbose);
+    CHECK(strcmp(s.name, "w1") == 0 && strcmp(s.label, "") == 0);
+    CHECK(cfg_int(c, "unbound") == 9);                   /* unbound entries still read by name */
+    cfg_destroy(&c);
+
+    c = s_parse_bound(&rc, (char *[]) { "test", "--port=6000", "--verbose", "--name", "beta", "--offset=-100",
+                                        "--credit", "4096", "--label=x", NULL });
+    CHECK_ERR(rc, AT_OK);
+    cfg_bind(c, &s);
+    CHECK(s.port == 6000 && s.verbose && s.offset == -100 && s.credit == 4096);
+    CHECK(strcmp(s.name, "beta") == 0 && strcmp(s.label, "x") == 0);
+    CHECK(s.name == cfg_str(c, "name"));                 /* borrowed from the cfg, not copied */
+    CHECK(cfg_int(c, "port") == 6000 && cfg_bool(c, "verbose"));   /* by name agrees */
+    cfg_destroy(&c);
+}
+
+static void test_alias(void)
+{
+    at_err rc;
+    s_bound_t s;
+    cfg_t *c = s_parse_bound(&rc, (char *[]) { "test", "--window", "64", "--tag=old", NULL });
+    CHECK_ERR(rc, AT_OK);
+    cfg_bind(c, &s);
+    CHECK(s.credit == 64 && strcmp(s.label, "old") == 0 && cfg_is_set(c, "credit"));
+    cfg_log(c);                                          /* warns (once each) that window and tag are old names */
+    cfg_destroy(&c);
+    c = s_parse_bound(&rc, (char *[]) { "test", "--window=5000", NULL });
+    CHECK_ERR(rc, AT_ERR_CONFIG);                        /* the alias has the same bounds */
+    cfg_destroy(&c);
+
+    const char *path = s_file("window = 100\n");
+    char arg[128];
+    snprintf(arg, sizeof arg, "--config=%s", path);
+    c = s_parse_bound(&rc, (char *[]) { "test", arg, NULL });
+    CHECK_ERR(rc, AT_OK);                                /* the old name as a key in a file */
+    CHECK(cfg_int(c, "credit") == 100);
+    cfg_destroy(&c);
+    c = s_parse_bound(&rc, (char *[]) { "test", arg, "--credit", "7", NULL });
+    CHECK_ERR(rc, AT_OK);                                /* a flag under the new name wins over the old key */
+    CHECK(cfg_int(c, "credit") == 7);
+    cfg_destroy(&c);
+    unlink(path);
+}
+
+/*  --help shows the type, default and bounds of each key, and the aliases. */
+static void test_usage_text(void)
+{
+    char buf[4096] = { 0 };
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    cfg_t *c = cfg_new("test", "test summary", s_bound_defs, NBOUND);
+    cfg_usage(c, f);
+    fclose(f);
+    cfg_destroy(&c);
+    CHECK(strstr(buf, "--port N") && strstr(buf, "port to listen on (default: 5555; 1..65535)\n"));
+    CHECK(strstr(buf, "--name TEXT") && strstr(buf, "instance name (default: w1)\n"));
+    CHECK(strstr(buf, "--label TEXT") && strstr(buf, "(default: \"\")\n"));
+    CHECK(strstr(buf, "--verbose ") && strstr(buf, "(default: false)\n"));
+    CHECK(strstr(buf, "--offset N") && strstr(buf, "(default: 0; -100..100)\n"));
+    CHECK(strstr(buf, "--window N") && strstr(buf, "deprecated: old name of --credit"));
+    CHECK(strstr(buf, "--tag TEXT") && strstr(buf, "deprecated: old name of --label"));
+    CHECK(strstr(buf, "--version"));
+}
+
+static void test_positionals_refused(void)
+{
+    at_err rc;
+    cfg_t *c = s_parse_bound(&rc, (char *[]) { "test", "/etc/attest/broker.conf", NULL });
+    CHECK_ERR(rc, AT_ERR_CONFIG);                        /* a stray path: not silently defaults */
+    cfg_destroy(&c);
+    c = s_parse_bound(&rc, (char *[]) { "test", "--port", "80", "extra", NULL });
+    CHECK_ERR(rc, AT_ERR_CONFIG);
+    cfg_destroy(&c);
+    c = s_parse_bound(&rc, (char *[]) { "test", "--verbose", "maybe", NULL });
+    CHECK_ERR(rc, AT_ERR_CONFIG);                        /* not a bool value, so a stray argument */
+    cfg_destroy(&c);
+    c = s_parse_bound(&rc, (char *[]) { "test", "--port", "80", NULL });
+    CHECK_ERR(rc, AT_OK);                                /* a flag's value is not a positional */
+    cfg_destroy(&c);
+}
+
+/*  Runs fn in a child; true when the child died of SIGABRT. */
+static bool s_aborts(void (*fn)(void))
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static cfg_t *s_plain(void) { return cfg_new("test", "summary", s_bound_defs, NBOUND); }
+static void s_unknown_int(void) { cfg_t *c = s_plain(); (void) cfg_int(c, "no-such"); }
+static void s_unknown_str(void) { cfg_t *c = s_plain(); (void) cfg_str(c, "nam"); }
+static void s_unknown_set(void) { cfg_t *c = s_plain(); (void) cfg_is_set(c, "no-such"); }
+static void s_by_alias(void) { cfg_t *c = s_plain(); (void) cfg_int(c, "window"); }
+static void s_wrong_type(void) { cfg_t *c = s_plain(); (void) cfg_int(c, "name"); }
+static void s_bad_default(void)
+{
+    static const cfg_def_t bad[] = { CFG_INT_NAMED("n", "70000", 1, 65535, "default out of bounds") };
+    (void) cfg_new("test", "summary", bad, 1);
+}
+static void s_shared_field(void)
+{
+    static const cfg_def_t twice[] = {
+        CFG_INT_AT(s_bound_t, port, "a", "1", 0, 9, "a"),
+        CFG_INT_AT(s_bound_t, port, "b", "1", 0, 9, "b"),
+    };
+    s_bound_t s;
+    cfg_t *c = cfg_new("test", "summary", twice, 2);
+    cfg_bind(c, &s);
+}
+static void s_fine(void) { cfg_t *c = s_plain(); (void) cfg_int(c, "port"); cfg_destroy(&c); }
+
+/*  Programmer errors abort whether or not NDEBUG is defined. */
+static void test_programmer_errors(void)
+{
+    CHECK(s_aborts(s_unknown_int));
+    CHECK(s_aborts(s_unknown_str));                      /* no prefix matching */
+    CHECK(s_aborts(s_unknown_set));
+    CHECK(s_aborts(s_by_alias));                         /* code uses the new name */
+    CHECK(s_aborts(s_wrong_type));
+    CHECK(s_aborts(s_bad_default));
+    CHECK(s_aborts(s_shared_field));
+    CHECK(!s_aborts(s_fine));                            /* the harness itself can tell */
+}
+
+/* ------------------------------------------------------------ cfg_run */
+
+static int s_ran;
+static s_bound_t s_run_settings;
+static int s_main(const cfg_t *cfg, void *settings)
+{
+    s_ran++;
+    const s_bound_t *s = settings;
+    return s == &s_run_settings && s->port == 7 && cfg_int(cfg, "port") == 7 ? 42 : 1;
+}
+
+static int s_run(const char *positionals, char **argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    const cfg_app_t app = { .prog = "prog", .summary = "summary", .defs = s_bound_defs, .ndefs = NBOUND,
+                            .positionals = positionals, .settings = &s_run_settings, .fn = s_main };
+    return cfg_run(&app, argc, argv);
+}
+
+/*  cfg_run: runs the command only when the arguments parse and neither
+ *  --help nor --version was asked, binds the settings, and passes on the
+ *  command's result; usage errors are 2. */
 static void test_run(void)
 {
-    char *ok[] = { "prog", "--batch", "7", NULL };
-    char *help[] = { "prog", "--help", NULL };
-    char *bad[] = { "prog", "--no-such-flag", NULL };
-    size_t n = sizeof s_defs / sizeof s_defs[0];
     s_ran = 0;
-    CHECK(cfg_run("prog", "summary", s_defs, n, 3, ok, s_main) == 42 && s_ran == 1);
-    CHECK(cfg_run("prog", "summary", s_defs, n, 2, help, s_main) == 0 && s_ran == 1);
-    CHECK(cfg_run("prog", "summary", s_defs, n, 2, bad, s_main) == 2 && s_ran == 1);
+    fflush(stdout);
+    CHECK(s_run(NULL, (char *[]) { "prog", "--port", "7", NULL }) == 42 && s_ran == 1);
+    CHECK(s_run(NULL, (char *[]) { "prog", "--help", NULL }) == 0 && s_ran == 1);
+    CHECK(s_run(NULL, (char *[]) { "prog", "--version", NULL }) == 0 && s_ran == 1);
+    CHECK(s_run(NULL, (char *[]) { "prog", "--no-such-flag", NULL }) == 2 && s_ran == 1);
+    CHECK(s_run(NULL, (char *[]) { "prog", "--port", "0", NULL }) == 2 && s_ran == 1);
+    CHECK(s_run(NULL, (char *[]) { "prog", "stray", NULL }) == 2 && s_ran == 1);
+    CHECK(s_run("ARG", (char *[]) { "prog", "--port", "7", "arg", NULL }) == 42 && s_ran == 2);
+}
+
+static void test_version(void)
+{
+    char buf[256] = { 0 };
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    cfg_print_version("attest-x", f);
+    fclose(f);
+    CHECK(strncmp(buf, "attest-x ", 9) == 0 && strchr(buf, '(') && strstr(buf, ")\n"));
+    CHECK(buf[9] >= '0' && buf[9] <= '9');               /* "attest-x 0.1.0 (abc1234)" */
 }
 
 int main(void)
 {
     test_run();
+    test_version();
+    test_bind();
+    test_alias();
+    test_usage_text();
+    test_positionals_refused();
+    test_programmer_errors();
     test_defaults();
     test_flags();
     test_flag_errors();

@@ -1,21 +1,27 @@
-/*  test_wire.c: every protocol message (proto/wire.[ch]).
+/*  test_wire.c: every protocol message (proto/wire.h).
  *
- *  Each message type is built with wire_begin and the packers, parsed with
- *  wire_parse and its fields read back with the accessors and item decoders.
- *  Then the rejections: version, type, field count, trailing bytes,
- *  truncation, frame size, batch size, and items of the wrong shape or type.
- *  Last, a deterministic mutation fuzz loop (fixed seed) feeds corrupted
- *  messages, attestations and log entries to every decoder and asserts only
- *  that each returns a valid at_err; the ASan/UBSan build catches memory and
- *  undefined-behaviour errors. FUZZ_ITERATIONS in the environment overrides
- *  the number of iterations.
+ *  Round trips: each message type is sent with its wire_send_* over a real
+ *  libzmq socket pair (inproc PAIR, and DEALER -> ROUTER for routing ids),
+ *  received with wire_recv and its fields compared; also frames, counters
+ *  and send failures. Then the rejections, built byte by byte or with
+ *  msgpack here: the header (version, type, field count, trailing bytes,
+ *  truncation, frame size), every message's bad fields and batch shapes
+ *  with the code each gives (the table in wire.h), and batch items of the
+ *  wrong shape or type. Last, a deterministic mutation fuzz loop (fixed
+ *  seed) feeds corrupted messages, attestations and log entries to every
+ *  decoder and asserts only that each returns a valid at_err; the
+ *  ASan/UBSan build catches memory and undefined-behaviour errors.
+ *  FUZZ_ITERATIONS in the environment overrides the number of iterations.
  */
 #include "attestation.h"
 #include "check.h"
 #include "logdb.h"
 #include "wire.h"
+#include <errno.h>
+#include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <zmq.h>
 
 static uint8_t s_att[AT_ENCODED_MAX];   /* a valid signed attestation */
 static size_t s_att_len;
@@ -37,159 +43,91 @@ static void s_make_attestation(void)
     CHECK_ERR(attestation_encode(&a, s_att, sizeof s_att, &s_att_len), AT_OK);
 }
 
-/*  Parses w's message; checks the type and field count. */
-static at_err s_parse(wire_msg_t *m, const wire_packer_t *w, wire_type type, size_t nf)
+/*  A msgpack packer for hand-made (often malformed) messages. */
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} tpk_t;
+
+static void t_begin(tpk_t *w, int type, size_t nfields)
 {
-    at_err rc = wire_parse(m, w->sb.data, w->sb.size);
+    msgpack_sbuffer_clear(&w->sb);
+    msgpack_pack_array(&w->pk, 2 + nfields);
+    msgpack_pack_uint8(&w->pk, WIRE_VERSION);
+    msgpack_pack_uint8(&w->pk, (uint8_t) type);
+}
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+static void *s_ctx, *s_a, *s_b, *s_dealer, *s_router;
+
+static void *s_socket(int type, const char *ep, bool bind)
+{
+    void *s = zmq_socket(s_ctx, type);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK((bind ? zmq_bind(s, ep) : zmq_connect(s, ep)) == 0);
+    return s;
+}
+
+static void s_sockets(void)
+{
+    s_ctx = zmq_ctx_new();
+    s_a = s_socket(ZMQ_PAIR, "inproc://pair", true);
+    s_b = s_socket(ZMQ_PAIR, "inproc://pair", false);
+    s_router = s_socket(ZMQ_ROUTER, "inproc://router", true);
+    int one = 1;
+    zmq_setsockopt(s_router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    s_dealer = s_socket(ZMQ_DEALER, "inproc://router", false);
+}
+
+static void s_close_sockets(void)
+{
+    zmq_close(s_a);
+    zmq_close(s_b);
+    zmq_close(s_router);
+    zmq_close(s_dealer);
+    zmq_ctx_term(s_ctx);
+}
+
+static bool s_wait(void *handle)
+{
+    zmq_pollitem_t it = { handle, 0, ZMQ_POLLIN, 0 };
+    return zmq_poll(&it, 1, 2000) == 1;
+}
+
+/*  Receives the next message on handle; true when it decoded as type. */
+static bool s_recv(void *handle, bool router, wire_msg_t *m, wire_type type)
+{
+    CHECK(s_wait(handle));
+    at_err rc = wire_recv(handle, router, m);
     CHECK_ERR(rc, AT_OK);
-    if (rc)
-        return rc;
-    CHECK(m->type == type && m->nf == nf);
-    return AT_OK;
+    CHECK(m->type == type);
+    if (rc != AT_OK || m->type != type) {
+        fprintf(stderr, "  wanted %s, got %s (%s)\n", wire_type_name(type), wire_type_name(m->type),
+                m->why ? m->why : "");
+        if (rc != AT_ERR_BUSY)
+            wire_msg_done(m);
+        return false;
+    }
+    return true;
 }
 
-static uint64_t s_u64(const msgpack_object *o)
+/*  The raw bytes of the next message on handle. */
+static size_t s_raw(void *handle, uint8_t *buf, size_t cap)
 {
-    uint64_t v = 0;
-    CHECK_ERR(wire_u64(o, &v), AT_OK);
-    return v;
+    CHECK(s_wait(handle));
+    int n = zmq_recv(handle, buf, cap, 0);
+    CHECK(n >= 0 && (size_t) n <= cap);
+    return n < 0 ? 0 : (size_t) n;
 }
 
-static bool s_str_is(const msgpack_object *o, const char *want, size_t max)
+static bool s_str_is(const char *p, size_t n, const char *want)
 {
-    const char *p;
-    size_t n;
-    at_err rc = wire_str(o, &p, &n, max);
-    CHECK_ERR(rc, AT_OK);
-    return rc == AT_OK && n == strlen(want) && memcmp(p, want, n) == 0;
+    return n == strlen(want) && memcmp(p, want, n) == 0;
 }
 
-/*  The batch in field o: checks its length and returns the items. */
-static const msgpack_object *s_items(const msgpack_object *o, size_t want, size_t max)
-{
-    const msgpack_object *items = NULL;
-    size_t n = 0;
-    CHECK_ERR(wire_array(o, &items, &n, max, false), AT_OK);
-    CHECK(n == want);
-    return n == want ? items : NULL;
-}
-
-/* ---- every message type --------------------------------------------------- */
-
-static void test_empty_messages(wire_packer_t *w)
-{
-    static const wire_type empty[] = { WIRE_PING, WIRE_PONG, WIRE_BYE, WIRE_HEARTBEAT, WIRE_LEAVE, WIRE_LEAVE_OK };
-    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
-        wire_msg_t m;
-        wire_begin(w, empty[i], 0);
-        if (s_parse(&m, w, empty[i], 0) == AT_OK)
-            wire_msg_done(&m);
-        CHECK(w->sb.size == 3);
-    }
-}
-
-static void test_frontend(wire_packer_t *w)
-{
-    wire_msg_t m;
-    wire_begin(w, WIRE_HELLO, 1);
-    wire_pack_str(w, "producer-1", 10);
-    if (s_parse(&m, w, WIRE_HELLO, 1) == AT_OK) {
-        CHECK(s_str_is(&m.f[0], "producer-1", WIRE_NAME_MAX));
-        wire_msg_done(&m);
-    }
-    wire_begin(w, WIRE_WELCOME, 2);
-    msgpack_pack_uint64(&w->pk, 4096);
-    msgpack_pack_uint64(&w->pk, WIRE_BATCH_MAX);
-    if (s_parse(&m, w, WIRE_WELCOME, 2) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == 4096 && s_u64(&m.f[1]) == WIRE_BATCH_MAX);
-        wire_msg_done(&m);
-    }
-    wire_begin(w, WIRE_CREDIT, 1);
-    msgpack_pack_uint64(&w->pk, UINT64_MAX);
-    if (s_parse(&m, w, WIRE_CREDIT, 1) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == UINT64_MAX);
-        wire_msg_done(&m);
-    }
-    wire_begin(w, WIRE_ERROR, 2);
-    msgpack_pack_uint8(&w->pk, AT_ERR_FRAMES);
-    wire_pack_str(w, "two frames expected", 19);
-    if (s_parse(&m, w, WIRE_ERROR, 2) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == AT_ERR_FRAMES);
-        CHECK(s_str_is(&m.f[1], "two frames expected", 256));
-        wire_msg_done(&m);
-    }
-}
-
-static void test_submit(wire_packer_t *w)
-{
-    wire_msg_t m;
-    wire_begin(w, WIRE_SUBMIT, 1);
-    msgpack_pack_array(&w->pk, 3);
-    for (uint64_t i = 0; i < 3; i++) {
-        wire_submit_t s = { .cseq = 100 + i, .att = s_att, .att_len = s_att_len };
-        wire_pack_submit(w, &s);
-    }
-    if (s_parse(&m, w, WIRE_SUBMIT, 1) != AT_OK)
-        return;
-    const msgpack_object *items = s_items(&m.f[0], 3, WIRE_BATCH_MAX);
-    for (size_t i = 0; items && i < 3; i++) {
-        wire_submit_t s;
-        CHECK_ERR(wire_submit_decode(&items[i], &s), AT_OK);
-        CHECK(s.cseq == 100 + i && s.att_len == s_att_len && memcmp(s.att, s_att, s_att_len) == 0);
-        attestation_t a;
-        CHECK_ERR(attestation_decode(&a, s.att, s.att_len), AT_OK);
-        CHECK_ERR(attestation_verify(&a), AT_OK);
-    }
-    wire_msg_done(&m);
-}
-
-static void test_results(wire_packer_t *w)
-{
-    wire_msg_t m;
-    wire_result_t in[3] = {
-        { .key = 7, .index = 0, .verdict = WIRE_VALID, .reason = 0, .duplicate = false },
-        { .key = 8, .index = 1, .verdict = WIRE_INVALID, .reason = AT_ERR_SIGNATURE, .duplicate = false },
-        { .key = 9, .index = 0, .verdict = WIRE_VALID, .reason = 0, .duplicate = true },
-    };
-    static const wire_type types[] = { WIRE_ACK, WIRE_COMMITTED };
-    for (size_t t = 0; t < 2; t++) {
-        bool committed = types[t] == WIRE_COMMITTED;
-        wire_begin(w, types[t], committed ? 3 : 1);
-        if (committed) {
-            msgpack_pack_uint64(&w->pk, 5);        /* epoch */
-            msgpack_pack_uint64(&w->pk, 10);       /* next_seq */
-        }
-        msgpack_pack_array(&w->pk, 3);
-        for (size_t i = 0; i < 3; i++)
-            wire_pack_result(w, &in[i]);
-        if (s_parse(&m, w, types[t], committed ? 3 : 1) != AT_OK)
-            continue;
-        if (committed)
-            CHECK(s_u64(&m.f[0]) == 5 && s_u64(&m.f[1]) == 10);
-        const msgpack_object *items = s_items(&m.f[committed ? 2 : 0], 3, WIRE_RESULTS_MAX);
-        for (size_t i = 0; items && i < 3; i++) {
-            wire_result_t r;
-            CHECK_ERR(wire_result_decode(&items[i], &r), AT_OK);
-            CHECK(r.key == in[i].key && r.index == in[i].index && r.verdict == in[i].verdict
-                  && r.reason == in[i].reason && r.duplicate == in[i].duplicate);
-        }
-        wire_msg_done(&m);
-    }
-    wire_begin(w, WIRE_REFUSE, 1);
-    msgpack_pack_array(&w->pk, 2);
-    wire_refusal_t rf[2] = { { .cseq = 1, .reason = AT_ERR_BUSY }, { .cseq = 2, .reason = AT_ERR_OVERSIZE } };
-    wire_pack_refusal(w, &rf[0]);
-    wire_pack_refusal(w, &rf[1]);
-    if (s_parse(&m, w, WIRE_REFUSE, 1) == AT_OK) {
-        const msgpack_object *items = s_items(&m.f[0], 2, WIRE_RESULTS_MAX);
-        for (size_t i = 0; items && i < 2; i++) {
-            wire_refusal_t r;
-            CHECK_ERR(wire_refusal_decode(&items[i], &r), AT_OK);
-            CHECK(r.cseq == rf[i].cseq && r.reason == rf[i].reason);
-        }
-        wire_msg_done(&m);
-    }
-}
+/* ---- round trips ------------------------------------------------------------ */
 
 static wire_task_t s_task(uint64_t i)
 {
@@ -201,92 +139,294 @@ static wire_task_t s_task(uint64_t i)
 static bool s_task_is(const wire_task_t *t, uint64_t i)
 {
     wire_task_t want = s_task(i);
-    return t->seq == want.seq && t->producer_len == 10 && memcmp(t->producer, "producer-1", 10) == 0
+    return t->seq == want.seq && s_str_is(t->producer, t->producer_len, "producer-1")
         && t->cseq == want.cseq && t->t_received == want.t_received && t->t_dispatched == want.t_dispatched
         && t->att_len == s_att_len && memcmp(t->att, s_att, s_att_len) == 0;
 }
 
-static void test_backend(wire_packer_t *w)
+static void test_rt_empty(wire_out_t *o)
+{
+    static const wire_type empty[] = { WIRE_PING, WIRE_PONG, WIRE_BYE, WIRE_HEARTBEAT, WIRE_LEAVE, WIRE_LEAVE_OK };
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        wire_msg_t m;
+        CHECK(wire_send_empty(o, NULL, empty[i]) == 0);
+        if (s_recv(s_b, false, &m, empty[i])) {
+            CHECK(m.size == 3 && m.rid == NULL && m.rid_len == 0);
+            wire_msg_done(&m);
+            wire_msg_done(&m);   /* safe twice */
+        }
+    }
+}
+
+static void test_rt_frontend(wire_out_t *o)
 {
     wire_msg_t m;
-    wire_begin(w, WIRE_READY, 2);
-    wire_pack_str(w, "worker-7", 8);
-    msgpack_pack_uint64(&w->pk, 32);
-    if (s_parse(&m, w, WIRE_READY, 2) == AT_OK) {
-        CHECK(s_str_is(&m.f[0], "worker-7", WIRE_NAME_MAX) && s_u64(&m.f[1]) == 32);
+    CHECK(wire_send_hello(o, "producer-1", 10) == 0);
+    if (s_recv(s_b, false, &m, WIRE_HELLO)) {
+        CHECK(s_str_is(m.u.hello.name, m.u.hello.name_len, "producer-1"));
         wire_msg_done(&m);
     }
-    wire_begin(w, WIRE_TASKS, 2);
-    msgpack_pack_uint64(&w->pk, 3);
-    msgpack_pack_array(&w->pk, 2);
-    for (uint64_t i = 0; i < 2; i++) {
-        wire_task_t t = s_task(i);
-        wire_pack_task(w, &t);
+    wire_welcome_t wl = { .credit = 4096, .max_batch = WIRE_BATCH_MAX };
+    CHECK(wire_send_welcome(o, NULL, &wl) == 0);
+    if (s_recv(s_b, false, &m, WIRE_WELCOME)) {
+        CHECK(m.u.welcome.credit == 4096 && m.u.welcome.max_batch == WIRE_BATCH_MAX);
+        wire_msg_done(&m);
     }
-    if (s_parse(&m, w, WIRE_TASKS, 2) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == 3);
-        const msgpack_object *items = s_items(&m.f[1], 2, WIRE_BATCH_MAX);
-        for (size_t i = 0; items && i < 2; i++) {
-            wire_task_t t;
-            CHECK_ERR(wire_task_decode(&items[i], &t), AT_OK);
-            CHECK(s_task_is(&t, i));
+    static const wire_type amounts[] = { WIRE_CREDIT, WIRE_REVOKE, WIRE_RELEASE };
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(wire_send_amount(o, NULL, amounts[i], UINT64_MAX - i) == 0);
+        if (s_recv(s_b, false, &m, amounts[i])) {
+            CHECK(m.u.amount == UINT64_MAX - i);
+            wire_msg_done(&m);
         }
+    }
+    CHECK(wire_send_error(o, NULL, AT_ERR_FRAMES, "two frames expected") == 0);
+    if (s_recv(s_b, false, &m, WIRE_ERROR)) {
+        CHECK(m.u.error.reason == AT_ERR_FRAMES && s_str_is(m.u.error.text, m.u.error.text_len, "two frames expected"));
         wire_msg_done(&m);
     }
-    wire_begin(w, WIRE_DONE, 2);
-    msgpack_pack_array(&w->pk, 3);
-    for (uint64_t i = 0; i < 3; i++)
-        msgpack_pack_uint64(&w->pk, 1000 + i);
-    msgpack_pack_uint64(&w->pk, 3);
-    if (s_parse(&m, w, WIRE_DONE, 2) == AT_OK) {
-        const msgpack_object *items = s_items(&m.f[0], 3, WIRE_BATCH_MAX);
-        for (size_t i = 0; items && i < 3; i++)
-            CHECK(s_u64(&items[i]) == 1000 + i);
-        CHECK(s_u64(&m.f[1]) == 3);
+    char longtext[WIRE_TEXT_MAX + 100];
+    memset(longtext, 'x', sizeof longtext - 1);
+    longtext[sizeof longtext - 1] = 0;
+    CHECK(wire_send_error(o, NULL, AT_ERR_SHAPE, longtext) == 0);   /* cut at WIRE_TEXT_MAX */
+    if (s_recv(s_b, false, &m, WIRE_ERROR)) {
+        CHECK(m.u.error.text_len == WIRE_TEXT_MAX);
         wire_msg_done(&m);
     }
 }
 
-static void test_sink(wire_packer_t *w)
+static void test_rt_submit(wire_out_t *o)
+{
+    wire_items_t items;
+    wire_items_init(&items, WIRE_SUBMIT);
+    for (int round = 0; round < 2; round++) {      /* the second reuses the buffer */
+        wire_items_clear(&items);
+        for (uint64_t i = 0; i < 3; i++) {
+            wire_submit_t s = { .cseq = 100 + i + round, .att = s_att, .att_len = s_att_len };
+            wire_items_submit(&items, &s);
+        }
+        CHECK(wire_items_count(&items) == 3);
+        CHECK(wire_send_submit(o, &items) == 0);
+        wire_msg_t m;
+        if (!s_recv(s_b, false, &m, WIRE_SUBMIT))
+            continue;
+        CHECK(m.u.submit.n == 3);
+        for (size_t i = 0; i < m.u.submit.n; i++) {
+            wire_submit_t s;
+            CHECK_ERR(wire_submit_at(&m.u.submit, i, &s), AT_OK);
+            CHECK(s.cseq == 100 + i + (uint64_t) round && s.att_len == s_att_len
+                  && memcmp(s.att, s_att, s_att_len) == 0);
+            attestation_t a;
+            CHECK_ERR(attestation_decode(&a, s.att, s.att_len), AT_OK);
+            CHECK_ERR(attestation_verify(&a), AT_OK);
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&items);
+}
+
+static const wire_result_t s_results[3] = {
+    { .key = 7, .index = 0, .verdict = WIRE_VALID, .reason = 0, .duplicate = false },
+    { .key = 8, .index = 1, .verdict = WIRE_INVALID, .reason = AT_ERR_SIGNATURE, .duplicate = false },
+    { .key = 9, .index = 0, .verdict = WIRE_VALID, .reason = 0, .duplicate = true },
+};
+
+static bool s_results_are(const wire_list_t *l)
+{
+    bool ok = l->n == 3;
+    for (size_t i = 0; ok && i < 3; i++) {
+        wire_result_t r;
+        const wire_result_t *w = &s_results[i];
+        ok = wire_result_at(l, i, &r) == AT_OK && r.key == w->key && r.index == w->index && r.verdict == w->verdict
+          && r.reason == w->reason && r.duplicate == w->duplicate;
+    }
+    return ok;
+}
+
+static void test_rt_results(wire_out_t *o)
+{
+    wire_items_t ack, com, ref;
+    wire_items_init(&ack, WIRE_ACK);
+    wire_items_init(&com, WIRE_COMMITTED);
+    wire_items_init(&ref, WIRE_REFUSE);
+    for (size_t i = 0; i < 3; i++) {
+        wire_items_result(&ack, &s_results[i]);
+        wire_items_result(&com, &s_results[i]);
+    }
+    wire_refusal_t rf[2] = { { .cseq = 1, .reason = AT_ERR_BUSY }, { .cseq = 2, .reason = AT_ERR_OVERSIZE } };
+    wire_items_refusal(&ref, &rf[0]);
+    wire_items_refusal(&ref, &rf[1]);
+    wire_msg_t m;
+    CHECK(wire_send_ack(o, NULL, &ack) == 0);
+    if (s_recv(s_b, false, &m, WIRE_ACK)) {
+        CHECK(s_results_are(&m.u.ack));
+        wire_msg_done(&m);
+    }
+    CHECK(wire_send_committed(o, 5, 10, &com) == 0);
+    if (s_recv(s_b, false, &m, WIRE_COMMITTED)) {
+        CHECK(m.u.committed.epoch == 5 && m.u.committed.next_seq == 10 && s_results_are(&m.u.committed.results));
+        wire_msg_done(&m);
+    }
+    CHECK(wire_send_refuse(o, NULL, &ref) == 0);
+    if (s_recv(s_b, false, &m, WIRE_REFUSE)) {
+        CHECK(m.u.refuse.n == 2);
+        for (size_t i = 0; i < m.u.refuse.n; i++) {
+            wire_refusal_t r;
+            CHECK_ERR(wire_refusal_at(&m.u.refuse, i, &r), AT_OK);
+            CHECK(r.cseq == rf[i].cseq && r.reason == rf[i].reason);
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_clear(&ack);                     /* an empty ACK and COMMITTED are valid */
+    CHECK(wire_send_ack(o, NULL, &ack) == 0);
+    if (s_recv(s_b, false, &m, WIRE_ACK)) {
+        CHECK(m.u.ack.n == 0);
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&ack);
+    wire_items_destroy(&com);
+    wire_items_destroy(&ref);
+}
+
+static void test_rt_backend(wire_out_t *o)
 {
     wire_msg_t m;
-    wire_begin(w, WIRE_SINK_HELLO, 4);
-    wire_pack_str(w, "sink-a", 6);
-    msgpack_pack_uint64(&w->pk, 12);
-    msgpack_pack_uint64(&w->pk, 9);
-    msgpack_pack_uint64(&w->pk, 77);
-    if (s_parse(&m, w, WIRE_SINK_HELLO, 4) == AT_OK) {
-        CHECK(s_str_is(&m.f[0], "sink-a", WIRE_NAME_MAX) && s_u64(&m.f[1]) == 12 && s_u64(&m.f[2]) == 9
-              && s_u64(&m.f[3]) == 77);
+    CHECK(wire_send_ready(o, "worker-7", 8, 32) == 0);
+    if (s_recv(s_b, false, &m, WIRE_READY)) {
+        CHECK(s_str_is(m.u.ready.worker, m.u.ready.worker_len, "worker-7") && m.u.ready.credit == 32);
         wire_msg_done(&m);
     }
-    wire_begin(w, WIRE_SINK_WELCOME, 2);
-    msgpack_pack_uint64(&w->pk, 4);
-    msgpack_pack_uint64(&w->pk, 12);
-    if (s_parse(&m, w, WIRE_SINK_WELCOME, 2) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == 4 && s_u64(&m.f[1]) == 12);
+    wire_items_t tasks, seqs;
+    wire_items_init(&tasks, WIRE_TASKS);
+    wire_items_init(&seqs, WIRE_DONE);
+    for (uint64_t i = 0; i < 2; i++) {
+        wire_task_t t = s_task(i);
+        wire_items_task(&tasks, &t);
+    }
+    CHECK(wire_send_tasks(o, NULL, 3, &tasks) == 0);
+    if (s_recv(s_b, false, &m, WIRE_TASKS)) {
+        CHECK(m.u.tasks.epoch == 3 && m.u.tasks.items.n == 2);
+        for (size_t i = 0; i < m.u.tasks.items.n; i++) {
+            wire_task_t t;
+            CHECK_ERR(wire_task_at(&m.u.tasks.items, i, &t), AT_OK);
+            CHECK(s_task_is(&t, i));
+        }
         wire_msg_done(&m);
     }
-    wire_begin(w, WIRE_VERDICTS, 3);
-    msgpack_pack_uint64(&w->pk, 4);
-    wire_pack_str(w, "worker-7", 8);
-    msgpack_pack_array(&w->pk, 2);
+    for (uint64_t i = 0; i < 3; i++)
+        wire_items_seq(&seqs, 1000 + i);
+    CHECK(wire_send_done(o, &seqs, 3) == 0);
+    if (s_recv(s_b, false, &m, WIRE_DONE)) {
+        CHECK(m.u.done.seqs.n == 3 && m.u.done.credit == 3);
+        for (size_t i = 0; i < m.u.done.seqs.n; i++) {
+            uint64_t seq = 0;
+            CHECK_ERR(wire_seq_at(&m.u.done.seqs, i, &seq), AT_OK);
+            CHECK(seq == 1000 + i);
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&tasks);
+    wire_items_destroy(&seqs);
+}
+
+static void test_rt_sink(wire_out_t *o)
+{
+    wire_msg_t m;
+    wire_sink_hello_t h = { .instance = "sink-a", .instance_len = 6, .next_seq = 12, .next_index = 9, .epoch = 77 };
+    CHECK(wire_send_sink_hello(o, &h) == 0);
+    if (s_recv(s_b, false, &m, WIRE_SINK_HELLO)) {
+        const wire_sink_hello_t *g = &m.u.sink_hello;
+        CHECK(s_str_is(g->instance, g->instance_len, "sink-a") && g->next_seq == 12 && g->next_index == 9
+              && g->epoch == 77);
+        wire_msg_done(&m);
+    }
+    wire_sink_welcome_t w = { .epoch = 4, .first_seq = 12 };
+    CHECK(wire_send_sink_welcome(o, NULL, &w) == 0);
+    if (s_recv(s_b, false, &m, WIRE_SINK_WELCOME)) {
+        CHECK(m.u.sink_welcome.epoch == 4 && m.u.sink_welcome.first_seq == 12);
+        wire_msg_done(&m);
+    }
+    wire_items_t vs;
+    wire_items_init(&vs, WIRE_VERDICTS);
     for (uint64_t i = 0; i < 2; i++) {
         wire_verdict_t v = { .task = s_task(i), .t_verified = 1700000000000200ull + i,
                              .verdict = (uint8_t) i, .reason = i ? AT_ERR_EXPIRED : AT_OK, .id = s_id };
-        wire_pack_verdict(w, &v);
+        wire_items_verdict(&vs, &v);
     }
-    if (s_parse(&m, w, WIRE_VERDICTS, 3) == AT_OK) {
-        CHECK(s_u64(&m.f[0]) == 4 && s_str_is(&m.f[1], "worker-7", WIRE_NAME_MAX));
-        const msgpack_object *items = s_items(&m.f[2], 2, WIRE_BATCH_MAX);
-        for (size_t i = 0; items && i < 2; i++) {
+    CHECK(wire_send_verdicts(o, 4, "worker-7", 8, &vs) == 0);
+    if (s_recv(s_b, false, &m, WIRE_VERDICTS)) {
+        const wire_verdicts_t *g = &m.u.verdicts;
+        CHECK(g->epoch == 4 && s_str_is(g->worker, g->worker_len, "worker-7") && g->items.n == 2);
+        for (size_t i = 0; i < g->items.n; i++) {
             wire_verdict_t v;
-            CHECK_ERR(wire_verdict_decode(&items[i], &v), AT_OK);
+            CHECK_ERR(wire_verdict_at(&g->items, i, &v), AT_OK);
             CHECK(s_task_is(&v.task, i) && v.t_verified == 1700000000000200ull + i);
             CHECK(v.verdict == i && v.reason == (i ? AT_ERR_EXPIRED : AT_OK) && memcmp(v.id, s_id, 32) == 0);
         }
         wire_msg_done(&m);
     }
+    wire_items_destroy(&vs);
+}
+
+/*  DEALER -> ROUTER and back: the routing id, replies to a peer, frames. */
+static void test_rt_router(void)
+{
+    wire_out_t d, r;
+    wire_out_init(&d, s_dealer, "TEST-SEND");
+    wire_out_init(&r, s_router, "TEST-SEND");
+    wire_msg_t m;
+    CHECK(wire_send_hello(&d, "p", 1) == 0);
+    uint8_t rid[WIRE_RID_MAX];
+    size_t rid_len = 0;
+    if (s_recv(s_router, true, &m, WIRE_HELLO)) {
+        CHECK(m.rid != NULL && m.rid_len > 0 && m.rid_len <= WIRE_RID_MAX);
+        rid_len = m.rid_len;
+        memcpy(rid, m.rid, rid_len);
+        wire_msg_done(&m);
+    }
+    wire_peer_t peer = { .rid = rid, .rid_len = rid_len, .name = "p" };
+    wire_welcome_t wl = { .credit = 1, .max_batch = 2 };
+    CHECK(wire_send_welcome(&r, &peer, &wl) == 0);
+    if (s_recv(s_dealer, false, &m, WIRE_WELCOME)) {
+        CHECK(m.u.welcome.credit == 1 && m.u.welcome.max_batch == 2);
+        wire_msg_done(&m);
+    }
+    CHECK(r.sent == 1 && d.sent == 1 && r.failures == 0);
+    /* A peer that is not there (ROUTER_MANDATORY): counted, errno EHOSTUNREACH. */
+    wire_peer_t gone = { .rid = (const uint8_t *) "nobody", .rid_len = 6, .name = "nobody" };
+    errno = 0;
+    CHECK(wire_send_empty(&r, &gone, WIRE_PONG) == -1 && errno == EHOSTUNREACH);
+    CHECK(r.failures == 1 && r.again == 0 && r.sent == 1);
+    /* Two body frames: FRAMES, drained whole, with the rid for the ERROR reply. */
+    zmq_send(s_dealer, "\x92\x01\x07", 3, ZMQ_SNDMORE);
+    zmq_send(s_dealer, "x", 1, 0);
+    CHECK(s_wait(s_router));
+    CHECK_ERR(wire_recv(s_router, true, &m), AT_ERR_FRAMES);
+    CHECK(m.rid_len == rid_len && memcmp(m.rid, rid, rid_len) == 0 && m.why != NULL);
+    wire_msg_done(&m);
+    CHECK_ERR(wire_recv(s_router, true, &m), AT_ERR_BUSY);   /* nothing left of it */
+    /* A bad body on a ROUTER: the type (once readable) and the rid are set. */
+    zmq_send(s_dealer, "\x93\x01\x01\xa0", 4, 0);            /* HELLO "" */
+    CHECK(s_wait(s_router));
+    CHECK_ERR(wire_recv(s_router, true, &m), AT_ERR_TYPE);
+    CHECK(m.type == WIRE_HELLO && m.rid_len == rid_len && m.size == 4 && m.why != NULL);
+    wire_msg_done(&m);
+    wire_out_destroy(&d);
+    wire_out_destroy(&r);
+}
+
+static void test_rt_frames_pair(void)
+{
+    wire_msg_t m;
+    CHECK_ERR(wire_recv(s_b, false, &m), AT_ERR_BUSY);
+    zmq_send(s_a, "\x92\x01\x07", 3, ZMQ_SNDMORE);
+    zmq_send(s_a, "\x92\x01\x07", 3, ZMQ_SNDMORE);
+    zmq_send(s_a, "\x92\x01\x07", 3, 0);
+    CHECK(s_wait(s_b));
+    CHECK_ERR(wire_recv(s_b, false, &m), AT_ERR_FRAMES);
+    CHECK(m.rid == NULL && m.type == 0);
+    wire_msg_done(&m);
+    CHECK_ERR(wire_recv(s_b, false, &m), AT_ERR_BUSY);
 }
 
 static void test_type_names(void)
@@ -303,18 +443,23 @@ static void test_type_names(void)
 
 /* ---- rejections of whole messages ------------------------------------------ */
 
-static at_err s_parse_raw(const void *buf, size_t len)
+/*  Decodes buf; returns the code and, in *type (may be NULL), m.type. */
+static at_err s_decode_raw(const void *buf, size_t len, uint8_t *type)
 {
     wire_msg_t m;
-    at_err rc = wire_parse(&m, buf, len);
-    if (rc == AT_OK)
-        wire_msg_done(&m);
+    at_err rc = wire_decode(&m, buf, len);
+    if (type)
+        *type = m.type;
+    CHECK(rc == AT_OK || m.why != NULL);
+    wire_msg_done(&m);
     return rc;
 }
 
+static at_err s_parse_raw(const void *buf, size_t len) { return s_decode_raw(buf, len, NULL); }
+
 #define RAW(s) s_parse_raw(s, sizeof(s) - 1)
 
-static void test_message_rejections(wire_packer_t *w)
+static void test_message_rejections(tpk_t *w)
 {
     CHECK_ERR(RAW("\x93\x01\x01\xa1p"), AT_OK);                       /* [1, HELLO, "p"] */
     CHECK_ERR(RAW("\x93\x02\x01\xa1p"), AT_ERR_VERSION);              /* version 2 */
@@ -345,12 +490,18 @@ static void test_message_rejections(wire_packer_t *w)
     CHECK_ERR(RAW("\xc1"), AT_ERR_MSGPACK);
     CHECK_ERR(RAW("\x92\x01\xc1"), AT_ERR_MSGPACK);
     CHECK_ERR(s_parse_raw("", 0), AT_ERR_MSGPACK);
+    uint8_t type = 99;
+    CHECK_ERR(s_decode_raw("\x92\x01\x01", 3, &type), AT_ERR_SHAPE);   /* the type is known: set */
+    CHECK(type == WIRE_HELLO);
+    CHECK_ERR(s_decode_raw("\x92\x02\x01", 3, &type), AT_ERR_VERSION);
+    CHECK(type == 0);
 
     /* Truncating a real message at every length. */
-    wire_begin(w, WIRE_SUBMIT, 1);
+    t_begin(w, WIRE_SUBMIT, 1);
     msgpack_pack_array(&w->pk, 1);
-    wire_submit_t s = { .cseq = 1, .att = s_att, .att_len = s_att_len };
-    wire_pack_submit(w, &s);
+    msgpack_pack_array(&w->pk, 2);
+    msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_bin_with_body(&w->pk, s_att, s_att_len);
     CHECK_ERR(s_parse_raw(w->sb.data, w->sb.size), AT_OK);
     unsigned bad = 0;
     for (size_t n = 0; n < w->sb.size; n++)
@@ -368,53 +519,185 @@ static void test_message_rejections(wire_packer_t *w)
     }
 }
 
-/* ---- rejections of batches and items ---------------------------------------- */
+/*  Every message's bad fields, with the code the table in wire.h gives. */
+typedef struct {
+    const char *what;
+    const char *bytes;
+    size_t len;
+    at_err want;
+} raw_case_t;
 
-static void s_submit_batch(wire_packer_t *w, size_t n)
-{
-    wire_begin(w, WIRE_SUBMIT, 1);
-    msgpack_pack_array(&w->pk, n);
-    for (size_t i = 0; i < n; i++) {
-        wire_submit_t s = { .cseq = i, .att = s_att, .att_len = s_att_len };
-        wire_pack_submit(w, &s);
-    }
-}
-
-static void test_batch_bounds(wire_packer_t *w)
-{
-    const size_t sizes[] = { 0, 1, WIRE_BATCH_MAX, WIRE_BATCH_MAX + 1 };
-    const at_err want[] = { AT_ERR_SHAPE, AT_OK, AT_OK, AT_ERR_OVERSIZE };
-    for (size_t k = 0; k < 4; k++) {
-        wire_msg_t m;
-        s_submit_batch(w, sizes[k]);
-        CHECK(w->sb.size <= WIRE_FRAME_MAX);
-        if (s_parse(&m, w, WIRE_SUBMIT, 1) != AT_OK)
-            continue;
-        const msgpack_object *items;
-        size_t n = 0;
-        CHECK_ERR(wire_array(&m.f[0], &items, &n, WIRE_BATCH_MAX, false), want[k]);
-        if (sizes[k] == 0)
-            CHECK_ERR(wire_array(&m.f[0], &items, &n, WIRE_BATCH_MAX, true), AT_OK);
-        if (want[k] == AT_OK)
-            CHECK(n == sizes[k]);
-        wire_msg_done(&m);
-    }
-    msgpack_object notarray = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 3 };
-    const msgpack_object *items;
-    size_t n;
-    CHECK_ERR(wire_array(&notarray, &items, &n, WIRE_BATCH_MAX, true), AT_ERR_TYPE);
-}
-
-/*  Decodes the first item of a one-field message built by `build`. */
-typedef at_err (*item_decoder_t)(const msgpack_object *o, void *out);
-static at_err d_submit(const msgpack_object *o, void *out) { return wire_submit_decode(o, out); }
-static at_err d_task(const msgpack_object *o, void *out) { return wire_task_decode(o, out); }
-static at_err d_verdict(const msgpack_object *o, void *out) { return wire_verdict_decode(o, out); }
-static at_err d_result(const msgpack_object *o, void *out) { return wire_result_decode(o, out); }
-static at_err d_refusal(const msgpack_object *o, void *out) { return wire_refusal_decode(o, out); }
+#define C(what, s, want) { what, s, sizeof(s) - 1, want }
+static const raw_case_t s_field_cases[] = {
+    C("HELLO ok", "\x93\x01\x01\xa1p", AT_OK),
+    C("HELLO empty name", "\x93\x01\x01\xa0", AT_ERR_TYPE),
+    C("HELLO bin name", "\x93\x01\x01\xc4\x01p", AT_ERR_TYPE),
+    C("HELLO int name", "\x93\x01\x01\x05", AT_ERR_TYPE),
+    C("WELCOME ok", "\x94\x01\x02\x01\x02", AT_OK),
+    C("WELCOME str credit", "\x94\x01\x02\xa1x\x01", AT_ERR_TYPE),
+    C("WELCOME negative max_batch", "\x94\x01\x02\x01\xff", AT_ERR_TYPE),
+    C("SUBMIT not an array", "\x93\x01\x03\x05", AT_ERR_TYPE),
+    C("SUBMIT empty", "\x93\x01\x03\x90", AT_ERR_SHAPE),
+    C("SUBMIT a bad item is not a message error", "\x93\x01\x03\x91\x05", AT_OK),
+    C("CREDIT str", "\x93\x01\x04\xa1x", AT_ERR_TYPE),
+    C("REVOKE nil", "\x93\x01\x0b\xc0", AT_ERR_TYPE),
+    C("RELEASE str", "\x93\x01\x0c\xa3""all", AT_ERR_TYPE),
+    C("RELEASE 0", "\x93\x01\x0c\x00", AT_OK),
+    C("ACK not an array", "\x93\x01\x05\x05", AT_ERR_TYPE),
+    C("ACK empty", "\x93\x01\x05\x90", AT_OK),
+    C("REFUSE nil", "\x93\x01\x06\xc0", AT_ERR_TYPE),
+    C("ERROR ok", "\x94\x01\x09\x03\xa1x", AT_OK),
+    C("ERROR str reason", "\x94\x01\x09\xa1x\xa0", AT_ERR_TYPE),
+    C("ERROR reason 256", "\x94\x01\x09\xcd\x01\x00\xa0", AT_ERR_RANGE),
+    C("ERROR int text", "\x94\x01\x09\x01\x01", AT_ERR_TYPE),
+    C("READY ok", "\x94\x01\x14\xa1w\x01", AT_OK),
+    C("READY credit 65536", "\x94\x01\x14\xa1w\xce\x00\x01\x00\x00", AT_OK),
+    C("READY int id", "\x94\x01\x14\x05\x01", AT_ERR_TYPE),
+    C("READY empty id", "\x94\x01\x14\xa0\x01", AT_ERR_TYPE),
+    C("READY str credit", "\x94\x01\x14\xa1w\xa2""10", AT_ERR_TYPE),
+    C("READY credit 65537", "\x94\x01\x14\xa1w\xce\x00\x01\x00\x01", AT_ERR_TYPE),
+    C("READY negative credit", "\x94\x01\x14\xa1w\xff", AT_ERR_TYPE),
+    C("TASKS str epoch", "\x94\x01\x15\xa1""e\x91\x05", AT_ERR_TYPE),
+    C("TASKS empty", "\x94\x01\x15\x01\x90", AT_ERR_SHAPE),
+    C("TASKS not an array", "\x94\x01\x15\x01\x05", AT_ERR_TYPE),
+    C("DONE ok", "\x94\x01\x16\x90\x00", AT_OK),
+    C("DONE a bad seq is not a message error", "\x94\x01\x16\x91\xa1x\x00", AT_OK),
+    C("DONE credit 1024", "\x94\x01\x16\x90\xcd\x04\x00", AT_OK),
+    C("DONE credit 1025", "\x94\x01\x16\x90\xcd\x04\x01", AT_ERR_TYPE),
+    C("DONE credit 5000", "\x94\x01\x16\x90\xcd\x13\x88", AT_ERR_TYPE),
+    C("DONE seqs not an array", "\x94\x01\x16\x07\x00", AT_ERR_TYPE),
+    C("DONE str credit", "\x94\x01\x16\x90\xa1x", AT_ERR_TYPE),
+    C("SINK_HELLO ok", "\x96\x01\x1e\xa1s\x01\x01\x01", AT_OK),
+    C("SINK_HELLO empty instance", "\x96\x01\x1e\xa0\x01\x01\x01", AT_OK),
+    C("SINK_HELLO int instance", "\x96\x01\x1e\x05\x01\x01\x01", AT_ERR_TYPE),
+    C("SINK_HELLO str next_seq", "\x96\x01\x1e\xa1s\xa1x\x01\x01", AT_ERR_TYPE),
+    C("SINK_HELLO nil epoch", "\x96\x01\x1e\xa1s\x01\x01\xc0", AT_ERR_TYPE),
+    C("SINK_WELCOME nil first_seq", "\x94\x01\x1f\x01\xc0", AT_ERR_TYPE),
+    C("COMMITTED ok", "\x95\x01\x20\x01\x01\x90", AT_OK),
+    C("COMMITTED str epoch", "\x95\x01\x20\xa1""e\x01\x90", AT_ERR_TYPE),
+    C("COMMITTED results not an array", "\x95\x01\x20\x01\x01\x05", AT_ERR_TYPE),
+    C("VERDICTS str epoch", "\x95\x01\x28\xa1""e\xa1w\x91\x05", AT_ERR_TYPE),
+    C("VERDICTS int worker", "\x95\x01\x28\x01\x05\x91\x05", AT_ERR_TYPE),
+    C("VERDICTS empty", "\x95\x01\x28\x01\xa1w\x90", AT_ERR_SHAPE),
+    C("VERDICTS not an array", "\x95\x01\x28\x01\xa1w\x05", AT_ERR_TYPE),
+    C("VERDICTS a bad item is not a message error", "\x95\x01\x28\x01\xa1w\x91\x05", AT_OK),
+};
+#undef C
 
 static const uint8_t s_big[AT_ENCODED_MAX + 1];
 static const char s_long_name[] = "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";  /* 65 */
+
+static void s_check_built(tpk_t *w, const char *what, wire_type type, at_err want)
+{
+    uint8_t got_type = 0;
+    at_err rc = s_decode_raw(w->sb.data, w->sb.size, &got_type);
+    CHECK_ERR(rc, want);
+    CHECK(got_type == type);
+    if (rc != want || got_type != type)
+        fprintf(stderr, "  case: %s\n", what);
+}
+
+/*  A batch message of n copies of one valid item (the bounds of each type). */
+static void s_batch(tpk_t *w, wire_type type, size_t n)
+{
+    t_begin(w, type, type == WIRE_COMMITTED ? 3 : type == WIRE_SUBMIT || type == WIRE_ACK ? 1 : 2);
+    if (type == WIRE_TASKS || type == WIRE_COMMITTED)
+        msgpack_pack_uint8(&w->pk, 1);
+    if (type == WIRE_COMMITTED)
+        msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_array(&w->pk, n);
+    for (size_t i = 0; i < n; i++) {
+        if (type == WIRE_DONE) {
+            msgpack_pack_uint64(&w->pk, i);
+            continue;
+        }
+        msgpack_pack_array(&w->pk, 2);
+        msgpack_pack_uint8(&w->pk, 1);
+        msgpack_pack_bin_with_body(&w->pk, s_big, 4);
+    }
+    if (type == WIRE_DONE)
+        msgpack_pack_uint8(&w->pk, 0);
+}
+
+static void test_field_rejections(tpk_t *w)
+{
+    for (size_t i = 0; i < sizeof s_field_cases / sizeof s_field_cases[0]; i++) {
+        const raw_case_t *c = &s_field_cases[i];
+        uint8_t type = 0;
+        at_err rc = s_decode_raw(c->bytes, c->len, &type);
+        CHECK_ERR(rc, c->want);
+        CHECK(type == (uint8_t) c->bytes[2]);   /* every case has a readable header */
+        if (rc != c->want)
+            fprintf(stderr, "  case: %s\n", c->what);
+    }
+    /* Names and texts one past their bound. */
+    t_begin(w, WIRE_HELLO, 1);
+    msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
+    s_check_built(w, "HELLO 65-byte name", WIRE_HELLO, AT_ERR_TYPE);
+    t_begin(w, WIRE_READY, 2);
+    msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
+    msgpack_pack_uint8(&w->pk, 1);
+    s_check_built(w, "READY 65-byte id", WIRE_READY, AT_ERR_TYPE);
+    t_begin(w, WIRE_SINK_HELLO, 4);
+    msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_uint8(&w->pk, 1);
+    s_check_built(w, "SINK_HELLO 65-byte instance", WIRE_SINK_HELLO, AT_ERR_TYPE);
+    t_begin(w, WIRE_VERDICTS, 3);
+    msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
+    msgpack_pack_array(&w->pk, 1);
+    msgpack_pack_nil(&w->pk);
+    s_check_built(w, "VERDICTS 65-byte worker", WIRE_VERDICTS, AT_ERR_OVERSIZE);
+    static char text[WIRE_TEXT_MAX + 1];
+    memset(text, 't', sizeof text);
+    t_begin(w, WIRE_ERROR, 2);
+    msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_str_with_body(&w->pk, text, WIRE_TEXT_MAX);
+    s_check_built(w, "ERROR 1024-byte text", WIRE_ERROR, AT_OK);
+    t_begin(w, WIRE_ERROR, 2);
+    msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_str_with_body(&w->pk, text, WIRE_TEXT_MAX + 1);
+    s_check_built(w, "ERROR 1025-byte text", WIRE_ERROR, AT_ERR_OVERSIZE);
+}
+
+static void test_batch_bounds(tpk_t *w)
+{
+    static const struct { wire_type type; size_t n; at_err want; } cases[] = {
+        { WIRE_SUBMIT, 1, AT_OK }, { WIRE_SUBMIT, WIRE_BATCH_MAX, AT_OK },
+        { WIRE_SUBMIT, WIRE_BATCH_MAX + 1, AT_ERR_OVERSIZE },
+        { WIRE_TASKS, WIRE_BATCH_MAX, AT_OK }, { WIRE_TASKS, WIRE_BATCH_MAX + 1, AT_ERR_OVERSIZE },
+        { WIRE_DONE, 0, AT_OK }, { WIRE_DONE, WIRE_BATCH_MAX, AT_OK }, { WIRE_DONE, WIRE_BATCH_MAX + 1, AT_ERR_TYPE },
+        { WIRE_ACK, WIRE_RESULTS_MAX, AT_OK }, { WIRE_ACK, WIRE_RESULTS_MAX + 1, AT_ERR_OVERSIZE },
+        { WIRE_COMMITTED, 0, AT_OK }, { WIRE_COMMITTED, WIRE_RESULTS_MAX, AT_OK },
+        { WIRE_COMMITTED, WIRE_RESULTS_MAX + 1, AT_ERR_OVERSIZE },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_batch(w, cases[i].type, cases[i].n);
+        CHECK(w->sb.size <= WIRE_FRAME_MAX);
+        wire_msg_t m;
+        at_err rc = wire_decode(&m, w->sb.data, w->sb.size);
+        CHECK_ERR(rc, cases[i].want);
+        if (rc == AT_OK) {
+            size_t n = cases[i].type == WIRE_SUBMIT ? m.u.submit.n : cases[i].type == WIRE_TASKS ? m.u.tasks.items.n
+                     : cases[i].type == WIRE_DONE ? m.u.done.seqs.n : cases[i].type == WIRE_ACK ? m.u.ack.n
+                     : m.u.committed.results.n;
+            CHECK(n == cases[i].n);
+        }
+        if (rc != cases[i].want)
+            fprintf(stderr, "  case %zu: %s of %zu\n", i, wire_type_name(cases[i].type), cases[i].n);
+        wire_msg_done(&m);
+    }
+}
+
+/* ---- rejections of batch items ------------------------------------------------ */
+
+typedef at_err (*item_decoder_t)(const wire_list_t *l, void *out);
+static at_err d_submit(const wire_list_t *l, void *out) { return wire_submit_at(l, 0, out); }
+static at_err d_task(const wire_list_t *l, void *out) { return wire_task_at(l, 0, out); }
+static at_err d_verdict(const wire_list_t *l, void *out) { return wire_verdict_at(l, 0, out); }
+static at_err d_result(const wire_list_t *l, void *out) { return wire_result_at(l, 0, out); }
+static at_err d_refusal(const wire_list_t *l, void *out) { return wire_refusal_at(l, 0, out); }
 
 static void s_task_fields(msgpack_packer *pk, const char *producer, size_t plen)
 {
@@ -496,7 +779,6 @@ static void i_result_6(msgpack_packer *pk)
 static void i_refusal_ok(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_uint8(pk, 1); msgpack_pack_uint8(pk, AT_ERR_BUSY); }
 static void i_refusal_reason_str(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_uint8(pk, 1); msgpack_pack_str_with_body(pk, "busy", 4); }
 static void i_refusal_reason_300(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_uint8(pk, 1); msgpack_pack_uint16(pk, 300); }
-
 typedef struct {
     const char *what;
     void (*build)(msgpack_packer *pk);
@@ -540,48 +822,39 @@ static const item_case_t s_item_cases[] = {
     { "refusal as result", i_result_ok, d_refusal, AT_ERR_SHAPE },
 };
 
-static void test_item_rejections(wire_packer_t *w)
+static void test_item_rejections(tpk_t *w)
 {
     union { wire_submit_t s; wire_task_t t; wire_verdict_t v; wire_result_t r; wire_refusal_t f; } out;
     for (size_t i = 0; i < sizeof s_item_cases / sizeof s_item_cases[0]; i++) {
         const item_case_t *c = &s_item_cases[i];
         wire_msg_t m;
-        wire_begin(w, WIRE_ACK, 1);      /* any one-field message: items are decoded alone */
+        t_begin(w, WIRE_ACK, 1);      /* any list: the items are decoded alone, by index */
         msgpack_pack_array(&w->pk, 1);
         c->build(&w->pk);
-        if (s_parse(&m, w, WIRE_ACK, 1) != AT_OK)
-            continue;
-        const msgpack_object *items = s_items(&m.f[0], 1, WIRE_RESULTS_MAX);
-        if (items) {
-            at_err rc = c->decode(&items[0], &out);
+        CHECK_ERR(wire_decode(&m, w->sb.data, w->sb.size), AT_OK);
+        if (m.u.ack.n == 1) {
+            at_err rc = c->decode(&m.u.ack, &out);
             CHECK_ERR(rc, c->want);
             if (rc != c->want)
                 fprintf(stderr, "  case: %s\n", c->what);
         }
         wire_msg_done(&m);
     }
-    /* Field accessors on their own. */
-    msgpack_object o = { .type = MSGPACK_OBJECT_NIL };
-    uint64_t u;
-    bool b;
-    const char *p;
-    const uint8_t *bp;
-    size_t n;
-    CHECK_ERR(wire_u64(&o, &u), AT_ERR_TYPE);
-    CHECK_ERR(wire_bool(&o, &b), AT_ERR_TYPE);
-    CHECK_ERR(wire_str(&o, &p, &n, 10), AT_ERR_TYPE);
-    CHECK_ERR(wire_bin(&o, &bp, &n, 10), AT_ERR_TYPE);
-    o.type = MSGPACK_OBJECT_STR;
-    o.via.str.ptr = "abcdef";
-    o.via.str.size = 6;
-    CHECK_ERR(wire_str(&o, &p, &n, 6), AT_OK);
-    CHECK_ERR(wire_str(&o, &p, &n, 5), AT_ERR_OVERSIZE);
-    CHECK_ERR(wire_bin(&o, &bp, &n, 6), AT_ERR_TYPE);
+    /* A SUBMIT item whose cseq reads but whose attestation does not names its cseq. */
+    t_begin(w, WIRE_SUBMIT, 1);
+    msgpack_pack_array(&w->pk, 2);
+    i_submit_att_str(&w->pk);
+    i_submit_1(&w->pk);
+    wire_msg_t m;
+    CHECK_ERR(wire_decode(&m, w->sb.data, w->sb.size), AT_OK);
+    wire_submit_t s;
+    CHECK_ERR(wire_submit_at(&m.u.submit, 0, &s), AT_ERR_TYPE);
+    CHECK(s.cseq == 1);
+    CHECK_ERR(wire_submit_at(&m.u.submit, 1, &s), AT_ERR_SHAPE);
+    CHECK(s.cseq == 0);
+    wire_msg_done(&m);
 }
 
-/* ---- the allocation bound (at_msgpack_bounded) ------------------------------ */
-
-/*  An object using every msgpack type, so that each header size is walked. */
 static void s_pack_every_type(msgpack_packer *pk)
 {
     static const uint8_t blob[70000];
@@ -620,7 +893,7 @@ static void s_pack_every_type(msgpack_packer *pk)
     msgpack_pack_map(pk, 0);
 }
 
-static void test_bounded(wire_packer_t *w)
+static void test_bounded(tpk_t *w)
 {
     msgpack_sbuffer_clear(&w->sb);
     s_pack_every_type(&w->pk);
@@ -664,6 +937,8 @@ static void test_bounded(wire_packer_t *w)
 
 /* ---- fuzz ------------------------------------------------------------------ */
 
+/* ---- fuzz ------------------------------------------------------------------ */
+
 typedef struct {
     uint8_t *data;
     size_t len;
@@ -682,64 +957,56 @@ static void s_add_seed(const void *data, size_t len)
     s_seeds[s_nseeds++].len = len;
 }
 
-static void s_add_packer_seed(const wire_packer_t *w) { s_add_seed(w->sb.data, w->sb.size); }
+/*  The message just sent on s_a, as bytes, becomes a seed. */
+static void s_add_sent_seed(void)
+{
+    static uint8_t buf[65536];
+    size_t n = s_raw(s_b, buf, sizeof buf);
+    s_add_seed(buf, n);
+}
 
-/*  Valid messages of every shape, attestations and a log entry. */
-static void s_build_seeds(wire_packer_t *w)
+/*  Valid messages of every shape (sent by wire_send_*), an attestation and a log entry. */
+static void s_build_seeds(wire_out_t *o, tpk_t *w)
 {
     s_add_seed(s_att, s_att_len);
-    s_submit_batch(w, 3);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_TASKS, 2);
-    msgpack_pack_uint64(&w->pk, 1);
-    msgpack_pack_array(&w->pk, 2);
+    wire_items_t sub, tasks, vs, com, ref, seqs;
+    wire_items_init(&sub, WIRE_SUBMIT);
+    wire_items_init(&tasks, WIRE_TASKS);
+    wire_items_init(&vs, WIRE_VERDICTS);
+    wire_items_init(&com, WIRE_COMMITTED);
+    wire_items_init(&ref, WIRE_REFUSE);
+    wire_items_init(&seqs, WIRE_DONE);
     for (uint64_t i = 0; i < 2; i++) {
+        wire_submit_t s = { .cseq = i, .att = s_att, .att_len = s_att_len };
         wire_task_t t = s_task(i);
-        wire_pack_task(w, &t);
-    }
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_VERDICTS, 3);
-    msgpack_pack_uint64(&w->pk, 1);
-    wire_pack_str(w, "w", 1);
-    msgpack_pack_array(&w->pk, 2);
-    for (uint64_t i = 0; i < 2; i++) {
         wire_verdict_t v = { .task = s_task(i), .t_verified = 9, .verdict = 1, .reason = 8, .id = s_id };
-        wire_pack_verdict(w, &v);
+        wire_result_t r = { .key = 1, .index = 2, .verdict = 0, .reason = 0, .duplicate = true };
+        wire_refusal_t rf = { .cseq = 1, .reason = 15 };
+        wire_items_submit(&sub, &s);
+        wire_items_task(&tasks, &t);
+        wire_items_verdict(&vs, &v);
+        wire_items_result(&com, &r);
+        wire_items_refusal(&ref, &rf);
+        wire_items_seq(&seqs, i + 1);
     }
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_COMMITTED, 3);
-    msgpack_pack_uint64(&w->pk, 1);
-    msgpack_pack_uint64(&w->pk, 2);
-    msgpack_pack_array(&w->pk, 2);
-    wire_result_t r = { .key = 1, .index = 2, .verdict = 0, .reason = 0, .duplicate = true };
-    wire_pack_result(w, &r);
-    wire_pack_result(w, &r);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_REFUSE, 1);
-    msgpack_pack_array(&w->pk, 1);
-    wire_refusal_t rf = { .cseq = 1, .reason = 15 };
-    wire_pack_refusal(w, &rf);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_DONE, 2);
-    msgpack_pack_array(&w->pk, 2);
-    msgpack_pack_uint64(&w->pk, 1);
-    msgpack_pack_uint64(&w->pk, 2);
-    msgpack_pack_uint64(&w->pk, 2);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_SINK_HELLO, 4);
-    wire_pack_str(w, "s", 1);
-    msgpack_pack_uint64(&w->pk, 1);
-    msgpack_pack_uint64(&w->pk, 1);
-    msgpack_pack_uint64(&w->pk, 1);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_ERROR, 2);
-    msgpack_pack_uint8(&w->pk, 3);
-    wire_pack_str(w, "shape", 5);
-    s_add_packer_seed(w);
-    wire_begin(w, WIRE_PING, 0);
-    s_add_packer_seed(w);
+    wire_sink_hello_t h = { .instance = "s", .instance_len = 1, .next_seq = 1, .next_index = 1, .epoch = 1 };
+    CHECK(wire_send_submit(o, &sub) == 0); s_add_sent_seed();
+    CHECK(wire_send_tasks(o, NULL, 1, &tasks) == 0); s_add_sent_seed();
+    CHECK(wire_send_verdicts(o, 1, "w", 1, &vs) == 0); s_add_sent_seed();
+    CHECK(wire_send_committed(o, 1, 2, &com) == 0); s_add_sent_seed();
+    CHECK(wire_send_refuse(o, NULL, &ref) == 0); s_add_sent_seed();
+    CHECK(wire_send_done(o, &seqs, 2) == 0); s_add_sent_seed();
+    CHECK(wire_send_sink_hello(o, &h) == 0); s_add_sent_seed();
+    CHECK(wire_send_error(o, NULL, AT_ERR_SHAPE, "shape") == 0); s_add_sent_seed();
+    CHECK(wire_send_ready(o, "w", 1, 5) == 0); s_add_sent_seed();
+    CHECK(wire_send_empty(o, NULL, WIRE_PING) == 0); s_add_sent_seed();
+    wire_items_destroy(&sub);
+    wire_items_destroy(&tasks);
+    wire_items_destroy(&vs);
+    wire_items_destroy(&com);
+    wire_items_destroy(&ref);
+    wire_items_destroy(&seqs);
     /* A log entry value, as logdb stores it. */
-    wire_begin(w, WIRE_PING, 0);
     msgpack_sbuffer_clear(&w->sb);
     msgpack_pack_array(&w->pk, 15);
     msgpack_pack_uint8(&w->pk, 1);
@@ -755,7 +1022,7 @@ static void s_build_seeds(wire_packer_t *w)
     for (int i = 0; i < 4; i++)
         msgpack_pack_uint64(&w->pk, 1700000000000000ull);
     msgpack_pack_bin_with_body(&w->pk, s_att, s_att_len);
-    s_add_packer_seed(w);
+    s_add_seed(w->sb.data, w->sb.size);
 }
 
 static unsigned s_fuzz_bad;   /* decoder results outside the at_err range */
@@ -766,44 +1033,48 @@ static void s_rc(at_err rc)
         s_fuzz_bad++;
 }
 
-/*  Runs every item decoder and accessor on o (and one level into arrays). */
-static void s_poke(const msgpack_object *o, int depth)
+/*  Runs every item decoder on every item of l (and the attestation decoder on each attestation). */
+static void s_poke(const wire_list_t *l)
 {
     union { wire_submit_t s; wire_task_t t; wire_verdict_t v; wire_result_t r; wire_refusal_t f; } out;
     uint64_t u;
-    bool b;
-    const char *p;
-    const uint8_t *bp;
-    size_t n;
-    s_rc(wire_u64(o, &u));
-    s_rc(wire_bool(o, &b));
-    s_rc(wire_str(o, &p, &n, WIRE_NAME_MAX));
-    if (wire_bin(o, &bp, &n, AT_ENCODED_MAX) == AT_OK) {
+    for (size_t i = 0; i < l->n; i++) {
         attestation_t a;
-        s_rc(attestation_decode(&a, bp, n));
+        if (wire_submit_at(l, i, &out.s) == AT_OK)
+            s_rc(attestation_decode(&a, out.s.att, out.s.att_len));
+        s_rc(wire_task_at(l, i, &out.t));
+        s_rc(wire_verdict_at(l, i, &out.v));
+        s_rc(wire_result_at(l, i, &out.r));
+        s_rc(wire_refusal_at(l, i, &out.f));
+        s_rc(wire_seq_at(l, i, &u));
     }
-    s_rc(wire_submit_decode(o, &out.s));
-    s_rc(wire_task_decode(o, &out.t));
-    s_rc(wire_verdict_decode(o, &out.v));
-    s_rc(wire_result_decode(o, &out.r));
-    s_rc(wire_refusal_decode(o, &out.f));
-    const msgpack_object *items;
-    if (depth < 2 && wire_array(o, &items, &n, WIRE_RESULTS_MAX, true) == AT_OK)
-        for (size_t i = 0; i < n; i++)
-            s_poke(&items[i], depth + 1);
 }
 
-/*  judge: also run the full worker judgement (decode, Ed25519, time). */
-static void s_fuzz_one(const uint8_t *buf, size_t len, bool judge)
+/*  The batch of a decoded message, if it has one. */
+static const wire_list_t *s_list_of(const wire_msg_t *m)
+{
+    switch (m->type) {
+    case WIRE_SUBMIT: return &m->u.submit;
+    case WIRE_ACK: return &m->u.ack;
+    case WIRE_REFUSE: return &m->u.refuse;
+    case WIRE_TASKS: return &m->u.tasks.items;
+    case WIRE_DONE: return &m->u.done.seqs;
+    case WIRE_COMMITTED: return &m->u.committed.results;
+    case WIRE_VERDICTS: return &m->u.verdicts.items;
+    default: return NULL;
+    }
+}
+
+/*  judge: also run the full worker judgement (decode, Ed25519, time). Returns
+ *  true when buf decoded as a message. */
+static bool s_fuzz_one(const uint8_t *buf, size_t len, bool judge)
 {
     wire_msg_t m;
-    at_err rc = wire_parse(&m, buf, len);
+    at_err rc = wire_decode(&m, buf, len);
     s_rc(rc);
-    if (rc == AT_OK) {
-        for (size_t i = 0; i < m.nf; i++)
-            s_poke(&m.f[i], 0);
-        wire_msg_done(&m);
-    }
+    if (rc == AT_OK && s_list_of(&m))
+        s_poke(s_list_of(&m));
+    wire_msg_done(&m);
     attestation_t a;
     s_rc(attestation_decode(&a, buf, len));
     logdb_entry_t e;
@@ -811,9 +1082,9 @@ static void s_fuzz_one(const uint8_t *buf, size_t len, bool judge)
     uint8_t id[AT_ID_BYTES];
     if (judge)
         s_rc(attestation_judge(buf, len, 1700000100, 60, id));
+    return rc == AT_OK;
 }
 
-/*  Applies one random mutation to buf (len in/out, capacity cap). */
 static void s_mutate(uint64_t *rs, uint8_t *buf, size_t *len, size_t cap)
 {
     static const uint8_t interesting[] = { 0x00, 0x01, 0x7f, 0x80, 0x90, 0x9f, 0xc0, 0xc1, 0xc2, 0xc3,
@@ -845,9 +1116,9 @@ static void s_mutate(uint64_t *rs, uint8_t *buf, size_t *len, size_t cap)
     }
 }
 
-static void test_fuzz(wire_packer_t *w)
+static void test_fuzz(wire_out_t *o, tpk_t *w)
 {
-    s_build_seeds(w);
+    s_build_seeds(o, w);
     const char *env = getenv("FUZZ_ITERATIONS");
     unsigned long iters = env ? strtoul(env, NULL, 10) : 200000;
     uint64_t rs = 0x5EED0F4775E57ull;    /* fixed: every run is the same run */
@@ -864,20 +1135,17 @@ static void test_fuzz(wire_packer_t *w)
         /* Decoders must not read past len: give ASan an exact-size copy. */
         uint8_t *exact = malloc(len ? len : 1);
         memcpy(exact, buf, len);
-        s_fuzz_one(exact, len, which == 0);     /* seed 0 is the attestation */
-        wire_msg_t m;
-        if (wire_parse(&m, exact, len) == AT_OK) {
-            ok_parses++;
-            wire_msg_done(&m);
-        }
+        ok_parses += s_fuzz_one(exact, len, which == 0);     /* seed 0 is the attestation */
         free(exact);
     }
     /* The pristine seeds still decode, and the mutations reached past the parser. */
+    unsigned seeds_ok = 0;
     for (size_t i = 0; i < s_nseeds; i++)
-        s_fuzz_one(s_seeds[i].data, s_seeds[i].len, true);
+        seeds_ok += s_fuzz_one(s_seeds[i].data, s_seeds[i].len, true);
+    CHECK(seeds_ok == s_nseeds - 2);     /* all but the attestation and the log entry are messages */
     CHECK(s_fuzz_bad == 0);
     CHECK(iters < 1000 || ok_parses > iters / 100);
-    printf("test_wire: fuzz: %lu iterations, %lu mutated messages still parsed\n", iters, ok_parses);
+    printf("test_wire: fuzz: %lu iterations, %lu mutated messages still decoded\n", iters, ok_parses);
     for (size_t i = 0; i < s_nseeds; i++)
         free(s_seeds[i].data);
 }
@@ -886,20 +1154,30 @@ int main(void)
 {
     CHECK_ERR(at_crypto_init(), AT_OK);
     s_make_attestation();
-    wire_packer_t w;
-    wire_packer_init(&w);
-    test_empty_messages(&w);
-    test_frontend(&w);
-    test_submit(&w);
-    test_results(&w);
-    test_backend(&w);
-    test_sink(&w);
+    s_sockets();
+    wire_out_t o;
+    wire_out_init(&o, s_a, "TEST-SEND");
+    tpk_t w;
+    msgpack_sbuffer_init(&w.sb);
+    msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
+    test_rt_empty(&o);
+    test_rt_frontend(&o);
+    test_rt_submit(&o);
+    test_rt_results(&o);
+    test_rt_backend(&o);
+    test_rt_sink(&o);
+    test_rt_router();
+    test_rt_frames_pair();
+    CHECK(o.failures == 0 && o.sent > 20);
     test_type_names();
     test_message_rejections(&w);
+    test_field_rejections(&w);
     test_batch_bounds(&w);
     test_item_rejections(&w);
     test_bounded(&w);
-    test_fuzz(&w);
-    wire_packer_destroy(&w);
+    test_fuzz(&o, &w);
+    wire_out_destroy(&o);
+    msgpack_sbuffer_destroy(&w.sb);
+    s_close_sockets();
     return check_done("test_wire");
 }

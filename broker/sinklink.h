@@ -1,0 +1,64 @@
+/*  sinklink.h: the broker's session with the sink, and its epoch.
+ *
+ *  The broker picks a random epoch at start; verdicts and COMMITTED carry
+ *  it, so that the sink drops what a previous broker dispatched and the
+ *  broker ignores what a previous sink instance reports.
+ *
+ *  The sink says SINK_HELLO (at start and as a heartbeat) with its
+ *  instance name, its committed watermark (next_seq) and the broker epoch
+ *  it has adopted. The broker answers SINK_WELCOME [epoch, first_seq].
+ *
+ *  Confirmation. Numbering (and admission) start only when a SINK_HELLO
+ *  carrying our epoch (so sent after the sink adopted it, and with it a
+ *  final watermark) reports the next_seq we offered. Until the sink has
+ *  adopted our epoch it may still commit verdicts of a previous broker,
+ *  moving its watermark; starting behind it would give new attestations
+ *  sequence numbers the log already holds. Nothing is admitted before, so
+ *  moving the start is free.
+ *
+ *  A new sink instance after confirmation may have lost what it had not
+ *  committed: every task in flight must be dispatched again (the sink
+ *  answers those it already holds from its log).
+ *
+ *  The module decides; the caller acts on the returned plan.
+ */
+#ifndef AT_SINKLINK_H
+#define AT_SINKLINK_H
+#include "wire.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sinklink_t sinklink_t;
+
+/*  What the caller must do after a SINK_HELLO, in this order. */
+typedef struct {
+    bool registered;       /* a new sink instance: log it and top up producers */
+    bool renumber;         /* nothing admitted yet: numbering starts at `start` */
+    uint64_t start;
+    bool requeue;          /* a replacement sink: requeue every task in flight */
+    bool confirmed;        /* admission opens now */
+    wire_sink_welcome_t welcome;   /* the SINK_WELCOME to send back */
+} sinklink_plan_t;
+
+/*  epoch: nonzero; use sinklink_random_epoch() outside tests. */
+sinklink_t *sinklink_new(uint64_t epoch);
+void sinklink_destroy(sinklink_t **self_p);
+uint64_t sinklink_random_epoch(void);
+
+/*  SINK_HELLO h from rid at now; next_seq is the broker's next sequence
+ *  number (its ring empty when not yet confirmed). Returns the plan. */
+sinklink_plan_t sinklink_hello(sinklink_t *self, const uint8_t *rid, size_t rid_len, const wire_sink_hello_t *h,
+                               uint64_t next_seq, uint64_t now);
+
+/*  True when a COMMITTED from rid with this epoch is from the current sink
+ *  and for the current epoch (else it is stale and must be ignored). */
+bool sinklink_accepts(const sinklink_t *self, const uint8_t *rid, size_t rid_len, uint64_t epoch);
+
+uint64_t sinklink_epoch(const sinklink_t *self);
+bool sinklink_confirmed(const sinklink_t *self);
+bool sinklink_registered(const sinklink_t *self);
+const char *sinklink_instance(const sinklink_t *self);   /* "" before the first */
+const wire_peer_t *sinklink_peer(const sinklink_t *self);
+
+#endif

@@ -1,0 +1,239 @@
+/*  tasks.c: the task ring and dispatch queue (see tasks.h).
+ *
+ *  The queue is a deque of sequence numbers of twice the window. Entries go
+ *  stale when a queued task is acknowledged (a new sink answered it from
+ *  its log) or requeued twice; tasks_pop skips them, and a full deque is
+ *  rebuilt from the ring in seq order.
+ */
+#include "tasks.h"
+#include "alloc.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tasks_t {
+    task_t *ring;
+    uint64_t window;
+    uint64_t base, next_seq;
+    uint64_t *queue;
+    uint64_t qcap, q_head, q_len;
+    tasks_released_fn *released;
+    void *ctx;
+};
+
+tasks_t *tasks_new(uint64_t window, tasks_released_fn *released, void *ctx)
+{
+    assert(window >= 1);
+    tasks_t *self = at_calloc(1, sizeof *self);
+    self->window = window;
+    self->ring = at_calloc(window, sizeof *self->ring);
+    self->qcap = 2 * window;
+    self->queue = at_calloc(self->qcap, sizeof *self->queue);
+    self->released = released;
+    self->ctx = ctx;
+    return self;
+}
+
+void tasks_destroy(tasks_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tasks_t *self = *self_p;
+    for (uint64_t i = 0; i < self->window; i++)
+        free(self->ring[i].att);
+    free(self->ring);
+    free(self->queue);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t tasks_window(const tasks_t *self) { return self->window; }
+uint64_t tasks_base(const tasks_t *self) { return self->base; }
+uint64_t tasks_next_seq(const tasks_t *self) { return self->next_seq; }
+uint64_t tasks_held(const tasks_t *self) { return self->next_seq - self->base; }
+uint64_t tasks_queued(const tasks_t *self) { return self->q_len; }
+bool tasks_full(const tasks_t *self) { return self->next_seq - self->base >= self->window; }
+
+static task_t *s_slot(tasks_t *self, uint64_t seq) { return &self->ring[seq % self->window]; }
+
+static bool s_in_ring(const tasks_t *self, uint64_t seq) { return seq >= self->base && seq < self->next_seq; }
+
+void tasks_restart_at(tasks_t *self, uint64_t seq)
+{
+    assert(self->base == self->next_seq && "renumbering a ring that holds tasks");
+    self->base = self->next_seq = seq;
+    self->q_head = self->q_len = 0;
+}
+
+/*  Rebuilds the queue from the ring: every QUEUED task, in seq order. */
+static void s_compact(tasks_t *self)
+{
+    self->q_head = 0;
+    self->q_len = 0;
+    for (uint64_t seq = self->base; seq < self->next_seq; seq++)
+        if (s_slot(self, seq)->state == TASK_QUEUED)
+            self->queue[self->q_len++] = seq;
+}
+
+static void s_push_back(tasks_t *self, uint64_t seq)
+{
+    if (self->q_len == self->qcap) {
+        s_compact(self);
+        return;
+    }
+    self->queue[(self->q_head + self->q_len) % self->qcap] = seq;
+    self->q_len++;
+}
+
+static void s_push_front(tasks_t *self, uint64_t seq)
+{
+    if (self->q_len == self->qcap) {
+        s_compact(self);
+        return;
+    }
+    self->q_head = (self->q_head + self->qcap - 1) % self->qcap;
+    self->queue[self->q_head] = seq;
+    self->q_len++;
+}
+
+task_t *tasks_admit(tasks_t *self, struct producer_t *producer, uint64_t cseq, uint64_t t_received,
+                    const uint8_t *att, size_t att_len)
+{
+    if (tasks_full(self))
+        return NULL;
+    task_t *t = s_slot(self, self->next_seq);
+    assert(t->state == TASK_FREE);
+    *t = (task_t) { .state = TASK_QUEUED, .seq = self->next_seq++, .producer = producer, .cseq = cseq,
+                    .t_received = t_received };
+    t->att = at_malloc(att_len ? att_len : 1);
+    memcpy(t->att, att, att_len);
+    t->att_len = (uint32_t) att_len;
+    s_push_back(self, t->seq);
+    return t;
+}
+
+task_t *tasks_get(tasks_t *self, uint64_t seq) { return s_in_ring(self, seq) ? s_slot(self, seq) : NULL; }
+
+task_t *tasks_pop(tasks_t *self)
+{
+    while (self->q_len) {
+        uint64_t seq = self->queue[self->q_head];
+        self->q_head = (self->q_head + 1) % self->qcap;
+        self->q_len--;
+        if (s_in_ring(self, seq) && s_slot(self, seq)->state == TASK_QUEUED)
+            return s_slot(self, seq);
+    }
+    return NULL;
+}
+
+void tasks_unpop(tasks_t *self, task_t *t)
+{
+    assert(t->state == TASK_QUEUED);
+    s_push_front(self, t->seq);
+}
+
+void tasks_dispatched(tasks_t *self, task_t *t, struct worker_t *worker, uint64_t now_wall, uint64_t now_mono)
+{
+    (void) self;
+    assert(t->state == TASK_QUEUED);
+    t->state = TASK_DISPATCHED;
+    t->worker = worker;
+    t->t_dispatched = now_wall;
+    t->t_state = now_mono;
+}
+
+bool tasks_verified(tasks_t *self, uint64_t seq, const struct worker_t *worker, uint64_t now_mono,
+                    uint64_t *waited)
+{
+    task_t *t = tasks_get(self, seq);
+    if (!t || t->state != TASK_DISPATCHED || t->worker != worker)
+        return false;
+    *waited = now_mono - t->t_state;
+    t->state = TASK_VERIFIED;
+    t->t_state = now_mono;
+    t->worker = NULL;
+    return true;
+}
+
+/*  The task leaves its worker without a DONE. */
+static void s_release(tasks_t *self, task_t *t)
+{
+    if (t->state == TASK_DISPATCHED && t->worker && self->released)
+        self->released(self->ctx, t->worker);
+    t->worker = NULL;
+}
+
+task_t *tasks_ack(tasks_t *self, uint64_t seq)
+{
+    task_t *t = tasks_get(self, seq);
+    if (!t || t->state == TASK_ACKED || t->state == TASK_FREE)
+        return NULL;
+    s_release(self, t);
+    t->state = TASK_ACKED;   /* if still queued, tasks_pop skips it */
+    return t;
+}
+
+uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx)
+{
+    uint64_t n = 0;
+    while (self->base < self->next_seq) {
+        task_t *t = s_slot(self, self->base);
+        if (t->state != TASK_ACKED)
+            break;
+        if (freed)
+            freed(ctx, t->producer);
+        free(t->att);
+        memset(t, 0, sizeof *t);
+        self->base++;
+        n++;
+    }
+    return n;
+}
+
+typedef bool(s_match_fn)(const task_t *t, const void *arg, uint64_t now);
+
+/*  The one requeue loop: from the top of the ring down, so that pushing
+ *  each at the front leaves them in seq order. */
+static size_t s_requeue_if(tasks_t *self, s_match_fn *match, const void *arg, uint64_t now)
+{
+    size_t n = 0;
+    for (uint64_t seq = self->next_seq; seq-- > self->base;) {
+        task_t *t = s_slot(self, seq);
+        if ((t->state != TASK_DISPATCHED && t->state != TASK_VERIFIED) || !match(t, arg, now))
+            continue;
+        s_release(self, t);
+        t->state = TASK_QUEUED;
+        s_push_front(self, seq);
+        n++;
+    }
+    return n;
+}
+
+static bool s_held_by(const task_t *t, const void *worker, uint64_t now)
+{
+    (void) now;
+    return t->state == TASK_DISPATCHED && t->worker == worker;
+}
+
+static bool s_older(const task_t *t, const void *limit, uint64_t now)
+{
+    return now - t->t_state > *(const uint64_t *) limit;
+}
+
+static bool s_any(const task_t *t, const void *arg, uint64_t now)
+{
+    (void) t, (void) arg, (void) now;
+    return true;
+}
+
+size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker)
+{
+    return s_requeue_if(self, s_held_by, worker, 0);
+}
+
+size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us)
+{
+    return s_requeue_if(self, s_older, &older_than_us, now_mono);
+}
+
+size_t tasks_requeue_all(tasks_t *self) { return s_requeue_if(self, s_any, NULL, 0); }

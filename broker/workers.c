@@ -1,0 +1,241 @@
+/*  workers.c: the worker registry and the dispatch choice (see workers.h). */
+#include "workers.h"
+#include "alloc.h"
+#include "log.h"
+#include <czmq.h>
+#include <sodium.h>
+
+#define S_RID_MAX 256
+#define S_KEY_MAX (2 * S_RID_MAX + 1)
+
+struct worker_t {
+    char id[WIRE_NAME_MAX + 1];
+    char key[S_KEY_MAX];
+    uint8_t rid[S_RID_MAX];
+    wire_peer_t peer;
+    uint64_t credit;            /* tasks it will still take */
+    uint64_t inflight;          /* tasks it holds */
+    uint64_t cap;               /* most tasks it may hold now (congestion window) */
+    uint64_t granted;           /* the credit it announced in READY */
+    uint64_t last_cut;          /* mono us of the last decrease of cap */
+    uint64_t reported;
+    uint64_t last_seen;
+    bool draining;
+    void *handle;               /* in workers_t.rota */
+};
+
+struct workers_t {
+    zhashx_t *byrid;            /* hex routing id -> worker_t */
+    zlistx_t *rota;             /* the same workers, in dispatch order */
+    size_t chunk;
+    uint64_t target_us, timeout_us;
+};
+
+static void s_key(const uint8_t *rid, size_t len, char *key)
+{
+    sodium_bin2hex(key, S_KEY_MAX, rid, len < S_RID_MAX ? len : S_RID_MAX);
+}
+
+workers_t *workers_new(size_t chunk, uint64_t target_us, uint64_t timeout_us)
+{
+    workers_t *self = at_calloc(1, sizeof *self);
+    self->byrid = zhashx_new();
+    self->rota = zlistx_new();
+    if (!self->byrid || !self->rota)
+        abort();
+    self->chunk = chunk;
+    self->target_us = target_us;
+    self->timeout_us = timeout_us;
+    return self;
+}
+
+void workers_destroy(workers_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    workers_t *self = *self_p;
+    for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota))
+        free(w);
+    zlistx_destroy(&self->rota);
+    zhashx_destroy(&self->byrid);
+    free(self);
+    *self_p = NULL;
+}
+
+static worker_t *s_add(workers_t *self, const uint8_t *rid, size_t rid_len, const char *key)
+{
+    worker_t *w = at_calloc(1, sizeof *w);
+    snprintf(w->key, sizeof w->key, "%s", key);
+    w->peer.rid_len = rid_len < S_RID_MAX ? rid_len : S_RID_MAX;
+    memcpy(w->rid, rid, w->peer.rid_len);
+    w->peer.rid = w->rid;
+    w->peer.name = w->id;
+    zhashx_insert(self->byrid, key, w);
+    w->handle = zlistx_add_end(self->rota, w);
+    return w;
+}
+
+worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, const char *id, size_t id_len,
+                        uint64_t credit, uint64_t now, bool *restarted)
+{
+    char key[S_KEY_MAX];
+    s_key(rid, rid_len, key);
+    worker_t *w = zhashx_lookup(self->byrid, key);
+    *restarted = w != NULL;
+    if (!w)
+        w = s_add(self, rid, rid_len, key);
+    w->draining = false;
+    if (id_len > WIRE_NAME_MAX)
+        id_len = WIRE_NAME_MAX;
+    memcpy(w->id, id, id_len);
+    w->id[id_len] = 0;
+    w->credit = w->granted = credit;
+    w->cap = credit < WORKERS_CAP_START ? credit : WORKERS_CAP_START;
+    w->last_seen = now;
+    at_log_info("BRK-WORKER", "worker %s ready with credit %" PRIu64 " (%zu workers)", w->id, credit,
+                zhashx_size(self->byrid));
+    return w;
+}
+
+worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint64_t now)
+{
+    char key[S_KEY_MAX];
+    s_key(rid, rid_len, key);
+    worker_t *w = zhashx_lookup(self->byrid, key);
+    if (w)
+        w->last_seen = now;
+    return w;
+}
+
+static void s_adapt_cap(workers_t *self, worker_t *w, uint64_t max_wait, size_t n, uint64_t now)
+{
+    if (max_wait > self->target_us) {
+        if (now - w->last_cut >= self->target_us) {
+            w->cap -= w->cap / 4;
+            if (w->cap < WORKERS_CAP_MIN)
+                w->cap = WORKERS_CAP_MIN;
+            w->last_cut = now;
+        }
+    } else if (n) {
+        w->cap += n / 4 ? n / 4 : 1;
+        if (w->cap > w->granted)
+            w->cap = w->granted;
+    }
+}
+
+bool workers_done(workers_t *self, worker_t *w, size_t verified, size_t reported, uint64_t max_wait_us,
+                  uint64_t credit, uint64_t now)
+{
+    w->reported += reported;
+    w->inflight -= verified <= w->inflight ? verified : w->inflight;
+    s_adapt_cap(self, w, max_wait_us, reported, now);
+    if (w->draining)
+        return w->inflight == 0;
+    w->credit += credit;
+    return false;
+}
+
+bool workers_leave(workers_t *self, worker_t *w, bool *at_once)
+{
+    (void) self;
+    *at_once = w->draining;
+    if (w->draining)
+        return true;
+    w->draining = true;
+    w->credit = 0;
+    at_log_info("BRK-WORKER", "worker %s draining, %" PRIu64 " tasks still to report", w->id, w->inflight);
+    return w->inflight == 0;
+}
+
+void workers_remove(workers_t *self, worker_t *w, const char *why, size_t requeued)
+{
+    at_log_info("BRK-WORKER", "worker %s left (%s), %zu tasks back in the queue", w->id, why, requeued);
+    zhashx_delete(self->byrid, w->key);
+    zlistx_delete(self->rota, w->handle);
+    free(w);
+}
+
+void workers_released(worker_t *w)
+{
+    if (w->inflight)
+        w->inflight--;
+}
+
+void workers_send_failed(worker_t *w) { w->credit = 0; }
+
+/*  How many tasks w may get now out of `queued`, given an even `share`. */
+static size_t s_room(const workers_t *self, const worker_t *w, size_t queued, size_t share)
+{
+    if (!w->credit || w->inflight >= w->cap)
+        return 0;
+    size_t max = w->credit < self->chunk ? (size_t) w->credit : self->chunk;
+    if (max > share)
+        max = share;
+    if (max > w->cap - w->inflight)
+        max = (size_t) (w->cap - w->inflight);
+    /* No dribbling: a worker that still holds a chunk gets a full one. */
+    if (max < self->chunk && w->inflight >= self->chunk && queued > max)
+        return 0;
+    return max;
+}
+
+/*  One pass over the rota; returns how many went out. */
+static size_t s_round(workers_t *self, size_t *queued, workers_send_fn *send, void *ctx)
+{
+    size_t with_credit = 0, sent = 0;
+    for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota))
+        with_credit += w->credit > 0;
+    if (!with_credit)
+        return 0;
+    size_t share = (*queued + with_credit - 1) / with_credit;
+    size_t rounds = zlistx_size(self->rota);
+    for (size_t i = 0; i < rounds && *queued; i++) {
+        worker_t *w = zlistx_first(self->rota);
+        zlistx_move_end(self->rota, w->handle);
+        size_t max = s_room(self, w, *queued, share);
+        size_t n = max ? send(ctx, w, max) : 0;
+        w->credit -= n;
+        w->inflight += n;
+        *queued -= n <= *queued ? n : *queued;
+        sent += n;
+    }
+    return sent;
+}
+
+size_t workers_dispatch(workers_t *self, size_t queued, workers_send_fn *send, void *ctx)
+{
+    size_t total = 0, n = 1;
+    while (queued && n) {
+        n = s_round(self, &queued, send, ctx);
+        total += n;
+    }
+    return total;
+}
+
+worker_t *workers_expired(workers_t *self, uint64_t now, const char **why)
+{
+    for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota)) {
+        /* A draining worker whose tasks were requeued or acknowledged
+         * elsewhere (redelivery, a new sink) may reach 0 without a DONE. */
+        if (w->draining && w->inflight == 0) {
+            *why = "drained";
+            return w;
+        }
+        if (now - w->last_seen > self->timeout_us) {
+            *why = "silent";
+            return w;
+        }
+    }
+    return NULL;
+}
+
+worker_t *workers_first(workers_t *self) { return zlistx_first(self->rota); }
+worker_t *workers_next(workers_t *self) { return zlistx_next(self->rota); }
+const char *worker_id(const worker_t *w) { return w->id; }
+const wire_peer_t *worker_peer(const worker_t *w) { return &w->peer; }
+uint64_t worker_inflight(const worker_t *w) { return w->inflight; }
+uint64_t worker_credit(const worker_t *w) { return w->credit; }
+uint64_t worker_cap(const worker_t *w) { return w->cap; }
+uint64_t worker_reported(const worker_t *w) { return w->reported; }
+bool worker_draining(const worker_t *w) { return w->draining; }
+size_t workers_count(const workers_t *self) { return zhashx_size(self->byrid); }

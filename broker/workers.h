@@ -1,0 +1,95 @@
+/*  workers.h: the worker registry, congestion windows and the dispatch choice.
+ *
+ *  A worker (one verifier thread) is known by the routing id of its
+ *  connection. READY registers it with the credit it grants (the most
+ *  tasks it will hold); DONE reports tasks judged and returns credit;
+ *  LEAVE starts a drain (no more dispatch; it is removed once it has
+ *  reported everything it holds); worker-timeout-ms of silence removes it.
+ *
+ *  Congestion control per worker (AIMD, as TCP does for a path): a worker
+ *  may hold at most `cap` tasks. When the tasks it reports waited longer
+ *  than target-latency-ms between dispatch and DONE, cap shrinks by a
+ *  quarter (at most once per target interval); otherwise it grows by a
+ *  quarter of what was reported, up to the credit the worker announced. A
+ *  fast worker so holds enough to stay busy, and a slow one only what it
+ *  can finish in the target time, so it neither starves the others nor
+ *  holds back the sink's watermark.
+ *
+ *  Dispatch (workers_dispatch) is round robin over the workers with credit
+ *  and room under their cap. Each gets at most dispatch-chunk tasks and at
+ *  most an even share of the queue, so that a small burst is spread over
+ *  idle workers; a worker that was served moves to the end of the rota. A
+ *  worker that still holds a chunk of work gets its next tasks as a full
+ *  chunk, so that TASKS, VERDICTS and DONE stay large under load.
+ *
+ *  The module decides who gets how many; the caller sends, through a
+ *  callback, and says how many went out.
+ */
+#ifndef AT_WORKERS_H
+#define AT_WORKERS_H
+#include "wire.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct worker_t worker_t;
+typedef struct workers_t workers_t;
+
+#define WORKERS_CAP_START 64   /* a new worker's congestion window */
+#define WORKERS_CAP_MIN 4
+
+/*  chunk: dispatch-chunk; target_us: target-latency-ms; timeout_us:
+ *  worker-timeout-ms. */
+workers_t *workers_new(size_t chunk, uint64_t target_us, uint64_t timeout_us);
+void workers_destroy(workers_t **self_p);
+
+/*  READY: registers rid (or restarts its session: *restarted is then true
+ *  and the caller must requeue what it held) with the credit it grants. */
+worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, const char *id, size_t id_len,
+                        uint64_t credit, uint64_t now, bool *restarted);
+/*  The worker of rid, or NULL. A found worker counts as seen at now. */
+worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint64_t now);
+
+/*  DONE: `verified` of the `reported` items were tasks it held, the
+ *  longest waited max_wait_us; it grants `credit` more. Returns true when
+ *  the worker was draining and has now reported everything: the caller
+ *  must then call workers_remove. */
+bool workers_done(workers_t *self, worker_t *w, size_t verified, size_t reported, uint64_t max_wait_us,
+                  uint64_t credit, uint64_t now);
+/*  LEAVE. Returns true when the worker must be removed now (it was draining
+ *  already, which means "stop at once", or holds nothing); otherwise the
+ *  drain started and the caller sends LEAVE_OK. *at_once tells which. */
+bool workers_leave(workers_t *self, worker_t *w, bool *at_once);
+/*  Forgets the worker (logged with why and the number of its tasks the
+ *  caller requeued first with tasks_requeue_worker). */
+void workers_remove(workers_t *self, worker_t *w, const char *why, size_t requeued);
+
+/*  A task it held left it without a DONE (requeued or acknowledged). */
+void workers_released(worker_t *w);
+/*  A send to w failed: it is gone or stuck; no more dispatch until it
+ *  speaks again. */
+void workers_send_failed(worker_t *w);
+
+/*  Sends to one worker: returns how many tasks went out (0..max). */
+typedef size_t(workers_send_fn)(void *ctx, worker_t *w, size_t max);
+/*  Offers up to `queued` tasks to the workers; returns how many went out. */
+size_t workers_dispatch(workers_t *self, size_t queued, workers_send_fn *send, void *ctx);
+
+/*  The first worker that is silent past the timeout or drained, with the
+ *  reason in *why; NULL when none. Call until NULL, removing each. */
+worker_t *workers_expired(workers_t *self, uint64_t now, const char **why);
+
+/*  Iteration in dispatch order (for heartbeats and metrics). */
+worker_t *workers_first(workers_t *self);
+worker_t *workers_next(workers_t *self);
+
+const char *worker_id(const worker_t *w);
+const wire_peer_t *worker_peer(const worker_t *w);   /* borrowed */
+uint64_t worker_inflight(const worker_t *w);
+uint64_t worker_credit(const worker_t *w);
+uint64_t worker_cap(const worker_t *w);
+uint64_t worker_reported(const worker_t *w);         /* items in its DONEs, late ones too */
+bool worker_draining(const worker_t *w);
+size_t workers_count(const workers_t *self);
+
+#endif
