@@ -307,6 +307,7 @@ static void s_submit_all(s_run_t *r)
     int nprod = (int) cfg_int(r->cfg, "producers");
     s_prod_t *prods = at_calloc((size_t) nprod, sizeof *prods);
     pthread_t *tids = at_calloc((size_t) nprod, sizeof *tids);
+    bool *joined = at_calloc((size_t) nprod, sizeof *joined);   /* a thread is joined once, never again */
     atomic_uint_fast64_t progress = 0;
     double rate = (double) cfg_int(r->cfg, "rate") / nprod;
     s_sample_cpu(r, r->cpu0);
@@ -322,8 +323,11 @@ static void s_submit_all(s_run_t *r)
     bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
     while (atomic_load(&progress) < r->set->n && !zsys_interrupted) {
         bool running = false;
-        for (int k = 0; k < nprod; k++)
-            running |= pthread_tryjoin_np(tids[k], NULL) == EBUSY;
+        for (int k = 0; k < nprod; k++) {
+            if (!joined[k] && pthread_tryjoin_np(tids[k], NULL) == 0)
+                joined[k] = true;
+            running |= !joined[k];
+        }
         if (tty)
             s_progress(&progress, r->set->n, r->t0);
         if (!running)
@@ -333,7 +337,8 @@ static void s_submit_all(s_run_t *r)
             s_sample_rss(r);
     }
     for (int k = 0; k < nprod; k++) {
-        pthread_join(tids[k], NULL);
+        if (!joined[k])
+            pthread_join(tids[k], NULL);
         r->prod_cpu_us += prods[k].cpu_us;
         r->acked += prods[k].acked;
         r->refused += prods[k].refused;
@@ -349,6 +354,7 @@ static void s_submit_all(s_run_t *r)
     }
     free(prods);
     free(tids);
+    free(joined);
 }
 
 /*  --history: one line per attestation with what its producer was told, so

@@ -1,5 +1,6 @@
 /*  idtab.c: id -> index map (see idtab.h). */
 #include "idtab.h"
+#include "alloc.h"
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +23,15 @@ static uint64_t s_hash(const uint8_t *id)
 /*  Never 0, so that a used slot is never 0. */
 static uint64_t s_tag(uint64_t h) { return ((h >> 32) | 1u) << 32; }
 
-/*  Out of memory aborts, in every build type (an assert would be compiled out). */
-static void *s_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 idtab_t *idtab_new(size_t capacity_hint)
 {
-    idtab_t *self = s_calloc(1, sizeof *self);
+    idtab_t *self = at_calloc(1, sizeof *self);
     self->ids_cap = 64;
     while (self->ids_cap < capacity_hint)
         self->ids_cap *= 2;
     self->cap = 2 * self->ids_cap;
-    self->ids = s_calloc(self->ids_cap, AT_ID_BYTES);
-    self->slots = s_calloc(self->cap, sizeof *self->slots);
+    self->ids = at_calloc(self->ids_cap, AT_ID_BYTES);
+    self->slots = at_calloc(self->cap, sizeof *self->slots);
     return self;
 }
 
@@ -76,7 +68,7 @@ static void s_rehash(idtab_t *self)
 static void s_grow_ids(idtab_t *self)
 {
     size_t cap = self->ids_cap * 2;
-    uint8_t (*ids)[AT_ID_BYTES] = s_calloc(cap, AT_ID_BYTES);
+    uint8_t (*ids)[AT_ID_BYTES] = at_calloc(cap, AT_ID_BYTES);
     for (uint64_t i = self->lo; i < self->hi; i++)
         memcpy(ids[i & (cap - 1)], s_id(self, i), AT_ID_BYTES);
     free(self->ids);
@@ -97,7 +89,7 @@ void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index)
     if (2 * (self->hi - self->lo) > self->cap) {
         free(self->slots);
         self->cap *= 2;
-        self->slots = s_calloc(self->cap, sizeof *self->slots);
+        self->slots = at_calloc(self->cap, sizeof *self->slots);
         s_rehash(self);
     } else {
         s_insert(self, id, index);
@@ -183,8 +175,8 @@ static void s_radix(s_sortkey_t *a, s_sortkey_t *tmp, size_t n)
 idtab_entry_t *idtab_sorted(const idtab_t *self)
 {
     size_t n = idtab_count(self);
-    idtab_entry_t *out = s_calloc(n, sizeof *out);
-    s_sortkey_t *keys = s_calloc(2 * n, sizeof *keys);
+    idtab_entry_t *out = at_calloc(n, sizeof *out);
+    s_sortkey_t *keys = at_calloc(2 * n, sizeof *keys);
     for (size_t i = 0; i < n; i++)
         keys[i] = (s_sortkey_t) { s_be64(s_id(self, self->lo + i)), (uint32_t) i };
     s_radix(keys, keys + n, n);

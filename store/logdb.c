@@ -2,6 +2,7 @@
  *  are encoded, decoded and hashed by store/entry.c; this file owns the
  *  LMDB environment, the batches, the id index and the id filter. */
 #include "logdb.h"
+#include "alloc.h"
 #include "clock.h"
 #include "entry.h"
 #include "idtab.h"
@@ -200,9 +201,7 @@ uint64_t logdb_id_filter_capacity(const logdb_t *self) { return (uint64_t) self-
 
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
 {
-    logdb_t *self = calloc(1, sizeof *self);
-    if (!self)
-        abort();   /* out of memory */
+    logdb_t *self = at_calloc(1, sizeof *self);
     self->readonly = readonly;
     self->tail = idtab_new(LOGDB_IDS_FLUSH);
     int rc = mdb_env_create(&self->env);

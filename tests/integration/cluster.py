@@ -357,7 +357,7 @@ class Cluster:
                             text = fh.read().decode("utf-8", "replace")
                     except OSError:
                         continue
-                    for marker in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                    for marker in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "ThreadSanitizer",
                                    "runtime error:"):
                         if marker in text:
                             found.append("%s: %s" % (f, marker))

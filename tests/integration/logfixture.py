@@ -1,15 +1,15 @@
 """logfixture.py: build Attest attestations and LMDB logs from Python, for tests.
 
-Follows proto/attestation.h (format, signing bytes, id) and proto/logdb.h
-(LMDB layout, hash chain) exactly. Needs Debian's /usr/bin/python3 with
-python3-lmdb, python3-msgpack and python3-nacl.
+Follows proto/attestation.h (format, signing bytes, id), store/logdb.h (LMDB
+layout) and store/entry.h (entry value, hash chain) exactly. Needs Debian's
+/usr/bin/python3 with python3-lmdb, python3-msgpack and python3-nacl.
 
     pk, sk = make_keypair()                      # sk: 64 bytes, libsodium layout
     att, aid = make_attestation(sk, subject="host-1", data=b"ok")
     entries = write_log("/tmp/log", [{"att": att}, {"att": bad}])
     tamper_entry("/tmp/log", 1, verdict=0)       # rewrite one stored value
 
-Layout: proto/logdb.h, including meta "ids_upto" (ids of entries at or past it
+Layout: store/logdb.h, including meta "ids_upto" (ids of entries at or past it
 are not in "ids"; see write_log's index_ids).
 
 Reason codes are those of proto/at_err.h (REASONS maps names to codes).
