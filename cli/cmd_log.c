@@ -205,6 +205,7 @@ static int s_export(s_log_t *self)
 typedef struct {
     uint64_t n, valid, invalid;
     uint8_t prev[LOGDB_HASH_BYTES];   /* hash of the previous stored value */
+    uint64_t last_seq;                /* seq of the previous entry */
     char problem[256];
 } s_verify_t;
 
@@ -249,6 +250,10 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
                                                                   : at_strerror(rc));
     if (e.index != i)
         return s_problem(v, "entries: stored index is %" PRIu64, e.index);
+    if (i > 0 && e.seq <= v->last_seq)   /* one writer, in broker order (two sinks on one log break it) */
+        return s_problem(v, "order: seq %" PRIu64 " is not above the previous entry's seq %" PRIu64, e.seq,
+                         v->last_seq);
+    v->last_seq = e.seq;
     if (sodium_memcmp(e.prev_hash, v->prev, LOGDB_HASH_BYTES) != 0)
         return s_problem(v, "chain: prev_hash is not the hash of entry %" PRIu64 "%s", i - 1,
                          i ? "" : " (entry 0 must have zeroes)");

@@ -8,12 +8,15 @@
 #include "idtab.h"
 #include "log.h"
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +32,7 @@ struct logdb_t {
     void *map_addr;          /* where data.mdb is mapped (found lazily) */
     size_t map_len;
     bool readonly;
+    int lock_fd;             /* writer: DIR/writer.lock, flock'ed while open; -1 otherwise */
     idtab_t *tail;           /* ids of entries [ids_upto, next_index): not yet in "ids" */
     bool tail_loaded;        /* reader: tail loaded for the current snapshot */
     uint64_t *bloom;         /* writer: every id in the log (false positives only) */
@@ -199,18 +203,53 @@ at_err logdb_set_id_filter_mb(logdb_t *self, unsigned mb)
 
 uint64_t logdb_id_filter_capacity(const logdb_t *self) { return (uint64_t) self->bloom_words * 64 / 12; }
 
+/*  One writer per log: an exclusive flock on DIR/writer.lock, held until
+ *  logdb_destroy (or the process's exit, however it ends). LMDB itself lets
+ *  two writers take turns, which would interleave two sinks' entries. The
+ *  file holds the writer's pid, for the message a second writer gets. */
+static at_err s_lock_writer(logdb_t *self, const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/writer.lock", dir);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (self->lock_fd < 0) {
+        at_log_error("LOG-OPEN", "cannot open %s: %s", path, strerror(errno));
+        return errno == EACCES ? AT_ERR_IO : AT_ERR_DB;
+    }
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(self->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        at_log_error("LOG-LOCKED", "the log at %s already has a writer (pid %s holds %s): one sink per log",
+                     dir, *pid ? pid : "unknown", path);
+        return AT_ERR_BUSY;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int) getpid());
+    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, pid, (size_t) len, 0) != len)
+        at_log_warn("LOG-OPEN", "cannot write the pid into %s: %s", path, strerror(errno));
+    return AT_OK;
+}
+
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err)
 {
     logdb_t *self = at_calloc(1, sizeof *self);
     self->readonly = readonly;
+    self->lock_fd = -1;
     self->tail = idtab_new(LOGDB_IDS_FLUSH);
     int rc = mdb_env_create(&self->env);
     if (!rc && map_size)
         rc = mdb_env_set_mapsize(self->env, map_size);
     if (!rc)
         rc = mdb_env_set_maxdbs(self->env, 4);
-    if (!rc && !readonly)
+    if (!rc && !readonly) {
         s_mkdirs(dir);
+        if ((*err = s_lock_writer(self, dir)) != AT_OK) {
+            logdb_destroy(&self);
+            return NULL;
+        }
+    }
     if (!rc)
         rc = mdb_env_open(self->env, dir, readonly ? MDB_RDONLY : 0, 0640);
     *err = AT_OK;
@@ -239,6 +278,8 @@ void logdb_destroy(logdb_t **self_p)
         mdb_txn_abort(self->txn);
     if (self->env)
         mdb_env_close(self->env);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);   /* releases the writer lock */
     idtab_destroy(&self->tail);
     free(self->flush);
     free(self->bloom);
