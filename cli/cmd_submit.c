@@ -5,8 +5,17 @@
  *       "reason": name, "duplicate": bool}
  *      {"line": n, "refused": true, "reason": name}
  *      {"line": n, "error": "..."}          (the line could not be used)
+ *      {"line": n, "id": hex, "unacknowledged": true}   (at the end, for each
+ *                                            line submitted but not answered)
  *  A summary goes to stderr. Exit 0 when every line was acknowledged (valid
- *  or invalid), 1 when any line failed to parse, was refused or timed out.
+ *  or invalid), 1 when any line failed to parse, was refused or timed out,
+ *  130 when interrupted (SIGINT/SIGTERM).
+ *
+ *  --signed-out FILE appends every attestation exactly as submitted (signed,
+ *  with its nonce and issued_at) as a pre-signed JSON line, before it is
+ *  sent: resubmitting that file after an interruption gives the same ids, so
+ *  what was already logged comes back as duplicates instead of being logged
+ *  twice (lines signed with --key get a new nonce and time on every run).
  */
 #include "client.h"
 #include "alloc.h"
@@ -30,6 +39,8 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("key", NULL, "key file (attest keygen) to sign lines that carry no signature"),
     CFG_STR_NAMED("producer", NULL, "producer name shown in the log (default: submit-<pid>)"),
     CFG_STR_NAMED("input", "-", "file of JSON lines ('-' = standard input)"),
+    CFG_STR_NAMED("signed-out", NULL,
+                  "append each attestation as submitted (pre-signed JSON line) to FILE, for an exact resubmission"),
     CFG_INT_NAMED("timeout-ms", "30000", 0, 86400000,
                   "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements"),
 };
@@ -40,12 +51,34 @@ typedef struct {
     bool has_key;
     uint8_t sk[AT_SECRET_BYTES];
     int timeout_ms;
+    FILE *signed_out;           /* --signed-out, or NULL */
+    zhashx_t *pending;          /* line number -> hex id, for every line submitted and not answered */
     uint64_t lines, submitted, valid, invalid, refused, errors;
 } s_submit_t;
+
+static void s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static int s_cmp_lines(const char *a, const char *b)
+{
+    unsigned long long x = strtoull(a, NULL, 10), y = strtoull(b, NULL, 10);
+    return x < y ? -1 : x > y;
+}
+
+static void s_line_key(uint64_t line, char key[24])
+{
+    snprintf(key, 24, "%llu", (unsigned long long) line);
+}
 
 static void s_on_ack(const at_ack_t *ack, void *arg)
 {
     s_submit_t *self = arg;
+    char key[24];
+    s_line_key((uint64_t) (uintptr_t) ack->user, key);
+    zhashx_delete(self->pending, key);
     json_t *o = json_object();
     json_object_set_new(o, "line", json_integer((json_int_t) (uintptr_t) ack->user));
     if (ack->refused) {
@@ -81,6 +114,28 @@ static bool s_input_idle(FILE *in)
     return poll(&p, 1, 0) == 0;
 }
 
+/*  The attestation as a pre-signed JSON line in --signed-out, and its id
+ *  remembered until it is answered. */
+static void s_note(s_submit_t *self, const uint8_t *att, size_t att_len)
+{
+    attestation_t a;
+    if (attestation_decode(&a, att, att_len) != AT_OK)
+        return;   /* cannot happen: jsonl_parse_attestation encoded it */
+    uint8_t id[AT_ID_BYTES];
+    char hex[2 * AT_ID_BYTES + 1], key[24];
+    attestation_id(&a, id);
+    sodium_bin2hex(hex, sizeof hex, id, sizeof id);
+    s_line_key(self->lines, key);
+    zhashx_update(self->pending, key, at_strdup(hex));
+    if (!self->signed_out)
+        return;
+    json_t *o = json_object();
+    jsonl_add_attestation(o, &a);
+    jsonl_print(self->signed_out, o);
+    json_decref(o);
+    fflush(self->signed_out);
+}
+
 /*  Parses and submits one line; false to stop reading. */
 static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const char *broker)
 {
@@ -95,14 +150,21 @@ static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const 
         s_line_error(self, self->lines, err);
         return true;
     }
+    s_note(self, att, att_len);
     at_err rc = at_client_submit(self->client, att, att_len, (void *) (uintptr_t) self->lines, self->timeout_ms, NULL);
     if (rc == AT_ERR_BUSY) {
+        char key[24];
+        s_line_key(self->lines, key);
+        zhashx_delete(self->pending, key);   /* not sent */
         snprintf(err, sizeof err, "no credit from the broker at %s within %d ms (is it running? see --broker, "
                  "--timeout-ms); stopping", broker, self->timeout_ms);
         s_line_error(self, self->lines, err);
         return false;
     }
     if (rc) {
+        char key[24];
+        s_line_key(self->lines, key);
+        zhashx_delete(self->pending, key);   /* not sent */
         s_line_error(self, self->lines, at_strerror(rc));
         return rc != AT_ERR_INTERRUPTED;
     }
@@ -173,6 +235,8 @@ static void s_read_all(s_submit_t *self, const char *broker)
             break;
         }
         s_wait_input(self, fd);
+        if (zsys_interrupted)
+            break;   /* the read would block: CZMQ's handler restarts it */
         ssize_t n = read(fd, buf + used, cap - used);
         if (n == 0)
             eof = true;
@@ -187,10 +251,28 @@ static void s_read_all(s_submit_t *self, const char *broker)
     free(buf);
 }
 
+/*  Every line submitted and not answered, with its id, in line order. */
+static void s_list_unanswered(s_submit_t *self)
+{
+    zlistx_t *keys = zhashx_keys(self->pending);
+    if (!keys)
+        abort();
+    zlistx_set_comparator(keys, (zlistx_comparator_fn *) s_cmp_lines);
+    zlistx_sort(keys);
+    for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
+        json_t *o = json_pack("{s:I, s:s, s:b}", "line", (json_int_t) strtoull(k, NULL, 10), "id",
+                              (const char *) zhashx_lookup(self->pending, k), "unacknowledged", 1);
+        jsonl_print(stdout, o);
+        json_decref(o);
+    }
+    zlistx_destroy(&keys);
+}
+
 static int s_finish(s_submit_t *self)
 {
-    at_err rc = at_client_flush(self->client, self->timeout_ms);
-    size_t outstanding = at_client_pending(self->client);
+    at_err rc = zsys_interrupted ? AT_ERR_INTERRUPTED : at_client_flush(self->client, self->timeout_ms);
+    size_t outstanding = zhashx_size(self->pending);
+    s_list_unanswered(self);
     if (rc == AT_ERR_TIMEOUT)
         fprintf(stderr, "attest submit: %zu attestations not acknowledged within %d ms\n", outstanding,
                 self->timeout_ms);
@@ -198,9 +280,13 @@ static int s_finish(s_submit_t *self)
             "unacknowledged=%zu\n", (unsigned long long) self->lines, (unsigned long long) self->submitted,
             (unsigned long long) self->valid, (unsigned long long) self->invalid, (unsigned long long) self->refused,
             (unsigned long long) self->errors, outstanding);
-    if (zsys_interrupted)
-        fprintf(stderr, "attest submit: interrupted\n");
-    return (self->errors || self->refused || outstanding || rc != AT_OK || zsys_interrupted) ? 1 : 0;
+    if (zsys_interrupted) {
+        fprintf(stderr, "attest submit: interrupted; the unacknowledged lines are listed above%s\n",
+                self->signed_out ? " (resubmit the --signed-out file: what was logged comes back as a duplicate)"
+                                 : "");
+        return 130;
+    }
+    return (self->errors || self->refused || outstanding || rc != AT_OK) ? 1 : 0;
 }
 
 static int s_open(s_submit_t *self, const cfg_t *cfg)
@@ -214,6 +300,11 @@ static int s_open(s_submit_t *self, const cfg_t *cfg)
         }
         self->has_key = true;
     }
+    const char *signed_out = cfg_str(cfg, "signed-out");
+    if (*signed_out && !(self->signed_out = fopen(signed_out, "a"))) {
+        fprintf(stderr, "attest submit: cannot open --signed-out %s: %s\n", signed_out, strerror(errno));
+        return 1;
+    }
     self->in = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
     if (!self->in) {
         fprintf(stderr, "attest submit: cannot open input %s: %s\n", input, strerror(errno));
@@ -225,7 +316,10 @@ static int s_open(s_submit_t *self, const cfg_t *cfg)
 static int s_run(const cfg_t *cfg, void *unused)
 {
     (void) unused;
-    s_submit_t self = { .timeout_ms = (int) cfg_int(cfg, "timeout-ms") };
+    s_submit_t self = { .timeout_ms = (int) cfg_int(cfg, "timeout-ms"), .pending = zhashx_new() };
+    if (!self.pending)
+        abort();
+    zhashx_set_destructor(self.pending, s_free_item);
     if (strlen(cfg_str(cfg, "producer")) > WIRE_NAME_MAX) {
         fprintf(stderr, "attest submit: --producer must be 1..%d bytes\n", WIRE_NAME_MAX);
         return 2;
@@ -253,6 +347,9 @@ static int s_run(const cfg_t *cfg, void *unused)
     }
     if (self.in && self.in != stdin)
         fclose(self.in);
+    if (self.signed_out)
+        fclose(self.signed_out);
+    zhashx_destroy(&self.pending);
     sodium_memzero(self.sk, sizeof self.sk);
     return code;
 }
@@ -262,7 +359,7 @@ int cmd_submit(int argc, char **argv)
     const cfg_app_t app = {
         .prog = "attest submit",
         .summary = "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
-                         "                     [--timeout-ms N]\n\n"
+                         "                     [--signed-out FILE] [--timeout-ms N]\n\n"
                          "Reads attestations as JSON lines, submits them and prints one JSON line per outcome.\n"
                          "Line fields: schema, subject, data | data_b64, issued_at, expires_at, nonce, and\n"
                          "attester + signature (pre-signed: sent as given) or neither (signed with --key).\n"
