@@ -26,7 +26,15 @@ typedef struct {
     pid_t pid;
     uint64_t peak_kb;
     int restarts;
+    int fails;                   /* exits in a row, each soon after its start */
+    uint64_t started_us;         /* mono us of the last start */
+    uint64_t restart_at_us;      /* exited: mono us of the next start (pid is 0 meanwhile) */
 } s_proc_t;
+
+#define S_RESTART_MAX 8               /* exits in a row before `attest up` gives up */
+#define S_BACKOFF_MIN_US 200000u      /* first restart after 0.2 s, then doubling */
+#define S_BACKOFF_MAX_US 10000000u    /* ... up to 10 s */
+#define S_STABLE_US 30000000u         /* a process that ran this long starts a fresh count */
 
 struct cluster_t {
     cluster_opts_t o;
@@ -111,6 +119,35 @@ static void s_spawn(cluster_t *self, s_proc_t *p)
         _exit(127);
     }
     p->pid = pid;
+    p->started_us = at_clock_mono_us();
+    p->restart_at_us = 0;
+}
+
+/*  The last lines of a child's log file (to_files), quoted on our stderr:
+ *  the child's own words for why it stopped. */
+static void s_quote_log(const cluster_t *self, const s_proc_t *p)
+{
+    if (!self->o.to_files)
+        return;   /* its stderr is ours: the reason is just above */
+    char path[700], line[512], last[4][512] = { { 0 } };
+    snprintf(path, sizeof path, "%s/%s.log", self->data_dir, p->name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        snprintf(last[n++ % 4], sizeof last[0], "%s", line);
+    fclose(f);
+    for (int i = n > 4 ? n - 4 : 0; i < n; i++)
+        fprintf(stderr, "  %s: %s", p->name, last[i % 4]);
+    fprintf(stderr, "  (all of it in %s)\n", path);
+}
+
+/*  "status 2" or "signal 9" of a wait status. */
+static void s_status_text(int status, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %d", WIFSIGNALED(status) ? "signal" : "status",
+             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 static s_proc_t *s_new_proc(cluster_t *self, const char *role, const char *name, int *argc)
@@ -200,6 +237,55 @@ static bool s_wait_port(int port, int timeout_ms)
     return false;
 }
 
+/*  True when nothing listens on 127.0.0.1:port (we can bind it). */
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/*  Another process on one of our ports would take our workers' and
+ *  producers' connections (another cluster's sink, say): refuse to start. */
+static bool s_ports_free(const cluster_t *self)
+{
+    const int ports[3] = { self->o.frontend_port, self->o.backend_port, self->o.sink_port };
+    const char *what[3] = { "frontend", "backend", "sink" };
+    for (int i = 0; i < 3; i++)
+        if (!s_port_free(ports[i])) {
+            fprintf(stderr, "attest: port %d (%s) is in use by another process (another `attest up`?): "
+                            "stop it or choose other ports (--frontend-port, --backend-port, --sink-port)\n",
+                    ports[i], what[i]);
+            return false;
+        }
+    return true;
+}
+
+/*  A process did not bind in time: say why, in its own words when it
+ *  exited (status 2: it refused its arguments; 1: it failed at run time). */
+static void s_not_started(cluster_t *self, s_proc_t *p, const char *what)
+{
+    int status;
+    if (p->pid > 0 && waitpid(p->pid, &status, WNOHANG) == p->pid) {
+        char how[32];
+        s_status_text(status, how, sizeof how);
+        p->pid = 0;
+        fprintf(stderr, "attest: the %s exited (%s)%s\n", p->name, how,
+                WIFEXITED(status) && WEXITSTATUS(status) == 2 ? ": it refused its arguments or configuration"
+                : WIFEXITED(status) && WEXITSTATUS(status) == 1 ? ": it failed (a port in use? the log locked?)"
+                                                                 : "");
+        s_quote_log(self, p);
+        return;
+    }
+    fprintf(stderr, "attest: the %s is running but did not bind %s within 5 s\n", p->name, what);
+    s_quote_log(self, p);
+}
+
 cluster_t *cluster_start(const cluster_opts_t *opts)
 {
     cluster_t *self = at_calloc(1, sizeof *self);
@@ -216,17 +302,19 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     snprintf(self->front, sizeof self->front, "tcp://127.0.0.1:%d", self->o.frontend_port);
     snprintf(self->back, sizeof self->back, "tcp://127.0.0.1:%d", self->o.backend_port);
     snprintf(self->sinkep, sizeof self->sinkep, "tcp://127.0.0.1:%d", self->o.sink_port);
+    if (!s_ports_free(self)) {
+        free(self);
+        return NULL;
+    }
     s_start_broker(self);
     if (!s_wait_port(self->o.backend_port, 5000) || !s_wait_port(self->o.frontend_port, 1000)) {
-        fprintf(stderr, "attest: the broker did not start (ports %d/%d in use?)%s%s\n", self->o.frontend_port,
-                self->o.backend_port, opts->to_files ? ": see " : "", opts->to_files ? self->data_dir : "");
+        s_not_started(self, &self->procs[self->nprocs - 1], "its ports");
         cluster_stop(&self);
         return NULL;
     }
     s_start_sink(self);
     if (!s_wait_port(self->o.sink_port, 5000)) {
-        fprintf(stderr, "attest: the sink did not start (port %d in use, or the log at %s cannot be opened)\n",
-                self->o.sink_port, self->log_dir);
+        s_not_started(self, &self->procs[self->nprocs - 1], "its verdicts port");
         cluster_stop(&self);
         return NULL;
     }
@@ -292,23 +380,55 @@ uint64_t cluster_cpu_us(const cluster_t *self, const char *role)
     return sum;
 }
 
+/*  One child exited with status: schedules its restart with exponential
+ *  backoff, or returns false when the cluster must stop (bad usage, exit 2,
+ *  which a restart cannot fix; or S_RESTART_MAX quick exits in a row). */
+static bool s_child_exited(cluster_t *self, s_proc_t *p, int status, uint64_t now)
+{
+    char how[32];
+    s_status_text(status, how, sizeof how);
+    p->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        fprintf(stderr, "attest: %s exited with status 2 (bad usage or configuration): not restarting it; "
+                        "stopping the cluster\n", p->name);
+        s_quote_log(self, p);
+        return false;
+    }
+    p->fails = now - p->started_us >= S_STABLE_US ? 1 : p->fails + 1;
+    if (p->fails > S_RESTART_MAX) {
+        fprintf(stderr, "attest: %s exited %d times in a row, each soon after its start (last: %s): giving up; "
+                        "stopping the cluster\n", p->name, p->fails, how);
+        s_quote_log(self, p);
+        return false;
+    }
+    uint64_t delay = S_BACKOFF_MIN_US << (p->fails - 1);
+    if (delay > S_BACKOFF_MAX_US)
+        delay = S_BACKOFF_MAX_US;
+    p->restart_at_us = now + delay;
+    fprintf(stderr, "attest: %s exited (%s): restarting it in %.1f s (try %d of %d)\n", p->name, how,
+            (double) delay / 1e6, p->fails, S_RESTART_MAX);
+    s_quote_log(self, p);
+    return true;
+}
+
 int cluster_supervise(cluster_t *self)
 {
     int restarted = 0;
+    uint64_t now = at_clock_mono_us();
     for (int i = 0; i < self->nprocs; i++) {
         s_proc_t *p = &self->procs[i];
-        if (p->pid <= 0)
+        if (p->pid <= 0) {
+            if (p->restart_at_us && now >= p->restart_at_us) {
+                p->restarts++;
+                s_spawn(self, p);
+                restarted++;
+            }
             continue;
+        }
         s_read_peak(p);
         int status;
-        if (waitpid(p->pid, &status, WNOHANG) != p->pid)
-            continue;
-        fprintf(stderr, "attest: %s (pid %d) exited (%s %d): restarting it\n", p->name, (int) p->pid,
-                WIFSIGNALED(status) ? "signal" : "status",
-                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-        p->restarts++;
-        s_spawn(self, p);
-        restarted++;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid && !s_child_exited(self, p, status, now))
+            return -1;
     }
     return restarted;
 }

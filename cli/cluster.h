@@ -40,7 +40,12 @@ const char *cluster_log_dir(const cluster_t *self);
 /*  Starts one more worker with extra flags (may be NULL); returns its index. */
 int cluster_add_worker(cluster_t *self, const char *extra_args);
 
-/*  Restarts processes that exited unexpectedly; returns how many it restarted. */
+/*  Call every few hundred ms: restarts processes that exited, each after a
+ *  backoff that doubles from 0.2 s to 10 s while it keeps exiting soon after
+ *  its start. Returns how many it restarted, or -1 (after saying why on
+ *  stderr, with the last lines of the child's log) when the cluster should
+ *  stop: a child exited with status 2 (bad usage or configuration, which a
+ *  restart cannot fix) or exited 8 times in a row. */
 int cluster_supervise(cluster_t *self);
 
 /*  Peak resident memory (VmHWM) in kB of the broker, the sink, or the

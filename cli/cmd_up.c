@@ -47,14 +47,17 @@ static int s_up(const cfg_t *cfg, void *settings)
     fprintf(stderr, "attest up: producers connect to %s; the log is %s\n"
                     "attest up: try 'attest submit --broker %s --key KEYFILE < lines.jsonl'; Ctrl-C stops\n",
             cluster_frontend(c), cluster_log_dir(c), cluster_frontend(c));
+    int code = 0;
     while (!zsys_interrupted) {
         usleep(200000);
-        if (!zsys_interrupted)
-            cluster_supervise(c);
+        if (!zsys_interrupted && cluster_supervise(c) < 0) {
+            code = 1;
+            break;
+        }
     }
     fprintf(stderr, "attest up: stopping\n");
     cluster_stop(&c);
-    return 0;
+    return code;
 }
 
 int cmd_up(int argc, char **argv)
