@@ -32,7 +32,7 @@
 
 typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
-    uint64_t late_done, stale_commits, revokes, released;
+    uint64_t late_done, stale_commits, revokes, released, sink_lost;
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -311,6 +311,10 @@ static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
         admission_set_open(self->adm, true);
         at_log_info("BRK-SINK", "sink confirmed: sequence starts at %" PRIu64, tasks_next_seq(self->tasks));
     }
+    if (plan.recovered) {
+        admission_set_open(self->adm, true);
+        at_log_info("BRK-SINK", "sink %s is back: admission open again", sinklink_instance(self->sink));
+    }
     if (plan.requeue)
         self->st.redispatched += tasks_requeue_all(self->tasks);
     if (plan.registered)
@@ -318,7 +322,7 @@ static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
                     ", epoch %" PRIu64, sinklink_instance(self->sink), m->u.sink_hello.next_index,
                     m->u.sink_hello.next_seq, sinklink_epoch(self->sink));
     wire_send_sink_welcome(&self->bout, sinklink_peer(self->sink), &plan.welcome);
-    if (plan.registered || plan.confirmed)
+    if (plan.registered || plan.confirmed || plan.recovered)
         admission_topup(self->adm, s_send_credit, self);
 }
 
@@ -330,6 +334,7 @@ static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
         self->st.stale_commits++;
         return;
     }
+    sinklink_seen(self->sink, at_clock_mono_us());
     for (size_t i = 0; i < c->results.n; i++) {
         wire_result_t r;
         if (wire_result_at(&c->results, i, &r) != AT_OK) {
@@ -403,6 +408,20 @@ static bool s_recv_one(broker_t *self, wire_out_t *out, s_socket_fn *handler, co
 
 /* ---------- timers ---------- */
 
+/*  A sink silent past sink-timeout-ms: admission closes (no new credit)
+ *  until it speaks again; the attestations it holds wait for it. */
+static void s_check_sink(broker_t *self, uint64_t now)
+{
+    if (!sinklink_check(self->sink, now))
+        return;
+    admission_set_open(self->adm, false);
+    self->st.sink_lost++;
+    at_log_warn("BRK-SINK-LOST", "no word from sink %s for %" PRIu64 " ms (sink-timeout-ms %" PRId64
+                "): admission closed until it is back; %" PRIu64 " attestations wait for it",
+                sinklink_instance(self->sink), sinklink_silent_us(self->sink, now) / 1000,
+                self->set->sink_timeout_ms, tasks_held(self->tasks));
+}
+
 static void s_expire(broker_t *self, uint64_t now)
 {
     const char *why;
@@ -455,6 +474,7 @@ static void s_timers(broker_t *self)
         return;
     self->last_tick = now;
     s_expire(self, now);
+    s_check_sink(self, now);
     s_redeliver(self, now);
     s_heartbeat_workers(self);
     uint64_t stats = (uint64_t) self->set->stats_ms * 1000;
@@ -482,7 +502,7 @@ static void s_metrics(broker_t *self)
         .refused_by = self->st.refused_by, .queue_depth = tasks_queued(self->tasks),
         .held = in_use > granted ? in_use - granted : 0, .outstanding_credit = granted, .worker_credit = wcredit,
         .producers = admission_sessions(self->adm), .workers = workers_count(self->workers),
-        .sink_lag = tasks_held(self->tasks),
+        .sink_lag = tasks_held(self->tasks), .sink_up = sinklink_up(self->sink), .sink_lost = self->st.sink_lost,
     };
     broker_metrics_publish(self->metrics, &s);
 }
@@ -513,7 +533,7 @@ broker_t *broker_new(const broker_settings_t *set)
                               (uint64_t) set->producer_timeout_ms * 1000);
     self->workers = workers_new((size_t) set->dispatch_chunk, (uint64_t) set->target_latency_ms * 1000,
                                 (uint64_t) set->worker_timeout_ms * 1000);
-    self->sink = sinklink_new(sinklink_random_epoch());
+    self->sink = sinklink_new(sinklink_random_epoch(), (uint64_t) set->sink_timeout_ms * 1000);
     wire_items_init(&self->batch, WIRE_TASKS);
     wire_items_init(&self->refusals, WIRE_REFUSE);
     self->front = s_bind_router(set->frontend);

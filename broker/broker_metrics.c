@@ -21,7 +21,7 @@ struct broker_metrics_t {
     uint64_t last;
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
-    metrics_series_t *sink_lag, *up;
+    metrics_series_t *sink_lag, *up, *sink_up, *sink_lost;
     metrics_family_t *refused, *inflight, *done;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
@@ -59,6 +59,11 @@ static void s_define(broker_metrics_t *self)
     self->sink_lag = metrics_gauge(m, "attest_broker_sink_lag",
                                    "Sequence numbers assigned and not yet acknowledged by the sink.");
     self->up = metrics_gauge(m, "attest_broker_up", "1 while the broker runs.");
+    self->sink_up = metrics_gauge(m, "attest_broker_sink_up",
+                                  "1 while a sink is registered, confirmed and heard from within sink-timeout-ms "
+                                  "(0: admission closed).");
+    self->sink_lost = metrics_counter(m, "attest_broker_sink_lost_total",
+                                      "Times the sink was silent past sink-timeout-ms.");
     metrics_set(self->up, 1);
 }
 
@@ -153,6 +158,8 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->producers, s->producers);
     metrics_set(self->workers, s->workers);
     metrics_set(self->sink_lag, s->sink_lag);
+    metrics_set(self->sink_up, s->sink_up ? 1 : 0);
+    metrics_set(self->sink_lost, s->sink_lost);
     s_publish_refused(self, s->refused_by);
 }
 

@@ -1,4 +1,4 @@
-/*  broker_metrics.h: the broker's Prometheus metrics (see proto/metrics.h).
+/*  broker_metrics.h: the broker's Prometheus metrics (see metrics/metrics.h).
  *
  *  The broker's loop is single-threaded and keeps its own statistics; at
  *  most every S_PUBLISH_US (100 ms) it copies them here in one snapshot
@@ -26,6 +26,8 @@ typedef struct {
     uint64_t worker_credit;         /* announced by workers, unused */
     uint64_t producers, workers;
     uint64_t sink_lag;              /* next_seq - base */
+    bool sink_up;                   /* a sink is registered, confirmed and not silent past sink-timeout-ms */
+    uint64_t sink_lost;             /* times the sink was taken for lost */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -20,6 +20,8 @@ static const cfg_def_t s_table[] = {
     CFG_INT_AT(T, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval"),
     CFG_INT_AT(T, worker_timeout_ms, "worker-timeout-ms", "5000", 100, 600000,
                "silence after which a worker is dropped and its tasks redispatched"),
+    CFG_INT_AT(T, sink_timeout_ms, "sink-timeout-ms", "5000", 100, 600000,
+               "silence after which the sink is taken for lost: admission closes until it is back"),
     CFG_INT_AT(T, credit_idle_ms, "credit-idle-ms", "1000", 10, 3600000,
                "a producer that submitted nothing this long gives back its unspent credit when others need it"),
     CFG_INT_AT(T, producer_timeout_ms, "producer-timeout-ms", "30000", 100, 3600000,

@@ -17,7 +17,7 @@ typedef struct {
     int64_t dispatch_chunk;
     int64_t target_latency_ms;
     int64_t batch_us, saturated_batch_us;
-    int64_t heartbeat_ms, worker_timeout_ms;
+    int64_t heartbeat_ms, worker_timeout_ms, sink_timeout_ms;
     int64_t credit_idle_ms, producer_timeout_ms;
     int64_t redeliver_ms;
     int64_t stats_ms;

@@ -15,6 +15,8 @@ struct sinklink_t {
     uint8_t rid[S_RID_MAX];
     wire_peer_t peer;
     uint64_t last_seen;
+    uint64_t timeout_us;
+    bool lost;
 };
 
 uint64_t sinklink_random_epoch(void)
@@ -24,10 +26,11 @@ uint64_t sinklink_random_epoch(void)
     return (e >> 1) | 1;   /* nonzero, fits a signed 64-bit integer too */
 }
 
-sinklink_t *sinklink_new(uint64_t epoch)
+sinklink_t *sinklink_new(uint64_t epoch, uint64_t timeout_us)
 {
     sinklink_t *self = at_calloc(1, sizeof *self);
     self->epoch = epoch;
+    self->timeout_us = timeout_us;
     self->peer.rid = self->rid;
     self->peer.name = "sink";
     return self;
@@ -81,6 +84,10 @@ sinklink_plan_t sinklink_hello(sinklink_t *self, const uint8_t *rid, size_t rid_
     sinklink_plan_t plan = { 0 };
     bool same = s_same(self, h);
     self->last_seen = now;
+    if (self->lost) {
+        self->lost = false;
+        plan.recovered = self->confirmed;
+    }
     if (same && !self->confirmed && h->epoch == self->epoch)
         s_confirm(self, h, next_seq, &plan);   /* sent after it adopted our epoch */
     self->peer.rid_len = rid_len < S_RID_MAX ? rid_len : S_RID_MAX;
@@ -97,6 +104,19 @@ bool sinklink_accepts(const sinklink_t *self, const uint8_t *rid, size_t rid_len
     return self->have_sink && rid_len == self->peer.rid_len && memcmp(rid, self->rid, rid_len) == 0
            && epoch == self->epoch;
 }
+
+void sinklink_seen(sinklink_t *self, uint64_t now) { self->last_seen = now; }
+
+bool sinklink_check(sinklink_t *self, uint64_t now)
+{
+    if (!self->have_sink || self->lost || now - self->last_seen <= self->timeout_us)
+        return false;
+    self->lost = true;
+    return true;
+}
+
+bool sinklink_up(const sinklink_t *self) { return self->have_sink && self->confirmed && !self->lost; }
+uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now) { return now - self->last_seen; }
 
 uint64_t sinklink_epoch(const sinklink_t *self) { return self->epoch; }
 bool sinklink_confirmed(const sinklink_t *self) { return self->confirmed; }

@@ -20,6 +20,11 @@
  *  committed: every task in flight must be dispatched again (the sink
  *  answers those it already holds from its log).
  *
+ *  A sink silent for sink-timeout-ms (no SINK_HELLO heartbeat, no
+ *  COMMITTED) is taken for lost: sinklink_check says so once, and the
+ *  broker closes admission until the sink speaks again (the plan's
+ *  `recovered`).
+ *
  *  The module decides; the caller acts on the returned plan.
  */
 #ifndef AT_SINKLINK_H
@@ -38,11 +43,13 @@ typedef struct {
     uint64_t start;
     bool requeue;          /* a replacement sink: requeue every task in flight */
     bool confirmed;        /* admission opens now */
+    bool recovered;        /* the sink was lost and speaks again: admission reopens */
     wire_sink_welcome_t welcome;   /* the SINK_WELCOME to send back */
 } sinklink_plan_t;
 
-/*  epoch: nonzero; use sinklink_random_epoch() outside tests. */
-sinklink_t *sinklink_new(uint64_t epoch);
+/*  epoch: nonzero; use sinklink_random_epoch() outside tests. timeout_us:
+ *  silence after which the sink is taken for lost. */
+sinklink_t *sinklink_new(uint64_t epoch, uint64_t timeout_us);
 void sinklink_destroy(sinklink_t **self_p);
 uint64_t sinklink_random_epoch(void);
 
@@ -54,6 +61,15 @@ sinklink_plan_t sinklink_hello(sinklink_t *self, const uint8_t *rid, size_t rid_
 /*  True when a COMMITTED from rid with this epoch is from the current sink
  *  and for the current epoch (else it is stale and must be ignored). */
 bool sinklink_accepts(const sinklink_t *self, const uint8_t *rid, size_t rid_len, uint64_t epoch);
+
+/*  A COMMITTED from the current sink: a sign of life. */
+void sinklink_seen(sinklink_t *self, uint64_t now);
+/*  True once when the registered sink has been silent past the timeout
+ *  (the caller closes admission and says so); false otherwise. */
+bool sinklink_check(sinklink_t *self, uint64_t now);
+/*  The sink is registered, confirmed and not lost: admission may be open. */
+bool sinklink_up(const sinklink_t *self);
+uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now);
 
 uint64_t sinklink_epoch(const sinklink_t *self);
 bool sinklink_confirmed(const sinklink_t *self);

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_WAIT_NOTICE_US 2000000u   /* say what a submit waits for after this */
 #define S_HELLO_IVL_US 1000000u       /* re-send HELLO while no WELCOME */
 #define S_HELLO_RETRY_US 50000u       /* HELLO could not be sent (not connected yet) */
 #define S_PING_IVL_US 1000000u        /* PING when nothing was sent, or received, for this long */
@@ -618,6 +619,18 @@ static int s_left_ms(uint64_t deadline_us, bool forever)
     return now >= deadline_us ? 0 : (int) ((deadline_us - now + 999) / 1000);
 }
 
+/*  Credit has not come for a while: say what we are waiting for, once per
+ *  wait, so that a person sees it within seconds, not at the timeout. */
+static void s_say_waiting(const at_client_t *self)
+{
+    if (!self->connected)
+        at_log_warn("CLI-WAIT", "waiting for the broker: no answer to HELLO for %u s (is it running, and is"
+                    " --broker its frontend?)", S_WAIT_NOTICE_US / 1000000u);
+    else
+        at_log_warn("CLI-WAIT", "the broker answers but has granted no credit for %u s: it has no sink yet,"
+                    " or its pipeline is full (see the broker's log: BRK-SINK)", S_WAIT_NOTICE_US / 1000000u);
+}
+
 at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void *user, int timeout_ms,
                         uint64_t *cseq)
 {
@@ -627,13 +640,19 @@ at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void 
     uint64_t deadline = at_clock_mono_us() + (uint64_t) (forever ? 0 : timeout_ms) * 1000u;
     if (self->credit == 0)
         at_client_pump(self, 0);
+    uint64_t since = at_clock_mono_us();
+    bool said = false;
     while (self->credit == 0) {
         if (zsys_interrupted)
             return AT_ERR_INTERRUPTED;
         int left = s_left_ms(deadline, forever);
         if (left == 0)
             return AT_ERR_BUSY;
-        at_client_pump(self, left);
+        if (!said && at_clock_mono_us() - since >= S_WAIT_NOTICE_US) {
+            s_say_waiting(self);
+            said = true;
+        }
+        at_client_pump(self, left < 500 ? left : 500);
     }
     if (zsys_interrupted)
         return AT_ERR_INTERRUPTED;

@@ -1,4 +1,4 @@
-/*  sink_metrics.h: the sink's Prometheus metrics (see proto/metrics.h).
+/*  sink_metrics.h: the sink's Prometheus metrics (see metrics/metrics.h).
  *
  *  The sink's loop copies its counters here once per turn of the loop
  *  (relaxed atomic stores, no lock, no allocation) and reports the duration

@@ -14,6 +14,7 @@
 #include <czmq.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 /*  The settings of attest-worker, bound once from s_settings. */
@@ -52,7 +53,7 @@ typedef struct {
     pthread_t thread;
 } s_thread_t;
 
-static volatile sig_atomic_t s_signals;   /* (below) */
+static atomic_int s_signals;   /* (below) */
 
 /*  The thread's result is verifier_run's at_err (read back by pthread_join).
  *  A verifier that failed asks the others to stop at once: the worker then
@@ -62,19 +63,20 @@ static void *s_thread_main(void *arg)
     s_thread_t *t = arg;
     at_err rc = verifier_run(&t->opts, &t->stats);
     if (rc != AT_OK)
-        s_signals = 2;
+        atomic_store(&s_signals, 2);
     return (void *) (intptr_t) rc;
 }
 
 /*  SIGINT/SIGTERM: the first asks every verifier to drain, the second to
- *  stop at once (see verifier.h). CZMQ's own handler is turned off. */
-static volatile sig_atomic_t s_signals;
-
+ *  stop at once (see verifier.h). CZMQ's own handler is turned off. The
+ *  count is an atomic_int: written by the handler and by failing threads,
+ *  read by every verifier thread (lock-free, so async-signal-safe too). */
 static void s_on_signal(int sig)
 {
     (void) sig;
-    if (s_signals < 2)
-        s_signals++;
+    int n = atomic_load(&s_signals);
+    if (n < 2)
+        atomic_store(&s_signals, n + 1);
 }
 
 static void s_install_signals(void)
@@ -134,7 +136,7 @@ static int s_run(const worker_settings_t *s)
         s_fill_opts(s, &threads[started].opts, base, started);
         if (pthread_create(&threads[started].thread, NULL, s_thread_main, &threads[started]) != 0) {
             at_log_error("WRK-THREAD", "cannot start thread %d: stopping the %d started", started, started);
-            s_signals = 2;
+            atomic_store(&s_signals, 2);
             rc = 1;
             break;
         }
@@ -145,7 +147,7 @@ static int s_run(const worker_settings_t *s)
         pthread_join(threads[i].thread, &ret);
         if ((intptr_t) ret != AT_OK) {
             rc = 1;
-            s_signals = 2;   /* the others stop at once too */
+            atomic_store(&s_signals, 2);   /* the others stop at once too */
         }
         total.tasks += threads[i].stats.tasks;
         total.valid += threads[i].stats.valid;

@@ -36,7 +36,7 @@ typedef struct {
  *  that took too long. */
 static bool s_stop_now(const s_ctx_t *c)
 {
-    if (*c->o->signals >= 2)
+    if (atomic_load(c->o->signals) >= 2)
         return true;
     return c->draining && at_clock_mono_us() >= c->drain_deadline;
 }
@@ -336,7 +336,7 @@ at_err verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
     zmq_pollitem_t item = { zsock_resolve(c.dealer), 0, ZMQ_POLLIN, 0 };
     long poll_ms = opts->heartbeat_ms < 100 ? (long) opts->heartbeat_ms : 100;   /* notice signals soon */
     while (!c.drained && !s_stop_now(&c)) {
-        if (!c.draining && *opts->signals > 0)
+        if (!c.draining && atomic_load(opts->signals) > 0)
             s_drain_begin(&c);
         if (zmq_poll(&item, 1, poll_ms) > 0)
             s_recv_all(&c);

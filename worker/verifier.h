@@ -9,7 +9,7 @@
 #ifndef AT_VERIFIER_H
 #define AT_VERIFIER_H
 #include "at_err.h"
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct {
@@ -24,7 +24,7 @@ typedef struct {
     uint64_t test_delay_us;      /* test only: extra sleep per task */
     uint64_t sim_verify_us;      /* test only: sleep instead of verifying */
     uint64_t drain_ms;           /* longest a drain may take before stopping at once */
-    const volatile sig_atomic_t *signals;   /* stop requests so far: 1 = drain, 2 = stop now */
+    const atomic_int *signals;              /* stop requests so far: 1 = drain, 2 = stop now */
 } verifier_opts_t;
 
 /*  Written by the verifier's thread, read by the metrics thread at any time:

@@ -1,5 +1,5 @@
 /*  worker_metrics.h: a worker process's Prometheus metrics (see
- *  proto/metrics.h).
+ *  metrics/metrics.h).
  *
  *  The verifier threads keep their statistics in atomics (verifier.h); at
  *  every scrape the HTTP thread sums them over the threads. Nothing is

@@ -18,7 +18,7 @@ static const uint8_t R1[] = { 7, 1 }, R2[] = { 7, 2 };
 
 static void test_confirm(void)
 {
-    sinklink_t *s = sinklink_new(77);
+    sinklink_t *s = sinklink_new(77, 5000000);
     CHECK(sinklink_epoch(s) == 77 && !sinklink_registered(s));
     wire_sink_hello_t h = s_hello("i1", 500, 0);   /* not adopted yet */
     sinklink_plan_t p = sinklink_hello(s, R1, 2, &h, 0, 1);
@@ -46,7 +46,7 @@ static void test_confirm(void)
 
 static void test_replacement_and_commits(void)
 {
-    sinklink_t *s = sinklink_new(9);
+    sinklink_t *s = sinklink_new(9, 5000000);
     wire_sink_hello_t h = s_hello("i1", 0, 9);
     sinklink_hello(s, R1, 2, &h, 0, 1);
     sinklink_plan_t p = sinklink_hello(s, R1, 2, &h, 0, 2);
@@ -63,9 +63,27 @@ static void test_replacement_and_commits(void)
     sinklink_destroy(&s);
 }
 
+static void test_lost_and_back(void)
+{
+    sinklink_t *s = sinklink_new(9, 5000000);
+    CHECK(!sinklink_check(s, 100000000));        /* no sink yet: nothing to lose */
+    wire_sink_hello_t h = s_hello("i1", 0, 9);
+    sinklink_hello(s, R1, 2, &h, 0, 1000000);
+    sinklink_hello(s, R1, 2, &h, 0, 1000001);
+    CHECK(sinklink_up(s));
+    sinklink_seen(s, 3000000);                    /* a COMMITTED */
+    CHECK(!sinklink_check(s, 8000000));          /* 5 s exactly: not yet */
+    CHECK(sinklink_check(s, 8000001) && !sinklink_up(s));
+    CHECK(!sinklink_check(s, 9000000));          /* said once */
+    sinklink_plan_t p = sinklink_hello(s, R1, 2, &h, 0, 9500000);
+    CHECK(p.recovered && !p.registered && sinklink_up(s));
+    sinklink_destroy(&s);
+}
+
 int main(void)
 {
     test_confirm();
     test_replacement_and_commits();
+    test_lost_and_back();
     return check_done("test_sinklink");
 }
