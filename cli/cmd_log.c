@@ -376,7 +376,21 @@ static logdb_t *s_open(const char *dir)
     struct stat st;
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "attest log: no log at %s: start the pipeline with 'attest up' or pass --dir\n", dir);
+        int e = errno;
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/log/data.mdb", dir);
+        if (e == EACCES)
+            fprintf(stderr, "attest log: permission denied reading %s: run as a user who may read the log\n", path);
+        else if (stat(sub, &st) == 0)
+            fprintf(stderr, "attest log: no log at %s, but there is one in %s/log: did you mean --dir %s/log?\n",
+                    dir, dir, dir);
+        else
+            fprintf(stderr, "attest log: no log at %s (%s): start the pipeline with 'attest up' or pass --dir\n",
+                    dir, strerror(e));
+        return NULL;
+    }
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "attest log: permission denied reading %s: run as a user who may read the log\n", path);
         return NULL;
     }
     at_err err;
