@@ -30,14 +30,14 @@ static void s_usage(FILE *out)
     fprintf(out, "attest: Attest's command-line tool\n\nUsage: attest COMMAND [options]\n\nCommands:\n");
     for (size_t i = 0; i < S_NCOMMANDS; i++)
         fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
-    fprintf(out, "\nRun 'attest COMMAND --help' for a command's options; 'attest --version' for the version.\n"
+    fprintf(out, "\nRun 'attest COMMAND --help' (or 'attest help COMMAND') for a command's options; 'attest --version' for the version.\n"
                  "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-        || strcmp(argv[1], "help") == 0) {
+        || (strcmp(argv[1], "help") == 0 && argc == 2)) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -50,10 +50,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "attest: libsodium failed to initialise\n");
         return 1;
     }
+    if (strcmp(argv[1], "help") == 0 && argc == 3) {   /* attest help CMD: CMD --help */
+        char *help_argv[] = { argv[2], "--help", NULL };
+        argc = 3;
+        argv[1] = argv[2];
+        argv[2] = help_argv[1];
+    }
     for (size_t i = 0; i < S_NCOMMANDS; i++)
         if (strcmp(argv[1], s_commands[i].name) == 0)
             return s_commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "attest: unknown command '%s'\n\n", argv[1]);
+    const char *names[S_NCOMMANDS];
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        names[i] = s_commands[i].name;
+    const char *best = cfg_suggest(argv[1], strlen(argv[1]), names, S_NCOMMANDS);
+    if (best)
+        fprintf(stderr, "attest: unknown command '%s'; did you mean 'attest %s'?\n\n", argv[1], best);
+    else
+        fprintf(stderr, "attest: unknown command '%s'\n\n", argv[1]);
     s_usage(stderr);
     return 2;
 }

@@ -136,6 +136,71 @@ static at_err s_set(cfg_t *self, int i, bool alias, const char *value, const cha
     return AT_OK;
 }
 
+/*  Levenshtein distance of a[0..n) and b, capped at 9 (names are short). */
+static size_t s_distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b), row[64];
+    if (n >= 63 || m >= 63)
+        return 9;
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[m] < 9 ? row[m] : 9;
+}
+
+const char *cfg_suggest(const char *word, size_t len, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = len / 3 + 1 < 3 ? len / 3 + 1 : 3;   /* at most a third of the word wrong */
+    for (size_t i = 0; i < n; i++) {
+        size_t d = s_distance(word, len, names[i]);
+        if (d < best_d || (d <= best_d && !best && strncmp(names[i], word, len) == 0)) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    for (size_t i = 0; i < n && !best; i++)   /* a unique prefix: "--pipe" for pipeline-window */
+        if (len >= 3 && strncmp(names[i], word, len) == 0)
+            best = names[i];
+    return best;
+}
+
+/*  ", did you mean '--NAME'?" for an unknown name, or "" (static buffer). */
+static const char *s_did_you_mean(const cfg_t *self, const char *word, size_t len, const char *dashes)
+{
+    static char buf[96];
+    const char *names[2 * S_MAX_DEFS] = { NULL };
+    size_t owner[2 * S_MAX_DEFS] = { 0 }, n = 0;
+    for (size_t i = 0; i < self->ndefs; i++) {
+        owner[n] = i;
+        names[n++] = self->defs[i].name;
+        if (self->defs[i].alias) {
+            owner[n] = i;
+            names[n++] = self->defs[i].alias;   /* close to an old name: suggest the new one */
+        }
+    }
+    const char *best = cfg_suggest(word, len, names, n);
+    if (!best)
+        return "";
+    for (size_t k = 0; k < n; k++)
+        if (names[k] == best)
+            best = self->defs[owner[k]].name;
+    snprintf(buf, sizeof buf, "; did you mean '%s%s'?", dashes, best);
+    return buf;
+}
+
 static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
 {
     zconfig_t *root = zconfig_load(path);
@@ -149,7 +214,8 @@ static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
         bool alias;
         int i = s_find(self, name, strlen(name), &alias);
         if (i < 0) {
-            fprintf(stderr, "%s: %s: unknown key '%s' (see --help)\n", self->prog, path, name);
+            fprintf(stderr, "%s: %s: unknown key '%s'%s (see --help)\n", self->prog, path, name,
+                    s_did_you_mean(self, name, strlen(name), ""));
             rc = AT_ERR_CONFIG;
         } else if (!flag_set[i]) {
             const char *v = zconfig_value(item);
@@ -173,7 +239,8 @@ static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *fla
     bool is_config = s_is("config", arg, len), alias = false;
     int i = is_config ? -1 : s_find(self, arg, len, &alias);
     if (!is_config && i < 0) {
-        fprintf(stderr, "%s: unknown option '--%.*s' (try --help)\n", self->prog, (int) len, arg);
+        fprintf(stderr, "%s: unknown option '--%.*s'%s (try --help)\n", self->prog, (int) len, arg,
+                s_did_you_mean(self, arg, len, "--"));
         return AT_ERR_CONFIG;
     }
     const char *value = eq ? eq + 1 : NULL;

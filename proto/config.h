@@ -111,6 +111,11 @@ const char *cfg_positional(const cfg_t *self, size_t i);    /* borrowed */
 /*  One line per setting: "  --name TYPE  help (default: D; MIN..MAX)", then
  *  one "deprecated" line per alias. */
 void cfg_usage(const cfg_t *self, FILE *out);
+/*  The name among names[0..n) closest to word[0..len) (a small edit
+ *  distance, or a unique prefix), for "did you mean ...?"; NULL if none is
+ *  close. */
+const char *cfg_suggest(const char *word, size_t len, const char *const *names, size_t n);
+
 /*  "<prog> <version> (<git commit>)" and a newline. */
 void cfg_print_version(const char *prog, FILE *out);
 /*  Logs the effective configuration, one line per setting, and warns once

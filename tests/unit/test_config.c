@@ -430,8 +430,24 @@ static void test_version(void)
     CHECK(buf[9] >= '0' && buf[9] <= '9');               /* "attest-x 0.1.0 (abc1234)" */
 }
 
+/*  "did you mean": a close name, a unique prefix, nothing for a far word. */
+static void test_suggest(void)
+{
+    const char *names[] = { "broker", "key", "producer", "pipeline-window", "timeout-ms" };
+    size_t n = sizeof names / sizeof names[0];
+    const char *s = cfg_suggest("brokr", 5, names, n);
+    CHECK(s && strcmp(s, "broker") == 0);
+    s = cfg_suggest("prodcuer", 8, names, n);
+    CHECK(s && strcmp(s, "producer") == 0);
+    s = cfg_suggest("pipe", 4, names, n);
+    CHECK(s && strcmp(s, "pipeline-window") == 0);
+    CHECK(cfg_suggest("zzzzzz", 6, names, n) == NULL);
+    CHECK(cfg_suggest("x", 1, names, n) == NULL);
+}
+
 int main(void)
 {
+    test_suggest();
     test_run();
     test_version();
     test_bind();
