@@ -64,6 +64,7 @@ static void s_define(broker_metrics_t *self)
                                   "(0: admission closed).");
     self->sink_lost = metrics_counter(m, "attest_broker_sink_lost_total",
                                       "Times the sink was silent past sink-timeout-ms.");
+    metrics_ready_when(m, self->sink_up, "no sink registered and confirmed, or it is silent (sink-timeout-ms)");
     metrics_set(self->up, 1);
 }
 

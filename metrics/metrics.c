@@ -54,6 +54,8 @@ struct metrics_t {
     metrics_family_t *families, *last;
     metrics_scrape_fn *hook;
     void *hook_arg;
+    metrics_series_t *ready;    /* /readyz: ready while its value is above 0 (NULL: always) */
+    const char *ready_why;      /* the 503 text when not (static) */
     struct MHD_Daemon *daemon;
     int port;
     const char *event;
@@ -245,6 +247,27 @@ metrics_series_t *metrics_histogram(metrics_t *self, const char *name, const cha
     metrics_series_t *s = s_series_add(f, NULL);
     pthread_mutex_unlock(&self->lock);
     return s;
+}
+
+void metrics_ready_when(metrics_t *self, metrics_series_t *gauge, const char *why_not)
+{
+    pthread_mutex_lock(&self->lock);
+    self->ready = gauge;
+    self->ready_why = why_not;
+    pthread_mutex_unlock(&self->lock);
+}
+
+/*  /readyz: 200 "ready" or 503 with the reason (the scrape hook runs first,
+ *  as for /metrics, so gauges it computes are fresh). */
+static bool s_is_ready(metrics_t *self, const char **why)
+{
+    pthread_mutex_lock(&self->lock);
+    if (self->hook)
+        self->hook(self->hook_arg);
+    bool ready = !self->ready || atomic_load_explicit(&self->ready->value, memory_order_relaxed) > 0;
+    *why = self->ready_why ? self->ready_why : "not ready";
+    pthread_mutex_unlock(&self->lock);
+    return ready;
 }
 
 void metrics_on_scrape(metrics_t *self, metrics_scrape_fn *fn, void *arg)
@@ -482,7 +505,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     (void) upload;
     (void) con_cls;
     metrics_t *self = cls;
-    static char not_found[] = "not found: try /metrics\n";
+    static char not_found[] = "not found: try /metrics, /healthz or /readyz\n";
+    static char ok[] = "ok\n", ready[] = "ready\n";
     static char not_allowed[] = "method not allowed\n";
     if (*upload_len) {
         *upload_len = 0;   /* a body is ignored: the reply is already queued */
@@ -490,6 +514,16 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return s_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof not_allowed - 1, false);
+    if (strcmp(url, "/healthz") == 0)   /* alive: the process answers */
+        return s_reply(conn, MHD_HTTP_OK, ok, sizeof ok - 1, false);
+    if (strcmp(url, "/readyz") == 0) {
+        const char *why;
+        if (s_is_ready(self, &why))
+            return s_reply(conn, MHD_HTTP_OK, ready, sizeof ready - 1, false);
+        char *text = NULL;
+        int n = asprintf(&text, "not ready: %s\n", why);
+        return n < 0 ? MHD_NO : s_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text, (size_t) n, true);
+    }
     if (strcmp(url, "/metrics") != 0)
         return s_reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof not_found - 1, false);
     size_t len;

@@ -14,7 +14,9 @@
  *
  *  metrics_serve() starts a libmicrohttpd daemon with its own thread that
  *  answers GET /metrics with the text exposition format 0.0.4 (# HELP and
- *  # TYPE lines, escaped label values and help text), 404 for any other
+ *  # TYPE lines, escaped label values and help text), GET /healthz with 200
+ *  "ok" (the process is alive and answers), GET /readyz with 200 "ready" or
+ *  503 "not ready: REASON" (see metrics_ready_when), 404 for any other
  *  path and 405 for any other method; connections are bounded (16 at once,
  *  8 per client address) and time out after 10 s of silence.
  *
@@ -73,6 +75,10 @@ metrics_series_t *metrics_gauge(metrics_t *self, const char *name, const char *h
  *  the +Inf bucket is added. At most 32 bounds. */
 metrics_series_t *metrics_histogram(metrics_t *self, const char *name, const char *help, const uint64_t *bounds,
                                     size_t nbounds, uint64_t divisor);
+
+/*  /readyz answers 200 while gauge's value is above 0, else 503 with
+ *  why_not (static text). Without it, /readyz is always 200. */
+void metrics_ready_when(metrics_t *self, metrics_series_t *gauge, const char *why_not);
 
 /*  Updates (relaxed atomics; any thread). All accept NULL and then do
  *  nothing, so call sites need no "metrics enabled?" test. */

@@ -512,7 +512,7 @@ static void s_metrics(sink_t *self)
     sink_metrics_snapshot_t s = {
         .received = c->received, .committed = c->committed, .duplicates = c->duplicates, .commits = c->commits,
         .malformed = c->malformed, .stale = c->stale, .reorder_buffered = reorder_filled(self->rb),
-        .next_index = self->next_index, .next_seq = self->next_seq,
+        .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
     };
     sink_metrics_publish(self->metrics, &s);
 }

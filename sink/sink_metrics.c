@@ -7,7 +7,7 @@
 struct sink_metrics_t {
     metrics_t *reg;
     metrics_series_t *received, *committed, *duplicates, *commits, *malformed, *stale;
-    metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds;
+    metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds, *registered;
 };
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
@@ -30,6 +30,9 @@ static void s_define(sink_metrics_t *self)
                                    "Verdicts held in the reorder buffer, waiting for a gap or a commit.");
     self->next_index = metrics_gauge(m, "attest_sink_next_index", "Entries in the log (index of the next one).");
     self->next_seq = metrics_gauge(m, "attest_sink_next_seq", "Committed watermark: the next sequence number.");
+    self->registered = metrics_gauge(m, "attest_sink_registered",
+                                     "1 once the log is open and the sink has adopted a broker's epoch.");
+    metrics_ready_when(m, self->registered, "not registered with a broker yet (no SINK_WELCOME)");
     self->malformed = metrics_counter(m, "attest_sink_malformed_total",
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
@@ -73,6 +76,7 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->buffered, s->reorder_buffered);
     metrics_set(self->next_index, s->next_index);
     metrics_set(self->next_seq, s->next_seq);
+    metrics_set(self->registered, s->registered ? 1 : 0);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

@@ -10,6 +10,7 @@
 #ifndef AT_SINK_METRICS_H
 #define AT_SINK_METRICS_H
 #include "at_err.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct sink_metrics_t sink_metrics_t;
@@ -19,6 +20,7 @@ typedef struct {
     uint64_t reorder_buffered;      /* verdicts held in the reorder buffer */
     uint64_t next_index;            /* entries in the log */
     uint64_t next_seq;              /* committed watermark */
+    bool registered;                /* the log is open and a broker epoch adopted (SINK_WELCOME) */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -230,6 +230,7 @@ static void s_recv_all(s_ctx_t *c)
         if (rc == AT_ERR_BUSY)
             return;
         c->last_recv = at_clock_mono_us();
+        c->st->heard_us = c->last_recv;
         if (rc != AT_OK) {
             c->st->malformed++;
             at_log_limited(AT_LOG_WARN, "WRK-MALFORMED", "%s: bad %s from broker (%s): %s", c->o->id,

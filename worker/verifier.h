@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     _Atomic uint64_t tasks, valid, invalid, malformed;
     _Atomic uint64_t busy_us;    /* time spent judging tasks, microseconds */
+    _Atomic uint64_t heard_us;   /* monotonic us of the last message from the broker (0: none yet) */
 } verifier_stats_t;
 
 /*  Runs a verifier until it is asked to stop (*opts->signals > 0). The first

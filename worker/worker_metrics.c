@@ -2,20 +2,23 @@
  *  docs/operations.md, "Metrics"). */
 #include "worker_metrics.h"
 #include "metrics.h"
+#include "clock.h"
+
+#define S_HEARD_US 3000000u   /* a thread that heard nothing this long is not connected */
 #include <stdlib.h>
 
 struct worker_metrics_t {
     metrics_t *reg;
     char *stats;                 /* first verifier_stats_t */
     size_t stride, n;
-    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy;
+    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected;
 };
 
 /*  On the HTTP thread, under the registry's lock: sums the threads' atomics. */
 static void s_collect(void *arg)
 {
     worker_metrics_t *self = arg;
-    uint64_t tasks = 0, valid = 0, invalid = 0, malformed = 0, busy = 0;
+    uint64_t tasks = 0, valid = 0, invalid = 0, malformed = 0, busy = 0, connected = 0, now = at_clock_mono_us();
     for (size_t i = 0; i < self->n; i++) {
         verifier_stats_t *st = (verifier_stats_t *) (void *) (self->stats + i * self->stride);
         tasks += st->tasks;
@@ -23,7 +26,10 @@ static void s_collect(void *arg)
         invalid += st->invalid;
         malformed += st->malformed;
         busy += st->busy_us;
+        uint64_t heard = st->heard_us;
+        connected += heard && now - heard < S_HEARD_US;
     }
+    metrics_set(self->connected, connected);
     metrics_set(self->tasks, tasks);
     metrics_set(self->valid, valid);
     metrics_set(self->invalid, invalid);
@@ -45,6 +51,10 @@ static void s_define(worker_metrics_t *self)
                                                "Time the verifiers spent judging tasks, summed over threads.",
                                                NULL, 1000000), NULL);
     metrics_set(self->threads, self->n);
+    self->connected = metrics_gauge(m, "attest_worker_connected_threads",
+                                    "Verifier threads that heard from the broker in the last 3 s "
+                                    "(the broker sends HEARTBEAT every second).");
+    metrics_ready_when(m, self->connected, "no verifier thread has heard from the broker in 3 s");
 }
 
 worker_metrics_t *worker_metrics_new(const char *address, verifier_stats_t *stats, size_t stride, size_t nthreads,

@@ -478,10 +478,10 @@ def container(workload):
 
 def probe_ok(c, port_name, port):
     ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
-    for kind in ("readinessProbe", "livenessProbe"):
+    for kind, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         g = (c.get(kind) or {}).get("httpGet") or {}
         target = g.get("port")
-        if g.get("path") != "/metrics" or (target != port and ports.get(target) != port):
+        if g.get("path") != path or (target != port and ports.get(target) != port):
             return False
     return True
 
@@ -497,7 +497,7 @@ def check_workload(t, kind, name, role, ports, mem_limit=None):
     cports = sorted(p["containerPort"] for p in c.get("ports", []))
     t.check("k8s: %s container ports %s" % (name, ports), cports == sorted(ports), cports)
     metrics = [p for p in ports if 9100 <= p <= 9102][0]
-    t.check("k8s: %s readiness and liveness probes: HTTP GET /metrics on %d" % (name, metrics),
+    t.check("k8s: %s readiness and liveness probes: HTTP GET /readyz and /healthz on %d" % (name, metrics),
             probe_ok(c, "metrics", metrics))
     res = c.get("resources") or {}
     t.check("k8s: %s has cpu+memory requests and limits" % name,

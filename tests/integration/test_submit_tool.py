@@ -232,7 +232,9 @@ def test_unacknowledged(attest, sk):
     rc, outs, out, err = submit(attest, port, [fields(lf.make_attestation(sk)[0])], "--timeout-ms", "2500")
     fb.stop.set()
     fb.join()
-    T.check("unacked.exit1", rc == 1 and "unacknowledged=1" in err and not outs, err)
+    T.check("unacked.exit1", rc == 1 and "unacknowledged=1" in err, err)
+    T.check("unacked.listed", list(outs) == [1] and len(outs[1]) == 1 and outs[1][0].get("unacknowledged") is True
+            and len(outs[1][0].get("id", "")) == 64, outs)
     T.check("unacked.pings", fb.pings >= 1, fb.pings)
 
 
