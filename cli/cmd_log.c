@@ -98,8 +98,7 @@ static int s_print_pretty(s_log_t *self, uint64_t index)
         return 1;
     }
     json_t *o = jsonl_entry(&e);
-    json_dumpf(o, stdout, JSON_INDENT(2));
-    printf("\n");
+    jsonl_print_pretty(stdout, o);
     json_decref(o);
     return 0;
 }
@@ -245,9 +244,10 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
     const uint8_t *raw;
     size_t raw_len;
     at_err rc = logdb_get(self->db, i, &e, &raw, &raw_len);
+    if (rc == AT_ERR_NOT_FOUND)
+        return s_problem(v, "entries: entry missing (the log says it has %" PRIu64 " entries)", v->n);
     if (rc)
-        return s_problem(v, "entries: %s", rc == AT_ERR_NOT_FOUND ? "entry missing (indices not contiguous)"
-                                                                  : at_strerror(rc));
+        return s_problem(v, "entries: the entry does not decode: %s", at_strerror(rc));
     if (e.index != i)
         return s_problem(v, "entries: stored index is %" PRIu64, e.index);
     if (i > 0 && e.seq <= v->last_seq)   /* one writer, in broker order (two sinks on one log break it) */
@@ -274,13 +274,41 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
     return true;
 }
 
-/*  Meta head and the absence of entries past the end. */
-static bool s_verify_end(s_log_t *self, s_verify_t *v, const logdb_state_t *st)
+/*  An entry that can be read and decoded, or the problem with it. */
+static bool s_verify_present(s_log_t *self, s_verify_t *v, uint64_t i)
 {
+    logdb_entry_t e;
+    at_err rc = logdb_get(self->db, i, &e, NULL, NULL);
+    if (rc == AT_ERR_NOT_FOUND)
+        return s_problem(v, "entries: entry missing (the log says it has %" PRIu64 " entries)", v->n);
+    if (rc)
+        return s_problem(v, "entries: the entry does not decode: %s", at_strerror(rc));
+    return true;
+}
+
+/*  The id lookups of every entry read the entries not yet in the ids index
+ *  (from ids_upto to the end) first: one missing or corrupt there would make
+ *  every lookup fail, and be reported at the wrong index. So these are
+ *  checked first, and a problem is reported at its own index in *at. */
+static bool s_verify_tail(s_log_t *self, s_verify_t *v, const logdb_state_t *st, uint64_t *at)
+{
+    for (uint64_t i = st->ids_upto; i < v->n; i++)
+        if (!s_verify_present(self, v, i)) {
+            *at = i;
+            return false;
+        }
+    return true;
+}
+
+/*  Meta head and the absence of entries past the end. */
+static bool s_verify_end(s_log_t *self, s_verify_t *v, const logdb_state_t *st, uint64_t *at)
+{
+    *at = v->n;
     if (logdb_get(self->db, v->n, NULL, NULL, NULL) != AT_ERR_NOT_FOUND)
         return s_problem(v, "entries: an entry exists past next_index %" PRIu64, v->n);
     if (sodium_memcmp(st->head, v->prev, LOGDB_HASH_BYTES) != 0)
-        return s_problem(v, "chain: meta head is not the hash of the last entry");
+        return v->n ? s_problem(v, "chain: meta head is not the hash of the last entry (index %" PRIu64 ")", v->n - 1)
+                    : s_problem(v, "chain: meta head of an empty log is not zeroes");
     return true;
 }
 
@@ -308,7 +336,7 @@ static int s_verify(s_log_t *self)
     }
     v.n = st.next_index;
     uint64_t at = v.n, last = at_clock_mono_us();
-    bool ok = true;
+    bool ok = s_verify_tail(self, &v, &st, &at);
     for (uint64_t i = 0; i < v.n && ok; i++) {
         if (!(ok = s_verify_entry(self, &v, i)))
             at = i;
@@ -318,7 +346,7 @@ static int s_verify(s_log_t *self)
         }
     }
     if (ok)
-        ok = s_verify_end(self, &v, &st);
+        ok = s_verify_end(self, &v, &st, &at);
     if (!ok) {
         printf("verify: FAILED at index %" PRIu64 ": %s\n", at, v.problem);
         return 1;

@@ -172,10 +172,14 @@ static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const 
     return true;
 }
 
-static bool s_blank(const char *s)
+/*  True when s[0..n) holds only spaces, tabs and CR/LF. Length-aware: a NUL
+ *  byte is content (the JSON parser then reports the line), not an end. */
+static bool s_blank(const char *s, size_t n)
 {
-    s += strspn(s, " \t\r\n");
-    return *s == '\0';
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
 }
 
 /*  Waits until the input has something to read, serving the connection
@@ -210,7 +214,7 @@ static void s_read_all(s_submit_t *self, const char *broker)
                 skipping = false;   /* the end of a line already reported too long */
             else {
                 self->lines++;
-                stop = !s_blank(buf + start) && !s_submit_line(self, buf + start, len - 1, broker);
+                stop = !s_blank(buf + start, len - 1) && !s_submit_line(self, buf + start, len - 1, broker);
             }
             start += len;
         }
@@ -228,7 +232,7 @@ static void s_read_all(s_submit_t *self, const char *broker)
         }
         if (eof) {
             buf[used] = '\0';
-            if (used && !skipping && !s_blank(buf)) {
+            if (used && !skipping && !s_blank(buf, used)) {
                 self->lines++;
                 s_submit_line(self, buf, used, broker);
             }

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,14 +70,15 @@ static at_err s_str(json_t *obj, const char *name, size_t max, const char **p, s
     return AT_OK;
 }
 
-/*  An optional Unix-seconds field; *present false when absent or null. */
-static at_err s_time(json_t *obj, const char *name, uint64_t *out, bool *present, char *err)
+/*  An optional Unix-seconds field; *present false when absent or null. A
+ *  negative value is a u64 above INT64_MAX only when s_widen made it so. */
+static at_err s_time(json_t *obj, const char *name, bool widened, uint64_t *out, bool *present, char *err)
 {
     json_t *v = json_object_get(obj, name);
     *present = v && !json_is_null(v);
     if (!*present)
         return AT_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
+    if (!json_is_integer(v) || (json_integer_value(v) < 0 && !widened))
         return s_fail(err, AT_ERR_CONFIG, "field \"%s\" must be a whole number of Unix seconds%s", name,
                       strcmp(name, "expires_at") == 0 ? " or null" : "");
     *out = (uint64_t) json_integer_value(v);
@@ -90,7 +92,8 @@ static at_err s_hex(json_t *obj, const char *name, uint8_t *out, size_t n, bool 
     *present = v != NULL;
     if (!v)
         return AT_OK;
-    if (!json_is_string(v) || !jsonl_unhex(json_string_value(v), out, n))
+    /* json_string_length, not strlen: with JSON_ALLOW_NUL "<hex>\u0000junk" must not pass */
+    if (!json_is_string(v) || json_string_length(v) != 2 * n || !jsonl_unhex(json_string_value(v), out, n))
         return s_fail(err, AT_ERR_CONFIG, "field \"%s\" must be %zu hex digits", name, 2 * n);
     return AT_OK;
 }
@@ -120,7 +123,7 @@ static at_err s_data(json_t *obj, s_draft_t *d, char *err)
     return AT_OK;
 }
 
-static at_err s_fields(json_t *obj, s_draft_t *d, char *err)
+static at_err s_fields(json_t *obj, bool widened, s_draft_t *d, char *err)
 {
     at_err rc;
     bool has_issued, has_nonce;
@@ -130,8 +133,8 @@ static at_err s_fields(json_t *obj, s_draft_t *d, char *err)
     if ((rc = s_str(obj, "schema", AT_SCHEMA_MAX, &a->schema, &a->schema_len, err))) return rc;
     if ((rc = s_str(obj, "subject", AT_SUBJECT_MAX, &a->subject, &a->subject_len, err))) return rc;
     if ((rc = s_data(obj, d, err))) return rc;
-    if ((rc = s_time(obj, "issued_at", &a->issued_at, &has_issued, err))) return rc;
-    if ((rc = s_time(obj, "expires_at", &a->expires_at, &a->has_expires, err))) return rc;
+    if ((rc = s_time(obj, "issued_at", widened, &a->issued_at, &has_issued, err))) return rc;
+    if ((rc = s_time(obj, "expires_at", widened, &a->expires_at, &a->has_expires, err))) return rc;
     if ((rc = s_hex(obj, "nonce", d->nonce, AT_NONCE_BYTES, &has_nonce, err))) return rc;
     if ((rc = s_hex(obj, "attester", d->attester, AT_KEY_BYTES, &d->has_attester, err))) return rc;
     if ((rc = s_hex(obj, "signature", d->sig, AT_SIG_BYTES, &d->has_sig, err))) return rc;
@@ -163,11 +166,77 @@ static at_err s_sign(s_draft_t *d, const uint8_t *sk, char *err)
     return AT_OK;
 }
 
+/*  Copies the digits of the number at line[i..) to out + *o, as the int64
+ *  of the same bits when it is a plain unsigned literal above INT64_MAX
+ *  (then sets *widened); returns the index after the digits. */
+static size_t s_widen_number(const char *line, size_t i, size_t n, char *out, size_t *o, bool *widened)
+{
+    size_t j = i;
+    while (j < n && line[j] >= '0' && line[j] <= '9')
+        j++;
+    if ((j >= n || !strchr(".eE", line[j])) && j - i >= 19 && j - i <= 20) {
+        char digits[24];
+        memcpy(digits, line + i, j - i);
+        digits[j - i] = '\0';
+        errno = 0;
+        unsigned long long u = strtoull(digits, NULL, 10);
+        if (errno == 0 && u > INT64_MAX) {
+            *o += (size_t) sprintf(out + *o, "%lld", (long long) (int64_t) (uint64_t) u);
+            *widened = true;
+            return j;
+        }
+    }
+    memcpy(out + *o, line + i, j - i);
+    *o += j - i;
+    return j;
+}
+
+/*  jansson's integers are int64: an unsigned literal above INT64_MAX (a u64
+ *  time that `attest log` printed) fails to parse. This copies the line with
+ *  each such literal, outside strings, rewritten as the int64 of the same
+ *  bits (json_int_t wraps back to the u64), and says whether it did. When
+ *  the line has a negative number of its own it is left alone: every
+ *  number field is unsigned, so such a line is refused anyway, and a
+ *  negative value in a parsed line is then always a widened u64. Returns a
+ *  new buffer (caller frees) with its length in *n_out. */
+static char *s_widen(const char *line, size_t n, size_t *n_out, bool *widened)
+{
+    char *out = at_malloc(2 * n + 1);
+    size_t o = 0;
+    bool in_str = false, negative = false;
+    *widened = false;
+    for (size_t i = 0; i < n;) {
+        char c = line[i];
+        if (!in_str && c == '-' && i + 1 < n && line[i + 1] >= '0' && line[i + 1] <= '9')
+            negative = true;
+        if (!in_str && c >= '0' && c <= '9' && (i == 0 || !strchr("0123456789.eE+-", line[i - 1]))) {
+            i = s_widen_number(line, i, n, out, &o, widened);
+            continue;
+        }
+        if (in_str && c == '\\' && i + 1 < n)
+            out[o++] = line[i++];   /* the escaped byte is copied below, whatever it is */
+        else if (c == '"')
+            in_str = !in_str;
+        out[o++] = line[i++];
+    }
+    if (negative) {
+        memcpy(out, line, n);
+        o = n;
+        *widened = false;
+    }
+    *n_out = o;
+    return out;
+}
+
 at_err jsonl_parse_attestation(const char *line, size_t len, const uint8_t *sk, uint8_t *out, size_t *out_len,
                                char *err)
 {
     json_error_t jerr;
-    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    bool widened;
+    size_t wlen;
+    char *wide = s_widen(line, len, &wlen, &widened);
+    json_t *obj = json_loadb(wide, wlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    free(wide);
     if (!obj)
         return s_fail(err, AT_ERR_CONFIG, "not JSON: %s (column %d)", jerr.text, jerr.column);
     at_err rc;
@@ -175,7 +244,7 @@ at_err jsonl_parse_attestation(const char *line, size_t len, const uint8_t *sk, 
     memset(&d, 0, sizeof d);
     if (!json_is_object(obj))
         rc = s_fail(err, AT_ERR_CONFIG, "not a JSON object");
-    else if ((rc = s_fields(obj, &d, err)) == AT_OK && (rc = s_sign(&d, sk, err)) == AT_OK) {
+    else if ((rc = s_fields(obj, widened, &d, err)) == AT_OK && (rc = s_sign(&d, sk, err)) == AT_OK) {
         rc = attestation_encode(&d.a, out, AT_ENCODED_MAX, out_len);
         if (rc)
             s_fail(err, rc, "cannot encode the attestation: %s", at_strerror(rc));
@@ -265,9 +334,52 @@ json_t *jsonl_entry(const logdb_entry_t *e)
     return o;
 }
 
+/*  Writes v; integers as u64 (see jsonl.h), everything else as jansson
+ *  writes it. indent 0: compact; else that many spaces per level. */
+static void s_dump(FILE *f, const json_t *v, int indent, int depth)
+{
+    const char *key;
+    json_t *item;
+    bool obj = json_is_object(v);
+    if (json_is_integer(v)) {
+        fprintf(f, "%" PRIu64, (uint64_t) json_integer_value(v));
+        return;
+    }
+    if (!obj && !json_is_array(v)) {
+        json_dumpf(v, f, JSON_ENCODE_ANY | JSON_COMPACT);
+        return;
+    }
+    size_t size = obj ? json_object_size(v) : json_array_size(v);
+    fputc(obj ? '{' : '[', f);
+    void *it = obj ? json_object_iter((json_t *) v) : NULL;
+    for (size_t i = 0; i < size; i++) {
+        fprintf(f, "%s%s%*s", i ? "," : "", indent ? "\n" : "", indent * (depth + 1), "");
+        if (obj) {
+            key = json_object_iter_key(it);
+            item = json_object_iter_value(it);
+            json_t *k = json_string(key);
+            json_dumpf(k, f, JSON_ENCODE_ANY);
+            json_decref(k);
+            fputs(indent ? ": " : ":", f);
+            it = json_object_iter_next((json_t *) v, it);
+        } else
+            item = json_array_get(v, i);
+        s_dump(f, item, indent, depth + 1);
+    }
+    if (indent && size)
+        fprintf(f, "\n%*s", indent * depth, "");
+    fputc(obj ? '}' : ']', f);
+}
+
 void jsonl_print(FILE *f, const json_t *obj)
 {
-    json_dumpf(obj, f, JSON_COMPACT);
+    s_dump(f, obj, 0, 0);
+    fputc('\n', f);
+}
+
+void jsonl_print_pretty(FILE *f, const json_t *obj)
+{
+    s_dump(f, obj, 2, 0);
     fputc('\n', f);
 }
 

@@ -11,8 +11,9 @@
  *    data_b64    string               no        the claim as standard base64 with padding
  *                                               (RFC 4648 section 4), 0..1024 bytes decoded;
  *                                               at most one of data / data_b64; default empty
- *    issued_at   integer              no        Unix seconds; default: now
- *    expires_at  integer or null      no        Unix seconds, > issued_at; null/absent: never
+ *    issued_at   integer              no        Unix seconds (0..2^64-1); default: now
+ *    expires_at  integer or null      no        Unix seconds (0..2^64-1), > issued_at;
+ *                                               null/absent: never
  *    nonce       string, 32 hex       no        16 bytes; default: random
  *    attester    string, 64 hex       no (*)    Ed25519 public key
  *    signature   string, 128 hex      no (*)    Ed25519 signature over the signing bytes
@@ -80,7 +81,13 @@ at_err jsonl_write_keyfile(const char *path, const uint8_t pk[AT_KEY_BYTES], con
 at_err jsonl_read_keyfile(const char *path, uint8_t sk[AT_SECRET_BYTES], char *err)
     __attribute__((warn_unused_result));
 
-/*  Prints obj compactly on one line to f (with a newline). */
+/*  Prints obj compactly on one line to f (with a newline). Every integer
+ *  the tool prints is unsigned (indices, sequence numbers, times): a
+ *  json_integer holds a u64's bits (json_integer((json_int_t) u)) and is
+ *  printed as the u64, so values above INT64_MAX are not negative;
+ *  jsonl_parse_attestation reads them back. */
 void jsonl_print(FILE *f, const json_t *obj);
+/*  The same, indented by two spaces per level (`attest log get`). */
+void jsonl_print_pretty(FILE *f, const json_t *obj);
 
 #endif

@@ -390,6 +390,7 @@ at_err wire_int_result(const msgpack_object *o, wire_result_t *out)
     if ((rc = wire_int_u64(&f[0], &out->key))) return rc;
     if ((rc = wire_int_u64(&f[1], &out->index))) return rc;
     if ((rc = s_u8(&f[2], &out->verdict))) return rc;
+    if (out->verdict > WIRE_INVALID) return AT_ERR_RANGE;   /* as in a verdict (wire.h); found by fuzz_wire */
     if ((rc = s_u8(&f[3], &out->reason))) return rc;
     return wire_int_bool(&f[4], &out->duplicate);
 }

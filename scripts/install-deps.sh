@@ -9,6 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
+  clang libclang-rt-14-dev   # the fuzz leg (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
   libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev
   python3 python3-zmq python3-msgpack python3-nacl python3-lmdb
   lmdb-utils

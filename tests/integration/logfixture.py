@@ -199,6 +199,22 @@ def tamper_entry(path, at, **fields):
     env.close()
 
 
+def delete_entry(path, at):
+    """Deletes one entry, leaving meta, ids and the other entries as they are."""
+    env, dbe, _, _ = open_env(path)
+    with env.begin(write=True) as txn:
+        txn.delete(be64(at), db=dbe)
+    env.close()
+
+
+def put_raw_entry(path, at, value):
+    """Replaces the stored bytes of one entry (e.g. with bytes that do not decode)."""
+    env, dbe, _, _ = open_env(path)
+    with env.begin(write=True) as txn:
+        txn.put(be64(at), value, db=dbe)
+    env.close()
+
+
 def tamper_meta(path, key, value):
     env, _, _, dbm = open_env(path)
     with env.begin(write=True) as txn:

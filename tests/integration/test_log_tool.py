@@ -136,8 +136,16 @@ def test_tampered(attest, tmp, logdir, ents, sk, tag):
         ("edit_time", lambda d: lf.tamper_entry(d, 3, t_committed=1), "FAILED at index 4: chain"),
         ("swap_att", lambda d: lf.tamper_entry(d, 1, att=other), "FAILED at index 1: ids"),
         ("bad_index", lambda d: lf.tamper_entry(d, 5, index=50), "FAILED at index 5: entries"),
-        ("bad_head", lambda d: lf.tamper_meta(d, b"head", b"\x01" * 32), "FAILED at index 7: chain"),
+        ("bad_head", lambda d: lf.tamper_meta(d, b"head", b"\x01" * 32), "FAILED at index 7: chain: meta head is not the hash of the last entry (index 6)"),
         ("short_count", lambda d: lf.tamper_meta(d, b"next_index", lf.be64(6)), "FAILED at index 6: entries"),
+        # the last entry deleted (meta still says 7): reported at its own index,
+        # not as a failed id lookup at index 0 (the tail's ids are read first)
+        ("drop_last", lambda d: lf.delete_entry(d, 6),
+         "FAILED at index 6: entries: entry missing (the log says it has 7 entries)"),
+        ("drop_middle", lambda d: lf.delete_entry(d, 5),
+         "FAILED at index 5: entries: entry missing (the log says it has 7 entries)"),
+        ("garbage_entry", lambda d: lf.put_raw_entry(d, 5, b"\x93\x01"),
+         "FAILED at index 5: entries: the entry does not decode: "),
         # indexed: entry 6's id is not its attestation's; tail: the tail lookup
         # finds id 0 at index 6 first, so the duplicate shows at index 0
         ("dup_id", lambda d: lf.tamper_entry(d, 6, id=ents[0]["id"]),

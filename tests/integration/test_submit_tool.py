@@ -279,6 +279,77 @@ def test_streaming(attest, sk):
         fb.join()
 
 
+def submit_bytes(attest, port, data, *extra, timeout=60):
+    """submit with raw bytes on stdin (NUL bytes included)."""
+    args = [attest, "submit", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
+    p = subprocess.run(args, input=data, capture_output=True, timeout=timeout)
+    outs = {}
+    for x in p.stdout.decode().splitlines():
+        o = json.loads(x)
+        outs.setdefault(o["line"], []).append(o)
+    return p.returncode, outs, p.stdout.decode(), p.stderr.decode()
+
+
+U64_ISSUED, U64_EXPIRES = 2**63 + 5, 2**64 - 1
+
+
+def test_bad_bytes(attest, sk):
+    """Input a new user could feed by mistake: a line starting with a NUL byte
+    (was skipped as blank, exit 0), hex fields with "\u0000junk" after the
+    digits (were accepted: the hex was measured with strlen), and times above
+    INT64_MAX (were refused by the JSON parser)."""
+    pre = json.loads(fields(lf.make_attestation(sk, subject="hexnul")[0]))
+    lines = [
+        b'\0{"schema":"x"}',                                                       # 1 NUL first: a line error
+        json.dumps(dict(pre, nonce=pre["nonce"] + "\u0000zz")).encode(),          # 2 hex + NUL junk
+        json.dumps(dict(pre, attester=pre["attester"] + "\u0000")).encode(),      # 3
+        json.dumps(dict(pre, signature=pre["signature"] + "\u0000ab")).encode(),  # 4
+        b'  \t\r',                                                                # 5 blank: skipped
+        b'{"schema":"s","subject":"big","issued_at":%d,"expires_at":%d}' % (U64_ISSUED, U64_EXPIRES),  # 6 u64
+    ]
+    fb = FakeBroker(credit=8, max_batch=4)
+    fb.start()
+    rc, outs, out, err = submit_bytes(attest, fb.port, b"\n".join(lines) + b"\n", "--key", KEYFILE[0])
+    fb.stop.set()
+    fb.join()
+    one = {n: v[0] for n, v in outs.items() if len(v) == 1}
+    T.check("bad_bytes.nul_first_is_error", "error" in one.get(1, {}) and rc == 1, out + err)
+    for n, f in ((2, "nonce"), (3, "attester"), (4, "signature")):
+        T.check("bad_bytes.hex_nul_%s" % f, f in one.get(n, {}).get("error", ""), out)
+    T.check("bad_bytes.blank_skipped", 5 not in outs, out)
+    sent = [lf.decode_attestation(a) for a in fb.atts.values()]
+    big = [a for a in sent if a["subject"] == "big"]
+    T.check("bad_bytes.u64_times_accepted", len(big) == 1 and big[0]["issued_at"] == U64_ISSUED
+            and big[0]["expires_at"] == U64_EXPIRES and "error" not in one.get(6, {"error": 1}), out + err)
+    T.check("bad_bytes.only_the_good_line_sent", len(sent) == 1, sent)
+
+
+def test_u64_export_reimport(attest, tmp, sk):
+    """`attest log` prints u64 values above INT64_MAX unsigned, and the
+    attestation fields of an exported line submit back to the same bytes."""
+    att, _ = lf.make_attestation(sk, subject="u64", issued_at=U64_ISSUED, expires_at=U64_EXPIRES)
+    logdir = os.path.join(tmp, "u64log")
+    lf.write_log(logdir, [{"att": att, "cseq": 2**63, "t_committed": 2**64 - 1}])
+    p = subprocess.run([attest, "log", "--dir", logdir, "export"], capture_output=True, text=True)
+    e = json.loads(p.stdout) if p.returncode == 0 else {}
+    T.check("u64.export_unsigned", e.get("cseq") == 2**63 and e.get("t_committed") == 2**64 - 1
+            and e.get("issued_at") == U64_ISSUED and e.get("expires_at") == U64_EXPIRES, p.stdout + p.stderr)
+    p = subprocess.run([attest, "log", "--dir", logdir, "get", "0"], capture_output=True, text=True)
+    g = json.loads(p.stdout) if p.returncode == 0 else {}
+    T.check("u64.get_unsigned", g.get("t_committed") == 2**64 - 1 and g.get("cseq") == 2**63, p.stdout + p.stderr)
+    keys = ("schema", "subject", "data", "data_b64", "issued_at", "expires_at", "nonce", "attester", "signature")
+    line = json.dumps({k: e[k] for k in keys if k in e})
+    fb = FakeBroker(credit=4, max_batch=4)
+    fb.start()
+    rc, outs, out, err = submit(attest, fb.port, [line])
+    fb.stop.set()
+    fb.join()
+    T.check("u64.reimport_same_bytes", list(fb.atts.values()) == [att], out + err)
+
+
+KEYFILE = [None]
+
+
 def test_help(attest):
     p = subprocess.run([attest, "submit", "--help"], capture_output=True, text=True)
     T.check("help", p.returncode == 0 and "--broker" in p.stdout and "--timeout-ms" in p.stdout)
@@ -290,6 +361,10 @@ def body(args, t):
     try:
         _, sk = lf.make_keypair()
         test_help(attest)
+        KEYFILE[0] = os.path.join(tmp, "bad-bytes-key.json")
+        lf.write_keyfile(KEYFILE[0], sk[32:], sk)
+        test_bad_bytes(attest, sk)
+        test_u64_export_reimport(attest, tmp, sk)
         test_mixed(attest, tmp, sk)
         test_many_out_of_order(attest, sk)
         test_no_broker(attest, sk)

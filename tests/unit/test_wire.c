@@ -768,6 +768,7 @@ static void s_result(msgpack_packer *pk, uint64_t verdict, uint64_t reason, int 
 static void i_result_ok(msgpack_packer *pk) { s_result(pk, 0, 0, 1); }
 static void i_result_dup_int(msgpack_packer *pk) { s_result(pk, 0, 0, -1); }
 static void i_result_reason_256(msgpack_packer *pk) { s_result(pk, 1, 256, 0); }
+static void i_result_verdict_2(msgpack_packer *pk) { s_result(pk, 2, 0, 0); }      /* found by fuzz_wire */
 static void i_result_6(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 6);
@@ -814,6 +815,7 @@ static const item_case_t s_item_cases[] = {
     { "result ok", i_result_ok, d_result, AT_OK },
     { "result duplicate as int", i_result_dup_int, d_result, AT_ERR_TYPE },
     { "result reason 256", i_result_reason_256, d_result, AT_ERR_RANGE },
+    { "result verdict 2", i_result_verdict_2, d_result, AT_ERR_RANGE },
     { "result 6 fields", i_result_6, d_result, AT_ERR_SHAPE },
     { "result not an array", i_not_array, d_result, AT_ERR_TYPE },
     { "refusal ok", i_refusal_ok, d_refusal, AT_OK },
