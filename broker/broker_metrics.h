@@ -26,6 +26,8 @@ typedef struct {
     uint64_t worker_credit;         /* announced by workers, unused */
     uint64_t producers, workers;
     uint64_t sink_lag;              /* next_seq - base */
+    uint64_t quarantined;           /* worker identities quarantined by the sink's audit */
+    uint64_t quarantine_refused;    /* messages from quarantined workers answered ERROR */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

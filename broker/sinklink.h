@@ -55,6 +55,8 @@ sinklink_plan_t sinklink_hello(sinklink_t *self, const uint8_t *rid, size_t rid_
  *  and for the current epoch (else it is stale and must be ignored). */
 bool sinklink_accepts(const sinklink_t *self, const uint8_t *rid, size_t rid_len, uint64_t epoch);
 
+/*  True when rid is the registered sink's connection (for QUARANTINE). */
+bool sinklink_is_sink(const sinklink_t *self, const uint8_t *rid, size_t rid_len);
 uint64_t sinklink_epoch(const sinklink_t *self);
 bool sinklink_confirmed(const sinklink_t *self);
 bool sinklink_registered(const sinklink_t *self);

@@ -383,7 +383,7 @@ static int s_verify(s_log_t *self)
         return 1;
     }
     if (from)
-        printf("verify: checking from index %" PRIu64 " (the chain link into it included)\n", from);
+        printf("verify: checked from index %" PRIu64 " (the chain link into it included)\n", from);
     printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n",
            v.n - from, v.valid, v.invalid);
     return 0;
