@@ -19,6 +19,9 @@ typedef struct {
     uint64_t reorder_buffered;      /* verdicts held in the reorder buffer */
     uint64_t next_index;            /* entries in the log */
     uint64_t next_seq;              /* committed watermark */
+    uint64_t audit_sampled, audit_checked, audit_dropped, audit_disagreements;
+    uint64_t quarantined;           /* workers quarantined (gauge) */
+    uint64_t quarantined_dropped;   /* their verdicts dropped */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
