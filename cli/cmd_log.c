@@ -132,8 +132,8 @@ static int s_get(s_log_t *self)
 
 #define S_ID_INVALID_MAX 64   /* invalid copies of one id printed */
 
-/*  No valid entry holds the id: its invalid entries, which claim no id and
- *  are not indexed, found by a scan of the log. */
+/*  No valid entry holds the id: its invalid entries (the index knows the
+ *  latest only), found by a scan of the log. */
 static int s_id_invalid(s_log_t *self, const uint8_t id[AT_ID_BYTES])
 {
     uint64_t at[S_ID_INVALID_MAX];
@@ -163,14 +163,20 @@ static int s_id(s_log_t *self)
                 self->arg);
         return 2;
     }
+    logdb_entry_t e;
     at_err rc = logdb_lookup_id(self->db, id, &index);
-    if (rc == AT_ERR_NOT_FOUND)
-        return s_id_invalid(self, id);
-    if (rc) {
-        fprintf(stderr, "attest log id: %s\n", at_strerror(rc));
+    if (rc == AT_ERR_NOT_FOUND) {
+        fprintf(stderr, "attest log id: no entry with id %s\n", self->arg);
         return 1;
     }
-    return s_print_pretty(self, index);
+    if (rc == AT_OK)
+        rc = logdb_get(self->db, index, &e, NULL, NULL);
+    if (rc) {
+        fprintf(stderr, "attest log id: %s (run 'attest log verify')\n", at_strerror(rc));
+        return 1;
+    }
+    /* The latest entry with the id: the valid one if there is one. */
+    return e.verdict == WIRE_VALID ? s_print_pretty(self, index) : s_id_invalid(self, id);
 }
 
 /*  Re-reads the log every 200 ms and prints entries from *next on. */
@@ -248,34 +254,31 @@ static bool s_problem(s_verify_t *v, const char *fmt, ...)
     return false;
 }
 
-/*  The id claim rule (protocol.md section 12). A valid entry's id is found
- *  by logdb_lookup_id (the "ids" database below meta ids_upto, the entries
- *  themselves above it) and maps back to i: no two valid entries share an
- *  id. An invalid entry claims nothing: its id is not found, or found at a
- *  valid entry with that id appended after it (a valid entry first would
- *  have made it a duplicate). */
+/*  The id claim rule (protocol.md section 12). Every entry's id is found by
+ *  logdb_lookup_id (the "ids" database below meta ids_upto, the entries
+ *  themselves above it), at the latest entry with that id: the entry itself,
+ *  or, for an invalid entry only, a later copy. No two valid entries share
+ *  an id, and nothing follows the valid one. */
 static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, uint64_t i)
 {
     uint64_t j;
-    bool valid = e->verdict == WIRE_VALID;
     at_err rc = logdb_lookup_id(self->db, e->id, &j);
     if (rc == AT_ERR_NOT_FOUND)
-        return valid ? s_problem(v, "ids: the entry's id is missing from the ids index") : true;
+        return s_problem(v, "ids: the entry's id is missing from the ids index");
     if (rc)
         return s_problem(v, "ids: lookup failed: %s", at_strerror(rc));
-    if (valid && j == i)
+    if (j == i)
         return true;
     logdb_entry_t other;
     bool same = logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES);
     if (!same)
         return s_problem(v, "ids: the ids index maps the entry's id to index %" PRIu64, j);
-    if (other.verdict != WIRE_VALID)
-        return s_problem(v, "ids: the ids index maps the id to the invalid entry %" PRIu64, j);
-    if (valid)
-        return s_problem(v, "ids: two valid entries with one id, also at index %" PRIu64, j);
+    if (e->verdict == WIRE_VALID && other.verdict == WIRE_VALID)
+        return s_problem(v, "ids: duplicate id, also at index %" PRIu64 " (two valid entries)", j);
     if (j < i)
-        return s_problem(v, "ids: an invalid copy appended after the valid entry %" PRIu64
-                            " (it should have been a duplicate)", j);
+        return s_problem(v, "ids: the ids index maps the id to index %" PRIu64 ", not to its latest entry", j);
+    if (e->verdict == WIRE_VALID)
+        return s_problem(v, "ids: duplicate id, also at index %" PRIu64 " (a copy after the valid entry)", j);
     return true;
 }
 
@@ -366,8 +369,10 @@ static int s_verify(s_log_t *self)
         return s_verify_worker(self, cfg_str(self->cfg, "worker"));
     v.n = st.next_index;
     uint64_t from = (uint64_t) cfg_int(self->cfg, "from");
-    uint64_t at = from, last = at_clock_mono_us();
+    uint64_t at = v.n, last = at_clock_mono_us();
     bool ok = s_verify_start(self, &v, from);
+    if (!ok)
+        at = from;
     for (uint64_t i = from; i < v.n && ok; i++) {
         if (!(ok = s_verify_entry(self, &v, i)))
             at = i;

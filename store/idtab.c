@@ -9,8 +9,6 @@ struct idtab_t {
     uint8_t (*ids)[AT_ID_BYTES];   /* ring: the id of index i at ids[i & (ids_cap - 1)] */
     size_t ids_cap;                /* a power of two */
     uint64_t lo, hi;               /* the entries are [lo, hi) */
-    uint64_t *holes;               /* ids_cap bits: bit i & (ids_cap - 1) set = index i holds no id */
-    size_t nholes;                 /* holes in [lo, hi) */
     uint64_t *slots;               /* tag << 32 | (uint32_t) index; 0: empty */
     size_t cap;                    /* slots, a power of two, at least twice the entries */
 };
@@ -34,7 +32,6 @@ idtab_t *idtab_new(size_t capacity_hint)
     self->cap = 2 * self->ids_cap;
     self->ids = at_calloc(self->ids_cap, AT_ID_BYTES);
     self->slots = at_calloc(self->cap, sizeof *self->slots);
-    self->holes = at_calloc(self->ids_cap / 64, sizeof *self->holes);
     return self;
 }
 
@@ -44,25 +41,11 @@ void idtab_destroy(idtab_t **self_p)
         return;
     free((*self_p)->ids);
     free((*self_p)->slots);
-    free((*self_p)->holes);
     free(*self_p);
     *self_p = NULL;
 }
 
 static const uint8_t *s_id(const idtab_t *self, uint64_t index) { return self->ids[index & (self->ids_cap - 1)]; }
-
-static bool s_hole(const idtab_t *self, uint64_t index)
-{
-    size_t b = (size_t) (index & (self->ids_cap - 1));
-    return (self->holes[b / 64] >> (b % 64)) & 1;
-}
-
-static void s_set_hole(idtab_t *self, uint64_t index, bool hole)
-{
-    size_t b = (size_t) (index & (self->ids_cap - 1));
-    uint64_t bit = 1ull << (b % 64);
-    self->holes[b / 64] = hole ? self->holes[b / 64] | bit : self->holes[b / 64] & ~bit;
-}
 
 static void s_insert(idtab_t *self, const uint8_t *id, uint64_t index)
 {
@@ -78,34 +61,22 @@ static void s_insert(idtab_t *self, const uint8_t *id, uint64_t index)
 static void s_rehash(idtab_t *self)
 {
     memset(self->slots, 0, self->cap * sizeof *self->slots);
-    self->nholes = 0;
-    for (uint64_t i = self->lo; i < self->hi; i++) {
-        if (s_hole(self, i))
-            self->nholes++;
-        else
-            s_insert(self, s_id(self, i), i);
-    }
+    for (uint64_t i = self->lo; i < self->hi; i++)
+        s_insert(self, s_id(self, i), i);
 }
 
 static void s_grow_ids(idtab_t *self)
 {
     size_t cap = self->ids_cap * 2;
     uint8_t (*ids)[AT_ID_BYTES] = at_calloc(cap, AT_ID_BYTES);
-    uint64_t *holes = at_calloc(cap / 64, sizeof *holes);
-    for (uint64_t i = self->lo; i < self->hi; i++) {
+    for (uint64_t i = self->lo; i < self->hi; i++)
         memcpy(ids[i & (cap - 1)], s_id(self, i), AT_ID_BYTES);
-        if (s_hole(self, i))
-            holes[(i & (cap - 1)) / 64] |= 1ull << ((i & (cap - 1)) % 64);
-    }
     free(self->ids);
-    free(self->holes);
     self->ids = ids;
-    self->holes = holes;
     self->ids_cap = cap;
 }
 
-/*  Takes the ring row of index (the next one) and says whether it is a hole. */
-static void s_append(idtab_t *self, uint64_t index, bool hole)
+void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index)
 {
     if (self->hi == self->lo)
         self->lo = self->hi = index;
@@ -113,21 +84,8 @@ static void s_append(idtab_t *self, uint64_t index, bool hole)
     assert(self->hi - self->lo < UINT32_MAX);
     if (self->hi - self->lo + 1 > self->ids_cap)
         s_grow_ids(self);
-    s_set_hole(self, index, hole);
-    self->hi++;
-}
-
-void idtab_skip(idtab_t *self, uint64_t index)
-{
-    s_append(self, index, true);
-    memset(self->ids[index & (self->ids_cap - 1)], 0, AT_ID_BYTES);
-    self->nholes++;
-}
-
-void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index)
-{
-    s_append(self, index, false);
     memcpy(self->ids[index & (self->ids_cap - 1)], id, AT_ID_BYTES);
+    self->hi++;
     if (2 * (self->hi - self->lo) > self->cap) {
         free(self->slots);
         self->cap *= 2;
@@ -147,26 +105,28 @@ bool idtab_get(const idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *ind
 {
     uint64_t h = s_hash(id), tag = s_tag(h);
     size_t mask = self->cap - 1;
+    bool found = false;
+    /* The whole probe run: a repeated id has a slot per copy, and the
+     * latest (highest index) is wanted. */
     for (size_t i = (size_t) h & mask; self->slots[i]; i = (i + 1) & mask) {
         if ((self->slots[i] & 0xffffffff00000000u) != tag)
             continue;
         /* the one index in [lo, hi) with these low 32 bits */
         uint64_t at = self->lo + (uint32_t) ((uint32_t) self->slots[i] - (uint32_t) self->lo);
-        if (at < self->hi && !s_hole(self, at) && memcmp(s_id(self, at), id, AT_ID_BYTES) == 0) {
+        if (at < self->hi && (!found || at > *index) && memcmp(s_id(self, at), id, AT_ID_BYTES) == 0) {
             *index = at;
-            return true;
+            found = true;
         }
     }
-    return false;
+    return found;
 }
 
-size_t idtab_count(const idtab_t *self) { return (size_t) (self->hi - self->lo) - self->nholes; }
+size_t idtab_count(const idtab_t *self) { return (size_t) (self->hi - self->lo); }
 
 void idtab_clear(idtab_t *self)
 {
     memset(self->slots, 0, self->cap * sizeof *self->slots);
     self->lo = self->hi = 0;
-    self->nholes = 0;
 }
 
 void idtab_drop_from(idtab_t *self, uint64_t from)
@@ -217,13 +177,11 @@ static void s_radix(s_sortkey_t *a, s_sortkey_t *tmp, size_t n)
 
 idtab_entry_t *idtab_sorted(const idtab_t *self)
 {
-    size_t n = idtab_count(self), k = 0;
-    idtab_entry_t *out = at_calloc(n ? n : 1, sizeof *out);
-    s_sortkey_t *keys = at_calloc(n ? 2 * n : 1, sizeof *keys);
-    for (uint64_t i = self->lo; i < self->hi; i++)
-        if (!s_hole(self, i))
-            keys[k++] = (s_sortkey_t) { s_be64(s_id(self, i)), (uint32_t) (i - self->lo) };
-    assert(k == n);
+    size_t n = idtab_count(self);
+    idtab_entry_t *out = at_calloc(n, sizeof *out);
+    s_sortkey_t *keys = at_calloc(2 * n, sizeof *keys);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (s_sortkey_t) { s_be64(s_id(self, self->lo + i)), (uint32_t) i };
     s_radix(keys, keys + n, n);
     for (size_t i = 0; i < n; i++) {
         memcpy(out[i].id, s_id(self, self->lo + keys[i].pos), AT_ID_BYTES);

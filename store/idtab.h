@@ -9,10 +9,6 @@
  *  several megabytes: the sink does one per appended entry. Both grow by
  *  doubling. Used by logdb for the ids not yet written to the "ids"
  *  database.
- *
- *  An index may also be taken without an id (idtab_skip: a hole, one bit
- *  per ring row): the log's invalid entries, which claim no id (protocol.md
- *  section 12), keep the run contiguous without being found or sorted.
  */
 #ifndef AT_IDTAB_H
 #define AT_IDTAB_H
@@ -33,15 +29,12 @@ void idtab_destroy(idtab_t **self_p);
 
 /*  Adds the id of the entry at index, which must be the next one: the
  *  table's hi (any index when it is empty). Ids are expected to be unique;
- *  for a repeated id, idtab_get finds the lower index. */
+ *  a repeated id (invalid copies, the id claim rule of logdb.h) is kept, and
+ *  idtab_get finds its highest index: the latest entry with the id. */
 void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index);
-/*  Takes index, which must be the next one (as for idtab_put), without an
- *  id: idtab_get never finds it, idtab_count and idtab_sorted leave it out. */
-void idtab_skip(idtab_t *self, uint64_t index);
 /*  Starts loading the slot where id's probe begins (a hint; no effect). */
 void idtab_prefetch(const idtab_t *self, const uint8_t id[AT_ID_BYTES]);
 bool idtab_get(const idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index);
-/*  The ids held (holes not counted). */
 size_t idtab_count(const idtab_t *self);
 void idtab_clear(idtab_t *self);
 /*  Removes every entry whose index is >= from. */

@@ -266,16 +266,6 @@ static uint64_t s_ids_upto(MDB_txn *txn, MDB_dbi meta, uint64_t next_index)
     return upto < next_index ? upto : next_index;
 }
 
-/*  The id claim rule (protocol.md section 12): only a valid entry claims
- *  its id; an invalid one takes its index in the tail without an id. */
-static void s_tail_add(idtab_t *tail, const logdb_entry_t *e, uint64_t index)
-{
-    if (e->verdict == 0)
-        idtab_put(tail, e->id, index);
-    else
-        idtab_skip(tail, index);
-}
-
 /*  Loads the ids of entries [ids_upto, next_index) of txn's snapshot. */
 static at_err s_load_tail(logdb_t *self, MDB_txn *txn)
 {
@@ -291,7 +281,7 @@ static at_err s_load_tail(logdb_t *self, MDB_txn *txn)
             return s_db_err(rc, "load unindexed ids");
         if (entry_decode(&e, v.mv_data, v.mv_size) != AT_OK)
             return AT_ERR_CORRUPT;
-        s_tail_add(self->tail, &e, i);
+        idtab_put(self->tail, e.id, i);
     }
     self->tail_loaded = true;
     return AT_OK;
@@ -418,18 +408,34 @@ at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *i
     return err;
 }
 
+/*  The id claim rule (logdb.h, protocol.md 12), given the latest entry
+ *  with e's id at index `at`: AT_ERR_DUPLICATE when it is valid, or when
+ *  e is invalid and has the same attestation bytes (a retry of that
+ *  submission); AT_ERR_NOT_FOUND when e may be appended (an invalid entry
+ *  does not claim the id: a valid e claims it now, a different invalid e
+ *  is another submission). */
+static at_err s_claimed(logdb_t *self, uint64_t at, const logdb_entry_t *e)
+{
+    logdb_entry_t old;
+    at_err err = logdb_get(self, at, &old, NULL, NULL);
+    if (err)
+        return err == AT_ERR_NOT_FOUND ? AT_ERR_CORRUPT : err;
+    if (old.verdict == 0)
+        return AT_ERR_DUPLICATE;
+    if (e->verdict != 0 && old.att_len == e->att_len && memcmp(old.att, e->att, e->att_len) == 0)
+        return AT_ERR_DUPLICATE;
+    return AT_ERR_NOT_FOUND;
+}
+
 at_err logdb_append(logdb_t *self, logdb_entry_t *e)
 {
     assert(self->txn && self->writing);
     uint8_t kb[8];
     uint64_t existing;
-    /* The id first: a duplicate then writes nothing and the batch goes on.
-     * Only valid entries claim an id (s_tail_add), so this finds a valid
-     * entry or nothing: an invalid copy never blocks a valid one, and is
-     * itself appended unless a valid entry holds the id. */
+    /* The id first: a duplicate then writes nothing and the batch goes on. */
     at_err err = s_lookup(self, e->id, &existing);
     if (err == AT_OK)
-        return AT_ERR_DUPLICATE;
+        err = s_claimed(self, existing, e);
     if (err != AT_ERR_NOT_FOUND)
         return err;
     e->index = self->st.next_index;
@@ -442,8 +448,8 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
     int rc = mdb_put(self->txn, self->entries, &k, &v, MDB_APPEND);
     if (rc)
         return s_db_err(rc, "append entry");
-    s_tail_add(self->tail, e, e->index);
-    if (self->bloom && e->verdict == 0)
+    idtab_put(self->tail, e->id, e->index);
+    if (self->bloom)
         s_bloom_add(self, e->id);
     entry_hash(self->enc, len, self->st.head);
     self->st.next_index++;

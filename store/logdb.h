@@ -7,9 +7,9 @@
  *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
  *               value: one entry as encoded by store/entry.h (a msgpack
  *               array of 15 fields, format 1)
- *    "ids":     key 32-byte attestation id -> value u64 big-endian index, for
- *               every VALID entry below meta "ids_upto" (the id claim rule:
- *               an invalid entry claims no id, see logdb_append)
+ *    "ids":     key 32-byte attestation id -> value u64 big-endian index of
+ *               the latest entry with that id (the valid one when there is
+ *               one: see logdb_append), for every entry below meta "ids_upto"
  *    "audit":   key u64 big-endian log index -> value: the spot audit's
  *               disagreement with the verdict stored at that index (the sink
  *               writes it, see logdb_audit_record): got_verdict u8,
@@ -71,9 +71,9 @@ at_err logdb_state(logdb_t *self, logdb_state_t *out) __attribute__((warn_unused
 /*  Writer: one write transaction per batch. Between begin and commit,
  *  lookups see the batch's own appends. */
 at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
-/*  The index of the VALID entry with this id: AT_OK with *index set, or
- *  AT_ERR_NOT_FOUND (invalid entries are not indexed: logdb_find_invalid).
- *  Inside a write txn or not. */
+/*  The index of the latest entry with this id, which is the valid one when
+ *  there is one (nothing is appended after it): AT_OK with *index set, or
+ *  AT_ERR_NOT_FOUND. Inside a write txn or not. */
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
     __attribute__((warn_unused_result));
 /*  Resizes the writer's id filter (a Bloom filter of every id in the log,
@@ -90,11 +90,12 @@ uint64_t logdb_id_filter_capacity(const logdb_t *self);
 void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES]);
 /*  Appends e at the next index: sets e->index and e->prev_hash, and stores
  *  entry_encode(e). The id claim rule (protocol.md section 12): only a valid
- *  entry (verdict 0) claims its id. AT_ERR_DUPLICATE when a VALID entry with
- *  e->id is already in the log or the batch (logdb_lookup_id then gives its
- *  index), whatever e's verdict; an invalid entry with the same id does not
- *  block e, and an invalid e is appended (again) when no valid entry holds
- *  its id. AT_ERR_OVERSIZE or AT_ERR_RANGE when e does not encode: nothing
+ *  entry (verdict 0) claims its id. AT_ERR_DUPLICATE (nothing written;
+ *  logdb_lookup_id gives the entry to answer with) when a VALID entry with
+ *  e->id is already in the log or the batch, whatever e's verdict, or when
+ *  e is invalid and the latest entry with its id is an invalid one with the
+ *  same attestation bytes (a retry). Otherwise e is appended: a valid e after
+ *  invalid copies, or an invalid e with other bytes. AT_ERR_OVERSIZE or AT_ERR_RANGE when e does not encode: nothing
  *  is written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
  *  leaves the batch unusable: call logdb_abort. */
 at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
@@ -108,8 +109,8 @@ at_err logdb_read_begin(logdb_t *self) __attribute__((warn_unused_result));
 void logdb_read_end(logdb_t *self);
 at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_t **raw, size_t *raw_len)
     __attribute__((warn_unused_result));
-/*  Invalid entries with this id, which are not indexed: scans the current
- *  read snapshot's entries [from, count) (O(n), for the tools) and writes up
+/*  Invalid entries with this id (the index holds the latest only): scans
+ *  the current read snapshot's entries [from, count) (O(n), for the tools) and writes up
  *  to max of their indices to out. Returns how many were found (may exceed
  *  max) or a negative -at_err on a read error. */
 int64_t logdb_find_invalid(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t from, uint64_t *out, size_t max);

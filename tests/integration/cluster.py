@@ -465,7 +465,8 @@ def log_problems(log):
     """Returns a list of violated invariants (empty when the log is sound)."""
     bad = []
     prev = ZERO32
-    # "ids" must cover the valid entries below meta "ids_upto" (0 when absent);
+    # "ids" must cover the entries below meta "ids_upto" (0 when absent), at
+    # the latest entry with each id;
     # later ids may be missing (found by reading their entries), and every
     # key it has must point at the entry with that id.
     upto = ids_upto(log)
@@ -484,13 +485,14 @@ def log_problems(log):
                        % (i, "two valid entries" if e["verdict"] == 0 else "an invalid copy", seen[e["id"]]))
         if e["verdict"] == 0:
             seen[e["id"]] = i
-        if e["verdict"] == 0 and (i < upto or e["id"] in log.ids) and log.ids.get(e["id"]) != i:
+        if (i < upto or e["id"] in log.ids) and (log.ids.get(e["id"]) != i if e["verdict"] == 0
+                                                 else log.ids.get(e["id"], -1) < i):
             bad.append("entry %d: ids db maps its id to %r" % (i, log.ids.get(e["id"])))
         if e["verdict"] not in (0, 1) or (e["verdict"] == 0) != (e["reason"] == 0):
             bad.append("entry %d: verdict %r with reason %r" % (i, e["verdict"], e["reason"]))
         prev = lf.blake2b32(raw)
     for k, idx in log.ids.items():
-        if not (0 <= idx < len(log.entries)) or log.entries[idx]["id"] != k or log.entries[idx]["verdict"] != 0:
+        if not (0 <= idx < len(log.entries)) or log.entries[idx]["id"] != k:
             bad.append("ids db maps %s to %d, which is not that entry" % (k.hex()[:16], idx))
             break
     if upto > len(log.entries):

@@ -9,8 +9,11 @@ one at a time so the order is known:
      duplicate;
   3. the genuine one again: a duplicate of the valid entry (its index);
   4. the forged copy again: a duplicate of the valid entry too;
-  5, 6. two forged copies of another attestation whose genuine one never
-     comes: each logged invalid, neither a duplicate (distinct submissions).
+  5, 6. two different forged copies (other signatures) of another
+     attestation whose genuine one never comes: each logged invalid, neither
+     a duplicate (distinct submissions);
+  7. copy 6 again, byte for byte (a retry, as after a broker restart): a
+     duplicate of entry 6.
 Then `attest log id` prints the valid entry for the first id and, for the
 second, says there is no valid entry and prints both invalid ones;
 `attest log verify` passes (it checks the rule); the log read back holds
@@ -58,6 +61,7 @@ def body(args, t):
         forged, fid = lf.make_attestation(sk, subject="claimed", nonce=nonce, issued_at=issued, bad_signature=True)
         t.check("the forged copy has the genuine one's id", fid == aid)
         other, oid = lf.make_attestation(sk, subject="never-genuine", bad_signature=True)
+        other2 = other[:-1] + bytes([other[-1] ^ 0x80])   # another garbage signature, the same id
         p = cl.Producer(c.frontend, "bystander")
         t.check("producer welcomed", p.hello())
         sig = lf.REASONS["signature"]
@@ -73,9 +77,12 @@ def body(args, t):
         t.check("4 forged after the valid one: a duplicate of the valid entry",
                 a4[4] is True and a4[1] == a2[1] and a4[2] == 0, a4)
         a5 = submit_one(t, p, 5, other)
-        a6 = submit_one(t, p, 6, other)
-        t.check("5, 6 two forged copies, no genuine: both logged invalid, neither a duplicate",
+        a6 = submit_one(t, p, 6, other2)
+        t.check("5, 6 two different forged copies, no genuine: both logged invalid, neither a duplicate",
                 a5[2] == 1 and a6[2] == 1 and a5[4] is False and a6[4] is False and a5[1] != a6[1], (a5, a6))
+        a7 = submit_one(t, p, 7, other2)
+        t.check("7 copy 6 again byte for byte (a retry): a duplicate of entry 6",
+                a7[4] is True and a7[1] == a6[1] and a7[2] == 1, a7)
         p.close()
 
         rc, out, err = c.attest("log", "--dir", c.log_dir, "id", aid.hex())
@@ -94,7 +101,7 @@ def body(args, t):
         by_index = {e["index"]: e for e in log.entries}
         t.check("the log holds what the ACKs said", len(log.entries) == 4
                 and by_index[a1[1]]["verdict"] == 1 and by_index[a2[1]]["verdict"] == 0
-                and log.ids.get(aid, a2[1]) == a2[1] and oid not in log.ids, [(e["index"], e["verdict"]) for e in log.entries])
+                and log.ids.get(aid, a2[1]) == a2[1] and log.ids.get(oid, a6[1]) == a6[1], [(e["index"], e["verdict"]) for e in log.entries])
         c.finish(t, "id claim")
 
 
