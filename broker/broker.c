@@ -32,7 +32,7 @@
 
 typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
-    uint64_t late_done, stale_commits, revokes, released, sink_lost;
+    uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -253,6 +253,16 @@ static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
     (void) w;
     bool restarted;
     const wire_ready_t *r = &m->u.ready;
+    /* The identity quarantine knows: the READY's worker_id for now, the
+     * connection's authenticated key with CURVE (and s_identity in workers.c). */
+    if (workers_quarantined(self->workers, r->worker, r->worker_len)) {
+        self->st.quarantine_refused++;
+        at_log_limited(AT_LOG_WARN, "BRK-QUARANTINE", "READY from quarantined worker %.*s: refused", (int) r->worker_len,
+                       r->worker);
+        wire_peer_t to = { m->rid, m->rid_len, "quarantined worker" };
+        wire_send_error(&self->bout, &to, AT_ERR_QUARANTINED, "quarantined: the sink's audit found a wrong verdict");
+        return;
+    }
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
                       &restarted);
     if (restarted)   /* a worker restarting its session holds nothing */
@@ -355,6 +365,26 @@ static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
     admission_topup(self->adm, s_send_credit, self);
 }
 
+/*  QUARANTINE [worker_id], from the registered sink only: the sink's spot
+ *  audit found a verdict of that worker wrong. Its live sessions are
+ *  removed (what they held goes back to the queue, for other workers), and
+ *  its READY is refused from now on: its further messages come from an
+ *  unknown worker (ERROR protocol), and the READY that follows gets ERROR
+ *  quarantined. */
+static void s_on_quarantine(broker_t *self, worker_t *w, const wire_msg_t *m)
+{
+    (void) w;
+    const wire_quarantine_t *q = &m->u.quarantine;
+    if (!sinklink_is_sink(self->sink, m->rid, m->rid_len)) {
+        s_reject(self, &self->bout, m, AT_ERR_PROTOCOL, "backend", "QUARANTINE is for the registered sink only");
+        return;
+    }
+    workers_quarantine(self->workers, q->worker, q->worker_len);
+    worker_t *x;
+    while ((x = workers_find_identity(self->workers, q->worker, q->worker_len)) != NULL)
+        s_worker_remove(self, x, "quarantined");
+}
+
 typedef void(s_back_fn)(broker_t *self, worker_t *w, const wire_msg_t *m);
 static const struct {
     s_back_fn *fn;
@@ -362,6 +392,7 @@ static const struct {
 } s_back[WIRE_TYPE_MAX_] = {
     [WIRE_READY] = { s_on_ready, false },         [WIRE_SINK_HELLO] = { s_on_sink_hello, false },
     [WIRE_COMMITTED] = { s_on_committed, false }, [WIRE_DONE] = { s_on_done, true },
+    [WIRE_QUARANTINE] = { s_on_quarantine, false },
     [WIRE_HEARTBEAT] = { s_on_heartbeat, true },  [WIRE_LEAVE] = { s_on_leave, true },
 };
 
@@ -459,11 +490,11 @@ static void s_log_stats(broker_t *self)
                 "admitted=%" PRIu64 " refused=%" PRIu64 " dispatched=%" PRIu64 " redispatched=%" PRIu64
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
-                " producers=%zu workers=%zu send_failures=%" PRIu64,
+                " producers=%zu workers=%zu quarantined=%zu send_failures=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
-                self->fout.failures + self->bout.failures);
+                workers_quarantined_count(self->workers), self->fout.failures + self->bout.failures);
 }
 
 static void s_timers(broker_t *self)
@@ -503,6 +534,7 @@ static void s_metrics(broker_t *self)
         .held = in_use > granted ? in_use - granted : 0, .outstanding_credit = granted, .worker_credit = wcredit,
         .producers = admission_sessions(self->adm), .workers = workers_count(self->workers),
         .sink_lag = tasks_held(self->tasks), .sink_up = sinklink_up(self->sink), .sink_lost = self->st.sink_lost,
+        .quarantined = workers_quarantined_count(self->workers), .quarantine_refused = self->st.quarantine_refused,
     };
     broker_metrics_publish(self->metrics, &s);
 }

@@ -22,6 +22,7 @@ struct broker_metrics_t {
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost;
+    metrics_series_t *quarantined, *quarantine_refused;
     metrics_family_t *refused, *inflight, *done;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
@@ -52,6 +53,10 @@ static void s_define(broker_metrics_t *self)
                                         "Credit announced by workers and not yet used by dispatch.");
     self->producers = metrics_gauge(m, "attest_broker_producers", "Producers connected.");
     self->workers = metrics_gauge(m, "attest_broker_workers", "Worker threads registered.");
+    self->quarantined = metrics_gauge(m, "attest_broker_workers_quarantined",
+                                      "Worker identities quarantined by the sink's spot audit (alert on > 0).");
+    self->quarantine_refused = metrics_counter(m, "attest_broker_quarantine_refused_total",
+                                               "READY messages of quarantined workers answered ERROR quarantined.");
     self->inflight = metrics_family(m, "attest_broker_worker_inflight", METRICS_GAUGE,
                                     "Tasks dispatched to a worker thread and not reported done.", "worker", 1);
     self->done = metrics_family(m, "attest_broker_worker_done_total", METRICS_COUNTER,
@@ -158,6 +163,8 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->worker_credit, s->worker_credit);
     metrics_set(self->producers, s->producers);
     metrics_set(self->workers, s->workers);
+    metrics_set(self->quarantined, s->quarantined);
+    metrics_set(self->quarantine_refused, s->quarantine_refused);
     metrics_set(self->sink_lag, s->sink_lag);
     metrics_set(self->sink_up, s->sink_up ? 1 : 0);
     metrics_set(self->sink_lost, s->sink_lost);

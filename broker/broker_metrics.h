@@ -28,6 +28,8 @@ typedef struct {
     uint64_t sink_lag;              /* next_seq - base */
     bool sink_up;                   /* a sink is registered, confirmed and not silent past sink-timeout-ms */
     uint64_t sink_lost;             /* times the sink was taken for lost */
+    uint64_t quarantined;           /* worker identities quarantined by the sink's audit */
+    uint64_t quarantine_refused;    /* messages from quarantined workers answered ERROR */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -118,6 +118,11 @@ bool sinklink_check(sinklink_t *self, uint64_t now)
 bool sinklink_up(const sinklink_t *self) { return self->have_sink && self->confirmed && !self->lost; }
 uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now) { return now - self->last_seen; }
 
+bool sinklink_is_sink(const sinklink_t *self, const uint8_t *rid, size_t rid_len)
+{
+    return self->have_sink && rid_len == self->peer.rid_len && memcmp(rid, self->rid, rid_len) == 0;
+}
+
 uint64_t sinklink_epoch(const sinklink_t *self) { return self->epoch; }
 bool sinklink_confirmed(const sinklink_t *self) { return self->confirmed; }
 bool sinklink_registered(const sinklink_t *self) { return self->have_sink; }

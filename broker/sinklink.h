@@ -71,6 +71,8 @@ bool sinklink_check(sinklink_t *self, uint64_t now);
 bool sinklink_up(const sinklink_t *self);
 uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now);
 
+/*  True when rid is the registered sink's connection (for QUARANTINE). */
+bool sinklink_is_sink(const sinklink_t *self, const uint8_t *rid, size_t rid_len);
 uint64_t sinklink_epoch(const sinklink_t *self);
 bool sinklink_confirmed(const sinklink_t *self);
 bool sinklink_registered(const sinklink_t *self);

@@ -27,6 +27,7 @@ struct worker_t {
 struct workers_t {
     zhashx_t *byrid;            /* hex routing id -> worker_t */
     zlistx_t *rota;             /* the same workers, in dispatch order */
+    zhashx_t *quarantined;      /* identity (NUL-terminated) -> itself: refused workers */
     size_t chunk;
     uint64_t target_us, timeout_us;
 };
@@ -41,7 +42,8 @@ workers_t *workers_new(size_t chunk, uint64_t target_us, uint64_t timeout_us)
     workers_t *self = at_calloc(1, sizeof *self);
     self->byrid = zhashx_new();
     self->rota = zlistx_new();
-    if (!self->byrid || !self->rota)
+    self->quarantined = zhashx_new();
+    if (!self->byrid || !self->rota || !self->quarantined)
         abort();
     self->chunk = chunk;
     self->target_us = target_us;
@@ -58,6 +60,7 @@ void workers_destroy(workers_t **self_p)
         free(w);
     zlistx_destroy(&self->rota);
     zhashx_destroy(&self->byrid);
+    zhashx_destroy(&self->quarantined);
     free(self);
     *self_p = NULL;
 }
@@ -228,6 +231,49 @@ worker_t *workers_expired(workers_t *self, uint64_t now, const char **why)
     }
     return NULL;
 }
+
+/*  The identity the quarantine knows a worker by. Today the worker_id of
+ *  its READY; with CURVE, the authenticated public key of its connection
+ *  (this line, and the sink's s_identity in sink/sink.c). */
+static const char *s_identity(const worker_t *w) { return w->id; }
+
+/*  id[0..len) as a NUL-terminated key (at most WIRE_NAME_MAX bytes). */
+static void s_identity_key(const char *id, size_t len, char key[WIRE_NAME_MAX + 1])
+{
+    len = len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX;
+    memcpy(key, id, len);
+    key[len] = 0;
+}
+
+bool workers_quarantine(workers_t *self, const char *id, size_t len)
+{
+    char key[WIRE_NAME_MAX + 1];
+    s_identity_key(id, len, key);
+    if (zhashx_lookup(self->quarantined, key))
+        return false;
+    zhashx_insert(self->quarantined, key, (void *) "quarantined");
+    at_log_warn("BRK-QUARANTINE", "worker %s quarantined by the sink's audit: no more tasks, READY refused", key);
+    return true;
+}
+
+bool workers_quarantined(const workers_t *self, const char *id, size_t len)
+{
+    char key[WIRE_NAME_MAX + 1];
+    s_identity_key(id, len, key);
+    return zhashx_lookup(self->quarantined, key) != NULL;
+}
+
+worker_t *workers_find_identity(workers_t *self, const char *id, size_t len)
+{
+    char key[WIRE_NAME_MAX + 1];
+    s_identity_key(id, len, key);
+    for (worker_t *w = zlistx_first(self->rota); w; w = zlistx_next(self->rota))
+        if (strcmp(s_identity(w), key) == 0)
+            return w;
+    return NULL;
+}
+
+size_t workers_quarantined_count(const workers_t *self) { return zhashx_size(self->quarantined); }
 
 worker_t *workers_first(workers_t *self) { return zlistx_first(self->rota); }
 worker_t *workers_next(workers_t *self) { return zlistx_next(self->rota); }

@@ -24,6 +24,13 @@
  *
  *  The module decides who gets how many; the caller sends, through a
  *  callback, and says how many went out.
+ *
+ *  Quarantine: the sink's spot audit names a worker whose verdict it found
+ *  wrong (QUARANTINE). Its identity joins the quarantine set for the life
+ *  of the broker: the caller removes its live sessions (requeueing what
+ *  they held), and a READY with that identity is refused. A worker's
+ *  identity is, for now, the worker_id it says in READY (s_identity in
+ *  workers.c: the one line to change to the authenticated CURVE key).
  */
 #ifndef AT_WORKERS_H
 #define AT_WORKERS_H
@@ -82,6 +89,15 @@ worker_t *workers_expired(workers_t *self, uint64_t now, const char **why);
 /*  Iteration in dispatch order (for heartbeats and metrics). */
 worker_t *workers_first(workers_t *self);
 worker_t *workers_next(workers_t *self);
+
+/*  Adds the identity id[0..len) to the quarantine set; true when it was
+ *  not there yet (logged). */
+bool workers_quarantine(workers_t *self, const char *id, size_t len);
+/*  True when a READY with this identity must be refused. */
+bool workers_quarantined(const workers_t *self, const char *id, size_t len);
+/*  A live worker with this identity, or NULL (call until NULL, removing each). */
+worker_t *workers_find_identity(workers_t *self, const char *id, size_t len);
+size_t workers_quarantined_count(const workers_t *self);
 
 const char *worker_id(const worker_t *w);
 const wire_peer_t *worker_peer(const worker_t *w);   /* borrowed */

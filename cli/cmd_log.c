@@ -3,12 +3,15 @@
  *
  *    count                     number of entries
  *    get INDEX                 one entry as pretty JSON
- *    id HEX                    the entry holding that attestation id
+ *    id HEX                    the valid entry with that attestation id, else its
+ *                              invalid entries (which claim no id: protocol.md 12)
  *    tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps
  *                              printing new entries (polls every 200 ms) until Ctrl-C
  *    rejected                  invalid entries as JSON lines
  *    export [--out FILE]       every entry as JSON lines
- *    verify                    audits the whole log (see s_verify_entry)
+ *    verify [--from I]         audits the log from index I (see s_verify_entry)
+ *    verify --worker ID        every entry that worker judged, re-judged, and the
+ *                              spot audit's recorded disagreements about it
  *
  *  Entries are rendered by jsonl_entry (field list in jsonl.h). Flags may be
  *  given before or after the subcommand.
@@ -40,6 +43,8 @@ static const cfg_def_t s_defs[] = {
     CFG_BOOL_NAMED("follow", "false", "tail: keep printing new entries until Ctrl-C"),
     CFG_STR_NAMED("out", NULL, "export: file to write (default: standard output)"),
     CFG_INT_NAMED("clock-skew-s", "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)"),
+    CFG_INT_NAMED("from", "0", 0, INT64_MAX, "verify: first index to check (the chain link into it is checked too)"),
+    CFG_STR_NAMED("worker", "", "verify: list and re-judge the entries this worker judged, and the audit's disagreements"),
 };
 
 typedef struct {
@@ -124,6 +129,30 @@ static int s_get(s_log_t *self)
     return s_print_pretty(self, index);
 }
 
+#define S_ID_INVALID_MAX 64   /* invalid copies of one id printed */
+
+/*  No valid entry holds the id: its invalid entries (the index knows the
+ *  latest only), found by a scan of the log. */
+static int s_id_invalid(s_log_t *self, const uint8_t id[AT_ID_BYTES])
+{
+    uint64_t at[S_ID_INVALID_MAX];
+    int64_t n = logdb_find_invalid(self->db, id, 0, at, S_ID_INVALID_MAX);
+    if (n < 0) {
+        fprintf(stderr, "attest log id: %s (run 'attest log verify')\n", at_strerror((int) -n));
+        return 1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "attest log id: no entry with id %s\n", self->arg);
+        return 1;
+    }
+    fprintf(stderr, "attest log id: no valid entry with id %s; %" PRId64 " invalid entr%s (invalid entries claim no id)%s\n",
+            self->arg, n, n == 1 ? "y" : "ies", n > S_ID_INVALID_MAX ? ", the first 64 shown" : "");
+    int code = 0;
+    for (int64_t i = 0; i < n && i < S_ID_INVALID_MAX && code == 0; i++)
+        code = s_print_pretty(self, at[i]);
+    return code;
+}
+
 static int s_id(s_log_t *self)
 {
     uint8_t id[AT_ID_BYTES];
@@ -133,13 +162,20 @@ static int s_id(s_log_t *self)
                 self->arg);
         return 2;
     }
+    logdb_entry_t e;
     at_err rc = logdb_lookup_id(self->db, id, &index);
-    if (rc) {
-        fprintf(stderr, "attest log id: %s%s\n", rc == AT_ERR_NOT_FOUND ? "no entry with id " : at_strerror(rc),
-                rc == AT_ERR_NOT_FOUND ? self->arg : "");
+    if (rc == AT_ERR_NOT_FOUND) {
+        fprintf(stderr, "attest log id: no entry with id %s\n", self->arg);
         return 1;
     }
-    return s_print_pretty(self, index);
+    if (rc == AT_OK)
+        rc = logdb_get(self->db, index, &e, NULL, NULL);
+    if (rc) {
+        fprintf(stderr, "attest log id: %s (run 'attest log verify')\n", at_strerror(rc));
+        return 1;
+    }
+    /* The latest entry with the id: the valid one if there is one. */
+    return e.verdict == WIRE_VALID ? s_print_pretty(self, index) : s_id_invalid(self, id);
 }
 
 /*  Re-reads the log every 200 ms and prints entries from *next on. */
@@ -218,8 +254,11 @@ static bool s_problem(s_verify_t *v, const char *fmt, ...)
     return false;
 }
 
-/*  The entry's id is found by logdb_lookup_id (the "ids" database below
- *  meta ids_upto, the entries themselves above it) and maps back to i. */
+/*  The id claim rule (protocol.md section 12). Every entry's id is found by
+ *  logdb_lookup_id (the "ids" database below meta ids_upto, the entries
+ *  themselves above it), at the latest entry with that id: the entry itself,
+ *  or, for an invalid entry only, a later copy. No two valid entries share
+ *  an id, and nothing follows the valid one. */
 static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, uint64_t i)
 {
     uint64_t j;
@@ -228,12 +267,18 @@ static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, ui
         return s_problem(v, "ids: the entry's id is missing from the ids index");
     if (rc)
         return s_problem(v, "ids: lookup failed: %s", at_strerror(rc));
-    if (j != i) {
-        logdb_entry_t other;
-        if (logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES))
-            return s_problem(v, "ids: duplicate id, also at index %" PRIu64, j);
+    if (j == i)
+        return true;
+    logdb_entry_t other;
+    bool same = logdb_get(self->db, j, &other, NULL, NULL) == AT_OK && !memcmp(other.id, e->id, AT_ID_BYTES);
+    if (!same)
         return s_problem(v, "ids: the ids index maps the entry's id to index %" PRIu64, j);
-    }
+    if (e->verdict == WIRE_VALID && other.verdict == WIRE_VALID)
+        return s_problem(v, "ids: duplicate id, also at index %" PRIu64 " (two valid entries)", j);
+    if (j < i)
+        return s_problem(v, "ids: the ids index maps the id to index %" PRIu64 ", not to its latest entry", j);
+    if (e->verdict == WIRE_VALID)
+        return s_problem(v, "ids: duplicate id, also at index %" PRIu64 " (a copy after the valid entry)", j);
     return true;
 }
 
@@ -325,6 +370,27 @@ static bool s_consistent_snapshot(s_log_t *self, logdb_state_t *st)
     return false;
 }
 
+/*  --from: the chain is checked from the link into `from`, so v->prev is
+ *  the hash of the entry before it. */
+static bool s_verify_start(s_log_t *self, s_verify_t *v, uint64_t from)
+{
+    if (from == 0)
+        return true;
+    if (from >= v->n)
+        return s_problem(v, "--from %" PRIu64 " is not below the %" PRIu64 " entries of the log", from, v->n);
+    const uint8_t *raw;
+    size_t raw_len;
+    logdb_entry_t prev;
+    at_err rc = logdb_get(self->db, from - 1, &prev, &raw, &raw_len);
+    if (rc)
+        return s_problem(v, "entries: entry %" PRIu64 ": %s", from - 1, at_strerror(rc));
+    entry_hash(raw, raw_len, v->prev);
+    v->last_seq = prev.seq;
+    return true;
+}
+
+static int s_verify_worker(s_log_t *self, const char *worker);
+
 static int s_verify(s_log_t *self)
 {
     s_verify_t v;
@@ -334,10 +400,15 @@ static int s_verify(s_log_t *self)
         fprintf(stderr, "attest log verify: cannot read a consistent snapshot of the log\n");
         return 1;
     }
+    if (*cfg_str(self->cfg, "worker"))
+        return s_verify_worker(self, cfg_str(self->cfg, "worker"));
     v.n = st.next_index;
+    uint64_t from = (uint64_t) cfg_int(self->cfg, "from");
     uint64_t at = v.n, last = at_clock_mono_us();
     bool ok = s_verify_tail(self, &v, &st, &at);
-    for (uint64_t i = 0; i < v.n && ok; i++) {
+    if (ok && !(ok = s_verify_start(self, &v, from)))
+        at = from;
+    for (uint64_t i = from; i < v.n && ok; i++) {
         if (!(ok = s_verify_entry(self, &v, i)))
             at = i;
         if (at_clock_mono_us() - last >= S_PROGRESS_US) {
@@ -351,9 +422,69 @@ static int s_verify(s_log_t *self)
         printf("verify: FAILED at index %" PRIu64 ": %s\n", at, v.problem);
         return 1;
     }
-    printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n", v.n,
-           v.valid, v.invalid);
+    if (from)
+        printf("verify: checked from index %" PRIu64 " (the chain link into it included)\n", from);
+    printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n",
+           v.n - from, v.valid, v.invalid);
     return 0;
+}
+
+/* --------------------------------------------------------------------------
+ * verify --worker */
+
+typedef struct {
+    s_log_t *log;
+    const char *worker;
+    uint64_t judged, disagree, recorded;
+} s_worker_t;
+
+/*  One entry of the worker's, re-judged as s_verify_entry does. */
+static int s_worker_entry(const logdb_entry_t *e, void *arg)
+{
+    s_worker_t *w = arg;
+    if (e->worker_len != strlen(w->worker) || memcmp(e->worker, w->worker, e->worker_len) != 0)
+        return 0;
+    uint8_t id[AT_ID_BYTES];
+    int reason = attestation_judge(e->att, e->att_len, e->t_verified / 1000000u,
+                                   (uint64_t) cfg_int(w->log->cfg, "clock-skew-s"), id);
+    bool agree = sodium_memcmp(id, e->id, AT_ID_BYTES) == 0 && e->reason == reason
+              && e->verdict == (reason ? WIRE_INVALID : WIRE_VALID);
+    w->judged++;
+    w->disagree += !agree;
+    printf("entry %" PRIu64 ": seq %" PRIu64 ", judged %s (%s), re-judged %s (%s)%s\n", e->index, e->seq,
+           e->verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(e->reason), reason ? "invalid" : "valid",
+           at_strerror(reason), agree ? "" : ": DISAGREES");
+    return ferror(stdout) ? 1 : 0;
+}
+
+static int s_worker_audit(const logdb_audit_t *a, void *arg)
+{
+    s_worker_t *w = arg;
+    if (a->worker_len != strlen(w->worker) || memcmp(a->worker, w->worker, a->worker_len) != 0)
+        return 0;
+    w->recorded++;
+    printf("audit: index %" PRIu64 ": the worker said %s (%s), the audit %s (%s), at %" PRIu64 " us\n", a->index,
+           a->got_verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(a->got_reason),
+           a->expected_verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(a->expected_reason), a->t_audited);
+    return 0;
+}
+
+/*  Every entry the worker judged (a scan of the log), re-judged, then the
+ *  disagreements the sink's spot audit recorded about it. Exit status 1
+ *  when any entry disagrees or any disagreement is recorded. */
+static int s_verify_worker(s_log_t *self, const char *worker)
+{
+    s_worker_t w = { .log = self, .worker = worker };
+    if (s_walk(self, (uint64_t) cfg_int(self->cfg, "from"), logdb_count(self->db), s_worker_entry, &w))
+        return 1;
+    at_err rc = logdb_audit_each(self->db, s_worker_audit, &w);
+    if (rc) {
+        fprintf(stderr, "attest log verify: the audit database: %s\n", at_strerror(rc));
+        return 1;
+    }
+    printf("verify: worker %s: judged=%" PRIu64 " disagree=%" PRIu64 " audit_disagreements=%" PRIu64 "\n", worker,
+           w.judged, w.disagree, w.recorded);
+    return w.disagree || w.recorded ? 1 : 0;
 }
 
 /* --------------------------------------------------------------------------
@@ -373,7 +504,7 @@ static const s_sub_t s_subs[] = {
     { "tail", 0, s_tail, "tail [--n N] [--follow]" },
     { "rejected", 0, s_rejected, "rejected" },
     { "export", 0, s_export, "export [--out FILE]" },
-    { "verify", 0, s_verify, "verify" },
+    { "verify", 0, s_verify, "verify [--from INDEX] [--worker ID]" },
 };
 #define S_NSUBS (sizeof s_subs / sizeof s_subs[0])
 
@@ -456,12 +587,15 @@ int cmd_log(int argc, char **argv)
                          "Subcommands:\n"
                          "  count                     number of entries\n"
                          "  get INDEX                 one entry as pretty JSON\n"
-                         "  id HEX                    the entry holding that attestation id\n"
+                         "  id HEX                    the valid entry with that attestation id, else its\n"
+                         "                            invalid entries (invalid entries claim no id)\n"
                          "  tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps\n"
                          "                            printing new ones until Ctrl-C\n"
                          "  rejected                  invalid entries as JSON lines\n"
                          "  export [--out FILE]       every entry as JSON lines\n"
-                         "  verify                    check indices, hash chain, ids index and verdicts",
+                         "  verify [--from INDEX]     check indices, hash chain, ids index and verdicts\n"
+                         "  verify --worker ID        list and re-judge every entry ID judged, and the\n"
+                         "                            spot audit's disagreements about it (exit 1 if any)",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .positionals = "SUBCOMMAND [ARG]",

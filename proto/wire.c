@@ -144,6 +144,14 @@ static at_err s_dec_committed(wire_msg_t *m, const msgpack_object *f)
     return rc ? s_bad(m, rc, "COMMITTED results are not an array of at most 8192 items") : AT_OK;
 }
 
+static at_err s_dec_quarantine(wire_msg_t *m, const msgpack_object *f)
+{
+    wire_quarantine_t *q = &m->u.quarantine;
+    if (wire_int_str(&f[0], &q->worker, &q->worker_len, WIRE_NAME_MAX) || q->worker_len == 0)
+        return s_bad(m, AT_ERR_TYPE, "QUARANTINE needs [worker_id str 1..64]");
+    return AT_OK;
+}
+
 static at_err s_dec_verdicts(wire_msg_t *m, const msgpack_object *f)
 {
     wire_verdicts_t *v = &m->u.verdicts;
@@ -169,7 +177,8 @@ static const struct {
     [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(2, s_dec_done),
     [WIRE_HEARTBEAT] = T(0, s_dec_none), [WIRE_LEAVE] = T(0, s_dec_none), [WIRE_LEAVE_OK] = T(0, s_dec_none),
     [WIRE_SINK_HELLO] = T(4, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
-    [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
+    [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),
+    [WIRE_VERDICTS] = T(3, s_dec_verdicts),
 };
 #undef T
 
@@ -181,7 +190,7 @@ static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_TASKS] = "TASKS", [WIRE_DONE] = "DONE", [WIRE_HEARTBEAT] = "HEARTBEAT",
     [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK",
     [WIRE_SINK_HELLO] = "SINK_HELLO", [WIRE_SINK_WELCOME] = "SINK_WELCOME",
-    [WIRE_COMMITTED] = "COMMITTED", [WIRE_VERDICTS] = "VERDICTS",
+    [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_VERDICTS] = "VERDICTS",
 };
 
 const char *wire_type_name(int type)

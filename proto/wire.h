@@ -27,6 +27,7 @@
  *                          epoch uint (the broker epoch the sink has adopted; 0: none)]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
+ *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
  *  Sink PULL (worker PUSH):
  *    VERDICTS  W->S [1, 40, epoch uint, worker_id str<=64,
  *                    [[seq, producer str, cseq, t_received, t_dispatched, t_verified,
@@ -70,6 +71,7 @@
  *    SINK_WELCOME    AT_ERR_TYPE (a field not a uint)
  *    COMMITTED       AT_ERR_TYPE (a number not a uint, not an array), OVERSIZE
  *                    (> WIRE_RESULTS_MAX)
+ *    QUARANTINE      AT_ERR_TYPE (worker id not a str, empty, > 64 bytes)
  *    VERDICTS        AT_ERR_TYPE (epoch not a uint, worker not a str, not an array),
  *                    OVERSIZE (worker > 64 bytes, > WIRE_BATCH_MAX items), SHAPE (empty)
  *  These are the codes the broker answered with before there was one codec.
@@ -102,7 +104,7 @@ typedef enum {
     WIRE_REVOKE = 11, WIRE_RELEASE = 12,
     WIRE_READY = 20, WIRE_TASKS = 21, WIRE_DONE = 22, WIRE_HEARTBEAT = 23, WIRE_LEAVE = 24,
     WIRE_LEAVE_OK = 25,
-    WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32,
+    WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32, WIRE_QUARANTINE = 33,
     WIRE_VERDICTS = 40,
     WIRE_TYPE_MAX_ = 41
 } wire_type;
@@ -159,6 +161,7 @@ typedef struct { uint8_t reason; const char *text; size_t text_len; } wire_error
 typedef struct { const char *worker; size_t worker_len; uint64_t credit; } wire_ready_t;     /* worker 1..64 */
 typedef struct { const char *instance; size_t instance_len; uint64_t next_seq, next_index, epoch; } wire_sink_hello_t;
 typedef struct { uint64_t epoch, first_seq; } wire_sink_welcome_t;
+typedef struct { const char *worker; size_t worker_len; } wire_quarantine_t;              /* worker 1..64 */
 
 /*  A batch inside a received message: checked for shape at decode time and
  *  decoded one item at a time with the wire_*_at() functions. Opaque. */
@@ -190,6 +193,7 @@ typedef struct {
         wire_sink_hello_t sink_hello;
         wire_sink_welcome_t sink_welcome;
         wire_committed_t committed;
+        wire_quarantine_t quarantine;
         wire_verdicts_t verdicts;
     } u;
     /* private */
@@ -292,6 +296,7 @@ int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit);
 int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m);
 int wire_send_sink_welcome(wire_out_t *o, const wire_peer_t *to, const wire_sink_welcome_t *m);
 int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const wire_items_t *results);
+int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len);
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =

@@ -316,6 +316,14 @@ int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const 
     return s_send(o, NULL, &s, results);
 }
 
+int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len)
+{
+    s_msg_t s;
+    s_begin(&s, WIRE_QUARANTINE, 1);
+    s_str(&s, worker, len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX);
+    return s_send(o, NULL, &s, NULL);
+}
+
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts)
 {
     s_msg_t s;

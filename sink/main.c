@@ -4,6 +4,7 @@
  *  (e.g. the log directory cannot be created, a port is taken); 2 bad usage
  *  or configuration. */
 #include "attestation.h"
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "sink.h"
@@ -13,6 +14,13 @@
 static int s_main(const cfg_t *cfg, void *settings)
 {
     (void) cfg;
+    uint32_t bp;
+    const sink_settings_t *s = settings;
+    if (!audit_parse_sample(s->audit_sample, &bp)) {
+        at_log_error("SNK-START", "audit-sample: want a percentage 0..100 with at most two decimals, got '%s'",
+                     s->audit_sample);
+        return 2;
+    }
     if (at_crypto_init() != AT_OK) {
         at_log_error("SNK-START", "libsodium failed to initialise");
         return 1;

@@ -81,6 +81,12 @@ const uint8_t *reorder_peek_id(const reorder_t *self, size_t i);
  *  reorder_ready(). Returns the number popped. */
 size_t reorder_pop(reorder_t *self, size_t n);
 
+/*  Empties every filled slot whose worker is worker[0..len) (a quarantined
+ *  worker's verdicts: the broker dispatches those tasks again); the ready
+ *  prefix ends at the first emptied slot. Returns how many were emptied.
+ *  O(window). */
+size_t reorder_drop_worker(reorder_t *self, const char *worker, size_t len);
+
 /*  Empties every slot and sets base to new_base. */
 void reorder_reset(reorder_t *self, uint64_t new_base);
 

@@ -17,6 +17,7 @@
  *  trusted: a message is validated as a whole before any of it is stored.
  */
 #include "sink.h"
+#include "audit.h"
 #include "clock.h"
 #include "log.h"
 #include "logdb.h"
@@ -59,6 +60,10 @@ static const cfg_def_t s_settings[] = {
                "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log"),
     CFG_INT_AT(S_, map_size_mb, "map-size-mb", "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB"),
     CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
+    CFG_STR_AT(S_, audit_sample, "audit-sample", "1",
+               "percentage of committed verdicts re-judged by the spot audit, 0..100, two decimals at most (0: off)"),
+    CFG_INT_AT(S_, clock_skew_s, "clock-skew-s", "300", 0, 86400,
+               "the audit's allowed clock skew for issued_at: must equal the workers' clock-skew-s"),
     CFG_STR_AT(S_, log_level, "log-level", "info", "debug, info, warn or error"),
     CFG_STR_AT(S_, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
@@ -78,6 +83,8 @@ typedef struct {
     uint64_t commits;         /* successful transactions */
     uint64_t commit_failures;
     uint64_t send_failures;   /* messages to the broker that could not be queued (out.failures) */
+    uint64_t quarantined_dropped;  /* verdict items of quarantined workers: dropped */
+    uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
 } s_counters_t;
 
 struct sink_t {
@@ -106,6 +113,8 @@ struct sink_t {
     wire_result_t *batch;            /* commit_max results of the open transaction */
     wire_result_t *late;             /* WIRE_RESULTS_MAX answers to late deliveries */
     size_t nlate;
+    audit_t *audit;                  /* the spot audit (audit.h) */
+    zhashx_t *quarantined;           /* worker identities quarantined (NUL-terminated keys) */
 };
 
 typedef void (*s_handler_fn)(sink_t *self, const wire_msg_t *m);
@@ -266,6 +275,107 @@ static void s_prefetch(sink_t *self, size_t i)
         logdb_prefetch_id(self->log, id);
 }
 
+/* ---------------------------------------------------------------- audit */
+
+/*  A worker's identity as the quarantine knows it: the worker name stored
+ *  in its entries, which is today the worker_id of its VERDICTS (with
+ *  CURVE: the authenticated key, set where s_on_verdicts takes vs->worker;
+ *  the broker's side is s_identity in broker/workers.c). */
+static void s_key(const char *worker, size_t len, char key[WIRE_NAME_MAX + 1])
+{
+    len = len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX;
+    memcpy(key, worker, len);
+    key[len] = 0;
+}
+
+static bool s_quarantined(const sink_t *self, const char *worker, size_t len)
+{
+    char key[WIRE_NAME_MAX + 1];
+    s_key(worker, len, key);
+    return zhashx_lookup(self->quarantined, key) != NULL;
+}
+
+static void s_send_quarantines(sink_t *self)
+{
+    for (const char *v = zhashx_first(self->quarantined); v; v = zhashx_next(self->quarantined)) {
+        const char *key = zhashx_cursor(self->quarantined);
+        (void) wire_send_quarantine(&self->out, key, strlen(key));
+    }
+    self->c.send_failures = self->out.failures;
+}
+
+/*  From now on nothing this worker judged is committed: its buffered
+ *  verdicts are dropped (the broker dispatches those tasks again), its
+ *  further VERDICTS too, and the broker is told. */
+static void s_quarantine(sink_t *self, const char *worker, size_t len)
+{
+    char key[WIRE_NAME_MAX + 1];
+    s_key(worker, len, key);
+    if (zhashx_lookup(self->quarantined, key))
+        return;
+    zhashx_insert(self->quarantined, key, (void *) "quarantined");
+    size_t dropped = reorder_drop_worker(self->rb, key, strlen(key));
+    if (reorder_ready(self->rb) == 0)
+        self->ready_since = 0;
+    (void) wire_send_quarantine(&self->out, key, strlen(key));
+    self->c.send_failures = self->out.failures;
+    at_log_warn("SNK-QUARANTINE", "worker %s quarantined at next_index %" PRIu64 ": none of its verdicts is committed"
+                " from there on (%zu buffered ones dropped); broker told", key, self->next_index, dropped);
+}
+
+/*  One disagreement: logged, recorded in the "audit" database, and the
+ *  worker quarantined. */
+static void s_audit_finding(sink_t *self, const audit_finding_t *f)
+{
+    at_log_limited(AT_LOG_ERROR, "SNK-AUDIT", "entry %" PRIu64 ": worker %s judged it %s (%s), the audit %s (%s)%s",
+                   f->index, f->worker, f->got_verdict == WIRE_VALID ? "valid" : "invalid",
+                   at_strerror(f->got_reason), f->expected_verdict == WIRE_VALID ? "valid" : "invalid",
+                   at_strerror(f->expected_reason), f->id_differs ? ", and its id is not the attestation's" : "");
+    logdb_audit_t a = { f->index, f->got_verdict, f->got_reason, f->expected_verdict, f->expected_reason,
+                        at_clock_wall_us(), f->worker, f->worker_len };
+    at_err rc = logdb_audit_record(self->log, &a);
+    if (rc != AT_OK) {
+        self->c.audit_unrecorded++;
+        at_log_limited(AT_LOG_ERROR, "SNK-AUDIT", "entry %" PRIu64 ": the disagreement could not be recorded: %s",
+                       f->index, at_strerror(rc));
+    }
+    s_quarantine(self, f->worker, f->worker_len);
+}
+
+static void s_audit_poll(sink_t *self)
+{
+    audit_finding_t f[16];
+    size_t n;
+    while ((n = audit_findings(self->audit, f, 16)) > 0)
+        for (size_t i = 0; i < n; i++)
+            s_audit_finding(self, &f[i]);
+}
+
+/*  After a durable commit of n ready verdicts (not popped yet): the
+ *  sampling draw for each appended entry, and a copy of the sampled ones
+ *  for the audit thread. */
+static void s_audit_offer(sink_t *self, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        reorder_item_t it;
+        if (self->batch[i].duplicate || !audit_pick(self->audit) || reorder_peek(self->rb, i, &it) != 0)
+            continue;
+        audit_item_t a = { self->batch[i].index, it.t_verified, it.verdict, it.reason, it.id, it.worker,
+                           it.worker_len, it.att, it.att_len };
+        audit_offer(self->audit, &a);
+    }
+}
+
+static int s_load_quarantined(const logdb_audit_t *a, void *arg)
+{
+    sink_t *self = arg;
+    char key[WIRE_NAME_MAX + 1];
+    s_key(a->worker, a->worker_len, key);
+    if (!zhashx_lookup(self->quarantined, key))
+        zhashx_insert(self->quarantined, key, (void *) "quarantined");
+    return 0;
+}
+
 /*  One transaction over at most commit_max ready verdicts. */
 static at_err s_commit_once(sink_t *self)
 {
@@ -297,6 +407,7 @@ static at_err s_commit_once(sink_t *self)
     if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
         return s_commit_failed(self, rc, n);
     sink_metrics_commit(self->metrics, at_clock_mono_us() - t0);
+    s_audit_offer(self, n);
     s_committed(self, n, next_index);
     return AT_OK;
 }
@@ -395,6 +506,12 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
                        self->has_epoch ? "" : "none, ", self->epoch);
         return;
     }
+    if (s_quarantined(self, worker, wlen)) {
+        self->c.quarantined_dropped += n;
+        at_log_limited(AT_LOG_WARN, "SNK-QUARANTINE", "worker %.*s is quarantined: %zu verdicts dropped", (int) wlen,
+                       worker, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         if ((rc = wire_verdict_at(&vs->items, i, &self->scratch[i])) != AT_OK) {
             s_malformed(self, "worker", "VERDICTS item", rc);
@@ -471,6 +588,11 @@ static void s_log_stats(sink_t *self, const char *event)
                 c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
                 c->commits, avg, c->commit_failures, c->send_failures, reorder_filled(self->rb),
                 self->next_seq, self->next_index);
+    audit_stats_t a;
+    audit_stats(self->audit, &a);
+    at_log_info(event, "audit: sampled=%" PRIu64 " checked=%" PRIu64 " dropped=%" PRIu64 " disagreements=%" PRIu64
+                " quarantined=%zu quarantined_dropped=%" PRIu64, a.sampled, a.checked, a.dropped, a.disagreements,
+                zhashx_size(self->quarantined), c->quarantined_dropped);
     self->c_logged = self->c;
 }
 
@@ -492,6 +614,7 @@ static void s_timers(sink_t *self)
     uint64_t now = at_clock_mono_us();
     if (now >= self->next_hello) {
         s_send_hello(self);
+        s_send_quarantines(self);   /* again and again: a lost one, or a new broker */
         self->next_hello = now + self->heartbeat_us;
     }
     if (now >= self->next_stats) {
@@ -514,6 +637,14 @@ static void s_metrics(sink_t *self)
         .malformed = c->malformed, .stale = c->stale, .reorder_buffered = reorder_filled(self->rb),
         .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
     };
+    audit_stats_t a;
+    audit_stats(self->audit, &a);
+    s.audit_sampled = a.sampled;
+    s.audit_checked = a.checked;
+    s.audit_dropped = a.dropped;
+    s.audit_disagreements = a.disagreements;
+    s.quarantined = zhashx_size(self->quarantined);
+    s.quarantined_dropped = self->c.quarantined_dropped;
     sink_metrics_publish(self->metrics, &s);
 }
 
@@ -593,6 +724,7 @@ int sink_run(sink_t *self)
             s_drain(self, self->pull_h, s_worker_handlers, "worker");
         self->paused_at = 0;
         s_commit_ready(self);
+        s_audit_poll(self);
         s_flush_late(self);
         s_timers(self);
         s_metrics(self);
@@ -623,6 +755,13 @@ static at_err s_open_log(sink_t *self, const char *dir)
         return rc;
     }
     s_check_filter(self);
+    if ((rc = logdb_audit_each(self->log, s_load_quarantined, self)) != AT_OK) {
+        at_log_error("SNK-START", "cannot read the audit database: %s", at_strerror(rc));
+        return rc;
+    }
+    if (zhashx_size(self->quarantined))
+        at_log_warn("SNK-QUARANTINE", "%zu workers quarantined (the log's audit database): their verdicts are dropped",
+                    zhashx_size(self->quarantined));
     return AT_OK;
 }
 
@@ -672,6 +811,13 @@ sink_t *sink_new(const sink_settings_t *s)
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
     self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
+    self->quarantined = zhashx_new();
+    uint32_t bp = 0;
+    if (!self->quarantined)
+        abort();
+    if (!audit_parse_sample(s->audit_sample, &bp))
+        at_log_error("SNK-START", "audit-sample '%s' is not a percentage: the audit is off", s->audit_sample);
+    self->audit = audit_new(bp, (uint64_t) s->clock_skew_s);
     uint8_t raw[S_INSTANCE_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
@@ -692,8 +838,8 @@ sink_t *sink_new(const sink_settings_t *s)
         return NULL;
     }
     s_metrics(self);
-    at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64,
-                self->instance, s->log_dir, self->next_seq, self->next_index);
+    at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64
+                ", audit-sample %s%%", self->instance, s->log_dir, self->next_seq, self->next_index, s->audit_sample);
     return self;
 }
 
@@ -703,6 +849,8 @@ void sink_destroy(sink_t **self_p)
         return;
     sink_t *self = *self_p;
     sink_metrics_destroy(&self->metrics);
+    audit_destroy(&self->audit);
+    zhashx_destroy(&self->quarantined);
     zsock_destroy(&self->pull);
     zsock_destroy(&self->dealer);
     reorder_destroy(&self->rb);

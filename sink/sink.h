@@ -14,6 +14,13 @@
  *  the PULL socket has no more input right now. A failed commit (e.g. a full
  *  LMDB map) keeps the verdicts and is retried after 100 ms; the watermark
  *  never advances past what is durable.
+ *
+ *  Spot audit (audit.h): a sample of the committed verdicts is re-judged by
+ *  an audit thread. On a disagreement the sink logs and counts it, records
+ *  it in the log's "audit" database, drops the worker's buffered and
+ *  further verdicts, and sends QUARANTINE to the broker (again whenever it
+ *  adopts a new broker epoch). The quarantine set is reloaded from the
+ *  "audit" database at start.
  */
 #ifndef AT_SINK_H
 #define AT_SINK_H
@@ -26,6 +33,8 @@ typedef struct sink_t sink_t;
  *  sink_settings() returns. Strings are borrowed from the cfg_t. */
 typedef struct {
     const char *log_dir, *verdicts, *broker, *log_level, *metrics;
+    const char *audit_sample;     /* percentage 0..100, two decimals at most (audit.h) */
+    int64_t clock_skew_s;         /* the audit's clock skew: the workers' clock-skew-s */
     int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
     int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
     int64_t id_filter_mb, map_size_mb, heartbeat_ms;

@@ -8,6 +8,8 @@ struct sink_metrics_t {
     metrics_t *reg;
     metrics_series_t *received, *committed, *duplicates, *commits, *malformed, *stale;
     metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds, *registered;
+    metrics_series_t *audit_sampled, *audit_checked, *audit_dropped, *audit_disagreements;
+    metrics_series_t *quarantined, *quarantined_dropped;
 };
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
@@ -37,6 +39,17 @@ static void s_define(sink_metrics_t *self)
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
                                   "Verdicts dropped: no epoch yet, or of another epoch.");
+    self->audit_sampled = metrics_counter(m, "attest_audit_sampled_total",
+                                          "Committed verdicts sampled for the spot audit.");
+    self->audit_checked = metrics_counter(m, "attest_audit_checked_total", "Sampled verdicts re-judged.");
+    self->audit_dropped = metrics_counter(m, "attest_audit_dropped_total",
+                                          "Samples not audited: the audit queue was full.");
+    self->audit_disagreements = metrics_counter(m, "attest_audit_disagreements_total",
+                                                "Re-judged verdicts the audit found wrong (alert on any increase).");
+    self->quarantined = metrics_gauge(m, "attest_sink_workers_quarantined",
+                                      "Workers quarantined by the spot audit (alert on > 0).");
+    self->quarantined_dropped = metrics_counter(m, "attest_sink_quarantined_dropped_total",
+                                                "Verdicts of quarantined workers dropped.");
 }
 
 sink_metrics_t *sink_metrics_new(const char *address, at_err *rc)
@@ -77,6 +90,12 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->next_index, s->next_index);
     metrics_set(self->next_seq, s->next_seq);
     metrics_set(self->registered, s->registered ? 1 : 0);
+    metrics_set(self->audit_sampled, s->audit_sampled);
+    metrics_set(self->audit_checked, s->audit_checked);
+    metrics_set(self->audit_dropped, s->audit_dropped);
+    metrics_set(self->audit_disagreements, s->audit_disagreements);
+    metrics_set(self->quarantined, s->quarantined);
+    metrics_set(self->quarantined_dropped, s->quarantined_dropped);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

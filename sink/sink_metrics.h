@@ -21,6 +21,9 @@ typedef struct {
     uint64_t next_index;            /* entries in the log */
     uint64_t next_seq;              /* committed watermark */
     bool registered;                /* the log is open and a broker epoch adopted (SINK_WELCOME) */
+    uint64_t audit_sampled, audit_checked, audit_dropped, audit_disagreements;
+    uint64_t quarantined;           /* workers quarantined (gauge) */
+    uint64_t quarantined_dropped;   /* their verdicts dropped */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -105,17 +105,20 @@ bool idtab_get(const idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *ind
 {
     uint64_t h = s_hash(id), tag = s_tag(h);
     size_t mask = self->cap - 1;
+    bool found = false;
+    /* The whole probe run: a repeated id has a slot per copy, and the
+     * latest (highest index) is wanted. */
     for (size_t i = (size_t) h & mask; self->slots[i]; i = (i + 1) & mask) {
         if ((self->slots[i] & 0xffffffff00000000u) != tag)
             continue;
         /* the one index in [lo, hi) with these low 32 bits */
         uint64_t at = self->lo + (uint32_t) ((uint32_t) self->slots[i] - (uint32_t) self->lo);
-        if (at < self->hi && memcmp(s_id(self, at), id, AT_ID_BYTES) == 0) {
+        if (at < self->hi && (!found || at > *index) && memcmp(s_id(self, at), id, AT_ID_BYTES) == 0) {
             *index = at;
-            return true;
+            found = true;
         }
     }
-    return false;
+    return found;
 }
 
 size_t idtab_count(const idtab_t *self) { return (size_t) (self->hi - self->lo); }

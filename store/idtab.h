@@ -29,7 +29,8 @@ void idtab_destroy(idtab_t **self_p);
 
 /*  Adds the id of the entry at index, which must be the next one: the
  *  table's hi (any index when it is empty). Ids are expected to be unique;
- *  for a repeated id, idtab_get finds the lower index. */
+ *  a repeated id (invalid copies, the id claim rule of logdb.h) is kept, and
+ *  idtab_get finds its highest index: the latest entry with the id. */
 void idtab_put(idtab_t *self, const uint8_t id[AT_ID_BYTES], uint64_t index);
 /*  Starts loading the slot where id's probe begins (a hint; no effect). */
 void idtab_prefetch(const idtab_t *self, const uint8_t id[AT_ID_BYTES]);

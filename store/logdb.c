@@ -23,7 +23,8 @@
 
 struct logdb_t {
     MDB_env *env;
-    MDB_dbi entries, ids, meta;
+    MDB_dbi entries, ids, meta, audit;
+    bool has_audit;          /* the "audit" database exists (a reader of an older log: maybe not) */
     MDB_txn *txn;            /* the current write or read transaction */
     bool writing;
     logdb_state_t st;        /* writer: state including the open batch */
@@ -144,7 +145,11 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
         mdb_txn_abort(txn);
         return rc == MDB_NOTFOUND ? AT_ERR_NOT_FOUND : s_db_err(rc, "open databases");
     }
-    if (!readonly) {
+    rc = mdb_dbi_open(txn, "audit", flags, &self->audit);
+    self->has_audit = rc == 0;
+    if (rc == MDB_NOTFOUND && readonly)
+        rc = 0;   /* a log written before the audit existed */
+    if (!rc && !readonly) {
         MDB_val k = { 6, "format" }, v = { 13, "attest-log-v1" };
         rc = mdb_put(txn, self->meta, &k, &v, 0);
     }
@@ -242,7 +247,7 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
     if (!rc && map_size)
         rc = mdb_env_set_mapsize(self->env, map_size);
     if (!rc)
-        rc = mdb_env_set_maxdbs(self->env, 4);
+        rc = mdb_env_set_maxdbs(self->env, 5);
     if (!rc && !readonly) {
         s_mkdirs(dir);
         if ((*err = s_lock_writer(self, dir)) != AT_OK) {
@@ -444,6 +449,25 @@ at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *i
     return err;
 }
 
+/*  The id claim rule (logdb.h, protocol.md 12), given the latest entry
+ *  with e's id at index `at`: AT_ERR_DUPLICATE when it is valid, or when
+ *  e is invalid and has the same attestation bytes (a retry of that
+ *  submission); AT_ERR_NOT_FOUND when e may be appended (an invalid entry
+ *  does not claim the id: a valid e claims it now, a different invalid e
+ *  is another submission). */
+static at_err s_claimed(logdb_t *self, uint64_t at, const logdb_entry_t *e)
+{
+    logdb_entry_t old;
+    at_err err = logdb_get(self, at, &old, NULL, NULL);
+    if (err)
+        return err == AT_ERR_NOT_FOUND ? AT_ERR_CORRUPT : err;
+    if (old.verdict == 0)
+        return AT_ERR_DUPLICATE;
+    if (e->verdict != 0 && old.att_len == e->att_len && memcmp(old.att, e->att, e->att_len) == 0)
+        return AT_ERR_DUPLICATE;
+    return AT_ERR_NOT_FOUND;
+}
+
 at_err logdb_append(logdb_t *self, logdb_entry_t *e)
 {
     assert(self->txn && self->writing);
@@ -452,7 +476,7 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
     /* The id first: a duplicate then writes nothing and the batch goes on. */
     at_err err = s_lookup(self, e->id, &existing);
     if (err == AT_OK)
-        return AT_ERR_DUPLICATE;
+        err = s_claimed(self, existing, e);
     if (err != AT_ERR_NOT_FOUND)
         return err;
     e->index = self->st.next_index;
@@ -636,4 +660,96 @@ void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES])
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len)
 {
     return entry_decode(out, buf, len);
+}
+
+int64_t logdb_find_invalid(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t from, uint64_t *out, size_t max)
+{
+    assert(self->txn);
+    uint64_t count = logdb_count(self);
+    int64_t found = 0;
+    for (uint64_t i = from; i < count; i++) {
+        logdb_entry_t e;
+        at_err rc = logdb_get(self, i, &e, NULL, NULL);
+        if (rc)
+            return -(int64_t) rc;
+        if (e.verdict == 0 || memcmp(e.id, id, AT_ID_BYTES) != 0)
+            continue;
+        if ((size_t) found < max)
+            out[found] = i;
+        found++;
+    }
+    return found;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+#define S_AUDIT_FIXED 12   /* four u8 and t_audited u64 before the worker's bytes */
+
+at_err logdb_audit_record(logdb_t *self, const logdb_audit_t *a)
+{
+    assert(!self->txn && !self->readonly && a->worker_len <= ENTRY_NAME_MAX);
+    uint8_t kb[8], vb[S_AUDIT_FIXED + ENTRY_NAME_MAX];
+    s_put_be64(kb, a->index);
+    vb[0] = a->got_verdict;
+    vb[1] = a->got_reason;
+    vb[2] = a->expected_verdict;
+    vb[3] = a->expected_reason;
+    s_put_be64(vb + 4, a->t_audited);
+    memcpy(vb + S_AUDIT_FIXED, a->worker, a->worker_len);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        return s_db_err(rc, "begin audit record");
+    MDB_val k = { 8, kb }, v = { S_AUDIT_FIXED + a->worker_len, vb };
+    if ((rc = mdb_put(txn, self->audit, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return s_db_err(rc, "audit record");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? s_db_err(rc, "commit audit record") : AT_OK;
+}
+
+static at_err s_audit_decode(const MDB_val *k, const MDB_val *v, logdb_audit_t *out)
+{
+    if (k->mv_size != 8 || v->mv_size < S_AUDIT_FIXED || v->mv_size > S_AUDIT_FIXED + ENTRY_NAME_MAX)
+        return AT_ERR_CORRUPT;
+    const uint8_t *b = v->mv_data;
+    *out = (logdb_audit_t) { .index = s_get_be64(k->mv_data), .got_verdict = b[0], .got_reason = b[1],
+                             .expected_verdict = b[2], .expected_reason = b[3], .t_audited = s_get_be64(b + 4),
+                             .worker = (const char *) b + S_AUDIT_FIXED, .worker_len = v->mv_size - S_AUDIT_FIXED };
+    return AT_OK;
+}
+
+static at_err s_audit_walk(logdb_t *self, logdb_audit_fn *fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(self->txn, self->audit, &cur);
+    if (rc)
+        return s_db_err(rc, "read audit");
+    MDB_val k, v;
+    at_err err = AT_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == AT_OK;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        logdb_audit_t a;
+        if ((err = s_audit_decode(&k, &v, &a)) == AT_OK && fn(&a, arg) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (err == AT_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = s_db_err(rc, "read audit");
+    return err;
+}
+
+at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg)
+{
+    if (!self->has_audit)
+        return AT_OK;
+    bool temporary = !self->txn;
+    at_err err = temporary ? logdb_read_begin(self) : AT_OK;
+    if (err)
+        return err;
+    err = s_audit_walk(self, fn, arg);
+    if (temporary)
+        logdb_read_end(self);
+    return err;
 }

@@ -7,8 +7,15 @@
  *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
  *               value: one entry as encoded by store/entry.h (a msgpack
  *               array of 15 fields, format 1)
- *    "ids":     key 32-byte attestation id -> value u64 big-endian index, for
- *               every entry below meta "ids_upto"
+ *    "ids":     key 32-byte attestation id -> value u64 big-endian index of
+ *               the latest entry with that id (the valid one when there is
+ *               one: see logdb_append), for every entry below meta "ids_upto"
+ *    "audit":   key u64 big-endian log index -> value: the spot audit's
+ *               disagreement with the verdict stored at that index (the sink
+ *               writes it, see logdb_audit_record): got_verdict u8,
+ *               got_reason u8, expected_verdict u8, expected_reason u8,
+ *               t_audited u64 big-endian (wall us), then the worker's name
+ *               (0..64 bytes, the rest of the value)
  *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
  *               "ids_upto" -> u64 big-endian; "head" -> 32 bytes, hash of the
  *               last entry
@@ -64,7 +71,9 @@ at_err logdb_state(logdb_t *self, logdb_state_t *out) __attribute__((warn_unused
 /*  Writer: one write transaction per batch. Between begin and commit,
  *  lookups see the batch's own appends. */
 at_err logdb_begin(logdb_t *self) __attribute__((warn_unused_result));
-/*  AT_OK with *index set, or AT_ERR_NOT_FOUND. Inside a write txn or not. */
+/*  The index of the latest entry with this id, which is the valid one when
+ *  there is one (nothing is appended after it): AT_OK with *index set, or
+ *  AT_ERR_NOT_FOUND. Inside a write txn or not. */
 at_err logdb_lookup_id(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *index)
     __attribute__((warn_unused_result));
 /*  Resizes the writer's id filter (a Bloom filter of every id in the log,
@@ -80,8 +89,13 @@ uint64_t logdb_id_filter_capacity(const logdb_t *self);
  *  otherwise). Call it a few entries ahead. */
 void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES]);
 /*  Appends e at the next index: sets e->index and e->prev_hash, and stores
- *  entry_encode(e). AT_ERR_DUPLICATE when e->id is already in the log or
- *  the batch, AT_ERR_OVERSIZE or AT_ERR_RANGE when e does not encode: nothing
+ *  entry_encode(e). The id claim rule (protocol.md section 12): only a valid
+ *  entry (verdict 0) claims its id. AT_ERR_DUPLICATE (nothing written;
+ *  logdb_lookup_id gives the entry to answer with) when a VALID entry with
+ *  e->id is already in the log or the batch, whatever e's verdict, or when
+ *  e is invalid and the latest entry with its id is an invalid one with the
+ *  same attestation bytes (a retry). Otherwise e is appended: a valid e after
+ *  invalid copies, or an invalid e with other bytes. AT_ERR_OVERSIZE or AT_ERR_RANGE when e does not encode: nothing
  *  is written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
  *  leaves the batch unusable: call logdb_abort. */
 at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
@@ -95,8 +109,35 @@ at_err logdb_read_begin(logdb_t *self) __attribute__((warn_unused_result));
 void logdb_read_end(logdb_t *self);
 at_err logdb_get(logdb_t *self, uint64_t index, logdb_entry_t *out, const uint8_t **raw, size_t *raw_len)
     __attribute__((warn_unused_result));
+/*  Invalid entries with this id (the index holds the latest only): scans
+ *  the current read snapshot's entries [from, count) (O(n), for the tools) and writes up
+ *  to max of their indices to out. Returns how many were found (may exceed
+ *  max) or a negative -at_err on a read error. */
+int64_t logdb_find_invalid(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t from, uint64_t *out, size_t max);
 /*  Number of entries in the current read snapshot. */
 uint64_t logdb_count(logdb_t *self);
+
+/*  One recorded disagreement of the spot audit (the "audit" database). */
+typedef struct {
+    uint64_t index;                 /* of the entry audited */
+    uint8_t got_verdict, got_reason;            /* as the worker judged it (stored in the entry) */
+    uint8_t expected_verdict, expected_reason;  /* the audit's judgement */
+    uint64_t t_audited;             /* wall-clock us */
+    const char *worker;             /* borrowed (from the caller, or the read snapshot); <= ENTRY_NAME_MAX */
+    size_t worker_len;
+} logdb_audit_t;
+
+/*  Writer, outside a batch: records a disagreement in its own durable write
+ *  transaction (an index recorded twice keeps the last). Nothing of a is
+ *  kept. Errors: AT_ERR_DB, AT_ERR_MAP_FULL. */
+at_err logdb_audit_record(logdb_t *self, const logdb_audit_t *a) __attribute__((warn_unused_result));
+/*  Calls fn on every recorded disagreement in index order (in the current
+ *  read snapshot, or a temporary one), stopping when fn returns non-zero.
+ *  a->worker borrows from the snapshot for the call only. A log written
+ *  before the audit existed has none (AT_OK). AT_ERR_CORRUPT for a record
+ *  that does not decode. */
+typedef int(logdb_audit_fn)(const logdb_audit_t *a, void *arg);
+at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg) __attribute__((warn_unused_result));
 
 /*  The same as entry_decode() and entry_hash() (store/entry.h), under the
  *  names older callers use. */

@@ -22,6 +22,7 @@ typedef struct {
     const char *broker, *sink, *id, *log_level, *metrics;
     int64_t threads, credit, chunk, report_us, clock_skew_s, heartbeat_ms, drain_timeout_ms;
     int64_t test_delay_us, sim_verify_us;
+    bool test_lie;
 } worker_settings_t;
 
 #define W_ worker_settings_t
@@ -41,6 +42,8 @@ static const cfg_def_t s_settings[] = {
                "on SIGTERM, longest wait for the broker's LEAVE_OK before stopping at once"),
     CFG_INT_AT(W_, test_delay_us, "test-delay-us", "0", 0, 10000000, "TEST ONLY: extra delay per task"),
     CFG_INT_AT(W_, sim_verify_us, "sim-verify-us", "0", 0, 10000000, "TEST ONLY: sleep this long instead of verifying"),
+    CFG_BOOL_AT(W_, test_lie, "test-lie", "false",
+                "TEST ONLY: lie, judging every bad signature valid (the sink's audit must quarantine this worker)"),
     CFG_STR_AT(W_, log_level, "log-level", "info", "debug, info, warn or error"),
     CFG_STR_AT(W_, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
@@ -102,6 +105,7 @@ static void s_fill_opts(const worker_settings_t *s, verifier_opts_t *o, const ch
     o->heartbeat_ms = (uint64_t) s->heartbeat_ms;
     o->test_delay_us = (uint64_t) s->test_delay_us;
     o->sim_verify_us = (uint64_t) s->sim_verify_us;
+    o->test_lie = s->test_lie;
     o->drain_ms = (uint64_t) s->drain_timeout_ms;
     o->signals = &s_signals;
 }
@@ -129,6 +133,8 @@ static int s_run(const worker_settings_t *s)
     }
     at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, s->broker,
                 s->sink);
+    if (s->test_lie)
+        at_log_warn("WRK-LIE", "worker %s: TEST ONLY test-lie is on: every bad signature is judged valid", base);
     /* Exit status 1 when a thread cannot start (the started ones are told to
      * stop at once and joined) or a verifier failed (cannot connect). */
     int started = 0, rc = 0;

@@ -111,6 +111,8 @@ static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t
             memset(id, 0, AT_ID_BYTES);
     } else {
         rc = attestation_judge(t->att, t->att_len, v->t_verified / 1000000u, c->o->skew_s, id);
+        if (c->o->test_lie && rc == AT_ERR_SIGNATURE)
+            rc = AT_OK;   /* TEST ONLY: the lying worker the sink's audit must catch */
     }
     if (c->o->test_delay_us)
         usleep((useconds_t) c->o->test_delay_us);

@@ -10,6 +10,7 @@
 #define AT_VERIFIER_H
 #include "at_err.h"
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     uint64_t heartbeat_ms;
     uint64_t test_delay_us;      /* test only: extra sleep per task */
     uint64_t sim_verify_us;      /* test only: sleep instead of verifying */
+    bool test_lie;               /* test only: judge every bad signature valid */
     uint64_t drain_ms;           /* longest a drain may take before stopping at once */
     const atomic_int *signals;              /* stop requests so far: 1 = drain, 2 = stop now */
 } verifier_opts_t;

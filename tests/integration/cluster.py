@@ -465,7 +465,8 @@ def log_problems(log):
     """Returns a list of violated invariants (empty when the log is sound)."""
     bad = []
     prev = ZERO32
-    # "ids" must cover the entries below meta "ids_upto" (0 when absent);
+    # "ids" must cover the entries below meta "ids_upto" (0 when absent), at
+    # the latest entry with each id;
     # later ids may be missing (found by reading their entries), and every
     # key it has must point at the entry with that id.
     upto = ids_upto(log)
@@ -477,10 +478,15 @@ def log_problems(log):
             bad.append("entry %d: format %r" % (i, e["format"]))
         if e["prev_hash"] != prev:
             bad.append("entry %d: prev_hash does not match the hash of entry %d" % (i, i - 1))
+        # The id claim rule (protocol.md 12): only a valid entry claims its
+        # id; invalid copies may repeat, but never after the valid one.
         if e["id"] in seen:
-            bad.append("entry %d: id already at index %d" % (i, seen[e["id"]]))
-        seen[e["id"]] = i
-        if (i < upto or e["id"] in log.ids) and log.ids.get(e["id"]) != i:
+            bad.append("entry %d: %s, but a valid entry with its id is at index %d"
+                       % (i, "two valid entries" if e["verdict"] == 0 else "an invalid copy", seen[e["id"]]))
+        if e["verdict"] == 0:
+            seen[e["id"]] = i
+        if (i < upto or e["id"] in log.ids) and (log.ids.get(e["id"]) != i if e["verdict"] == 0
+                                                 else log.ids.get(e["id"], -1) < i):
             bad.append("entry %d: ids db maps its id to %r" % (i, log.ids.get(e["id"])))
         if e["verdict"] not in (0, 1) or (e["verdict"] == 0) != (e["reason"] == 0):
             bad.append("entry %d: verdict %r with reason %r" % (i, e["verdict"], e["reason"]))

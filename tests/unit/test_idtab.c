@@ -98,6 +98,24 @@ static void s_same_prefix(void)
     idtab_destroy(&t);
 }
 
+/*  A repeated id: idtab_get finds the highest index, also after the
+ *  highest is dropped (drop_from) and the lower ones (drop_below). */
+static void s_repeated(void)
+{
+    idtab_t *t = idtab_new(16);
+    uint8_t id[AT_ID_BYTES];
+    for (uint64_t i = 0; i < 100; i++) {
+        s_id_of(i % 10 == 3 ? 3 : i, id);
+        idtab_put(t, id, 1000 + i);
+    }
+    CHECK(s_has(t, 3, 1093) && idtab_count(t) == 100);
+    idtab_drop_from(t, 1090);
+    CHECK(s_has(t, 3, 1083));
+    idtab_drop_below(t, 1084);
+    CHECK(s_absent(t, 3) && s_has(t, 85, 1085));
+    idtab_destroy(&t);
+}
+
 int main(void)
 {
     s_same_prefix();
@@ -108,5 +126,6 @@ int main(void)
     s_run(123456, 100000);
     s_run(UINT64_C(0xffffffff) - 3000, 10000);   /* indices cross a 2^32 boundary */
     s_run(UINT64_C(1) << 40, 5000);
+    s_repeated();
     return check_done("test_idtab");
 }

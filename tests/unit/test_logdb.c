@@ -6,7 +6,11 @@
  *  inside and outside a batch; abort leaving the state unchanged; a duplicate
  *  id refused without corrupting the batch or the log; a full map reported as
  *  AT_ERR_MAP_FULL; read-only opening; the id index flush and the id
- *  filter. The entry codec itself: test_entry.c.
+ *  filter; the id claim rule (an invalid entry claims no id: a later valid
+ *  copy is appended, a second invalid copy too, a copy of a valid entry is
+ *  a duplicate; across commits and a reopen) and logdb_find_invalid; the
+ *  "audit" database (record, read back, read-only). The entry codec
+ *  itself: test_entry.c.
  */
 #include "check.h"
 #include "logdb.h"
@@ -33,7 +37,7 @@ static logdb_entry_t s_entry(uint64_t i)
     memset(&e, 0, sizeof e);
     e.seq = i;
     s_make_id(i, e.id);
-    e.verdict = i % 3 == 0;
+    e.verdict = i % 3 == 1;
     e.reason = e.verdict ? AT_ERR_SIGNATURE : AT_OK;
     e.producer = "producer-1";
     e.producer_len = 10;
@@ -60,6 +64,13 @@ static bool s_entry_is(const logdb_entry_t *e, uint64_t index, uint64_t seq)
         && memcmp(e->att, s_att, e->att_len) == 0;
 }
 
+/*  Every entry's id leads to its index (s_entry's ids are all distinct). */
+static bool s_found_at(logdb_t *db, const logdb_entry_t *e, uint64_t index)
+{
+    uint64_t idx = UINT64_MAX;
+    return logdb_lookup_id(db, e->id, &idx) == AT_OK && idx == index;
+}
+
 /*  Appends entries for seqs [from, to) in one batch and commits next_seq = to. */
 static void s_batch(logdb_t *db, uint64_t from, uint64_t to, uint64_t first_index)
 {
@@ -68,9 +79,7 @@ static void s_batch(logdb_t *db, uint64_t from, uint64_t to, uint64_t first_inde
         logdb_entry_t e = s_entry(s);
         CHECK_ERR(logdb_append(db, &e), AT_OK);
         CHECK(e.index == first_index + (s - from));
-        uint64_t idx = UINT64_MAX;
-        CHECK_ERR(logdb_lookup_id(db, e.id, &idx), AT_OK);   /* the batch sees its own appends */
-        CHECK(idx == e.index);
+        CHECK(s_found_at(db, &e, e.index));                 /* the batch sees its own appends */
     }
     CHECK_ERR(logdb_commit(db, to), AT_OK);
 }
@@ -97,8 +106,7 @@ static void s_verify(logdb_t *db, const uint64_t *seqs, uint64_t count, uint64_t
         bad += !s_entry_is(&e, i, seqs[i]);
         bad += memcmp(e.prev_hash, prev, LOGDB_HASH_BYTES) != 0;
         entry_hash(raw, raw_len, prev);
-        uint64_t idx = UINT64_MAX;
-        bad += logdb_lookup_id(db, e.id, &idx) != AT_OK || idx != i;
+        bad += !s_found_at(db, &e, i);
         logdb_entry_t again;
         bad += entry_decode(&again, raw, raw_len) != AT_OK || again.index != i;
     }
@@ -304,10 +312,8 @@ static void test_ids_flush(void)
     CHECK(st.ids_upto >= LOGDB_IDS_FLUSH && st.ids_upto < total);   /* a cycle completed */
     unsigned missing = 0;
     for (uint64_t i = 0; i < total; i++) {
-        uint8_t id[AT_ID_BYTES];
-        uint64_t idx = UINT64_MAX;
-        s_make_id(i, id);
-        missing += logdb_lookup_id(db, id, &idx) != AT_OK || idx != i;
+        logdb_entry_t e = s_entry(i);
+        missing += !s_found_at(db, &e, i);
     }
     CHECK(missing == 0);
     CHECK_ERR(logdb_begin(db), AT_OK);                 /* duplicates below and above ids_upto */
@@ -321,10 +327,8 @@ static void test_ids_flush(void)
         CHECK_ERR(logdb_read_begin(reader), AT_OK);
         missing = 0;
         for (uint64_t i = 0; i < total; i += 97) {
-            uint8_t id[AT_ID_BYTES];
-            uint64_t idx = UINT64_MAX;
-            s_make_id(i, id);
-            missing += logdb_lookup_id(reader, id, &idx) != AT_OK || idx != i;
+            logdb_entry_t e = s_entry(i);
+            missing += !s_found_at(reader, &e, i);
         }
         CHECK(missing == 0);
         uint8_t absent[AT_ID_BYTES];
@@ -355,24 +359,151 @@ static void test_id_filter(void)
         s_batch(db, from, from + 4096 < n ? from + 4096 : n, from);
     CHECK_ERR(logdb_set_id_filter_mb(db, 1), AT_OK);
     CHECK(logdb_id_filter_capacity(db) == 1024u * 1024 * 8 / 12);
-    uint64_t dups = 0, found = 0;
+    uint64_t dups = 0, found = 0, valid = 0;
     CHECK_ERR(logdb_begin(db), AT_OK);
     for (uint64_t s = 0; s < n; s += 97) {
         logdb_entry_t e = s_entry(s);
-        dups += logdb_append(db, &e) == AT_ERR_DUPLICATE;
+        valid += e.verdict == 0;
+        dups += logdb_append(db, &e) == AT_ERR_DUPLICATE;   /* an identical invalid copy is a retry: too */
         uint64_t idx;
         found += logdb_lookup_id(db, e.id, &idx) == AT_OK && idx == s;
     }
-    logdb_entry_t fresh = s_entry(n);
+    logdb_entry_t fresh = s_entry(n + 1);   /* valid */
+    CHECK(fresh.verdict == 0);
     CHECK_ERR(logdb_append(db, &fresh), AT_OK);
     CHECK_ERR(logdb_commit(db, n + 1), AT_OK);
-    CHECK(dups == (n + 96) / 97 && found == dups);
+    CHECK(dups == (n + 96) / 97 && found == dups && valid > 0);
     CHECK_ERR(logdb_set_id_filter_mb(db, 8), AT_OK);   /* and back up */
     CHECK(logdb_id_filter_capacity(db) == 8u * 1024 * 1024 * 8 / 12);
     CHECK_ERR(logdb_begin(db), AT_OK);
-    logdb_entry_t again = s_entry(n);
+    logdb_entry_t again = s_entry(n + 1);
     CHECK_ERR(logdb_append(db, &again), AT_ERR_DUPLICATE);
     logdb_abort(db);
+    logdb_destroy(&db);
+}
+
+/*  An entry with the id of key k (another space than s_make_id's), the
+ *  given verdict, and attestation bytes of variant `bytes` (another
+ *  signature: the same id, another submission). */
+static logdb_entry_t s_copy(uint64_t k, uint8_t verdict, size_t bytes)
+{
+    logdb_entry_t e = s_entry(1000000 + k);
+    e.verdict = verdict;
+    e.reason = verdict ? AT_ERR_SIGNATURE : AT_OK;
+    e.att_len = 100 + bytes;
+    return e;
+}
+
+static const struct {
+    uint64_t key;
+    uint8_t verdict;
+    size_t bytes;
+    at_err want;             /* logdb_append's answer */
+    uint64_t latest;         /* logdb_lookup_id's index afterwards */
+} s_claims[] = {
+    { 1, 1, 1, AT_OK, 0 },               /* index 0: a forged copy first: appended, invalid */
+    { 1, 0, 0, AT_OK, 1 },               /* index 1: the genuine one: appended valid, not a duplicate */
+    { 1, 0, 0, AT_ERR_DUPLICATE, 1 },    /* the genuine one again: a duplicate of index 1 */
+    { 1, 1, 1, AT_ERR_DUPLICATE, 1 },    /* the forged copy after the valid one: a duplicate of index 1 */
+    { 1, 1, 2, AT_ERR_DUPLICATE, 1 },    /* another forged copy: a duplicate of index 1 */
+    { 2, 1, 1, AT_OK, 2 },               /* index 2: invalid */
+    { 2, 1, 1, AT_ERR_DUPLICATE, 2 },    /* the same bytes again (a retry): a duplicate of index 2 */
+    { 2, 1, 2, AT_OK, 3 },               /* index 3: other bytes: another submission, appended */
+};
+#define S_NCLAIMS (sizeof s_claims / sizeof s_claims[0])
+
+/*  The id claim rule, in one batch, then across a commit and a reopen. */
+static void test_id_claim(void)
+{
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/claim", s_tmp);
+    at_err err;
+    logdb_t *db = logdb_open(dir, false, 16u << 20, &err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    for (size_t i = 0; i < S_NCLAIMS; i++) {
+        logdb_entry_t e = s_copy(s_claims[i].key, s_claims[i].verdict, s_claims[i].bytes);
+        CHECK_ERR(logdb_append(db, &e), s_claims[i].want);
+        uint64_t idx = UINT64_MAX;
+        CHECK_ERR(logdb_lookup_id(db, e.id, &idx), AT_OK);
+        CHECK(idx == s_claims[i].latest);
+    }
+    CHECK_ERR(logdb_commit(db, 10), AT_OK);
+    logdb_destroy(&db);
+    db = logdb_open(dir, false, 0, &err);   /* the tail is reloaded: the latest copy is still found */
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    logdb_entry_t one = s_copy(1, 0, 0), two = s_copy(2, 0, 0), retry = s_copy(2, 1, 2);
+    CHECK_ERR(logdb_begin(db), AT_OK);
+    CHECK_ERR(logdb_append(db, &one), AT_ERR_DUPLICATE);
+    CHECK_ERR(logdb_append(db, &retry), AT_ERR_DUPLICATE);   /* a retry of index 3 */
+    CHECK_ERR(logdb_append(db, &two), AT_OK);   /* the genuine key 2 after two forged copies */
+    CHECK(two.index == 4);
+    logdb_entry_t late = s_copy(2, 1, 3);
+    CHECK_ERR(logdb_append(db, &late), AT_ERR_DUPLICATE);
+    CHECK_ERR(logdb_commit(db, 11), AT_OK);
+    logdb_destroy(&db);
+    db = logdb_open(dir, true, 0, &err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    CHECK_ERR(logdb_read_begin(db), AT_OK);
+    uint64_t idx = UINT64_MAX, inv[4] = { 0 };
+    CHECK_ERR(logdb_lookup_id(db, two.id, &idx), AT_OK);
+    CHECK(idx == 4);
+    CHECK(logdb_find_invalid(db, two.id, 0, inv, 4) == 2 && inv[0] == 2 && inv[1] == 3);
+    CHECK(logdb_find_invalid(db, one.id, 0, inv, 4) == 1 && inv[0] == 0);
+    CHECK(logdb_find_invalid(db, two.id, 3, inv, 1) == 1 && inv[0] == 3);
+    logdb_read_end(db);
+    logdb_destroy(&db);
+}
+
+static int s_collect(const logdb_audit_t *a, void *arg)
+{
+    logdb_audit_t *out = arg;
+    size_t n = out[0].index++;   /* out[0].index counts; records from out[1] */
+    if (n < 3) {
+        out[1 + n] = *a;
+        out[1 + n].worker = NULL;
+        CHECK(a->worker_len == 6 && memcmp(a->worker, n ? "liar/1" : "liar/0", 6) == 0);
+    }
+    return 0;
+}
+
+/*  The "audit" database: two records read back in index order, by the
+ *  writer and by a reader; a log without records has none. */
+static void test_audit_db(void)
+{
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/audit", s_tmp);
+    at_err err;
+    logdb_t *db = logdb_open(dir, false, 16u << 20, &err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    logdb_audit_t got[4];
+    memset(got, 0, sizeof got);
+    CHECK_ERR(logdb_audit_each(db, s_collect, got), AT_OK);
+    CHECK(got[0].index == 0);
+    logdb_audit_t b = { 9, 0, 0, 1, AT_ERR_SIGNATURE, 1700000000000001ull, "liar/1", 6 };
+    logdb_audit_t a = { 7, 0, 0, 1, AT_ERR_SIGNATURE, 1700000000000000ull, "liar/0", 6 };
+    CHECK_ERR(logdb_audit_record(db, &b), AT_OK);
+    CHECK_ERR(logdb_audit_record(db, &a), AT_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(got, 0, sizeof got);
+        CHECK_ERR(logdb_audit_each(db, s_collect, got), AT_OK);
+        CHECK(got[0].index == 2 && got[1].index == 7 && got[2].index == 9);
+        CHECK(got[1].got_verdict == 0 && got[1].expected_verdict == 1 && got[1].expected_reason == AT_ERR_SIGNATURE);
+        CHECK(got[2].t_audited == 1700000000000001ull);
+        logdb_destroy(&db);
+        db = logdb_open(dir, true, 0, &err);   /* the second pass reads it read-only */
+        CHECK(db != NULL);
+        if (!db)
+            return;
+    }
     logdb_destroy(&db);
 }
 
@@ -392,6 +523,8 @@ int main(void)
     test_map_full();
     test_ids_flush();
     test_id_filter();
+    test_id_claim();
+    test_audit_db();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
     CHECK(access(s_tmp, F_OK) != 0);
     return check_done("test_logdb");
