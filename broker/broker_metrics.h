@@ -26,6 +26,9 @@ typedef struct {
     uint64_t worker_credit;         /* announced by workers, unused */
     uint64_t producers, workers;
     uint64_t sink_lag;              /* next_seq - base */
+    uint64_t insecure;              /* 1: plaintext (--insecure) */
+    uint64_t handshakes_refused;    /* ZAP 400s */
+    uint64_t unauthorised;          /* messages from a key not allowed in that role */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -8,6 +8,7 @@ struct sink_metrics_t {
     metrics_t *reg;
     metrics_series_t *received, *committed, *duplicates, *commits, *malformed, *stale;
     metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds;
+    metrics_series_t *insecure, *unauthorised, *hs_refused;
 };
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
@@ -30,6 +31,11 @@ static void s_define(sink_metrics_t *self)
                                    "Verdicts held in the reorder buffer, waiting for a gap or a commit.");
     self->next_index = metrics_gauge(m, "attest_sink_next_index", "Entries in the log (index of the next one).");
     self->next_seq = metrics_gauge(m, "attest_sink_next_seq", "Committed watermark: the next sequence number.");
+    self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
+    self->unauthorised = metrics_counter(m, "attest_sink_unauthorised_total",
+                                         "VERDICTS messages dropped: the sender's key is not allowed as a worker.");
+    self->hs_refused = metrics_counter(m, "attest_sink_handshakes_refused_total",
+                                       "CURVE handshakes refused by the ZAP allowlist.");
     self->malformed = metrics_counter(m, "attest_sink_malformed_total",
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
@@ -73,6 +79,9 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->buffered, s->reorder_buffered);
     metrics_set(self->next_index, s->next_index);
     metrics_set(self->next_seq, s->next_seq);
+    metrics_set(self->insecure, s->insecure);
+    metrics_set(self->unauthorised, s->unauthorised);
+    metrics_set(self->hs_refused, s->handshakes_refused);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

@@ -19,6 +19,9 @@ typedef struct {
     uint64_t reorder_buffered;      /* verdicts held in the reorder buffer */
     uint64_t next_index;            /* entries in the log */
     uint64_t next_seq;              /* committed watermark */
+    uint64_t insecure;              /* 1: plaintext (--insecure) */
+    uint64_t unauthorised;          /* VERDICTS from a key not allowed as worker */
+    uint64_t handshakes_refused;    /* ZAP 400s */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

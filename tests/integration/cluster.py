@@ -46,7 +46,7 @@ E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, 
      "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22}
 
 ENTRY_KEYS = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
-              "t_received", "t_dispatched", "t_verified", "t_committed", "att"]
+              "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key"]
 ZERO32 = bytes(32)
 
 _LIVE = set()          # every Proc not yet reaped, for the atexit hook
@@ -473,7 +473,7 @@ def log_problems(log):
     for i, (e, raw) in enumerate(zip(log.entries, log.raws)):
         if e["_key"] != i or e["index"] != i:
             bad.append("entry %d: key %d index %s (not contiguous)" % (i, e["_key"], e["index"]))
-        if e["format"] != 1 or len(ENTRY_KEYS) != 15:
+        if e["format"] not in (1, 2) or len(ENTRY_KEYS) != 17:
             bad.append("entry %d: format %r" % (i, e["format"]))
         if e["prev_hash"] != prev:
             bad.append("entry %d: prev_hash does not match the hash of entry %d" % (i, i - 1))
