@@ -31,11 +31,11 @@
 #define ENTRY_KEY_BYTES 32      /* a CURVE public key */
 #define ENTRY_HASH_BYTES 32
 #define ENTRY_NAME_MAX 64       /* producer and worker names; the wire's WIRE_NAME_MAX */
-/*  Longest encoding (exact; test_entry checks it): array header 1, format 1
+/*  Longest encoding (exact; test_entry checks it): array header 3 (17 > 15), format 1
  *  and verdict 1 (fixints), reason 2, seven u64 at 9, two bin32 at 34, two
  *  names at 2 + ENTRY_NAME_MAX, the attestation at 3 + AT_ENCODED_MAX, two
  *  keys at 34. */
-#define ENTRY_ENCODED_MAX (1 + 1 + 1 + 2 + 7 * 9 + 2 * 34 + 2 * (2 + ENTRY_NAME_MAX) + 3 + AT_ENCODED_MAX + 2 * 34)
+#define ENTRY_ENCODED_MAX (3 + 1 + 1 + 2 + 7 * 9 + 2 * 34 + 2 * (2 + ENTRY_NAME_MAX) + 3 + AT_ENCODED_MAX + 2 * 34)
 
 typedef struct {
     uint64_t index, seq;
