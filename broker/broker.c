@@ -230,7 +230,8 @@ static s_front_fn *const s_front[WIRE_TYPE_MAX_] = {
 };
 
 /*  A message whose sender's key is not (or no longer) allowed in the role
- *  the message needs: counted, logged, answered with ERROR protocol. */
+ *  the message needs: counted, logged, answered with ERROR denied (not
+ *  protocol, which would make a worker say READY again at once). */
 static bool s_unauthorised(broker_t *self, wire_out_t *out, const wire_msg_t *m, const char *role)
 {
     if (!self->zap || zap_permits(self->zap, m->user_id, role))
@@ -239,7 +240,7 @@ static bool s_unauthorised(broker_t *self, wire_out_t *out, const wire_msg_t *m,
     at_log_limited(AT_LOG_WARN, "BRK-AUTH", "%s from %s refused: that key is not allowed as %s",
                    wire_type_name(m->type), m->user_id ? m->user_id : "an unauthenticated peer", role);
     wire_peer_t to = { m->rid, m->rid_len, role };
-    wire_send_error(out, &to, AT_ERR_PROTOCOL, "key not allowed in this role");
+    wire_send_error(out, &to, AT_ERR_DENIED, "key not allowed in this role");
     return true;
 }
 
