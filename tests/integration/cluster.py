@@ -55,6 +55,8 @@ _LIVE = set()          # every Proc not yet reaped, for the atexit hook
 # that endpoint (registered by a CURVE Cluster); Producer and curve_socket()
 # use it, so protocol-speaking tests run with CURVE without knowing it.
 _CURVE = {}
+# frontend endpoint -> the flags of `attest bench --broker` / `attest submit` for it
+_CLIENT_ARGS = {}
 
 
 def load_cert(path):
@@ -308,6 +310,7 @@ class Cluster:
         self.keys = os.path.join(self.tmp, "keys")
         if secure:
             self._make_keys()
+        _CLIENT_ARGS[self.frontend] = self.client_args()
         self.asan = is_asan(self.exe("attest-broker"))
         if self.asan and asan_quarantine_mb is not None:
             self.env = dict(os.environ)
@@ -799,7 +802,10 @@ class Bench:
 
     def __init__(self, bindir, args, outdir):
         self.out_path = os.path.join(outdir, "bench.out")
-        self.proc = Proc("bench", [os.path.join(bindir, "attest"), "bench", "--progress", "false"] + list(args),
+        args = list(args)
+        if "--broker" in args:     # a running cluster: its producer key (or --insecure)
+            args += _CLIENT_ARGS.get(args[args.index("--broker") + 1], [])
+        self.proc = Proc("bench", [os.path.join(bindir, "attest"), "bench", "--progress", "false"] + args,
                          self.out_path)
 
     def wait(self, timeout):
