@@ -44,7 +44,7 @@ SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
 # Reason codes (proto/at_err.h).
 E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, "oversize": 6, "range": 7,
      "signature": 8, "not_yet_valid": 9, "expired": 10, "unknown_type": 11, "frames": 12, "no_credit": 13,
-     "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22, "denied": 25}
+     "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22, "denied": 26}
 
 ENTRY_KEYS = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
               "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key"]
