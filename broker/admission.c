@@ -19,6 +19,8 @@
 struct producer_t {
     char name[WIRE_NAME_MAX + 1];
     char key[S_KEY_MAX];
+    uint8_t curve_key[WIRE_KEY_BYTES];   /* authenticated public key (has_curve_key) */
+    bool has_curve_key;
     uint8_t rid[S_RID_MAX];
     wire_peer_t peer;
     credit_account_t acct;
@@ -224,6 +226,15 @@ void admission_expire(admission_t *self, uint64_t now)
 }
 
 const char *producer_name(const producer_t *p) { return p->name; }
+
+void producer_set_key(producer_t *p, const uint8_t *key)
+{
+    p->has_curve_key = key != NULL;
+    if (key)
+        memcpy(p->curve_key, key, WIRE_KEY_BYTES);
+}
+
+const uint8_t *producer_key(const producer_t *p) { return p->has_curve_key ? p->curve_key : NULL; }
 const wire_peer_t *producer_peer(const producer_t *p) { return &p->peer; }
 bool producer_idle(const producer_t *p) { return credit_is_idle(&p->acct); }
 size_t admission_sessions(const admission_t *self) { return zhashx_size(self->sessions); }

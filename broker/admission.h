@@ -84,6 +84,10 @@ size_t admission_reclaim(admission_t *self, uint64_t now, admission_credit_fn *r
 void admission_expire(admission_t *self, uint64_t now);
 
 const char *producer_name(const producer_t *p);
+/*  The producer's authenticated CURVE public key (WIRE_KEY_BYTES), set from
+ *  the User-Id of its HELLO; NULL in plaintext. Borrowed while p lives. */
+void producer_set_key(producer_t *p, const uint8_t *key);
+const uint8_t *producer_key(const producer_t *p);
 /*  Where to send to p (borrowed; valid while p lives). */
 const wire_peer_t *producer_peer(const producer_t *p);
 bool producer_idle(const producer_t *p);   /* last asked back for idleness */

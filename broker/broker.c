@@ -25,6 +25,7 @@
 #include "tasks.h"
 #include "wire.h"
 #include "workers.h"
+#include "zap.h"
 #include <czmq.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
+    uint64_t unauthorised;                /* messages from a key not allowed in that role */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -49,6 +51,7 @@ struct broker_t {
     stats_t st;
     uint64_t last_tick, last_stats;
     broker_metrics_t *metrics;  /* NULL: metrics off */
+    zap_t *zap;                 /* the allowlists; NULL: plaintext (--insecure) */
 };
 
 /* ---------- sending (the module callbacks) ---------- */
@@ -100,7 +103,9 @@ static size_t s_send_tasks(void *ctx, worker_t *w, size_t max)
     task_t *t;
     while (n < max && (t = tasks_pop(self->tasks)) != NULL) {
         const char *name = producer_name(t->producer);
-        wire_task_t wt = { t->seq, name, strlen(name), t->cseq, t->t_received, now, t->att, t->att_len };
+        const uint8_t *key = producer_key(t->producer);
+        wire_task_t wt = { t->seq, name, strlen(name), t->cseq, t->t_received, now, t->att, t->att_len,
+                           key, key ? WIRE_KEY_BYTES : 0 };
         wire_items_task(&self->batch, &wt);
         batch[n++] = t;
     }
@@ -137,6 +142,8 @@ static void s_on_hello(broker_t *self, producer_t *p, const wire_msg_t *m)
     uint64_t grant;
     const wire_hello_t *h = &m->u.hello;
     p = admission_hello(self->adm, m->rid, m->rid_len, h->name, h->name_len, at_clock_mono_us(), &grant);
+    uint8_t key[WIRE_KEY_BYTES];
+    producer_set_key(p, self->zap && zap_user_key(m->user_id, key) ? key : NULL);
     wire_welcome_t w = { grant, (uint64_t) self->set->max_batch };
     wire_send_welcome(&self->fout, producer_peer(p), &w);
 }
@@ -222,9 +229,26 @@ static s_front_fn *const s_front[WIRE_TYPE_MAX_] = {
     [WIRE_PING] = s_on_ping,       [WIRE_BYE] = s_on_bye,
 };
 
+/*  A message whose sender's key is not (or no longer) allowed in the role
+ *  the message needs: counted, logged, answered with ERROR denied (not
+ *  protocol, which would make a worker say READY again at once). */
+static bool s_unauthorised(broker_t *self, wire_out_t *out, const wire_msg_t *m, const char *role)
+{
+    if (!self->zap || zap_permits(self->zap, m->user_id, role))
+        return false;
+    self->st.unauthorised++;
+    at_log_limited(AT_LOG_WARN, "BRK-AUTH", "%s from %s refused: that key is not allowed as %s",
+                   wire_type_name(m->type), m->user_id ? m->user_id : "an unauthenticated peer", role);
+    wire_peer_t to = { m->rid, m->rid_len, role };
+    wire_send_error(out, &to, AT_ERR_DENIED, "key not allowed in this role");
+    return true;
+}
+
 static void s_on_frontend(broker_t *self, const wire_msg_t *m)
 {
     producer_t *p = NULL;
+    if (s_unauthorised(self, &self->fout, m, "producer"))
+        return;
     if (m->type != WIRE_HELLO) {
         p = admission_find(self->adm, m->rid, m->rid_len, at_clock_mono_us());
         if (!p) {
@@ -388,17 +412,33 @@ static void s_on_quarantine(broker_t *self, worker_t *w, const wire_msg_t *m)
 typedef void(s_back_fn)(broker_t *self, worker_t *w, const wire_msg_t *m);
 static const struct {
     s_back_fn *fn;
-    bool worker;   /* only from a registered worker */
+    bool worker;        /* only from a registered worker */
+    const char *role;   /* the role the sender's key must have (CURVE) */
 } s_back[WIRE_TYPE_MAX_] = {
-    [WIRE_READY] = { s_on_ready, false },         [WIRE_SINK_HELLO] = { s_on_sink_hello, false },
-    [WIRE_COMMITTED] = { s_on_committed, false }, [WIRE_DONE] = { s_on_done, true },
-    [WIRE_QUARANTINE] = { s_on_quarantine, false },
-    [WIRE_HEARTBEAT] = { s_on_heartbeat, true },  [WIRE_LEAVE] = { s_on_leave, true },
+    [WIRE_READY] = { s_on_ready, false, "worker" },         [WIRE_SINK_HELLO] = { s_on_sink_hello, false, "sink" },
+    [WIRE_COMMITTED] = { s_on_committed, false, "sink" },   [WIRE_DONE] = { s_on_done, true, "worker" },
+    [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },
+    [WIRE_HEARTBEAT] = { s_on_heartbeat, true, "worker" },  [WIRE_LEAVE] = { s_on_leave, true, "worker" },
 };
+
+/*  A worker whose key was removed from the allowlist (SIGHUP) is dropped at
+ *  its next message: its tasks go back to the queue, nothing is lost. */
+static bool s_back_unauthorised(broker_t *self, const wire_msg_t *m)
+{
+    const char *role = s_back[m->type].role ? s_back[m->type].role : "worker";
+    if (!s_unauthorised(self, &self->bout, m, role))
+        return false;
+    worker_t *w = workers_find(self->workers, m->rid, m->rid_len, at_clock_mono_us());
+    if (w)
+        s_worker_remove(self, w, "key no longer allowed");
+    return true;
+}
 
 static void s_on_backend(broker_t *self, const wire_msg_t *m)
 {
     worker_t *w = NULL;
+    if (s_back_unauthorised(self, m))
+        return;
     bool known = s_back[m->type].fn != NULL;
     if (!known || s_back[m->type].worker) {
         w = workers_find(self->workers, m->rid, m->rid_len, at_clock_mono_us());
@@ -535,19 +575,23 @@ static void s_metrics(broker_t *self)
         .producers = admission_sessions(self->adm), .workers = workers_count(self->workers),
         .sink_lag = tasks_held(self->tasks), .sink_up = sinklink_up(self->sink), .sink_lost = self->st.sink_lost,
         .quarantined = workers_quarantined_count(self->workers), .quarantine_refused = self->st.quarantine_refused,
+        .insecure = self->zap == NULL, .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
+        .unauthorised = self->st.unauthorised,
     };
     broker_metrics_publish(self->metrics, &s);
 }
 
 /* ---------- life cycle ---------- */
 
-static zsock_t *s_bind_router(const char *endpoint)
+static zsock_t *s_bind_router(const char *endpoint, const curve_keys_t *keys, const char *domain)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s)
         abort();
     wire_socket_defaults(s, 100000);
     zsock_set_router_mandatory(s, 1);
+    if (keys)
+        curve_server(s, keys, domain);
     if (zsock_bind(s, "%s", endpoint) < 0) {
         at_log_error("BRK-BIND", "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         zsock_destroy(&s);
@@ -555,7 +599,21 @@ static zsock_t *s_bind_router(const char *endpoint)
     return s;
 }
 
-broker_t *broker_new(const broker_settings_t *set)
+/*  The ZAP handler, bound before the listeners: producers on the frontend;
+ *  the sink (only the keys of allow-sink) and workers on the backend. */
+static at_err s_open_zap(broker_t *self, const broker_settings_t *set)
+{
+    self->zap = zap_new();
+    if (!self->zap)
+        return AT_ERR_IO;
+    if (zap_allow(self->zap, "frontend", "producer", set->allow_producers) != AT_OK ||
+        zap_allow(self->zap, "backend", "sink", set->allow_sink) != AT_OK ||
+        zap_allow(self->zap, "backend", "worker", set->allow_workers) != AT_OK)
+        return AT_ERR_IO;
+    return AT_OK;
+}
+
+broker_t *broker_new(const broker_settings_t *set, const curve_keys_t *keys)
 {
     broker_t *self = at_calloc(1, sizeof *self);
     self->set = set;
@@ -568,8 +626,12 @@ broker_t *broker_new(const broker_settings_t *set)
     self->sink = sinklink_new(sinklink_random_epoch(), (uint64_t) set->sink_timeout_ms * 1000);
     wire_items_init(&self->batch, WIRE_TASKS);
     wire_items_init(&self->refusals, WIRE_REFUSE);
-    self->front = s_bind_router(set->frontend);
-    self->back = s_bind_router(set->backend);
+    if (keys && s_open_zap(self, set) != AT_OK) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->front = s_bind_router(set->frontend, keys, "frontend");
+    self->back = s_bind_router(set->backend, keys, "backend");
     if (!self->front || !self->back) {
         broker_destroy(&self);
         return NULL;
@@ -583,6 +645,7 @@ broker_t *broker_new(const broker_settings_t *set)
         return NULL;
     }
     self->last_tick = at_clock_mono_us();
+    zap_watch_sighup();
     at_log_info("BRK-START", "broker up: frontend %s, backend %s, pipeline window %" PRIu64 ", epoch %" PRIu64,
                 set->frontend, set->backend, window, sinklink_epoch(self->sink));
     return self;
@@ -606,6 +669,7 @@ void broker_destroy(broker_t **self_p)
         wire_out_destroy(&self->bout);
     zsock_destroy(&self->front);
     zsock_destroy(&self->back);
+    zap_destroy(&self->zap);
     free(self);
     *self_p = NULL;
 }
@@ -632,6 +696,8 @@ static void s_turns(broker_t *self)
         busy = false;
         if (turns > 0)
             s_batch_pause(self);
+        if (self->zap)
+            zap_serve(self->zap);
         for (int i = 0; i < S_TURN_MAX && s_recv_one(self, &self->bout, s_on_backend, "backend"); i++)
             busy = true;
         for (int i = 0; i < S_TURN_MAX && s_recv_one(self, &self->fout, s_on_frontend, "frontend"); i++)
@@ -646,11 +712,17 @@ at_err broker_run(broker_t *self)
     zpoller_t *poller = zpoller_new(self->front, self->back, NULL);
     if (!poller)
         abort();
+    if (self->zap)
+        zpoller_add(poller, zap_sock(self->zap));
     int tick_ms = (int) self->set->heartbeat_ms;
     while (!zsys_interrupted) {
         zpoller_wait(poller, tick_ms < 100 ? tick_ms : 100);
-        if (zpoller_terminated(poller))
-            break;
+        if (zpoller_terminated(poller) && (zsys_interrupted || errno != EINTR))
+            break;   /* EINTR alone: SIGHUP */
+        if (zap_sighup_take() && self->zap) {
+            at_log_info("BRK-RELOAD", "SIGHUP: reloading the allowlists");
+            (void) zap_reload(self->zap);
+        }
         s_turns(self);
         s_timers(self);
     }

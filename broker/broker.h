@@ -12,13 +12,16 @@
 #ifndef AT_BROKER_H
 #define AT_BROKER_H
 #include "at_err.h"
+#include "curve.h"
 #include "settings.h"
 
 typedef struct broker_t broker_t;
 
 /*  Binds the sockets; NULL (after logging why) on failure. `set` is
- *  borrowed and must outlive the broker. */
-broker_t *broker_new(const broker_settings_t *set);
+ *  borrowed and must outlive the broker. keys: the broker's CURVE key pair
+ *  (copied): CURVE and the ZAP allowlists of set->allow-* on both
+ *  listeners; NULL: plaintext (--insecure). */
+broker_t *broker_new(const broker_settings_t *set, const curve_keys_t *keys);
 void broker_destroy(broker_t **self_p);
 /*  Runs until SIGINT/SIGTERM; AT_OK on a clean stop. */
 at_err broker_run(broker_t *self);

@@ -21,7 +21,7 @@ struct broker_metrics_t {
     uint64_t last;
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
-    metrics_series_t *sink_lag, *up, *sink_up, *sink_lost;
+    metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
     metrics_series_t *quarantined, *quarantine_refused;
     metrics_family_t *refused, *inflight, *done;
     /* the per-worker snapshot being gathered */
@@ -71,6 +71,11 @@ static void s_define(broker_metrics_t *self)
                                       "Times the sink was silent past sink-timeout-ms.");
     metrics_ready_when(m, self->sink_up, "no sink registered and confirmed, or it is silent (sink-timeout-ms)");
     metrics_set(self->up, 1);
+    self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
+    self->hs_refused = metrics_counter(m, "attest_broker_handshakes_refused_total",
+                                       "CURVE handshakes refused by the ZAP allowlists.");
+    self->unauthorised = metrics_counter(m, "attest_broker_unauthorised_total",
+                                         "Messages refused because the sender's key is not allowed in that role.");
 }
 
 broker_metrics_t *broker_metrics_new(const char *address, at_err *rc)
@@ -168,6 +173,9 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->sink_lag, s->sink_lag);
     metrics_set(self->sink_up, s->sink_up ? 1 : 0);
     metrics_set(self->sink_lost, s->sink_lost);
+    metrics_set(self->insecure, s->insecure);
+    metrics_set(self->hs_refused, s->handshakes_refused);
+    metrics_set(self->unauthorised, s->unauthorised);
     s_publish_refused(self, s->refused_by);
 }
 

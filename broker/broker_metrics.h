@@ -30,6 +30,9 @@ typedef struct {
     uint64_t sink_lost;             /* times the sink was taken for lost */
     uint64_t quarantined;           /* worker identities quarantined by the sink's audit */
     uint64_t quarantine_refused;    /* messages from quarantined workers answered ERROR */
+    uint64_t insecure;              /* 1: plaintext (--insecure) */
+    uint64_t handshakes_refused;    /* ZAP 400s */
+    uint64_t unauthorised;          /* messages from a key not allowed in that role */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

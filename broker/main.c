@@ -3,19 +3,43 @@
  *  failure (e.g. an endpoint cannot be bound); 2 bad usage or configuration. */
 #include "attestation.h"
 #include "broker.h"
+#include "curve.h"
 #include "log.h"
 #include <czmq.h>
+
+/*  CURVE needs the three allowlists (exit 2 naming the one missing). */
+static int s_check_allow(const broker_settings_t *set)
+{
+    const char *names[3] = { "allow-producers", "allow-workers", "allow-sink" };
+    const char *dirs[3] = { set->allow_producers, set->allow_workers, set->allow_sink };
+    for (int i = 0; i < 3; i++) {
+        if (!*dirs[i]) {
+            fprintf(stderr, "attest-broker: CURVE needs %s DIR (a directory of public certificates%s), "
+                    "or --insecure\n", names[i], i == 0 ? ", or 'any'" : "");
+            return 2;
+        }
+    }
+    return 0;
+}
 
 static int s_main(const cfg_t *cfg, void *settings)
 {
     (void) cfg;
+    const broker_settings_t *set = settings;
+    curve_keys_t keys;
+    int urc = curve_require("attest-broker", set->curve_secret, set->insecure, &keys);
+    if (urc == 0 && keys.sec[0])
+        urc = s_check_allow(set);
+    if (urc != 0)
+        return urc;
     if (at_crypto_init() != AT_OK) {
         at_log_error("BRK-INIT", "libsodium failed to initialise");
         return 1;
     }
     zsys_init();
     zsys_set_logstream(NULL);
-    broker_t *broker = broker_new(settings);
+    broker_t *broker = broker_new(settings, keys.sec[0] ? &keys : NULL);
+    curve_keys_wipe(&keys);
     if (!broker)
         return 1;
     int rc = broker_run(broker) == AT_OK ? 0 : 1;

@@ -32,6 +32,13 @@ static const cfg_def_t s_table[] = {
     CFG_STR_AT(T, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
     CFG_STR_AT(T, log_level, "log-level", "info", "debug, info, warn or error"),
+    CFG_STR_AT(T, curve_secret, "curve-secret", "",
+               "this broker's CURVE secret certificate (attest keygen --curve); required unless --insecure"),
+    CFG_STR_AT(T, allow_producers, "allow-producers", "",
+               "directory of producer public certificates allowed on the frontend, or 'any'"),
+    CFG_STR_AT(T, allow_workers, "allow-workers", "", "directory of worker public certificates allowed on the backend"),
+    CFG_STR_AT(T, allow_sink, "allow-sink", "", "directory of the sink's public certificate(s) allowed on the backend"),
+    CFG_BOOL_AT(T, insecure, "insecure", "false", "plaintext, no authentication (warned; attest_insecure 1)"),
 };
 #undef T
 

@@ -7,6 +7,7 @@
 #ifndef AT_BROKER_SETTINGS_H
 #define AT_BROKER_SETTINGS_H
 #include "config.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -23,6 +24,9 @@ typedef struct {
     int64_t stats_ms;
     const char *metrics;
     const char *log_level;
+    const char *curve_secret;       /* this broker's secret certificate ("": none) */
+    const char *allow_producers, *allow_workers, *allow_sink;   /* allowlist directories */
+    bool insecure;
 } broker_settings_t;
 
 /*  The table bound to broker_settings_t (static; *n gets its length). */

@@ -493,6 +493,12 @@ static int s_recv_one(at_client_t *self)
 
 at_client_t *at_client_new(const char *endpoint, const char *producer)
 {
+    return at_client_new_curve(endpoint, producer, NULL, NULL);
+}
+
+at_client_t *at_client_new_curve(const char *endpoint, const char *producer, const curve_keys_t *keys,
+                                 const char *server_key)
+{
     assert(endpoint && producer);
     size_t plen = strlen(producer);
     if (plen == 0 || plen > WIRE_NAME_MAX)
@@ -507,6 +513,8 @@ at_client_t *at_client_new(const char *endpoint, const char *producer)
     }
     wire_socket_defaults(self->sock, S_HWM);
     zsock_set_immediate(self->sock, 1);
+    if (keys)
+        curve_client(self->sock, keys, server_key);
     if (zsock_connect(self->sock, "%s", endpoint) != 0) {
         at_log_error("CLI-CONNECT", "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&self->sock);

@@ -23,6 +23,7 @@
 #define AT_CLIENT_H
 #include "at_err.h"
 #include "attestation.h"
+#include "curve.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,12 @@ typedef void(at_ack_fn)(const at_ack_t *ack, void *arg);
  *  producer is a name of 1..64 bytes, shown in the log's lineage. Never NULL
  *  for valid arguments; the connection is made in the background. */
 at_client_t *at_client_new(const char *endpoint, const char *producer);
+/*  The same over CURVE: keys is the producer's key pair, server_key the
+ *  broker's public key in Z85 (both copied into the socket; keys NULL:
+ *  plaintext, as at_client_new). The broker refuses the handshake unless
+ *  the key is in its allow-producers list (or that says any). */
+at_client_t *at_client_new_curve(const char *endpoint, const char *producer, const curve_keys_t *keys,
+                                 const char *server_key);
 void at_client_destroy(at_client_t **self_p);
 
 /*  Registers the outcome callback (may be NULL to ignore outcomes). */

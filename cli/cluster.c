@@ -1,5 +1,7 @@
-/*  cluster.c: start, supervise and stop a local cluster of real processes. */
+/*  cluster.c: start, supervise and stop a local cluster of real processes.
+ *  Makes the cluster's CURVE keys and allowlists unless told insecure. */
 #include "cluster.h"
+#include "client.h"
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
@@ -44,6 +46,8 @@ struct cluster_t {
     s_proc_t procs[S_MAX_PROCS];
     int nprocs;
     int nworkers;
+    char keys[640];              /* data_dir/keys, "" when insecure */
+    cluster_creds_t creds;
 };
 
 const char *cluster_bindir(void)
@@ -162,6 +166,18 @@ static s_proc_t *s_new_proc(cluster_t *self, const char *role, const char *name,
     return p;
 }
 
+/*  The CURVE flags of a process: each "%s" in the pairs is the keys dir. */
+static int s_key_args(cluster_t *self, s_proc_t *p, int argc, const char *const *pairs, size_t n)
+{
+    if (!*self->keys)
+        return s_arg(p, argc, "--insecure");
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        argc = s_arg(p, argc, "%s", pairs[i]);
+        argc = s_arg(p, argc, "%s/%s", self->keys, pairs[i + 1]);
+    }
+    return argc;
+}
+
 int cluster_add_worker(cluster_t *self, const char *extra_args)
 {
     char name[32];
@@ -176,6 +192,9 @@ int cluster_add_worker(cluster_t *self, const char *extra_args)
     argc = s_arg(p, argc, "%d", self->o.threads);
     argc = s_arg(p, argc, "--id");
     argc = s_arg(p, argc, "w%d", i);
+    static const char *const keys[] = { "--curve-secret", "worker_secret", "--broker-key", "broker",
+                                         "--sink-key", "sink" };
+    argc = s_key_args(self, p, argc, keys, 6);
     argc = s_add_args(p, argc, self->o.worker_args);
     argc = s_add_args(p, argc, extra_args);
     p->argv[argc] = NULL;
@@ -195,6 +214,9 @@ static void s_start_broker(cluster_t *self)
         argc = s_arg(p, argc, S_BROKER_WINDOW_FLAG);
         argc = s_arg(p, argc, "%d", self->o.window);
     }
+    static const char *const keys[] = { "--curve-secret", "broker_secret", "--allow-producers", "producers",
+                                         "--allow-workers", "workers", "--allow-sink", "sinks" };
+    argc = s_key_args(self, p, argc, keys, 8);
     argc = s_add_args(p, argc, self->o.broker_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -214,6 +236,9 @@ static void s_start_sink(cluster_t *self)
         argc = s_arg(p, argc, "--pipeline-window");
         argc = s_arg(p, argc, "%d", self->o.window);
     }
+    static const char *const keys[] = { "--curve-secret", "sink_secret", "--broker-key", "broker",
+                                         "--allow-workers", "workers" };
+    argc = s_key_args(self, p, argc, keys, 6);
     argc = s_add_args(p, argc, self->o.sink_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -286,6 +311,81 @@ static void s_not_started(cluster_t *self, s_proc_t *p, const char *what)
     s_quote_log(self, p);
 }
 
+/*  keys/NAME (kept if it exists) and its public certificate in keys/DIR. */
+static at_err s_key(const cluster_t *self, const char *name, const char *allow_dir)
+{
+    char path[1024], secret[1100], err[CURVE_ERR_MAX];
+    snprintf(path, sizeof path, "%s/%s", self->keys, name);
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    if (!zsys_file_exists(secret) && curve_keygen(path, true, NULL, err) != AT_OK) {
+        fprintf(stderr, "attest: %s\n", err);
+        return AT_ERR_IO;
+    }
+    zcert_t *cert = zcert_load(path);
+    if (!cert) {
+        fprintf(stderr, "attest: %s: not a CURVE certificate\n", path);
+        return AT_ERR_IO;
+    }
+    snprintf(path, sizeof path, "%s/%s", self->keys, allow_dir);
+    mkdir(path, 0750);
+    snprintf(path, sizeof path, "%s/%s/%s", self->keys, allow_dir, name);
+    int rc = zcert_save_public(cert, path);
+    zcert_destroy(&cert);
+    if (rc != 0)
+        fprintf(stderr, "attest: cannot write %s: %s\n", path, strerror(errno));
+    return rc == 0 ? AT_OK : AT_ERR_IO;
+}
+
+/*  The cluster's keys and allowlists in data_dir/keys, and the producer's
+ *  credentials. */
+static at_err s_make_keys(cluster_t *self)
+{
+    snprintf(self->keys, sizeof self->keys, "%s/keys", self->data_dir);
+    mkdir(self->keys, 0700);
+    if (s_key(self, "broker", "brokers") || s_key(self, "sink", "sinks") || s_key(self, "worker", "workers")
+        || s_key(self, "producer", "producers"))
+        return AT_ERR_IO;
+    char path[1024], err[CURVE_ERR_MAX];
+    snprintf(path, sizeof path, "%s/producer", self->keys);
+    if (curve_load_secret(path, &self->creds.keys, err) != AT_OK) {
+        fprintf(stderr, "attest: %s\n", err);
+        return AT_ERR_IO;
+    }
+    snprintf(path, sizeof path, "%s/broker", self->keys);
+    if (curve_load_public(path, self->creds.server_key, err) != AT_OK) {
+        fprintf(stderr, "attest: %s\n", err);
+        return AT_ERR_IO;
+    }
+    self->creds.curve = true;
+    return AT_OK;
+}
+
+int cluster_creds_load(const char *prog, const char *secret, const char *broker_key, bool insecure,
+                       cluster_creds_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = curve_require(prog, secret, insecure, &out->keys);
+    if (rc != 0 || !out->keys.sec[0])
+        return rc;
+    const char *names[1] = { "broker-key" }, *paths[1] = { broker_key };
+    char key[1][CURVE_Z85_LEN + 1];
+    if ((rc = curve_require_peers(prog, false, 1, names, paths, key)) != 0) {
+        curve_keys_wipe(&out->keys);
+        return rc;
+    }
+    memcpy(out->server_key, key[0], sizeof out->server_key);
+    out->curve = true;
+    return 0;
+}
+
+struct at_client_t *cluster_client(const cluster_creds_t *creds, const char *endpoint, const char *name)
+{
+    return at_client_new_curve(endpoint, name, creds->curve ? &creds->keys : NULL, creds->server_key);
+}
+
+const cluster_creds_t *cluster_producer_creds(const cluster_t *self) { return &self->creds; }
+const char *cluster_keys_dir(const cluster_t *self) { return self->keys; }
+
 cluster_t *cluster_start(const cluster_opts_t *opts)
 {
     cluster_t *self = at_calloc(1, sizeof *self);
@@ -304,6 +404,10 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     snprintf(self->sinkep, sizeof self->sinkep, "tcp://127.0.0.1:%d", self->o.sink_port);
     if (!s_ports_free(self)) {
         free(self);
+        return NULL;
+    }
+    if (!opts->insecure && s_make_keys(self) != AT_OK) {
+        cluster_stop(&self);
         return NULL;
     }
     s_start_broker(self);
@@ -477,6 +581,7 @@ void cluster_stop(cluster_t **self_p)
     for (int i = 0; i < self->nprocs; i++)
         for (int k = 0; self->procs[i].argv[k]; k++)
             free(self->procs[i].argv[k]);
+    curve_keys_wipe(&self->creds.keys);
     free(self);
     *self_p = NULL;
 }

@@ -1,10 +1,18 @@
 /*  cluster.h: a local cluster of real processes (broker, sink, workers) on
  *  loopback, started from the executables beside `attest`, supervised, and
  *  stopped cleanly. Used by `attest up`, `attest demo` and `attest bench`.
+ *
+ *  Secure by default: unless opts->insecure, cluster_start makes CURVE key
+ *  pairs in data_dir/keys (broker, sink, worker, producer; kept when they
+ *  exist, so a restart on the same data directory reuses them) and the
+ *  allowlist directories keys/producers, keys/workers, keys/sinks holding
+ *  the public certificates, and runs every link with CURVE. With insecure,
+ *  every process gets --insecure (plaintext; each warns).
  */
 #ifndef AT_CLUSTER_H
 #define AT_CLUSTER_H
 #include "at_err.h"
+#include "curve.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,7 +30,15 @@ typedef struct {
     const char *worker_args;     /* extra worker flags, space-separated (may be NULL) */
     const char *broker_args;     /* extra broker flags (may be NULL) */
     const char *sink_args;       /* extra sink flags (may be NULL) */
+    bool insecure;               /* plaintext on every link (no keys) */
 } cluster_opts_t;
+
+/*  What a producer needs to reach the cluster's frontend. */
+typedef struct {
+    bool curve;                  /* false: plaintext (insecure cluster) */
+    curve_keys_t keys;           /* the producer key pair (keys/producer) */
+    char server_key[CURVE_Z85_LEN + 1];   /* the broker's public key */
+} cluster_creds_t;
 
 typedef struct cluster_t cluster_t;
 
@@ -36,6 +52,18 @@ const char *cluster_frontend(const cluster_t *self);   /* tcp://127.0.0.1:PORT *
 const char *cluster_backend(const cluster_t *self);
 const char *cluster_sink_endpoint(const cluster_t *self);
 const char *cluster_log_dir(const cluster_t *self);
+/*  The producer's credentials (borrowed; valid while the cluster lives). */
+const cluster_creds_t *cluster_producer_creds(const cluster_t *self);
+/*  Credentials of a producer of a cluster run elsewhere (attest submit,
+ *  attest bench --broker): curve_require on secret (or insecure), then the
+ *  broker's public certificate broker_key. 0, or 2 after printing why. */
+int cluster_creds_load(const char *prog, const char *secret, const char *broker_key, bool insecure,
+                       cluster_creds_t *out);
+/*  at_client_new_curve with these credentials (plaintext when !creds->curve). */
+struct at_client_t;
+struct at_client_t *cluster_client(const cluster_creds_t *creds, const char *endpoint, const char *name);
+/*  data_dir/keys ("" when insecure). */
+const char *cluster_keys_dir(const cluster_t *self);
 
 /*  Starts one more worker with extra flags (may be NULL); returns its index. */
 int cluster_add_worker(cluster_t *self, const char *extra_args);

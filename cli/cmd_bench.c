@@ -46,6 +46,9 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_NAMED("history", "", "write every attestation's outcome to this file (see --help)"),
     CFG_STR_NAMED("name-prefix", "bench", "producer k is named PREFIX-k"),
     CFG_BOOL_NAMED("progress", "true", "progress bar on a terminal"),
+    CFG_BOOL_NAMED("insecure", "false", "plaintext on every link (default: CURVE, keys made in the data directory)"),
+    CFG_STR_NAMED("curve-secret", "", "with --broker: the producers' CURVE secret certificate"),
+    CFG_STR_NAMED("broker-key", "", "with --broker: the broker's public certificate"),
 };
 
 /*  What happened to one attestation, for --history. */
@@ -61,6 +64,7 @@ typedef struct {
     int k, nprod;
     const gen_set_t *set;
     const char *endpoint;
+    const cluster_creds_t *creds;
     double rate;                 /* this producer's share; 0 = unpaced */
     uint32_t *lat_us;
     atomic_uint_fast64_t *progress;
@@ -110,7 +114,7 @@ static void *s_producer(void *arg)
     s_prod_t *p = arg;
     char name[32];
     snprintf(name, sizeof name, "%.20s-%d", p->prefix, p->k);
-    at_client_t *c = at_client_new(p->endpoint, name);
+    at_client_t *c = cluster_client(p->creds, p->endpoint, name);
     at_client_set_handler(c, s_on_ack, p);
     at_client_set_ids(c, false);   /* outcomes are keyed by item number */
     at_client_set_linger(c, p->linger_us);
@@ -251,6 +255,7 @@ typedef struct {
     char data_dir[256];
     char log_dir[512];
     const char *endpoint;
+    cluster_creds_t creds;       /* the producers' */
     uint32_t *lat;
     s_outcome_t *out;            /* per item: what the producer was told */
     uint64_t t0, t1;
@@ -276,7 +281,7 @@ static cluster_t *s_start_cluster(s_run_t *r)
     cluster_opts_t o = { .data_dir = r->data_dir, .workers = workers - slow, .threads = (int) cfg_int(cfg, "threads"),
                          .window = (int) cfg_int(cfg, "pipeline-window"), .log_level = "warn", .to_files = true,
                          .worker_args = *wargs ? wargs : NULL, .broker_args = *bargs ? bargs : NULL,
-                         .sink_args = *sargs ? sargs : NULL };
+                         .sink_args = *sargs ? sargs : NULL, .insecure = cfg_bool(cfg, "insecure") };
     cluster_t *c = cluster_start(&o);
     char extra[64];
     snprintf(extra, sizeof extra, "--test-delay-us %" PRId64, cfg_int(cfg, "slow-delay-us"));
@@ -313,7 +318,7 @@ static void s_submit_all(s_run_t *r)
     s_sample_cpu(r, r->cpu0);
     r->t0 = at_clock_mono_us();
     for (int k = 0; k < nprod; k++) {
-        prods[k] = (s_prod_t) { .k = k, .nprod = nprod, .set = r->set, .endpoint = r->endpoint, .rate = rate,
+        prods[k] = (s_prod_t) { .k = k, .nprod = nprod, .set = r->set, .endpoint = r->endpoint, .creds = &r->creds, .rate = rate,
                                 .lat_us = r->lat, .progress = &progress, .err = AT_OK,
                                 .prefix = cfg_str(r->cfg, "name-prefix"), .out = r->out,
                                 .linger_us = (int) cfg_int(r->cfg, "linger-us"),
@@ -450,6 +455,10 @@ static int s_bench(const cfg_t *cfg, void *unused)
     if (*cfg_str(cfg, "broker")) {
         r.endpoint = cfg_str(cfg, "broker");
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cfg_str(cfg, "log-dir"));
+        int crc = cluster_creds_load("attest bench", cfg_str(cfg, "curve-secret"), cfg_str(cfg, "broker-key"),
+                                     cfg_bool(cfg, "insecure"), &r.creds);
+        if (crc != 0)
+            return crc;
     } else {
         if (*cfg_str(cfg, "data-dir"))
             snprintf(r.data_dir, sizeof r.data_dir, "%s", cfg_str(cfg, "data-dir"));
@@ -459,6 +468,7 @@ static int s_bench(const cfg_t *cfg, void *unused)
         if (!r.cluster)
             return 1;
         r.endpoint = cluster_frontend(r.cluster);
+        r.creds = *cluster_producer_creds(r.cluster);
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cluster_log_dir(r.cluster));
     }
     s_submit_all(&r);

@@ -15,6 +15,7 @@
 typedef struct {
     const char *data_dir;
     int64_t n, workers, threads;
+    bool insecure;
 } s_demo_settings_t;
 
 #define D_ s_demo_settings_t
@@ -23,6 +24,7 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(D_, n, "n", "20000", 1, 10000000, "attestations to submit"),
     CFG_INT_AT(D_, workers, "workers", "2", 1, 64, "worker processes"),
     CFG_INT_AT(D_, threads, "threads", "1", 1, 64, "verifier threads per worker"),
+    CFG_BOOL_AT(D_, insecure, "insecure", "false", "plaintext on every link (default: CURVE, keys in DIR/keys)"),
 };
 #undef D_
 
@@ -45,9 +47,9 @@ static void s_on_ack(const at_ack_t *ack, void *arg)
         t->by_reason[ack->reason]++;
 }
 
-static int s_submit(const char *endpoint, const gen_set_t *set, s_tally_t *t)
+static int s_submit(const cluster_creds_t *creds, const char *endpoint, const gen_set_t *set, s_tally_t *t)
 {
-    at_client_t *c = at_client_new(endpoint, "demo-producer");
+    at_client_t *c = cluster_client(creds, endpoint, "demo-producer");
     at_client_set_handler(c, s_on_ack, t);
     at_err rc = AT_OK;
     for (size_t i = 0; i < set->n && rc == AT_OK; i++) {
@@ -76,7 +78,7 @@ static int s_demo(const cfg_t *cfg, void *settings)
     size_t n = (size_t) s->n;
     printf("demo: starting a local cluster (broker, sink, %d workers) in %s/\n", (int) s->workers, dir);
     cluster_opts_t o = { .data_dir = dir, .workers = (int) s->workers, .threads = (int) s->threads,
-                         .to_files = true };
+                         .to_files = true, .insecure = s->insecure };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
@@ -85,7 +87,7 @@ static int s_demo(const cfg_t *cfg, void *settings)
     gen_set_t *set = gen_make(n, 10, 5, 2);
     s_tally_t t = { 0 };
     uint64_t t0 = at_clock_mono_us();
-    int rc = s_submit(cluster_frontend(c), set, &t);
+    int rc = s_submit(cluster_producer_creds(c), cluster_frontend(c), set, &t);
     double secs = (double) (at_clock_mono_us() - t0) / 1e6;
     char log_dir[600];
     snprintf(log_dir, sizeof log_dir, "%s", cluster_log_dir(c));

@@ -1,9 +1,14 @@
 /*  cmd_keygen.c: `attest keygen --out FILE [--force]`: makes an Ed25519 key
  *  pair for an attester, writes it as a JSON key file (mode 0600; see
- *  jsonl.h) and prints the public key in hex. */
+ *  jsonl.h) and prints the public key in hex.
+ *  `attest keygen --curve --out DIR/NAME`: makes a CurveZMQ key pair for a
+ *  daemon or a producer: DIR/NAME (the public certificate, to copy into the
+ *  peers' allowlists) and DIR/NAME_secret (mode 0600), CZMQ zcert files
+ *  (curve.h); prints the public key in Z85. */
 #include "attestation.h"
 #include "commands.h"
 #include "config.h"
+#include "curve.h"
 #include "jsonl.h"
 #include <sodium.h>
 #include <stdio.h>
@@ -11,7 +16,21 @@
 static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("out", NULL, "key file to write (required)"),
     CFG_BOOL_NAMED("force", "false", "overwrite FILE if it exists"),
+    CFG_BOOL_NAMED("curve", "false", "a CURVE key pair for the links: FILE (public) and FILE_secret (0600)"),
 };
+
+static int s_curve(const char *path, bool force)
+{
+    curve_keys_t k;
+    char err[CURVE_ERR_MAX];
+    if (curve_keygen(path, force, &k, err) != AT_OK) {
+        fprintf(stderr, "attest keygen: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", k.pub);
+    curve_keys_wipe(&k);
+    return 0;
+}
 
 static int s_run(const cfg_t *cfg, void *unused)
 {
@@ -21,6 +40,8 @@ static int s_run(const cfg_t *cfg, void *unused)
         fprintf(stderr, "attest keygen: --out FILE is required (where to write the key pair)\n");
         return 2;
     }
+    if (cfg_bool(cfg, "curve"))
+        return s_curve(path, cfg_bool(cfg, "force"));
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
     crypto_sign_keypair(pk, sk);
     char err[JSONL_ERR_MAX];
@@ -40,9 +61,13 @@ int cmd_keygen(int argc, char **argv)
 {
     const cfg_app_t app = {
         .prog = "attest keygen",
-        .summary = "Usage: attest keygen --out FILE [--force]\n\n"
+        .summary = "Usage: attest keygen --out FILE [--force]\n"
+                   "       attest keygen --curve --out DIR/NAME [--force]\n\n"
                          "Makes an Ed25519 key pair for an attester, writes it to FILE as JSON\n"
-                         "{\"public\": hex, \"secret\": hex} (mode 0600) and prints the public key.",
+                         "{\"public\": hex, \"secret\": hex} (mode 0600) and prints the public key.\n"
+                         "With --curve: a CurveZMQ key pair for a daemon or producer: DIR/NAME, the\n"
+                         "public certificate (copy it into the peers' allowlist directories), and\n"
+                         "DIR/NAME_secret (mode 0600); prints the public key (Z85).",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .fn = s_run,

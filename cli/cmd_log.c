@@ -239,6 +239,7 @@ static int s_export(s_log_t *self)
 
 typedef struct {
     uint64_t n, valid, invalid;
+    uint64_t keyed;                   /* entries naming both authenticated keys (format 2, CURVE) */
     uint8_t prev[LOGDB_HASH_BYTES];   /* hash of the previous stored value */
     uint64_t last_seq;                /* seq of the previous entry */
     char problem[256];
@@ -315,6 +316,11 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
         return s_problem(v, "verdicts: stored %s (%s) but a fresh judgement gives %s (%s)",
                          e.verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(e.reason),
                          reason ? "invalid" : "valid", at_strerror(reason));
+    /* Both keys come from CURVE links of one cluster: both or neither. */
+    if ((e.producer_key_len == 0) != (e.worker_key_len == 0))
+        return s_problem(v, "lineage: the entry names a %s key but no %s key", e.producer_key_len ? "producer" : "worker",
+                         e.producer_key_len ? "worker" : "producer");
+    v->keyed += e.producer_key_len != 0;
     verdict == WIRE_VALID ? v->valid++ : v->invalid++;
     return true;
 }
@@ -426,6 +432,9 @@ static int s_verify(s_log_t *self)
         printf("verify: checked from index %" PRIu64 " (the chain link into it included)\n", from);
     printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n",
            v.n - from, v.valid, v.invalid);
+    if (v.keyed)
+        printf("verify: lineage: %" PRIu64 " entries name the producer's and the worker's authenticated keys, %" PRIu64
+               " (format 1 or --insecure) name none\n", v.keyed, v.n - from - v.keyed);
     return 0;
 }
 

@@ -18,6 +18,7 @@
  *  twice (lines signed with --key get a new nonce and time on every run).
  */
 #include "client.h"
+#include "cluster.h"
 #include "alloc.h"
 #include "commands.h"
 #include "config.h"
@@ -38,6 +39,10 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("broker", "tcp://127.0.0.1:5555", "broker frontend endpoint"),
     CFG_STR_NAMED("key", NULL, "key file (attest keygen) to sign lines that carry no signature"),
     CFG_STR_NAMED("producer", NULL, "producer name shown in the log (default: submit-<pid>)"),
+    CFG_STR_NAMED("curve-secret", NULL, "this producer's CURVE secret certificate (attest keygen --curve); "
+                  "required unless --insecure (attest up: DATA/keys/producer_secret)"),
+    CFG_STR_NAMED("broker-key", NULL, "the broker's public certificate (attest up: DATA/keys/broker)"),
+    CFG_BOOL_NAMED("insecure", "false", "plaintext: for a broker run --insecure"),
     CFG_STR_NAMED("input", "-", "file of JSON lines ('-' = standard input)"),
     CFG_STR_NAMED("signed-out", NULL,
                   "append each attestation as submitted (pre-signed JSON line) to FILE, for an exact resubmission"),
@@ -333,9 +338,13 @@ static int s_run(const cfg_t *cfg, void *unused)
         snprintf(producer, sizeof producer, "%s", cfg_str(cfg, "producer"));
     else
         snprintf(producer, sizeof producer, "submit-%ld", (long) getpid());
-    int code = s_open(&self, cfg);
+    cluster_creds_t creds;
+    int code = cluster_creds_load("attest submit", cfg_str(cfg, "curve-secret"), cfg_str(cfg, "broker-key"),
+                                  cfg_bool(cfg, "insecure"), &creds);
+    if (code == 0)
+        code = s_open(&self, cfg);
     if (code == 0) {
-        self.client = at_client_new(cfg_str(cfg, "broker"), producer);
+        self.client = cluster_client(&creds, cfg_str(cfg, "broker"), producer);
         if (!self.client) {
             fprintf(stderr, "attest submit: cannot connect to '%s' (want e.g. tcp://127.0.0.1:5555)\n",
                     cfg_str(cfg, "broker"));

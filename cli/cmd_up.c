@@ -8,6 +8,7 @@
 typedef struct {
     const char *data_dir, *log_level, *broker_args, *sink_args, *worker_args;
     int64_t workers, threads, frontend_port, backend_port, sink_port;
+    bool insecure;
 } s_up_settings_t;
 
 #define U_ s_up_settings_t
@@ -21,6 +22,7 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_AT(U_, log_level, "log-level", "info", "log level of the processes"),
     CFG_STR_AT(U_, broker_args, "broker-args", "", "extra flags for the broker, e.g. \"--pipeline-window 8192\""),
     CFG_STR_AT(U_, sink_args, "sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 5000\""),
+    CFG_BOOL_AT(U_, insecure, "insecure", "false", "plaintext on every link (default: CURVE, keys in DIR/keys)"),
     CFG_STR_AT(U_, worker_args, "worker-args", "", "extra flags for every worker, e.g. \"--credit 128\""),
 };
 #undef U_
@@ -40,13 +42,21 @@ static int s_up(const cfg_t *cfg, void *settings)
                          .log_level = s->log_level,
                          .broker_args = s->broker_args,
                          .sink_args = s->sink_args,
-                         .worker_args = s->worker_args };
+                         .worker_args = s->worker_args,
+                         .insecure = s->insecure };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
-    fprintf(stderr, "attest up: producers connect to %s; the log is %s\n"
-                    "attest up: try 'attest submit --broker %s --key KEYFILE < lines.jsonl'; Ctrl-C stops\n",
-            cluster_frontend(c), cluster_log_dir(c), cluster_frontend(c));
+    fprintf(stderr, "attest up: producers connect to %s; the log is %s\n", cluster_frontend(c), cluster_log_dir(c));
+    if (s->insecure)
+        fprintf(stderr, "attest up: WARNING: --insecure: every link is plaintext and unauthenticated\n"
+                        "attest up: try 'attest submit --insecure --broker %s --key KEYFILE < lines.jsonl'; "
+                        "Ctrl-C stops\n", cluster_frontend(c));
+    else
+        fprintf(stderr, "attest up: CURVE on every link; keys in %s\n"
+                        "attest up: try 'attest submit --broker %s --curve-secret %s/producer_secret --broker-key %s/broker"
+                        " --key KEYFILE < lines.jsonl'; Ctrl-C stops\n", cluster_keys_dir(c), cluster_frontend(c),
+                cluster_keys_dir(c), cluster_keys_dir(c));
     int code = 0;
     while (!zsys_interrupted) {
         usleep(200000);

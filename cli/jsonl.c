@@ -307,6 +307,16 @@ static json_t *s_text(const char *s, size_t n)
     return v ? v : json_string("(not UTF-8)");
 }
 
+/*  A CURVE public key in Z85 (as in the certificate files and the logs);
+ *  null when the entry names none. */
+static json_t *s_z85(const uint8_t *key, size_t n)
+{
+    char z85[41];
+    if (n != 32 || !zmq_z85_encode(z85, key, 32))
+        return json_null();
+    return json_string(z85);
+}
+
 json_t *jsonl_entry(const logdb_entry_t *e)
 {
     json_t *o = json_object();
@@ -323,6 +333,9 @@ json_t *jsonl_entry(const logdb_entry_t *e)
     json_object_set_new(o, "t_verified", json_integer((json_int_t) e->t_verified));
     json_object_set_new(o, "t_committed", json_integer((json_int_t) e->t_committed));
     json_object_set_new(o, "prev_hash", jsonl_hex(e->prev_hash, LOGDB_HASH_BYTES));
+    json_object_set_new(o, "format", json_integer(e->format));
+    json_object_set_new(o, "producer_key", s_z85(e->producer_key, e->producer_key_len));
+    json_object_set_new(o, "worker_key", s_z85(e->worker_key, e->worker_key_len));
     attestation_t a;
     at_err rc = attestation_decode(&a, e->att, e->att_len);
     if (rc == AT_OK)

@@ -29,6 +29,7 @@ static const char *s_names[AT_ERR_COUNT_] = {
     [AT_ERR_CORRUPT] = "corrupt",
     [AT_ERR_INTERRUPTED] = "interrupted",
     [AT_ERR_QUARANTINED] = "quarantined",
+    [AT_ERR_DENIED] = "denied",
 };
 
 const char *at_strerror(int err)

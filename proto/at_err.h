@@ -34,6 +34,7 @@ typedef enum {
     AT_ERR_CORRUPT = 23,       /* log failed an integrity check */
     AT_ERR_INTERRUPTED = 24,   /* stopped by a signal */
     AT_ERR_QUARANTINED = 25,   /* the worker is quarantined: the spot audit caught it lying */
+    AT_ERR_DENIED = 26,        /* the sender's CURVE key is not allowed in this role */
     AT_ERR_COUNT_
 } at_err;
 

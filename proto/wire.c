@@ -356,6 +356,15 @@ at_err wire_int_submit(const msgpack_object *o, wire_submit_t *out)
     return wire_int_bin(&f[1], &out->att, &out->att_len, AT_ENCODED_MAX);
 }
 
+/*  The producer's authenticated key: a bin of 0 or WIRE_KEY_BYTES. */
+static at_err s_key(const msgpack_object *f, wire_task_t *out)
+{
+    at_err rc = wire_int_bin(f, &out->producer_key, &out->producer_key_len, WIRE_KEY_BYTES);
+    if (rc == AT_OK && out->producer_key_len != 0 && out->producer_key_len != WIRE_KEY_BYTES)
+        return AT_ERR_RANGE;
+    return rc;
+}
+
 static at_err s_task_fields(const msgpack_object *f, wire_task_t *out)
 {
     at_err rc;
@@ -370,9 +379,10 @@ at_err wire_int_task(const msgpack_object *o, wire_task_t *out)
 {
     const msgpack_object *f;
     at_err rc;
-    if ((rc = s_item(o, 6, &f))) return rc;
+    if ((rc = s_item(o, 7, &f))) return rc;
     if ((rc = s_task_fields(f, out))) return rc;
-    return wire_int_bin(&f[5], &out->att, &out->att_len, AT_ENCODED_MAX);
+    if ((rc = wire_int_bin(&f[5], &out->att, &out->att_len, AT_ENCODED_MAX))) return rc;
+    return s_key(&f[6], out);
 }
 
 at_err wire_int_verdict(const msgpack_object *o, wire_verdict_t *out)
@@ -380,7 +390,7 @@ at_err wire_int_verdict(const msgpack_object *o, wire_verdict_t *out)
     const msgpack_object *f;
     at_err rc;
     size_t idlen;
-    if ((rc = s_item(o, 10, &f))) return rc;
+    if ((rc = s_item(o, 11, &f))) return rc;
     if ((rc = s_task_fields(f, &out->task))) return rc;
     if ((rc = wire_int_u64(&f[5], &out->t_verified))) return rc;
     if ((rc = s_u8(&f[6], &out->verdict))) return rc;
@@ -388,7 +398,8 @@ at_err wire_int_verdict(const msgpack_object *o, wire_verdict_t *out)
     if ((rc = wire_int_bin(&f[8], &out->id, &idlen, AT_ID_BYTES))) return rc;
     if (idlen != AT_ID_BYTES || out->verdict > WIRE_INVALID)
         return AT_ERR_RANGE;
-    return wire_int_bin(&f[9], &out->task.att, &out->task.att_len, AT_ENCODED_MAX);
+    if ((rc = wire_int_bin(&f[9], &out->task.att, &out->task.att_len, AT_ENCODED_MAX))) return rc;
+    return s_key(&f[10], &out->task);
 }
 
 at_err wire_int_result(const msgpack_object *o, wire_result_t *out)
@@ -449,22 +460,30 @@ static void s_pack_task_fields(msgpack_packer *pk, const wire_task_t *t)
     msgpack_pack_uint64(pk, t->t_dispatched);
 }
 
+static void s_pack_key(msgpack_packer *pk, const wire_task_t *t)
+{
+    assert(t->producer_key_len == 0 || t->producer_key_len == WIRE_KEY_BYTES);
+    msgpack_pack_bin_with_body(pk, t->producer_key_len ? t->producer_key : (const uint8_t *) "", t->producer_key_len);
+}
+
 void wire_int_pack_task(msgpack_packer *pk, const wire_task_t *t)
 {
-    msgpack_pack_array(pk, 6);
+    msgpack_pack_array(pk, 7);
     s_pack_task_fields(pk, t);
     msgpack_pack_bin_with_body(pk, t->att, t->att_len);
+    s_pack_key(pk, t);
 }
 
 void wire_int_pack_verdict(msgpack_packer *pk, const wire_verdict_t *v)
 {
-    msgpack_pack_array(pk, 10);
+    msgpack_pack_array(pk, 11);
     s_pack_task_fields(pk, &v->task);
     msgpack_pack_uint64(pk, v->t_verified);
     msgpack_pack_uint8(pk, v->verdict);
     msgpack_pack_uint8(pk, v->reason);
     msgpack_pack_bin_with_body(pk, v->id, AT_ID_BYTES);
     msgpack_pack_bin_with_body(pk, v->task.att, v->task.att_len);
+    s_pack_key(pk, &v->task);
 }
 
 void wire_int_pack_result(msgpack_packer *pk, const wire_result_t *r)

@@ -18,7 +18,8 @@
  *    REVOKE    B->P [1, 11, credit uint]   RELEASE P->B [1, 12, credit uint]
  *  Backend (worker or sink DEALER -> broker ROUTER):
  *    READY     W->B [1, 20, worker_id str 1..64, credit uint]
- *    TASKS     B->W [1, 21, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin], ...]]
+ *    TASKS     B->W [1, 21, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin,
+ *                                         producer_key bin 0|32], ...]]
  *    DONE      W->B [1, 22, [seq, ...], credit uint]
  *    HEARTBEAT W<->B [1, 23]
  *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
@@ -31,7 +32,9 @@
  *  Sink PULL (worker PUSH):
  *    VERDICTS  W->S [1, 40, epoch uint, worker_id str<=64,
  *                    [[seq, producer str, cseq, t_received, t_dispatched, t_verified,
- *                      verdict uint, reason uint, id bin32, attestation bin], ...]]
+ *                      verdict uint, reason uint, id bin32, attestation bin, producer_key bin 0|32], ...]]
+ *  producer_key: the producer's CURVE public key as the broker authenticated it
+ *  (zap.h), empty in plaintext; the worker copies it from TASKS to VERDICTS.
  *  verdict: 0 = valid, 1 = invalid; reason: an at_err code (0 when valid).
  *  Times are wall-clock microseconds since the Unix epoch.
  *
@@ -93,6 +96,7 @@
 #define WIRE_BATCH_MAX 1024          /* items in SUBMIT, TASKS, DONE, VERDICTS */
 #define WIRE_RESULTS_MAX 8192        /* items in ACK, REFUSE, COMMITTED */
 #define WIRE_READY_CREDIT_MAX (WIRE_BATCH_MAX * 64)
+#define WIRE_KEY_BYTES 32            /* a CURVE public key (producer_key) */
 #define WIRE_RID_MAX 256             /* routing id bytes kept from a ROUTER frame */
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
 #define WIRE_ZMTP_HEARTBEAT_MS 1000  /* ZMTP PING interval on every connection */
@@ -129,6 +133,8 @@ typedef struct {
     uint64_t t_received, t_dispatched;
     const uint8_t *att;
     size_t att_len;
+    const uint8_t *producer_key; /* WIRE_KEY_BYTES, or NULL with producer_key_len 0 (plaintext) */
+    size_t producer_key_len;
 } wire_task_t;
 
 typedef struct {
@@ -179,6 +185,8 @@ typedef struct {
     size_t rid_len;              /* <= WIRE_RID_MAX */
     size_t size;                 /* bytes of the body frame */
     const char *why;             /* on a decode error: a static text saying what is wrong */
+    const char *user_id;         /* the ZAP User-Id of the sender's connection ("<role>:<z85 key>",
+                                    zap.h), borrowed like the fields; NULL in plaintext */
     union {
         wire_hello_t hello;
         wire_welcome_t welcome;

@@ -63,6 +63,7 @@ at_err wire_recv(void *handle, bool router, wire_msg_t *m)
             return s_frames(m, handle, first);
     }
     m->size = zmq_msg_size(body);
+    m->user_id = zmq_msg_gets(body, "User-Id");
     if (zmq_msg_more(body))
         return s_frames(m, handle, body);
     return wire_int_decode(m, zmq_msg_data(body), zmq_msg_size(body));

@@ -25,7 +25,21 @@ static int s_main(const cfg_t *cfg, void *settings)
         at_log_error("SNK-START", "libsodium failed to initialise");
         return 1;
     }
-    sink_t *sink = sink_new(settings);
+    curve_keys_t keys;
+    char broker_key[1][CURVE_Z85_LEN + 1];
+    const char *names[1] = { "broker-key" }, *paths[1] = { s->broker_key };
+    int urc = curve_require("attest-sink", s->curve_secret, s->insecure, &keys);
+    if (urc == 0 && keys.sec[0])
+        urc = curve_require_peers("attest-sink", false, 1, names, paths, broker_key);
+    if (urc == 0 && keys.sec[0] && !*s->allow_workers) {
+        fprintf(stderr, "attest-sink: CURVE needs allow-workers DIR (a directory of worker public "
+                "certificates), or --insecure\n");
+        urc = 2;
+    }
+    if (urc != 0)
+        return urc;
+    sink_t *sink = sink_new(settings, keys.sec[0] ? &keys : NULL, broker_key[0]);
+    curve_keys_wipe(&keys);
     if (!sink)
         return 1;
     int rc = sink_run(sink);

@@ -13,11 +13,13 @@ typedef struct {
     bool filled;
     uint8_t verdict, reason;
     uint8_t producer_len, worker_len;
+    uint8_t producer_key_len, worker_key_len;
     uint16_t att_len;
     uint64_t seq, cseq, t_received, t_dispatched, t_verified;
     uint8_t id[AT_ID_BYTES];
     char producer[WIRE_NAME_MAX];
     char worker[WIRE_NAME_MAX];
+    uint8_t producer_key[WIRE_KEY_BYTES], worker_key[WIRE_KEY_BYTES];
     uint8_t *att;          /* att_len bytes, allocated while filled */
 } s_slot_t;
 
@@ -82,6 +84,12 @@ static void s_copy_in(s_slot_t *s, const reorder_item_t *it)
     s->worker_len = (uint8_t) it->worker_len;
     if (it->worker_len)
         memcpy(s->worker, it->worker, it->worker_len);
+    s->producer_key_len = (uint8_t) it->producer_key_len;
+    if (it->producer_key_len)
+        memcpy(s->producer_key, it->producer_key, it->producer_key_len);
+    s->worker_key_len = (uint8_t) it->worker_key_len;
+    if (it->worker_key_len)
+        memcpy(s->worker_key, it->worker_key, it->worker_key_len);
     s->att_len = (uint16_t) it->att_len;
     s->att = malloc(it->att_len + 1);
     if (!s->att)
@@ -105,7 +113,8 @@ reorder_rc reorder_put(reorder_t *self, const reorder_item_t *item)
     if (item->seq - self->base >= self->window)
         return REORDER_OUT_OF_WINDOW;
     if (item->producer_len > WIRE_NAME_MAX || item->worker_len > WIRE_NAME_MAX
-        || item->att_len > AT_ENCODED_MAX)
+        || item->att_len > AT_ENCODED_MAX || item->producer_key_len > WIRE_KEY_BYTES
+        || item->worker_key_len > WIRE_KEY_BYTES)
         return REORDER_TOO_LARGE;
     s_slot_t *s = s_slot(self, item->seq);
     if (s->filled)
@@ -146,6 +155,10 @@ int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out)
     out->worker_len = s->worker_len;
     out->att = s->att;
     out->att_len = s->att_len;
+    out->producer_key = s->producer_key;
+    out->producer_key_len = s->producer_key_len;
+    out->worker_key = s->worker_key;
+    out->worker_key_len = s->worker_key_len;
     return 0;
 }
 

@@ -7,8 +7,8 @@
  *  The ready prefix is the run of filled slots starting at base: those can be
  *  committed, in order, and then popped, which advances base.
  *
- *  Memory is bounded: the slot array (window * ~230 bytes: two names of
- *  WIRE_NAME_MAX, the id, a few u64) is allocated once in reorder_new; a
+ *  Memory is bounded: the slot array (window * ~300 bytes: two names of
+ *  WIRE_NAME_MAX, the id, two CURVE keys, a few u64) is allocated once in reorder_new; a
  *  filled slot also holds a copy of its attestation (at most AT_ENCODED_MAX
  *  bytes, typically ~250), freed when the slot is popped. So at most
  *  window * (230 + AT_ENCODED_MAX) bytes, ~9 MB for the default window of
@@ -49,6 +49,8 @@ typedef struct {
     size_t worker_len;
     const uint8_t *att;        /* at most AT_ENCODED_MAX bytes */
     size_t att_len;
+    const uint8_t *producer_key, *worker_key;   /* WIRE_KEY_BYTES each, or length 0 (plaintext) */
+    size_t producer_key_len, worker_key_len;
 } reorder_item_t;
 
 typedef struct reorder_t reorder_t;

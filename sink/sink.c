@@ -24,6 +24,7 @@
 #include "reorder.h"
 #include "sink_metrics.h"
 #include "wire.h"
+#include "zap.h"
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -67,6 +68,12 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_AT(S_, log_level, "log-level", "info", "debug, info, warn or error"),
     CFG_STR_AT(S_, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
+    CFG_STR_AT(S_, curve_secret, "curve-secret", "",
+               "this sink's CURVE secret certificate (attest keygen --curve); required unless --insecure"),
+    CFG_STR_AT(S_, broker_key, "broker-key", "", "the broker's public certificate"),
+    CFG_STR_AT(S_, allow_workers, "allow-workers", "",
+               "directory of worker public certificates allowed to send verdicts"),
+    CFG_BOOL_AT(S_, insecure, "insecure", "false", "plaintext, no authentication (warned; attest_insecure 1)"),
 };
 #undef S_
 
@@ -85,6 +92,7 @@ typedef struct {
     uint64_t send_failures;   /* messages to the broker that could not be queued (out.failures) */
     uint64_t quarantined_dropped;  /* verdict items of quarantined workers: dropped */
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
+    uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
 } s_counters_t;
 
 struct sink_t {
@@ -115,6 +123,7 @@ struct sink_t {
     size_t nlate;
     audit_t *audit;                  /* the spot audit (audit.h) */
     zhashx_t *quarantined;           /* worker identities quarantined (NUL-terminated keys) */
+    zap_t *zap;                      /* the workers' allowlist; NULL: plaintext (--insecure) */
 };
 
 typedef void (*s_handler_fn)(sink_t *self, const wire_msg_t *m);
@@ -233,6 +242,10 @@ static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now,
     e.t_committed = now;
     e.att = it->att;
     e.att_len = it->att_len;
+    e.producer_key = it->producer_key;
+    e.producer_key_len = it->producer_key_len;
+    e.worker_key = it->worker_key;
+    e.worker_key_len = it->worker_key_len;
     at_err rc = logdb_append(self->log, &e);
     if (rc == AT_ERR_DUPLICATE) {
         uint64_t index;
@@ -456,7 +469,9 @@ static void s_answer_late(sink_t *self, const wire_verdict_t *v, bool *reading)
     self->c.late_answered++;
 }
 
-static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, size_t wlen, bool *reading)
+/*  worker_key: the sender's authenticated key (NULL in plaintext). */
+static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, size_t wlen,
+                   const uint8_t *worker_key, bool *reading)
 {
     reorder_item_t it = {
         .seq = v->task.seq, .cseq = v->task.cseq, .t_received = v->task.t_received,
@@ -464,6 +479,8 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
         .verdict = v->verdict, .reason = v->reason,
         .producer = v->task.producer, .producer_len = v->task.producer_len,
         .worker = worker, .worker_len = wlen, .att = v->task.att, .att_len = v->task.att_len,
+        .producer_key = v->task.producer_key, .producer_key_len = v->task.producer_key_len,
+        .worker_key = worker_key, .worker_key_len = worker_key ? WIRE_KEY_BYTES : 0,
     };
     memcpy(it.id, v->id, AT_ID_BYTES);
     switch (reorder_put(self->rb, &it)) {
@@ -499,6 +516,16 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
     const char *worker = vs->worker;
     size_t wlen = vs->worker_len, n = vs->items.n;
     at_err rc;
+    uint8_t key[WIRE_KEY_BYTES];
+    bool has_key = false;
+    if (self->zap) {   /* the worker's identity is its authenticated key, never a name it sends */
+        if (!zap_permits(self->zap, m->user_id, "worker") || !(has_key = zap_user_key(m->user_id, key))) {
+            self->c.unauthorised++;
+            at_log_limited(AT_LOG_WARN, "SNK-AUTH", "VERDICTS from %s (worker %.*s): key not allowed: %zu dropped",
+                           m->user_id ? m->user_id : "?", (int) wlen, worker, n);
+            return;
+        }
+    }
     if (!self->has_epoch || epoch != self->epoch) {
         self->c.stale += n;
         at_log_limited(AT_LOG_WARN, "SNK-STALE", "worker %.*s: %zu verdicts of epoch %" PRIu64
@@ -522,7 +549,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
     s_note_queue_wait(self, self->scratch, n);
     bool reading = false;
     for (size_t i = 0; i < n; i++)
-        s_take(self, &self->scratch[i], worker, wlen, &reading);
+        s_take(self, &self->scratch[i], worker, wlen, has_key ? key : NULL, &reading);
     if (reading)
         logdb_read_end(self->log);
 }
@@ -636,6 +663,8 @@ static void s_metrics(sink_t *self)
         .received = c->received, .committed = c->committed, .duplicates = c->duplicates, .commits = c->commits,
         .malformed = c->malformed, .stale = c->stale, .reorder_buffered = reorder_filled(self->rb),
         .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
+        .insecure = self->zap == NULL, .unauthorised = c->unauthorised,
+        .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
     };
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -701,6 +730,17 @@ static void s_shutdown(sink_t *self)
     s_log_stats(self, "SNK-STOP");
 }
 
+/*  Handshakes waiting for the allowlist, and a SIGHUP's reload. */
+static void s_serve_zap(sink_t *self)
+{
+    if (zap_sighup_take() && self->zap) {
+        at_log_info("SNK-RELOAD", "SIGHUP: reloading the allowlist");
+        (void) zap_reload(self->zap);
+    }
+    if (self->zap)
+        zap_serve(self->zap);
+}
+
 int sink_run(sink_t *self)
 {
     int rc = 0;
@@ -709,9 +749,11 @@ int sink_run(sink_t *self)
     self->next_hello = now + self->heartbeat_us;
     self->next_stats = now + S_STATS_US;
     while (!zsys_interrupted) {
-        zmq_pollitem_t items[2] = { { self->dealer_h, 0, ZMQ_POLLIN, 0 }, { self->pull_h, 0, ZMQ_POLLIN, 0 } };
+        zmq_pollitem_t items[3] = { { self->dealer_h, 0, ZMQ_POLLIN, 0 }, { self->pull_h, 0, ZMQ_POLLIN, 0 },
+                                    { self->zap ? zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0 } };
         s_batch_pause(self);
-        if (zmq_poll(items, 2, s_poll_timeout_ms(self)) < 0) {
+        s_serve_zap(self);
+        if (zmq_poll(items, self->zap ? 3 : 2, s_poll_timeout_ms(self)) < 0) {
             if (errno == EINTR)
                 continue;
             at_log_error("SNK-POLL", "poll failed: %s", zmq_strerror(errno));
@@ -765,7 +807,8 @@ static at_err s_open_log(sink_t *self, const char *dir)
     return AT_OK;
 }
 
-static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
+static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind, const curve_keys_t *keys,
+                         const char *server_key)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
@@ -773,6 +816,10 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
         return NULL;
     }
     wire_socket_defaults(sock, hwm);
+    if (keys && bind)
+        curve_server(sock, keys, "verdicts");
+    else if (keys)
+        curve_client(sock, keys, server_key);
     int rc = bind ? zsock_bind(sock, "%s", endpoint) : zsock_connect(sock, "%s", endpoint);
     if (rc < 0) {
         at_log_error("SNK-START", "cannot %s %s: %s", bind ? "bind" : "connect to", endpoint, zmq_strerror(errno));
@@ -781,12 +828,17 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind)
     return sock;
 }
 
-static at_err s_open_sockets(sink_t *self, const sink_settings_t *s)
+static at_err s_open_sockets(sink_t *self, const sink_settings_t *s, const curve_keys_t *keys,
+                             const char *broker_key)
 {
-    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, s->verdicts, true);
+    if (keys) {   /* the ZAP handler before the listener */
+        if (!(self->zap = zap_new()) || zap_allow(self->zap, "verdicts", "worker", s->allow_workers) != AT_OK)
+            return AT_ERR_IO;
+    }
+    self->pull = s_socket(ZMQ_PULL, S_PULL_HWM, s->verdicts, true, keys, NULL);
     if (!self->pull)
         return AT_ERR_IO;
-    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, s->broker, false);
+    self->dealer = s_socket(ZMQ_DEALER, S_DEALER_HWM, s->broker, false, keys, broker_key);
     if (!self->dealer)
         return AT_ERR_IO;
     zsock_set_linger(self->dealer, S_DEALER_LINGER_MS);
@@ -797,7 +849,7 @@ static at_err s_open_sockets(sink_t *self, const sink_settings_t *s)
     return AT_OK;
 }
 
-sink_t *sink_new(const sink_settings_t *s)
+sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char *broker_key)
 {
     sink_t *self = s_alloc(1, sizeof *self);
     self->commit_max = (size_t) s->commit_max;
@@ -821,7 +873,7 @@ sink_t *sink_new(const sink_settings_t *s)
     uint8_t raw[S_INSTANCE_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
-    if (s_open_log(self, s->log_dir) != AT_OK || s_open_sockets(self, s) != AT_OK) {
+    if (s_open_log(self, s->log_dir) != AT_OK || s_open_sockets(self, s, keys, broker_key) != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
@@ -838,6 +890,7 @@ sink_t *sink_new(const sink_settings_t *s)
         return NULL;
     }
     s_metrics(self);
+    zap_watch_sighup();
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64
                 ", audit-sample %s%%", self->instance, s->log_dir, self->next_seq, self->next_index, s->audit_sample);
     return self;
@@ -853,6 +906,7 @@ void sink_destroy(sink_t **self_p)
     zhashx_destroy(&self->quarantined);
     zsock_destroy(&self->pull);
     zsock_destroy(&self->dealer);
+    zap_destroy(&self->zap);
     reorder_destroy(&self->rb);
     logdb_destroy(&self->log);
     wire_out_destroy(&self->out);

@@ -25,6 +25,7 @@
 #ifndef AT_SINK_H
 #define AT_SINK_H
 #include "config.h"
+#include "curve.h"
 #include <stddef.h>
 
 typedef struct sink_t sink_t;
@@ -38,6 +39,8 @@ typedef struct {
     int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
     int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
     int64_t id_filter_mb, map_size_mb, heartbeat_ms;
+    const char *curve_secret, *broker_key, *allow_workers;
+    bool insecure;
 } sink_settings_t;
 
 /*  The settings table of attest-sink (static; binds sink_settings_t). */
@@ -46,9 +49,11 @@ const cfg_def_t *sink_settings(size_t *count);
 extern const char *const sink_summary;
 
 /*  Opens the log and the sockets as `s` says (read here only, not kept; its
- *  strings need not outlive the call). Returns NULL after logging why on
- *  failure. */
-sink_t *sink_new(const sink_settings_t *s);
+ *  strings need not outlive the call). keys: the sink's CURVE key pair and
+ *  broker_key the broker's public key (Z85), both copied: CURVE on both
+ *  links, the PULL admitting the keys of s->allow_workers; keys NULL:
+ *  plaintext. Returns NULL after logging why on failure. */
+sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char *broker_key);
 
 /*  Runs until SIGINT/SIGTERM; on the signal commits the ready prefix, logs
  *  a summary and returns 0. Returns non-zero on a fatal error. */

@@ -10,6 +10,7 @@ struct sink_metrics_t {
     metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds, *registered;
     metrics_series_t *audit_sampled, *audit_checked, *audit_dropped, *audit_disagreements;
     metrics_series_t *quarantined, *quarantined_dropped;
+    metrics_series_t *insecure, *unauthorised, *hs_refused;
 };
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
@@ -35,6 +36,11 @@ static void s_define(sink_metrics_t *self)
     self->registered = metrics_gauge(m, "attest_sink_registered",
                                      "1 once the log is open and the sink has adopted a broker's epoch.");
     metrics_ready_when(m, self->registered, "not registered with a broker yet (no SINK_WELCOME)");
+    self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
+    self->unauthorised = metrics_counter(m, "attest_sink_unauthorised_total",
+                                         "VERDICTS messages dropped: the sender's key is not allowed as a worker.");
+    self->hs_refused = metrics_counter(m, "attest_sink_handshakes_refused_total",
+                                       "CURVE handshakes refused by the ZAP allowlist.");
     self->malformed = metrics_counter(m, "attest_sink_malformed_total",
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
@@ -96,6 +102,9 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->audit_disagreements, s->audit_disagreements);
     metrics_set(self->quarantined, s->quarantined);
     metrics_set(self->quarantined_dropped, s->quarantined_dropped);
+    metrics_set(self->insecure, s->insecure);
+    metrics_set(self->unauthorised, s->unauthorised);
+    metrics_set(self->hs_refused, s->handshakes_refused);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

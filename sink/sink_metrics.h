@@ -24,6 +24,9 @@ typedef struct {
     uint64_t audit_sampled, audit_checked, audit_dropped, audit_disagreements;
     uint64_t quarantined;           /* workers quarantined (gauge) */
     uint64_t quarantined_dropped;   /* their verdicts dropped */
+    uint64_t insecure;              /* 1: plaintext (--insecure) */
+    uint64_t unauthorised;          /* VERDICTS from a key not allowed as worker */
+    uint64_t handshakes_refused;    /* ZAP 400s */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -50,11 +50,16 @@ static void s_pack(msgpack_packer *pk, const entry_t *e)
     msgpack_pack_uint64(pk, e->t_verified);
     msgpack_pack_uint64(pk, e->t_committed);
     msgpack_pack_bin_with_body(pk, e->att_len ? e->att : (const uint8_t *) "", e->att_len);
+    msgpack_pack_bin_with_body(pk, e->producer_key_len ? e->producer_key : (const uint8_t *) "", e->producer_key_len);
+    msgpack_pack_bin_with_body(pk, e->worker_key_len ? e->worker_key : (const uint8_t *) "", e->worker_key_len);
 }
 
 at_err entry_encode(const entry_t *e, uint8_t *out, size_t cap, size_t *len)
 {
     if (e->producer_len > ENTRY_NAME_MAX || e->worker_len > ENTRY_NAME_MAX || e->att_len > AT_ENCODED_MAX)
+        return AT_ERR_OVERSIZE;
+    if ((e->producer_key_len != 0 && e->producer_key_len != ENTRY_KEY_BYTES)
+        || (e->worker_key_len != 0 && e->worker_key_len != ENTRY_KEY_BYTES))
         return AT_ERR_OVERSIZE;
     if (e->verdict > 1)
         return AT_ERR_RANGE;
@@ -117,13 +122,27 @@ static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
     return AT_OK;
 }
 
-/*  Fills *e from the 15 elements of the decoded array. */
-static at_err s_fields(entry_t *e, const msgpack_object *f)
+/*  A key of format 2: a binary of 0 or ENTRY_KEY_BYTES. */
+static at_err s_key(const msgpack_object *o, const uint8_t **p, size_t *n)
+{
+    at_err rc = s_bin(o, p, n, ENTRY_KEY_BYTES);
+    if (rc == AT_OK && *n != 0 && *n != ENTRY_KEY_BYTES)
+        return AT_ERR_RANGE;
+    return rc;
+}
+
+/*  Fills *e from the n (15: format 1, 17: format 2) elements of the array. */
+static at_err s_fields(entry_t *e, const msgpack_object *f, size_t n)
 {
     at_err rc;
     uint64_t v, verdict, reason;
     if ((rc = s_u64(&f[0], &v))) return rc;
-    if (v != ENTRY_FORMAT) return AT_ERR_VERSION;
+    if (!((v == 1 && n == ENTRY_FORMAT_1_FIELDS) || (v == 2 && n == ENTRY_FIELDS))) return AT_ERR_VERSION;
+    e->format = (uint8_t) v;
+    if (n == ENTRY_FIELDS) {
+        if ((rc = s_key(&f[15], &e->producer_key, &e->producer_key_len))) return rc;
+        if ((rc = s_key(&f[16], &e->worker_key, &e->worker_key_len))) return rc;
+    }
     if ((rc = s_u64(&f[1], &e->index))) return rc;
     if ((rc = s_u64(&f[2], &e->seq))) return rc;
     if ((rc = s_fixed_bin(&f[3], e->prev_hash, ENTRY_HASH_BYTES))) return rc;
@@ -151,10 +170,11 @@ at_err entry_decode(entry_t *out, const uint8_t *buf, size_t len)
     msgpack_object root;
     msgpack_zone *zone;
     at_err rc = mpzone_unpack(buf, len, &root, &zone);
-    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != ENTRY_FIELDS))
+    if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || (root.via.array.size != ENTRY_FIELDS
+                                                              && root.via.array.size != ENTRY_FORMAT_1_FIELDS)))
         rc = AT_ERR_SHAPE;
     if (rc == AT_OK)
-        rc = s_fields(out, root.via.array.ptr);
+        rc = s_fields(out, root.via.array.ptr, root.via.array.size);
     mpzone_give(zone);
     return rc;
 }

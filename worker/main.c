@@ -20,6 +20,8 @@
 /*  The settings of attest-worker, bound once from s_settings. */
 typedef struct {
     const char *broker, *sink, *id, *log_level, *metrics;
+    const char *curve_secret, *broker_key, *sink_key;
+    bool insecure;
     int64_t threads, credit, chunk, report_us, clock_skew_s, heartbeat_ms, drain_timeout_ms;
     int64_t test_delay_us, sim_verify_us;
     bool test_lie;
@@ -47,6 +49,11 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_AT(W_, log_level, "log-level", "info", "debug, info, warn or error"),
     CFG_STR_AT(W_, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
+    CFG_STR_AT(W_, curve_secret, "curve-secret", "",
+               "this worker's CURVE secret certificate (attest keygen --curve); required unless --insecure"),
+    CFG_STR_AT(W_, broker_key, "broker-key", "", "the broker's public certificate"),
+    CFG_STR_AT(W_, sink_key, "sink-key", "", "the sink's public certificate"),
+    CFG_BOOL_AT(W_, insecure, "insecure", "false", "plaintext, no authentication (warned; attest_insecure 1)"),
 };
 #undef W_
 
@@ -93,8 +100,16 @@ static void s_install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/*  The keys, loaded once at start and shared read-only by the threads. */
+static curve_keys_t s_keys;
+static char s_peer_keys[2][CURVE_Z85_LEN + 1];
+
 static void s_fill_opts(const worker_settings_t *s, verifier_opts_t *o, const char *base, int i)
 {
+    o->curve = s_keys.sec[0] != '\0';
+    o->keys = &s_keys;
+    o->broker_key = s_peer_keys[0];
+    o->sink_key = s_peer_keys[1];
     o->broker = s->broker;
     o->sink = s->sink;
     snprintf(o->id, sizeof o->id, "%s/%d", base, i);
@@ -131,6 +146,7 @@ static int s_run(const worker_settings_t *s)
         free(threads);
         return 1;
     }
+    worker_metrics_set_insecure(metrics, s_keys.sec[0] == '\0');
     at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, s->broker,
                 s->sink);
     if (s->test_lie)
@@ -177,8 +193,17 @@ static int s_main(const cfg_t *cfg, void *settings)
     }
     zsys_init();
     zsys_set_logstream(NULL);
+    const worker_settings_t *s = settings;
+    int urc = curve_require("attest-worker", s->curve_secret, s->insecure, &s_keys);
+    const char *names[2] = { "broker-key", "sink-key" }, *paths[2] = { s->broker_key, s->sink_key };
+    if (urc == 0 && s_keys.sec[0])
+        urc = curve_require_peers("attest-worker", false, 2, names, paths, s_peer_keys);
+    if (urc != 0)
+        return urc;
     s_install_signals();
-    return s_run(settings);
+    int rc = s_run(settings);
+    curve_keys_wipe(&s_keys);
+    return rc;
 }
 
 int main(int argc, char **argv)

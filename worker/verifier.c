@@ -244,7 +244,7 @@ static void s_recv_all(s_ctx_t *c)
     }
 }
 
-static zsock_t *s_connect(int type, const char *endpoint)
+static zsock_t *s_connect(const verifier_opts_t *o, int type, const char *endpoint, const char *server_key)
 {
     zsock_t *s = zsock_new(type);
     if (!s) {
@@ -253,6 +253,8 @@ static zsock_t *s_connect(int type, const char *endpoint)
     }
     wire_socket_defaults(s, 1000);
     zsock_set_sndtimeo(s, 500);
+    if (o->curve)
+        curve_client(s, o->keys, server_key);
     if (zsock_connect(s, "%s", endpoint) < 0) {
         at_log_error("WRK-CONNECT", "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
@@ -286,8 +288,8 @@ static void s_drain_check_silence(s_ctx_t *c)
 /*  Sockets and builders; AT_ERR_IO when a socket cannot be made or connected. */
 static at_err s_open(s_ctx_t *c)
 {
-    c->dealer = s_connect(ZMQ_DEALER, c->o->broker);
-    c->push = c->dealer ? s_connect(ZMQ_PUSH, c->o->sink) : NULL;
+    c->dealer = s_connect(c->o, ZMQ_DEALER, c->o->broker, c->o->broker_key);
+    c->push = c->dealer ? s_connect(c->o, ZMQ_PUSH, c->o->sink, c->o->sink_key) : NULL;
     if (!c->dealer || !c->push)
         return AT_ERR_IO;
     wire_out_init(&c->dout, zsock_resolve(c->dealer), "WRK-SEND");

@@ -9,6 +9,7 @@
 #ifndef AT_VERIFIER_H
 #define AT_VERIFIER_H
 #include "at_err.h"
+#include "curve.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,7 +27,11 @@ typedef struct {
     uint64_t sim_verify_us;      /* test only: sleep instead of verifying */
     bool test_lie;               /* test only: judge every bad signature valid */
     uint64_t drain_ms;           /* longest a drain may take before stopping at once */
-    const atomic_int *signals;              /* stop requests so far: 1 = drain, 2 = stop now */
+    const atomic_int *signals;   /* stop requests so far: 1 = drain, 2 = stop now */
+    bool curve;                  /* CURVE on both links (else plaintext) */
+    const curve_keys_t *keys;    /* this worker's key pair (when curve; shared, read only) */
+    const char *broker_key;      /* the broker's and the sink's public keys, Z85 (when curve) */
+    const char *sink_key;
 } verifier_opts_t;
 
 /*  Written by the verifier's thread, read by the metrics thread at any time:

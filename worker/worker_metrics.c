@@ -11,7 +11,7 @@ struct worker_metrics_t {
     metrics_t *reg;
     char *stats;                 /* first verifier_stats_t */
     size_t stride, n;
-    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected;
+    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected, *insecure;
 };
 
 /*  On the HTTP thread, under the registry's lock: sums the threads' atomics. */
@@ -55,6 +55,13 @@ static void s_define(worker_metrics_t *self)
                                     "Verifier threads that heard from the broker in the last 3 s "
                                     "(the broker sends HEARTBEAT every second).");
     metrics_ready_when(m, self->connected, "no verifier thread has heard from the broker in 3 s");
+    self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
+}
+
+void worker_metrics_set_insecure(worker_metrics_t *self, bool insecure)
+{
+    if (self)
+        metrics_set(self->insecure, insecure ? 1 : 0);
 }
 
 worker_metrics_t *worker_metrics_new(const char *address, verifier_stats_t *stats, size_t stride, size_t nthreads,

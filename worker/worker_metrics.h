@@ -10,6 +10,7 @@
 #ifndef AT_WORKER_METRICS_H
 #define AT_WORKER_METRICS_H
 #include "at_err.h"
+#include <stdbool.h>
 #include "verifier.h"
 #include <stddef.h>
 
@@ -23,5 +24,7 @@ typedef struct worker_metrics_t worker_metrics_t;
 worker_metrics_t *worker_metrics_new(const char *address, verifier_stats_t *stats, size_t stride, size_t nthreads,
                                      at_err *rc);
 void worker_metrics_destroy(worker_metrics_t **self_p);
+/*  attest_insecure: 1 when the worker runs in plaintext. NULL: nothing. */
+void worker_metrics_set_insecure(worker_metrics_t *self, bool insecure);
 
 #endif

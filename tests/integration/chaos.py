@@ -323,6 +323,8 @@ class Chaos:
         self.net = Net()
         self.tmp = tempfile.mkdtemp(prefix="attest-chaos-")
         self.log_dir = os.path.join(self.tmp, "log")
+        self.keys = os.path.join(self.tmp, "keys")
+        self._make_keys()         # CURVE on every link, as deployed
         self.broker = None
         self.sink = None
         self.workers = {h: [] for h in WORKER_HOSTS}   # host -> [Proc], the last one alive
@@ -339,6 +341,25 @@ class Chaos:
     # ---- endpoints and argv
     def ep(self, host, port):
         return "tcp://%s:%d" % (self.net.ip(host), port)
+
+    def _make_keys(self):
+        for d in ("producers", "workers", "sinks"):
+            os.makedirs(os.path.join(self.keys, d), exist_ok=True)
+        for name, allow in (("broker", None), ("sink", "sinks"), ("worker", "workers"), ("producer", "producers")):
+            self.cl.keygen(self.bin, os.path.join(self.keys, name))
+            if allow:
+                shutil.copy(os.path.join(self.keys, name), os.path.join(self.keys, allow, name))
+
+    def key_args(self, role):
+        k = lambda n: os.path.join(self.keys, n)  # noqa: E731
+        if role == "broker":
+            return ["--curve-secret", k("broker_secret"), "--allow-producers", k("producers"),
+                    "--allow-workers", k("workers"), "--allow-sink", k("sinks")]
+        if role == "sink":
+            return ["--curve-secret", k("sink_secret"), "--broker-key", k("broker"), "--allow-workers", k("workers")]
+        if role == "worker":
+            return ["--curve-secret", k("worker_secret"), "--broker-key", k("broker"), "--sink-key", k("sink")]
+        return ["--curve-secret", k("producer_secret"), "--broker-key", k("broker")]
 
     def exe(self, name):
         return os.path.join(self.bin, name)
@@ -366,14 +387,15 @@ class Chaos:
     def start_broker(self):
         argv = [self.exe("attest-broker"), "--config", self.conf("broker.conf"),
                 "--frontend", self.ep("broker", FPORT), "--backend", self.ep("broker", BPORT),
-                "--heartbeat-ms", "200", "--worker-timeout-ms", "1500", "--stats-ms", "5000"]
+                "--heartbeat-ms", "200", "--worker-timeout-ms", "1500", "--stats-ms", "5000"] + self.key_args("broker")
         self.broker = self.spawn("broker", "broker", argv)
         if not self.wait_listen(self.broker, [FPORT, BPORT]):
             raise RuntimeError("broker did not start:\n" + self.broker.stderr_text()[-2000:])
 
     def start_sink(self):
         argv = [self.exe("attest-sink"), "--config", self.conf("sink.conf"), "--log-dir", self.log_dir,
-                "--verdicts", self.ep("sink", SPORT), "--broker", self.ep("broker", BPORT), "--heartbeat-ms", "200"]
+                "--verdicts", self.ep("sink", SPORT), "--broker", self.ep("broker", BPORT), "--heartbeat-ms", "200"] \
+            + self.key_args("sink")
         self.sink = self.spawn("sink", "sink", argv)
         if not self.wait_listen(self.sink, [SPORT]):
             raise RuntimeError("sink did not start:\n" + self.sink.stderr_text()[-2000:])
@@ -383,7 +405,8 @@ class Chaos:
         self.gen[host] += 1
         wid = "%s-g%d" % (host, g)
         argv = [self.exe("attest-worker"), "--config", self.conf("worker.conf"), "--broker", self.ep("broker", BPORT),
-                "--sink", self.ep("sink", SPORT), "--threads", "1", "--heartbeat-ms", "200", "--id", wid]
+                "--sink", self.ep("sink", SPORT), "--threads", "1", "--heartbeat-ms", "200", "--id", wid] \
+            + self.key_args("worker")
         p = self.spawn(host, "worker-" + wid, argv)
         p.wid = wid
         self.workers[host].append(p)
@@ -889,7 +912,7 @@ def main():
             argv = [c.exe("attest"), "bench", "--progress", "false", "--broker", c.ep("broker", FPORT),
                     "--log-dir", c.log_dir, "--n", str(per_bench), "--producers", str(nprod),
                     "--rate", str(rate // len(PRODUCER_HOSTS)), "--workers", "1", "--threads", "1",
-                    "--history", os.path.join(c.tmp, "history-%s.txt" % h)]
+                    "--history", os.path.join(c.tmp, "history-%s.txt" % h)] + c.key_args("producer")
             b = c.spawn(h, "bench-" + h, argv)
             c.benches.append(b)
         # the load is flowing once the log holds 1%

@@ -30,6 +30,7 @@ import time
 import lmdb
 import msgpack
 import zmq
+import zmq.auth
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import logfixture as lf  # noqa: E402
@@ -43,13 +44,43 @@ SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
 # Reason codes (proto/at_err.h).
 E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, "oversize": 6, "range": 7,
      "signature": 8, "not_yet_valid": 9, "expired": 10, "unknown_type": 11, "frames": 12, "no_credit": 13,
-     "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22}
+     "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22, "denied": 26}
 
 ENTRY_KEYS = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
-              "t_received", "t_dispatched", "t_verified", "t_committed", "att"]
+              "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key"]
 ZERO32 = bytes(32)
 
 _LIVE = set()          # every Proc not yet reaped, for the atexit hook
+# endpoint -> (public, secret, server public) of the default client key for
+# that endpoint (registered by a CURVE Cluster); Producer and curve_socket()
+# use it, so protocol-speaking tests run with CURVE without knowing it.
+_CURVE = {}
+# frontend endpoint -> the flags of `attest bench --broker` / `attest submit` for it
+_CLIENT_ARGS = {}
+
+
+def load_cert(path):
+    """(public, secret) Z85 bytes of a zcert file (secret None for a public one)."""
+    return zmq.auth.load_certificate(path)
+
+
+def keygen(bindir, path):
+    """attest keygen --curve --out path; returns the public key (Z85 bytes)."""
+    p = subprocess.run([os.path.join(bindir, "attest"), "keygen", "--curve", "--out", path], capture_output=True,
+                       text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("attest keygen --curve failed: " + p.stderr)
+    return p.stdout.strip().encode()
+
+
+def curve_socket(sock, endpoint=None, keys=None):
+    """Makes sock a CURVE client: keys = (public, secret, server public), or
+    the default client key registered for endpoint. No-op in plaintext."""
+    if keys is None:
+        keys = _CURVE.get(endpoint)
+    if keys:
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = keys
+    return sock
 
 
 def scale():
@@ -254,10 +285,13 @@ BROKER_WINDOW_FLAG = "--pipeline-window"
 class Cluster:
     """Broker, sink and workers on loopback, in a temporary directory."""
 
-    def __init__(self, bindir, window=None, keep=False, asan_quarantine_mb=None):
+    def __init__(self, bindir, window=None, keep=False, asan_quarantine_mb=None, secure=True):
         """asan_quarantine_mb: for AddressSanitizer builds, the children's
         quarantine of freed memory (ASan's default of 256 MB shows up in
-        VmRSS of any process that allocates and frees a lot)."""
+        VmRSS of any process that allocates and frees a lot).
+        secure: CURVE on every link (keys made in tmp/keys by attest keygen
+        --curve: broker, sink, worker, producer, and the allowlist directories
+        producers/, workers/, sinks/); False: every process --insecure."""
         self.bindir = bindir
         self.env = None
         self.window = window
@@ -272,6 +306,11 @@ class Cluster:
         self.sink = None
         self.workers = []
         self.nsinks = 0
+        self.secure = secure
+        self.keys = os.path.join(self.tmp, "keys")
+        if secure:
+            self._make_keys()
+        _CLIENT_ARGS[self.frontend] = self.client_args()
         self.asan = is_asan(self.exe("attest-broker"))
         if self.asan and asan_quarantine_mb is not None:
             self.env = dict(os.environ)
@@ -289,11 +328,62 @@ class Cluster:
     def exe(self, name):
         return os.path.join(self.bindir, name)
 
+    def _make_keys(self):
+        os.makedirs(self.keys, exist_ok=True)
+        for d in ("producers", "workers", "sinks"):
+            os.makedirs(os.path.join(self.keys, d), exist_ok=True)
+        for name, allow in (("broker", None), ("sink", "sinks"), ("worker", "workers"), ("producer", "producers")):
+            self.add_key(name, allow)
+        _CURVE[self.frontend] = self.client_keys("producer")
+        _CURVE[self.backend] = self.client_keys("worker")
+        _CURVE[self.sink_ep] = self.client_keys("worker", server="sink")
+
+    def key(self, name):
+        return os.path.join(self.keys, name)
+
+    def pub(self, name):
+        return load_cert(self.key(name))[0]
+
+    def add_key(self, name, allow=None):
+        """Makes keys/NAME (+ _secret) and, if allow names an allowlist
+        (producers, workers, sinks), puts the public certificate in it."""
+        keygen(self.bindir, self.key(name))
+        if allow:
+            shutil.copy(self.key(name), os.path.join(self.keys, allow, name))
+
+    def disallow(self, name, allow):
+        os.unlink(os.path.join(self.keys, allow, name))
+
+    def client_keys(self, name, server="broker"):
+        """(public, secret, server public) for a pyzmq CURVE client."""
+        pub, sec = load_cert(self.key(name) + "_secret")
+        return (pub, sec, self.pub(server))
+
+    def key_args(self, role, name=None):
+        """The CURVE flags of a daemon (role broker, sink, worker; name: the
+        key pair to use, default the role's)."""
+        if not self.secure:
+            return ["--insecure"]
+        k, name = self.key, name or role
+        if role == "broker":
+            return ["--curve-secret", k(name) + "_secret", "--allow-producers", k("producers"),
+                    "--allow-workers", k("workers"), "--allow-sink", k("sinks")]
+        if role == "sink":
+            return ["--curve-secret", k(name) + "_secret", "--broker-key", k("broker"), "--allow-workers", k("workers")]
+        return ["--curve-secret", k(name) + "_secret", "--broker-key", k("broker"), "--sink-key", k("sink")]
+
+    def client_args(self, name="producer"):
+        """The flags of attest submit / bench --broker for this cluster."""
+        if not self.secure:
+            return ["--insecure"]
+        return ["--curve-secret", self.key(name) + "_secret", "--broker-key", self.key("broker")]
+
     def _win(self, name="--pipeline-window"):
         return [name, str(self.window)] if self.window else []
 
     def start_broker(self, extra=()):
-        argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win(BROKER_WINDOW_FLAG)
+        argv = [self.exe("attest-broker"), "--frontend", self.frontend, "--backend", self.backend] + self._win(BROKER_WINDOW_FLAG) \
+            + self.key_args("broker")
         self.broker = Proc("broker", argv + list(extra), os.path.join(self.tmp, "broker.err"), self.env)
         ok = wait_port(self.bport, proc=self.broker) and wait_port(self.fport, proc=self.broker)
         if not ok:
@@ -302,7 +392,7 @@ class Cluster:
 
     def sink_argv(self, extra=()):
         return [self.exe("attest-sink"), "--log-dir", self.log_dir, "--verdicts", self.sink_ep,
-                "--broker", self.backend] + self._win() + list(extra)
+                "--broker", self.backend] + self._win() + self.key_args("sink") + list(extra)
 
     def start_sink(self, extra=()):
         self.nsinks += 1
@@ -311,9 +401,10 @@ class Cluster:
             raise RuntimeError("sink did not start:\n" + self.sink.stderr_text())
         return self.sink
 
-    def start_worker(self, wid, threads=1, extra=()):
+    def start_worker(self, wid, threads=1, extra=(), key=None):
+        """key: the key pair to use (keys/KEY, made with add_key), default "worker"."""
         argv = [self.exe("attest-worker"), "--broker", self.backend, "--sink", self.sink_ep,
-                "--threads", str(threads), "--id", wid] + list(extra)
+                "--threads", str(threads), "--id", wid] + self.key_args("worker", key) + list(extra)
         w = Proc("worker-" + wid, argv, os.path.join(self.tmp, "worker-%s.err" % wid.replace("/", "_")), self.env)
         self.workers.append(w)
         return w
@@ -474,7 +565,7 @@ def log_problems(log):
     for i, (e, raw) in enumerate(zip(log.entries, log.raws)):
         if e["_key"] != i or e["index"] != i:
             bad.append("entry %d: key %d index %s (not contiguous)" % (i, e["_key"], e["index"]))
-        if e["format"] != 1 or len(ENTRY_KEYS) != 15:
+        if e["format"] not in (1, 2) or len(ENTRY_KEYS) != 17:
             bad.append("entry %d: format %r" % (i, e["format"]))
         if e["prev_hash"] != prev:
             bad.append("entry %d: prev_hash does not match the hash of entry %d" % (i, i - 1))
@@ -533,15 +624,18 @@ class Producer:
     with exact control over what is sent. It keeps the books: credit held,
     sent, acked, refused, and the largest number ever outstanding."""
 
-    def __init__(self, endpoint, name, ctx=None, release=True):
+    def __init__(self, endpoint, name, ctx=None, release=True, curve=None):
         """release: answer REVOKE with RELEASE of the unspent credit, as a
-        conforming producer does (False: ignore REVOKE)."""
+        conforming producer does (False: ignore REVOKE). curve: (public,
+        secret, server public) for CURVE, default the key the cluster of
+        that endpoint registered (plaintext if none)."""
         self.release = release
         self.revoked = []         # amounts asked back by REVOKE
         self.released = 0         # credit given back by RELEASE
         self.ctx = ctx or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        curve_socket(self.sock, endpoint, curve)
         self.sock.connect(endpoint)
         self.name = name
         self.credit = 0
@@ -714,7 +808,10 @@ class Bench:
 
     def __init__(self, bindir, args, outdir):
         self.out_path = os.path.join(outdir, "bench.out")
-        self.proc = Proc("bench", [os.path.join(bindir, "attest"), "bench", "--progress", "false"] + list(args),
+        args = list(args)
+        if "--broker" in args:     # a running cluster: its producer key (or --insecure)
+            args += _CLIENT_ARGS.get(args[args.index("--broker") + 1], [])
+        self.proc = Proc("bench", [os.path.join(bindir, "attest"), "bench", "--progress", "false"] + args,
                          self.out_path)
 
     def wait(self, timeout):

@@ -122,7 +122,7 @@ def submit_e2e(t, c, tmp):
         "",                                                                                            # 8 blank
         json.dumps({"schema": "s/unsigned", "subject": "u3", "issued_at": now - 100, "expires_at": now - 50}),  # 9
     ]
-    rc, out, err = c.attest("submit", "--broker", c.frontend, "--key", key, "--producer", "cli-test",
+    rc, out, err = c.attest("submit", "--broker", c.frontend, *c.client_args(), "--key", key, "--producer", "cli-test",
                             "--timeout-ms", "60000", stdin="\n".join(lines) + "\n", timeout=120)
     print(out.strip())
     print(err.strip())
@@ -176,7 +176,7 @@ def submit_e2e(t, c, tmp):
     rc, out, err = c.attest("log", "--dir", c.log_dir, "verify")
     t.check("attest log verify passes", rc == 0 and "chain=ok" in out and "ids=ok" in out and "verdicts=ok" in out,
             out + err)
-    rc, out, err = c.attest("submit", "--broker", c.frontend, "--key", key, "--producer", "cli-test",
+    rc, out, err = c.attest("submit", "--broker", c.frontend, *c.client_args(), "--key", key, "--producer", "cli-test",
                             stdin=lines[0] + "\n", timeout=60)
     o = json.loads(out.splitlines()[0]) if rc == 0 and out.strip() else {}
     t.check("resubmitting line 1's content signs a new attestation (fresh nonce) -> a new index",

@@ -44,6 +44,7 @@ MB4 = 4 << 20
 def dealer(ctx, ep):
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    cl.curve_socket(s, ep)     # the cluster's producer key on the frontend, worker key on the backend
     s.connect(ep)
     return s
 
@@ -127,6 +128,7 @@ def oversize_frames(t, c, ctx):
         s.close(0)
     s = ctx.socket(zmq.PUSH)
     s.setsockopt(zmq.LINGER, 500)
+    cl.curve_socket(s, c.sink_ep)
     s.connect(c.sink_ep)
     s.send(b"\x93\x01\x28" + b"\0" * (MB4 + 1024))
     s.close()
@@ -356,7 +358,7 @@ def sink_cases(t, c, ctx, epoch):
     E = epoch
 
     def item(seq, aid, verdict=0, reason=0, att=b"att", producer="p", n=None):
-        it = [seq, producer, 1, 1, 2, 3, verdict, reason, aid, att]
+        it = [seq, producer, 1, 1, 2, 3, verdict, reason, aid, att, b""]
         return it[:n] if n else it
 
     far = 10 ** 9
@@ -375,6 +377,7 @@ def sink_cases(t, c, ctx, epoch):
     ]
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 2000)
+    cl.curve_socket(push, c.sink_ep)
     push.connect(c.sink_ep)
     for fr in malformed:
         push.send(fr)

@@ -458,7 +458,7 @@ def body(args, t):
                 rc == 1 and "WRK-METRICS" in w.stderr_text(), (rc, w.stderr_text()[-500:]))
         c.workers.remove(w)
         w.stop()
-        rc = subprocess.run([c.exe("attest-sink"), "--metrics", "nonsense", "--log-dir", os.path.join(c.tmp, "x"),
+        rc = subprocess.run([c.exe("attest-sink"), "--insecure", "--metrics", "nonsense", "--log-dir", os.path.join(c.tmp, "x"),
                              "--verdicts", "tcp://127.0.0.1:%d" % cl.free_port()], capture_output=True, text=True,
                             timeout=30)
         t.check("a sink given an unreadable metrics address exits non-zero and names it",

@@ -59,7 +59,7 @@ def body(args, t):
             EXAMPLE_ENDPOINT in code)
     t.check("the example does not assume credit in WELCOME (0 until the sink is confirmed)",
             "assert credit >= 1" not in code)
-    with cl.Cluster(args.bin) as c:
+    with cl.Cluster(args.bin, secure=False) as c:   # section 11's producer is plaintext (--insecure)
         c.start_broker()
         c.start_sink()
         c.start_worker("w0", threads=1)

@@ -222,15 +222,15 @@ def runtime_codes(t, c):
     blocker = os.path.join(c.tmp, "a-file")
     with open(blocker, "w") as f:
         f.write("not a directory\n")
-    rc, _, err = run([c.exe("attest-sink"), "--log-dir", os.path.join(blocker, "log"),
+    rc, _, err = run([c.exe("attest-sink"), "--insecure", "--log-dir", os.path.join(blocker, "log"),
                       "--verdicts", "tcp://127.0.0.1:%d" % cl.free_port()])
     t.check("attest-sink with a log dir under a regular file -> 1", rc == 1 and "SNK-START" in err, (rc, err[-300:]))
     sock, port = bound_port()
     try:
-        rc, _, err = run([c.exe("attest-broker"), "--frontend", "tcp://127.0.0.1:%d" % port,
+        rc, _, err = run([c.exe("attest-broker"), "--insecure", "--frontend", "tcp://127.0.0.1:%d" % port,
                           "--backend", "tcp://127.0.0.1:%d" % cl.free_port()])
         t.check("attest-broker whose frontend port is taken -> 1", rc == 1, (rc, err[-300:]))
-        rc, _, err = run([c.exe("attest-sink"), "--log-dir", os.path.join(c.tmp, "log2"),
+        rc, _, err = run([c.exe("attest-sink"), "--insecure", "--log-dir", os.path.join(c.tmp, "log2"),
                           "--verdicts", "tcp://127.0.0.1:%d" % port])
         t.check("attest-sink whose verdicts port is taken -> 1", rc == 1, (rc, err[-300:]))
     finally:

@@ -111,7 +111,7 @@ class FakeBroker(threading.Thread):
 
 
 def submit(attest, port, lines, *extra, timeout=60):
-    args = [attest, "submit", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
+    args = [attest, "submit", "--insecure", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
     p = subprocess.run(args, input="".join(x + "\n" for x in lines), capture_output=True, text=True,
                        timeout=timeout)
     outs = {}
@@ -244,7 +244,7 @@ def test_streaming(attest, sk):
     of the unspent credit, and the client PINGs while its input is quiet."""
     fb = FakeBroker(credit=10, max_batch=4)
     fb.start()
-    p = subprocess.Popen([attest, "submit", "--broker", "tcp://127.0.0.1:%d" % fb.port], stdin=subprocess.PIPE,
+    p = subprocess.Popen([attest, "submit", "--insecure", "--broker", "tcp://127.0.0.1:%d" % fb.port], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)

@@ -19,7 +19,7 @@ import cluster as cl  # noqa: E402
 
 
 def run(argv, timeout=30):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(argv + ["--insecure"], capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stderr
 
 
@@ -33,7 +33,7 @@ def body(args, t):
     t.check("--sink bogus://y: WRK-STOP after every thread stopped", "WRK-STOP" in err, err[-500:])
     port = cl.free_port()
     p = subprocess.Popen([exe, "--broker", "tcp://127.0.0.1:%d" % port, "--sink", "tcp://127.0.0.1:%d" % port,
-                          "--threads", "2"], stderr=subprocess.PIPE, text=True)
+                          "--threads", "2", "--insecure"], stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     t.check("a valid endpoint with nobody there: the worker keeps running", p.poll() is None)
     p.send_signal(signal.SIGTERM)

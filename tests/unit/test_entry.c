@@ -31,6 +31,10 @@ static entry_t s_entry(bool widest)
     e.worker_len = widest ? ENTRY_NAME_MAX : 0;
     e.att = s_att;
     e.att_len = widest ? AT_ENCODED_MAX : 0;
+    e.producer_key = s_att;
+    e.producer_key_len = widest ? ENTRY_KEY_BYTES : 0;
+    e.worker_key = s_att + 1;
+    e.worker_key_len = widest ? ENTRY_KEY_BYTES : 0;
     return e;
 }
 
@@ -41,7 +45,10 @@ static bool s_same(const entry_t *a, const entry_t *b)
         && a->producer_len == b->producer_len && memcmp(a->producer, b->producer, a->producer_len) == 0
         && a->cseq == b->cseq && a->worker_len == b->worker_len && memcmp(a->worker, b->worker, a->worker_len) == 0
         && a->t_received == b->t_received && a->t_dispatched == b->t_dispatched && a->t_verified == b->t_verified
-        && a->t_committed == b->t_committed && a->att_len == b->att_len && memcmp(a->att, b->att, a->att_len) == 0;
+        && a->t_committed == b->t_committed && a->att_len == b->att_len && memcmp(a->att, b->att, a->att_len) == 0
+        && a->producer_key_len == b->producer_key_len && a->worker_key_len == b->worker_key_len
+        && memcmp(a->producer_key, b->producer_key, a->producer_key_len) == 0
+        && memcmp(a->worker_key, b->worker_key, a->worker_key_len) == 0 && b->format == ENTRY_FORMAT;
 }
 
 static void test_round_trip(void)
@@ -57,7 +64,7 @@ static void test_round_trip(void)
         CHECK_ERR(entry_decode(&back, buf, len), AT_OK);
         CHECK(s_same(&e, &back));
         if (widest)
-            CHECK(back.att == buf + len - e.att_len);   /* borrowed from buf */
+            CHECK(back.att == buf + len - e.att_len - 2 * (2 + ENTRY_KEY_BYTES));   /* borrowed from buf */
         /* One byte short: refused, nothing written past the buffer. */
         buf[len - 1] = 0x5a;
         size_t short_len = 12345;
@@ -82,6 +89,12 @@ static void test_encode_refuses(void)
     e = s_entry(true);
     e.verdict = 2;
     CHECK_ERR(entry_encode(&e, buf, sizeof buf, &len), AT_ERR_RANGE);
+    e = s_entry(true);
+    e.producer_key_len = 31;
+    CHECK_ERR(entry_encode(&e, buf, sizeof buf, &len), AT_ERR_OVERSIZE);
+    e = s_entry(true);
+    e.worker_key_len = 33;
+    CHECK_ERR(entry_encode(&e, buf, sizeof buf, &len), AT_ERR_OVERSIZE);
     e = s_entry(false);
     CHECK_ERR(entry_encode(&e, buf, 0, &len), AT_ERR_OVERSIZE);
 }
@@ -123,11 +136,25 @@ static void p_name65(msgpack_packer *pk) { msgpack_pack_str_with_body(pk, s_zero
 static void p_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -1); }
 static void p_att_big(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, AT_ENCODED_MAX + 1); }
 
+static void p_v1(msgpack_packer *pk) { msgpack_pack_uint8(pk, 1); }
+static void p_v3(msgpack_packer *pk) { msgpack_pack_uint8(pk, 3); }
+static void p_key0(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 0); }
+static void p_key33(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 33); }
+
+/*  Format 1 (15 fields, written before CURVE) stays readable; format 2 has 17. */
 static const entry_case_t s_entry_cases[] = {
-    { "valid", -1, 15, NULL, AT_OK },
+    { "valid (format 1)", -1, 15, NULL, AT_OK },
+    { "valid (format 2)", -1, 17, NULL, AT_OK },
+    { "format 2, keys empty", 15, 17, p_key0, AT_OK },
+    { "format 2, producer_key 31 bytes", 15, 17, p_bin31, AT_ERR_RANGE },
+    { "format 2, worker_key 33 bytes", 16, 17, p_key33, AT_ERR_OVERSIZE },
+    { "format 2, worker_key a str", 16, 17, p_str, AT_ERR_TYPE },
+    { "format 1 with 17 fields", 0, 17, p_v1, AT_ERR_VERSION },
+    { "format 3", 0, 17, p_v3, AT_ERR_VERSION },
     { "14 fields", -1, 14, NULL, AT_ERR_SHAPE },
     { "16 fields", -1, 16, NULL, AT_ERR_SHAPE },
-    { "format 2", 0, 15, p_v2, AT_ERR_VERSION },
+    { "18 fields", -1, 18, NULL, AT_ERR_SHAPE },
+    { "format 2 with 15 fields", 0, 15, p_v2, AT_ERR_VERSION },
     { "index as str", 1, 15, p_str, AT_ERR_TYPE },
     { "prev_hash 31 bytes", 3, 15, p_bin31, AT_ERR_RANGE },
     { "prev_hash as str", 3, 15, p_str, AT_ERR_TYPE },
@@ -141,11 +168,12 @@ static const entry_case_t s_entry_cases[] = {
     { "attestation too long", 14, 15, p_att_big, AT_ERR_OVERSIZE },
 };
 
-static void s_pack_entry_field(msgpack_packer *pk, int i)
+static void s_pack_entry_field(msgpack_packer *pk, int i, int count)
 {
     static const uint8_t h[32] = { 9 };
     switch (i) {
-    case 0: msgpack_pack_uint8(pk, ENTRY_FORMAT); break;
+    case 0: msgpack_pack_uint8(pk, count == 17 ? 2 : 1); break;   /* 17 fields: format 2 */
+    case 15: case 16: msgpack_pack_bin_with_body(pk, h, 32); break;
     case 3: case 4: msgpack_pack_bin_with_body(pk, h, 32); break;
     case 5: case 6: msgpack_pack_uint8(pk, 1); break;
     case 7: case 9: msgpack_pack_str_with_body(pk, "name", 4); break;
@@ -169,7 +197,7 @@ static void test_entry_decode(void)
             if (i == ec->field)
                 ec->pack(&pk);
             else
-                s_pack_entry_field(&pk, i);
+                s_pack_entry_field(&pk, i, ec->count);
         }
         at_err rc = entry_decode(&e, (const uint8_t *) sb.data, sb.size);
         CHECK_ERR(rc, ec->want);
@@ -180,7 +208,7 @@ static void test_entry_decode(void)
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_array(&pk, 15);
     for (int i = 0; i < 15; i++)
-        s_pack_entry_field(&pk, i);
+        s_pack_entry_field(&pk, i, 15);
     static uint8_t buf[512];
     size_t len = sb.size;
     memcpy(buf, sb.data, len);

@@ -133,7 +133,8 @@ static wire_task_t s_task(uint64_t i)
 {
     return (wire_task_t) { .seq = 1000 + i, .producer = "producer-1", .producer_len = 10, .cseq = 50 + i,
                            .t_received = 1700000000000000ull + i, .t_dispatched = 1700000000000100ull + i,
-                           .att = s_att, .att_len = s_att_len };
+                           .att = s_att, .att_len = s_att_len,
+                           .producer_key = i % 2 ? s_att : NULL, .producer_key_len = i % 2 ? WIRE_KEY_BYTES : 0 };
 }
 
 static bool s_task_is(const wire_task_t *t, uint64_t i)
@@ -141,7 +142,9 @@ static bool s_task_is(const wire_task_t *t, uint64_t i)
     wire_task_t want = s_task(i);
     return t->seq == want.seq && s_str_is(t->producer, t->producer_len, "producer-1")
         && t->cseq == want.cseq && t->t_received == want.t_received && t->t_dispatched == want.t_dispatched
-        && t->att_len == s_att_len && memcmp(t->att, s_att, s_att_len) == 0;
+        && t->att_len == s_att_len && memcmp(t->att, s_att, s_att_len) == 0
+        && t->producer_key_len == want.producer_key_len
+        && (!want.producer_key_len || memcmp(t->producer_key, s_att, WIRE_KEY_BYTES) == 0);
 }
 
 static void test_rt_empty(wire_out_t *o)
@@ -722,22 +725,28 @@ static void i_submit_cseq_str(msgpack_packer *pk) { msgpack_pack_array(pk, 2); m
 static void i_submit_cseq_neg(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_int8(pk, -1); msgpack_pack_bin_with_body(pk, s_big, 10); }
 static void i_submit_att_str(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_uint8(pk, 1); msgpack_pack_str_with_body(pk, "abc", 3); }
 static void i_submit_att_big(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_uint8(pk, 1); msgpack_pack_bin_with_body(pk, s_big, AT_ENCODED_MAX + 1); }
-static void i_task_ok(msgpack_packer *pk) { msgpack_pack_array(pk, 6); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); }
+static void s_task_key(msgpack_packer *pk, size_t n) { msgpack_pack_bin_with_body(pk, s_big, n); }
+static void i_task_ok(msgpack_packer *pk) { msgpack_pack_array(pk, 7); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); s_task_key(pk, 32); }
+static void i_task_nokey(msgpack_packer *pk) { msgpack_pack_array(pk, 7); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); s_task_key(pk, 0); }
+static void i_task_key31(msgpack_packer *pk) { msgpack_pack_array(pk, 7); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); s_task_key(pk, 31); }
+static void i_task_key33(msgpack_packer *pk) { msgpack_pack_array(pk, 7); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); s_task_key(pk, 33); }
+static void i_task_6(msgpack_packer *pk) { msgpack_pack_array(pk, 6); s_task_fields(pk, "p", 1); msgpack_pack_bin_with_body(pk, s_big, 10); }
 static void i_task_5(msgpack_packer *pk) { msgpack_pack_array(pk, 5); s_task_fields(pk, "p", 1); }
-static void i_task_long_producer(msgpack_packer *pk) { msgpack_pack_array(pk, 6); s_task_fields(pk, s_long_name, 65); msgpack_pack_bin_with_body(pk, s_big, 10); }
+static void i_task_long_producer(msgpack_packer *pk) { msgpack_pack_array(pk, 7); s_task_fields(pk, s_long_name, 65); msgpack_pack_bin_with_body(pk, s_big, 10); s_task_key(pk, 0); }
 static void i_task_producer_bin(msgpack_packer *pk)
 {
-    msgpack_pack_array(pk, 6);
+    msgpack_pack_array(pk, 7);
     msgpack_pack_uint64(pk, 1);
     msgpack_pack_bin_with_body(pk, "p", 1);
     msgpack_pack_uint64(pk, 2);
     msgpack_pack_uint64(pk, 3);
     msgpack_pack_uint64(pk, 4);
     msgpack_pack_bin_with_body(pk, s_big, 10);
+    s_task_key(pk, 0);
 }
 static void s_verdict(msgpack_packer *pk, uint64_t verdict, uint64_t reason, size_t idlen, bool id_as_str)
 {
-    msgpack_pack_array(pk, 10);
+    msgpack_pack_array(pk, 11);
     s_task_fields(pk, "p", 1);
     msgpack_pack_uint64(pk, 5);
     msgpack_pack_uint64(pk, verdict);
@@ -747,6 +756,7 @@ static void s_verdict(msgpack_packer *pk, uint64_t verdict, uint64_t reason, siz
     else
         msgpack_pack_bin_with_body(pk, s_big, idlen);
     msgpack_pack_bin_with_body(pk, s_big, 10);
+    s_task_key(pk, 32);
 }
 static void i_verdict_ok(msgpack_packer *pk) { s_verdict(pk, 1, AT_ERR_SIGNATURE, 32, false); }
 static void i_verdict_2(msgpack_packer *pk) { s_verdict(pk, 2, 0, 32, false); }
@@ -803,6 +813,10 @@ static const item_case_t s_item_cases[] = {
     { "submit attestation too long", i_submit_att_big, d_submit, AT_ERR_OVERSIZE },
     { "task ok", i_task_ok, d_task, AT_OK },
     { "task 5 fields", i_task_5, d_task, AT_ERR_SHAPE },
+    { "task 6 fields (no producer_key)", i_task_6, d_task, AT_ERR_SHAPE },
+    { "task producer_key empty", i_task_nokey, d_task, AT_OK },
+    { "task producer_key 31 bytes", i_task_key31, d_task, AT_ERR_RANGE },
+    { "task producer_key 33 bytes", i_task_key33, d_task, AT_ERR_OVERSIZE },
     { "task as submit", i_submit_ok, d_task, AT_ERR_SHAPE },
     { "task not an array", i_not_array, d_task, AT_ERR_TYPE },
     { "task producer 65 bytes", i_task_long_producer, d_task, AT_ERR_OVERSIZE },
