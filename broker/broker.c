@@ -272,23 +272,40 @@ static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
     workers_remove(self->workers, w, why, n);
 }
 
+/*  The identity the sink's quarantine names a worker by: with CURVE its
+ *  authenticated key ("key:" + Z85, never a name it sends), in plaintext the
+ *  READY's worker_id (sink.c s_identity computes the same). */
+static void s_worker_identity(const broker_t *self, const wire_msg_t *m, char out[WIRE_NAME_MAX + 1])
+{
+    uint8_t key[WIRE_KEY_BYTES];
+    if (self->zap && zap_user_key(m->user_id, key)) {
+        memcpy(out, "key:", 4);
+        zmq_z85_encode(out + 4, key, WIRE_KEY_BYTES);
+        return;
+    }
+    size_t len = m->u.ready.worker_len < WIRE_NAME_MAX ? m->u.ready.worker_len : WIRE_NAME_MAX;
+    memcpy(out, m->u.ready.worker, len);
+    out[len] = 0;
+}
+
 static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
     bool restarted;
     const wire_ready_t *r = &m->u.ready;
-    /* The identity quarantine knows: the READY's worker_id for now, the
-     * connection's authenticated key with CURVE (and s_identity in workers.c). */
-    if (workers_quarantined(self->workers, r->worker, r->worker_len)) {
+    char ident[WIRE_NAME_MAX + 1];
+    s_worker_identity(self, m, ident);
+    if (workers_quarantined(self->workers, ident, strlen(ident))) {
         self->st.quarantine_refused++;
-        at_log_limited(AT_LOG_WARN, "BRK-QUARANTINE", "READY from quarantined worker %.*s: refused", (int) r->worker_len,
-                       r->worker);
+        at_log_limited(AT_LOG_WARN, "BRK-QUARANTINE", "READY from quarantined worker %.*s (%s): refused",
+                       (int) r->worker_len, r->worker, ident);
         wire_peer_t to = { m->rid, m->rid_len, "quarantined worker" };
         wire_send_error(&self->bout, &to, AT_ERR_QUARANTINED, "quarantined: the sink's audit found a wrong verdict");
         return;
     }
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
                       &restarted);
+    workers_set_identity(w, ident);
     if (restarted)   /* a worker restarting its session holds nothing */
         self->st.redispatched += tasks_requeue_worker(self->tasks, w);
 }

@@ -10,6 +10,7 @@
 
 struct worker_t {
     char id[WIRE_NAME_MAX + 1];
+    char ident[WIRE_NAME_MAX + 1];   /* the quarantine's identity (workers_set_identity); "": its id */
     char key[S_KEY_MAX];
     uint8_t rid[S_RID_MAX];
     wire_peer_t peer;
@@ -232,10 +233,16 @@ worker_t *workers_expired(workers_t *self, uint64_t now, const char **why)
     return NULL;
 }
 
-/*  The identity the quarantine knows a worker by. Today the worker_id of
- *  its READY; with CURVE, the authenticated public key of its connection
- *  (this line, and the sink's s_identity in sink/sink.c). */
-static const char *s_identity(const worker_t *w) { return w->id; }
+/*  The identity quarantine knows a worker by: its authenticated key with
+ *  CURVE ("key:" + Z85, set by the broker from the READY's handshake), else
+ *  its worker_id (the sink's side is s_identity in sink/sink.c). */
+static const char *s_identity(const worker_t *w) { return *w->ident ? w->ident : w->id; }
+
+void workers_set_identity(worker_t *w, const char *ident)
+{
+    snprintf(w->ident, sizeof w->ident, "%s", ident ? ident : "");
+}
+
 
 /*  id[0..len) as a NUL-terminated key (at most WIRE_NAME_MAX bytes). */
 static void s_identity_key(const char *id, size_t len, char key[WIRE_NAME_MAX + 1])

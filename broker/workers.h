@@ -99,6 +99,9 @@ bool workers_quarantined(const workers_t *self, const char *id, size_t len);
 worker_t *workers_find_identity(workers_t *self, const char *id, size_t len);
 size_t workers_quarantined_count(const workers_t *self);
 
+/*  The identity the quarantine knows w by (see workers.c s_identity);
+ *  NULL or "": its worker_id. Copied. */
+void workers_set_identity(worker_t *w, const char *ident);
 const char *worker_id(const worker_t *w);
 const wire_peer_t *worker_peer(const worker_t *w);   /* borrowed */
 uint64_t worker_inflight(const worker_t *w);

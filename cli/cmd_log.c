@@ -451,7 +451,14 @@ typedef struct {
 static int s_worker_entry(const logdb_entry_t *e, void *arg)
 {
     s_worker_t *w = arg;
-    if (e->worker_len != strlen(w->worker) || memcmp(e->worker, w->worker, e->worker_len) != 0)
+    char z85[48] = "";
+    if (e->worker_key_len == WIRE_KEY_BYTES) {
+        memcpy(z85, "key:", 4);
+        zmq_z85_encode(z85 + 4, e->worker_key, WIRE_KEY_BYTES);
+    }
+    bool by_key = strncmp(w->worker, "key:", 4) == 0;   /* the quarantine's identity with CURVE */
+    if (by_key ? strcmp(z85, w->worker) != 0
+               : e->worker_len != strlen(w->worker) || memcmp(e->worker, w->worker, e->worker_len) != 0)
         return 0;
     uint8_t id[AT_ID_BYTES];
     int reason = attestation_judge(e->att, e->att_len, e->t_verified / 1000000u,

@@ -192,6 +192,22 @@ size_t reorder_drop_worker(reorder_t *self, const char *worker, size_t len)
     return n;
 }
 
+size_t reorder_drop_worker_key(reorder_t *self, const uint8_t key[WIRE_KEY_BYTES])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->window && self->filled; i++) {
+        s_slot_t *s = &self->slots[i];
+        if (s->filled && s->worker_key_len == WIRE_KEY_BYTES && memcmp(s->worker_key, key, WIRE_KEY_BYTES) == 0) {
+            s_empty(s);
+            self->filled--;
+            n++;
+        }
+    }
+    self->ready = 0;
+    s_extend_ready(self);
+    return n;
+}
+
 void reorder_reset(reorder_t *self, uint64_t new_base)
 {
     if (self->filled)

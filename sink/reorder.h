@@ -88,6 +88,8 @@ size_t reorder_pop(reorder_t *self, size_t n);
  *  prefix ends at the first emptied slot. Returns how many were emptied.
  *  O(window). */
 size_t reorder_drop_worker(reorder_t *self, const char *worker, size_t len);
+/*  The same for the verdicts whose authenticated worker key is key. */
+size_t reorder_drop_worker_key(reorder_t *self, const uint8_t key[WIRE_KEY_BYTES]);
 
 /*  Empties every slot and sets base to new_base. */
 void reorder_reset(reorder_t *self, uint64_t new_base);

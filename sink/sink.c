@@ -290,10 +290,24 @@ static void s_prefetch(sink_t *self, size_t i)
 
 /* ---------------------------------------------------------------- audit */
 
-/*  A worker's identity as the quarantine knows it: the worker name stored
- *  in its entries, which is today the worker_id of its VERDICTS (with
- *  CURVE: the authenticated key, set where s_on_verdicts takes vs->worker;
- *  the broker's side is s_identity in broker/workers.c). */
+/*  A worker's identity as the quarantine knows it: with CURVE its
+ *  authenticated key, "key:" and its Z85 (so a liar cannot escape by
+ *  restarting under another --id, and every thread of the process goes
+ *  with it); in plaintext the worker name of its VERDICTS. The broker
+ *  computes the same (broker.c s_worker_identity). */
+static void s_identity(const char *worker, size_t wlen, const uint8_t *key, size_t key_len,
+                       char out[WIRE_NAME_MAX + 1])
+{
+    if (key_len == WIRE_KEY_BYTES) {
+        memcpy(out, "key:", 4);
+        zmq_z85_encode(out + 4, key, WIRE_KEY_BYTES);
+        return;
+    }
+    wlen = wlen < WIRE_NAME_MAX ? wlen : WIRE_NAME_MAX;
+    memcpy(out, worker, wlen);
+    out[wlen] = 0;
+}
+
 static void s_key(const char *worker, size_t len, char key[WIRE_NAME_MAX + 1])
 {
     len = len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX;
@@ -327,7 +341,10 @@ static void s_quarantine(sink_t *self, const char *worker, size_t len)
     if (zhashx_lookup(self->quarantined, key))
         return;
     zhashx_insert(self->quarantined, key, (void *) "quarantined");
-    size_t dropped = reorder_drop_worker(self->rb, key, strlen(key));
+    uint8_t raw[WIRE_KEY_BYTES];
+    size_t dropped = strncmp(key, "key:", 4) == 0 && zmq_z85_decode(raw, key + 4)
+                         ? reorder_drop_worker_key(self->rb, raw)
+                         : reorder_drop_worker(self->rb, key, strlen(key));
     if (reorder_ready(self->rb) == 0)
         self->ready_since = 0;
     (void) wire_send_quarantine(&self->out, key, strlen(key));
@@ -373,8 +390,10 @@ static void s_audit_offer(sink_t *self, size_t n)
         reorder_item_t it;
         if (self->batch[i].duplicate || !audit_pick(self->audit) || reorder_peek(self->rb, i, &it) != 0)
             continue;
-        audit_item_t a = { self->batch[i].index, it.t_verified, it.verdict, it.reason, it.id, it.worker,
-                           it.worker_len, it.att, it.att_len };
+        char ident[WIRE_NAME_MAX + 1];
+        s_identity(it.worker, it.worker_len, it.worker_key, it.worker_key_len, ident);
+        audit_item_t a = { self->batch[i].index, it.t_verified, it.verdict, it.reason, it.id, ident,
+                           strlen(ident), it.att, it.att_len };
         audit_offer(self->audit, &a);
     }
 }
@@ -533,7 +552,9 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
                        self->has_epoch ? "" : "none, ", self->epoch);
         return;
     }
-    if (s_quarantined(self, worker, wlen)) {
+    char ident[WIRE_NAME_MAX + 1];
+    s_identity(worker, wlen, key, has_key ? WIRE_KEY_BYTES : 0, ident);
+    if (s_quarantined(self, ident, strlen(ident))) {
         self->c.quarantined_dropped += n;
         at_log_limited(AT_LOG_WARN, "SNK-QUARANTINE", "worker %.*s is quarantined: %zu verdicts dropped", (int) wlen,
                        worker, n);

@@ -73,10 +73,10 @@ def check_log(t, c, q, atts):
     return log, liar
 
 
-def check_tool(t, c, q, liar):
+def check_tool(t, c, q, liar, liar_ident):
     rc, out, err = c.attest("log", "--dir", c.log_dir, "verify", "--from", str(q))
     t.check("attest log verify --from Q passes", rc == 0 and "verdicts=ok" in out, (out + err)[-400:])
-    rc, out, err = c.attest("log", "--dir", c.log_dir, "verify", "--worker", LIAR)
+    rc, out, err = c.attest("log", "--dir", c.log_dir, "verify", "--worker", liar_ident)
     listed = [int(m) for m in re.findall(r"^entry (\d+):", out, re.M)]
     t.check("verify --worker liar lists every entry it judged", listed == [e["index"] for e in liar],
             (len(listed), len(liar)))
@@ -93,10 +93,12 @@ def body(args, t):
     atts = make_atts(n)
     with cl.Cluster(args.bin) as c:
         bm, sm = cl.free_port(), cl.free_port()
+        c.add_key("liar", "workers")          # its own key: the quarantine names the key, not the --id
         c.start_broker(["--metrics", "127.0.0.1:%d" % bm])
         c.start_sink(["--audit-sample", "5", "--metrics", "127.0.0.1:%d" % sm])
         c.start_worker("honest", 1)
-        c.start_worker("liar", 1, ["--test-lie"])
+        c.start_worker("liar", 1, ["--test-lie"], key="liar")
+        liar_ident = "key:" + c.pub("liar").decode()   # the identity the sink and the broker quarantine
         time.sleep(0.5)
         p = cl.Producer(c.frontend, "audited")
         t.check("producer welcomed", p.hello())
@@ -107,15 +109,16 @@ def body(args, t):
         p.close()
         time.sleep(1.5)   # metrics and logs settle
         sink_err, broker_err = c.sink.stderr_text(), c.broker.stderr_text()
-        m = re.search(r"SNK-QUARANTINE.*worker %s quarantined at next_index (\d+)" % re.escape(LIAR), sink_err)
+        m = re.search(r"SNK-QUARANTINE.*worker %s quarantined at next_index (\d+)" % re.escape(liar_ident), sink_err)
         q = int(m.group(1)) if m else None
         t.check("the sink logged the disagreement (SNK-AUDIT: entry, worker, verdicts)",
                 re.search(r"SNK-AUDIT.*entry \d+: worker %s judged it valid \(ok\), the audit invalid \(signature\)"
-                          % re.escape(LIAR), sink_err), sink_err[-600:])
+                          % re.escape(liar_ident), sink_err), sink_err[-600:])
         t.check("the sink quarantined the liar (SNK-QUARANTINE at next_index Q)", q is not None, sink_err[-600:])
-        t.check("the broker quarantined it (BRK-QUARANTINE)", "BRK-QUARANTINE" in broker_err
-                and LIAR in broker_err, broker_err[-600:])
-        t.check("the honest worker is not quarantined", "worker %s quarantined" % HONEST not in sink_err)
+        t.check("the broker quarantined its key (BRK-QUARANTINE)", "BRK-QUARANTINE" in broker_err
+                and liar_ident in broker_err, broker_err[-600:])
+        t.check("the honest worker (another key) is not quarantined", "key:" + c.pub("worker").decode() not in
+                "".join(l for l in sink_err.splitlines() if "quarantined at" in l))
         t.check("sink metric attest_audit_disagreements_total >= 1",
                 (metric(sm, "attest_audit_disagreements_total") or 0) >= 1)
         t.check("sink metric attest_sink_workers_quarantined = 1", metric(sm, "attest_sink_workers_quarantined") == 1)
@@ -123,7 +126,7 @@ def body(args, t):
                 metric(bm, "attest_broker_workers_quarantined") == 1)
         log, liar = check_log(t, c, q, atts)
         if q is not None:
-            check_tool(t, c, q, liar)
+            check_tool(t, c, q, liar, liar_ident)
         c.finish(t, "audit")
 
 

@@ -46,7 +46,7 @@ def body(args, T):
         T.check("keygen", rc == 0, err)
         signed = os.path.join(cl.tmp, "signed.jsonl")
         outp = os.path.join(cl.tmp, "out1.jsonl")
-        argv = [cl.exe("attest"), "submit", "--broker", cl.frontend, "--key", key, "--signed-out", signed]
+        argv = [cl.exe("attest"), "submit", "--broker", cl.frontend, "--key", key, "--signed-out", signed] + cl.client_args()
         with open(outp, "w") as out:
             p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, text=True)
             for i in range(50):
@@ -78,7 +78,7 @@ def body(args, T):
         with open(signed) as f:
             T.check("signed-out holds the 60 attestations as sent", len(f.readlines()) == 60)
         # Resubmit the signed file: the same ids; the first 50 come back as duplicates.
-        rc, out, err = cl.attest("submit", "--broker", cl.frontend, "--input", signed, timeout=120)
+        rc, out, err = cl.attest("submit", "--broker", cl.frontend, "--input", signed, *cl.client_args(), timeout=120)
         again = {o["line"]: o for o in outcomes(out) if "index" in o}
         T.check("resubmission: all 60 acknowledged", rc == 0 and len(again) == 60, "rc=%s %s" % (rc, err[-300:]))
         ids1 = {o["line"]: o["id"] for o in first}

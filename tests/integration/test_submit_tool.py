@@ -281,7 +281,7 @@ def test_streaming(attest, sk):
 
 def submit_bytes(attest, port, data, *extra, timeout=60):
     """submit with raw bytes on stdin (NUL bytes included)."""
-    args = [attest, "submit", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
+    args = [attest, "submit", "--insecure", "--broker", "tcp://127.0.0.1:%d" % port] + list(extra)
     p = subprocess.run(args, input=data, capture_output=True, timeout=timeout)
     outs = {}
     for x in p.stdout.decode().splitlines():
