@@ -24,6 +24,7 @@ typedef struct {
     uint64_t audit_sampled, audit_checked, audit_dropped, audit_disagreements;
     uint64_t quarantined;           /* workers quarantined (gauge) */
     uint64_t quarantined_dropped;   /* their verdicts dropped */
+    uint64_t epoch;                 /* the adopted broker epoch, 0: none */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
@@ -34,6 +35,11 @@ void sink_metrics_destroy(sink_metrics_t **self_p);
 
 void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s);
 /*  One successful commit took `us` microseconds (begin to durable). */
+/*  One entry appended to the log (not a duplicate) with this verdict and
+ *  reason (an at_err code): attest_verdicts_total{verdict,reason}. Call
+ *  from the sink's loop only (the first use of a reason allocates). */
+void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason);
+
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us);
 
 #endif

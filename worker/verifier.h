@@ -27,6 +27,7 @@ typedef struct {
     bool test_lie;               /* test only: judge every bad signature valid */
     uint64_t drain_ms;           /* longest a drain may take before stopping at once */
     const atomic_int *signals;              /* stop requests so far: 1 = drain, 2 = stop now */
+    struct metrics_series_t *verify_seconds; /* histogram of one task's judging time (NULL: none); borrowed */
 } verifier_opts_t;
 
 /*  Written by the verifier's thread, read by the metrics thread at any time:

@@ -24,4 +24,9 @@ worker_metrics_t *worker_metrics_new(const char *address, verifier_stats_t *stat
                                      at_err *rc);
 void worker_metrics_destroy(worker_metrics_t **self_p);
 
+/*  The histogram attest_worker_verify_seconds (one task's judging time,
+ *  observed by the verifier threads; see verifier_opts_t); NULL when self
+ *  is NULL. Belongs to self. */
+struct metrics_series_t *worker_metrics_verify_seconds(worker_metrics_t *self);
+
 #endif
