@@ -162,6 +162,15 @@ static s_proc_t *s_new_proc(cluster_t *self, const char *role, const char *name,
     return p;
 }
 
+/*  --metrics 127.0.0.1:PORT+offset when metrics are on. */
+static int s_metrics_arg(cluster_t *self, s_proc_t *p, int argc, int offset)
+{
+    if (!self->o.metrics_port)
+        return argc;
+    argc = s_arg(p, argc, "--metrics");
+    return s_arg(p, argc, "127.0.0.1:%d", self->o.metrics_port + offset);
+}
+
 int cluster_add_worker(cluster_t *self, const char *extra_args)
 {
     char name[32];
@@ -176,6 +185,7 @@ int cluster_add_worker(cluster_t *self, const char *extra_args)
     argc = s_arg(p, argc, "%d", self->o.threads);
     argc = s_arg(p, argc, "--id");
     argc = s_arg(p, argc, "w%d", i);
+    argc = s_metrics_arg(self, p, argc, 2 + i);
     argc = s_add_args(p, argc, self->o.worker_args);
     argc = s_add_args(p, argc, extra_args);
     p->argv[argc] = NULL;
@@ -195,6 +205,7 @@ static void s_start_broker(cluster_t *self)
         argc = s_arg(p, argc, S_BROKER_WINDOW_FLAG);
         argc = s_arg(p, argc, "%d", self->o.window);
     }
+    argc = s_metrics_arg(self, p, argc, 0);
     argc = s_add_args(p, argc, self->o.broker_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -214,6 +225,7 @@ static void s_start_sink(cluster_t *self)
         argc = s_arg(p, argc, "--pipeline-window");
         argc = s_arg(p, argc, "%d", self->o.window);
     }
+    argc = s_metrics_arg(self, p, argc, 1);
     argc = s_add_args(p, argc, self->o.sink_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -266,6 +278,19 @@ static bool s_ports_free(const cluster_t *self)
     return true;
 }
 
+/*  Metrics are a convenience: when one of their ports is taken (another
+ *  cluster's), say so and run without them rather than not at all. */
+static void s_metrics_ports(cluster_t *self)
+{
+    int n = 2 + self->o.workers;
+    for (int i = 0; self->o.metrics_port && i < n; i++)
+        if (self->o.metrics_port + i > 65535 || !s_port_free(self->o.metrics_port + i)) {
+            fprintf(stderr, "attest: metrics port %d is in use (another `attest up`?): metrics off; "
+                            "choose others with --metrics-port\n", self->o.metrics_port + i);
+            self->o.metrics_port = 0;
+        }
+}
+
 /*  A process did not bind in time: say why, in its own words when it
  *  exited (status 2: it refused its arguments; 1: it failed at run time). */
 static void s_not_started(cluster_t *self, s_proc_t *p, const char *what)
@@ -306,6 +331,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
         free(self);
         return NULL;
     }
+    s_metrics_ports(self);
     s_start_broker(self);
     if (!s_wait_port(self->o.backend_port, 5000) || !s_wait_port(self->o.frontend_port, 1000)) {
         s_not_started(self, &self->procs[self->nprocs - 1], "its ports");
@@ -484,4 +510,6 @@ void cluster_stop(cluster_t **self_p)
 const char *cluster_frontend(const cluster_t *self) { return self->front; }
 const char *cluster_backend(const cluster_t *self) { return self->back; }
 const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; }
+int cluster_metrics_port(const cluster_t *self) { return self->o.metrics_port; }
+
 const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }

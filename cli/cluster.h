@@ -22,6 +22,7 @@ typedef struct {
     const char *worker_args;     /* extra worker flags, space-separated (may be NULL) */
     const char *broker_args;     /* extra broker flags (may be NULL) */
     const char *sink_args;       /* extra sink flags (may be NULL) */
+    int metrics_port;            /* 0: no metrics; else broker on 127.0.0.1:P, sink P+1, worker i P+2+i */
 } cluster_opts_t;
 
 typedef struct cluster_t cluster_t;
@@ -36,6 +37,9 @@ const char *cluster_frontend(const cluster_t *self);   /* tcp://127.0.0.1:PORT *
 const char *cluster_backend(const cluster_t *self);
 const char *cluster_sink_endpoint(const cluster_t *self);
 const char *cluster_log_dir(const cluster_t *self);
+/*  The broker's metrics port (sink: +1, worker i: +2+i); 0 when metrics are
+ *  off (not asked for, or the ports were in use: said on stderr). */
+int cluster_metrics_port(const cluster_t *self);
 
 /*  Starts one more worker with extra flags (may be NULL); returns its index. */
 int cluster_add_worker(cluster_t *self, const char *extra_args);
