@@ -79,6 +79,17 @@ static double s_get(const scrape_t *s, const char *name)
     return v;
 }
 
+/*  An unlabelled sample's value as written ("-" when absent). */
+static const char *s_text(const scrape_t *s, const char *name)
+{
+    for (size_t i = 0; s && i < scrape_count(s); i++) {
+        const scrape_sample_t *x = scrape_at(s, i);
+        if (strcmp(x->name, name) == 0 && !*x->labels)
+            return x->text;
+    }
+    return "-";
+}
+
 /*  Per second, between the two views; -1 when unknown. A counter that went
  *  down (a restart) gives -1 too. */
 static double s_rate(const s_pair_t *p, bool broker, const char *name, const char *label, const char *value)
@@ -243,7 +254,7 @@ static void s_print_broker(const s_pair_t *p, const s_settings_t *o, FILE *out)
 {
     const scrape_t *b = p->cur->b;
     bool sink_up = s_get(b, "attest_broker_sink_up") > 0;
-    fprintf(out, "broker     %s: up, epoch %.0f; admission %s\n", o->broker, s_get(b, "attest_broker_epoch"),
+    fprintf(out, "broker     %s: up, epoch %s; admission %s\n", o->broker, s_text(b, "attest_broker_epoch"),
             sink_up ? "open (sink up)" : "CLOSED (no sink registered, or it is silent)");
     fprintf(out, "producers  %.0f connected; credit outstanding %.0f; admitted %.0f, acknowledged %.0f\n",
             s_get(b, "attest_broker_producers"), s_get(b, "attest_broker_outstanding_credit"),
@@ -268,12 +279,13 @@ static void s_print_sink(const s_pair_t *p, const s_settings_t *o, FILE *out)
         fprintf(out, "sink       %s: not reachable (%s)\n", *o->sink ? o->sink : "-", p->cur->swhy);
         return;
     }
-    double epoch = s_get(s, "attest_sink_epoch");
+    const char *epoch = s_text(s, "attest_sink_epoch");
     bool registered = s_get(s, "attest_sink_registered") > 0;
     char rate[32];
     s_rate_text(s_rate(p, false, "attest_sink_committed_total", NULL, NULL), rate, sizeof rate);
-    fprintf(out, "sink       %s: %s, epoch %.0f%s\n", o->sink, registered ? "registered" : "NOT registered", epoch,
-            b && registered && epoch != s_get(b, "attest_broker_epoch") ? " (not the broker's: another broker?)" : "");
+    fprintf(out, "sink       %s: %s, epoch %s%s\n", o->sink, registered ? "registered" : "NOT registered", epoch,
+            b && registered && strcmp(epoch, s_text(b, "attest_broker_epoch")) != 0
+                ? " (not the broker's: another broker?)" : "");
     fprintf(out, "commits    %s; %.0f entries in the log\n", rate, s_get(s, "attest_sink_next_index"));
     fprintf(out, "verdicts  ");
     for (size_t i = 0; i < scrape_count(s); i++) {
