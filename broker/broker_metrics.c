@@ -65,7 +65,7 @@ static void s_define(broker_metrics_t *self)
                                     "Tasks dispatched to a worker thread and not reported done.", "worker", 1);
     self->done = metrics_family(m, "attest_broker_worker_done_total", METRICS_COUNTER,
                                 "Tasks a worker thread reported done (since it registered).", "worker", 1);
-    self->sink_lag = metrics_gauge(m, "attest_broker_sink_lag",
+    self->sink_lag = metrics_gauge(m, "attest_broker_uncommitted",
                                    "Sequence numbers assigned and not yet acknowledged by the sink.");
     self->up = metrics_gauge(m, "attest_broker_up", "1 while the broker runs.");
     self->sink_up = metrics_gauge(m, "attest_broker_sink_up",

@@ -156,7 +156,7 @@ static json_t *s_json_broker(const s_pair_t *p, const char *address)
         { "producers", "attest_broker_producers" },
         { "workers", "attest_broker_workers" }, { "queue_depth", "attest_broker_queue_depth" },
         { "held", "attest_broker_held" }, { "credit_outstanding", "attest_broker_outstanding_credit" },
-        { "worker_credit", "attest_broker_worker_credit" }, { "sink_lag", "attest_broker_sink_lag" },
+        { "worker_credit", "attest_broker_worker_credit" }, { "uncommitted", "attest_broker_uncommitted" },
         { "oldest_uncommitted_age_seconds", "attest_broker_oldest_uncommitted_age_seconds" },
         { "admitted", "attest_broker_admitted_total" }, { "acked", "attest_broker_acked_total" },
     };
@@ -201,7 +201,7 @@ static json_t *s_json_sink(const s_pair_t *p, const char *address)
     double rate = s_rate(p, false, "attest_sink_committed_total", NULL, NULL);
     json_object_set_new(o, "registered", json_boolean(s_get(s, "attest_sink_registered") > 0));
     json_object_set_new(o, "epoch", s_exact(s, "attest_sink_epoch"));
-    json_object_set_new(o, "entries", s_num(s_get(s, "attest_sink_next_index")));
+    json_object_set_new(o, "entries", s_num(s_get(s, "attest_sink_log_entries")));
     json_object_set_new(o, "committed", s_num(s_get(s, "attest_sink_committed_total")));
     json_object_set_new(o, "commit_rate", rate < 0 ? json_null() : json_real(rate));
     json_object_set_new(o, "verdicts", s_json_verdicts(s));
@@ -286,7 +286,7 @@ static void s_print_sink(const s_pair_t *p, const s_settings_t *o, FILE *out)
     fprintf(out, "sink       %s: %s, epoch %s%s\n", o->sink, registered ? "registered" : "NOT registered", epoch,
             b && registered && strcmp(epoch, s_text(b, "attest_broker_epoch")) != 0
                 ? " (not the broker's: another broker?)" : "");
-    fprintf(out, "commits    %s; %.0f entries in the log\n", rate, s_get(s, "attest_sink_next_index"));
+    fprintf(out, "commits    %s; %.0f entries in the log\n", rate, s_get(s, "attest_sink_log_entries"));
     fprintf(out, "verdicts  ");
     for (size_t i = 0; i < scrape_count(s); i++) {
         const scrape_sample_t *x = scrape_at(s, i);

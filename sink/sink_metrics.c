@@ -49,8 +49,9 @@ static void s_define(sink_metrics_t *self)
                                              s_bounds, sizeof s_bounds / sizeof s_bounds[0], 1000000);
     self->buffered = metrics_gauge(m, "attest_sink_reorder_buffered",
                                    "Verdicts held in the reorder buffer, waiting for a gap or a commit.");
-    self->next_index = metrics_gauge(m, "attest_sink_next_index", "Entries in the log (index of the next one).");
-    self->next_seq = metrics_gauge(m, "attest_sink_next_seq", "Committed watermark: the next sequence number.");
+    self->next_index = metrics_gauge(m, "attest_sink_log_entries", "Entries in the log.");
+    self->next_seq = metrics_gauge(m, "attest_sink_committed_watermark",
+                                   "Committed watermark: the sequence number the next entry will carry.");
     self->registered = metrics_gauge(m, "attest_sink_registered",
                                      "1 once the log is open and the sink has adopted a broker's epoch.");
     metrics_ready_when(m, self->registered, "not registered with a broker yet (no SINK_WELCOME)");

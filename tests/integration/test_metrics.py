@@ -13,7 +13,7 @@ loopback ports, each with --metrics 127.0.0.1:<free port>. Then:
      back (python3-lmdb, meta next_index): sink committed_total ==
      next_index == entries == 5000, broker admitted/acked == 5000, sum of
      the workers' tasks_total >= 5000 and valid+invalid == tasks, the log's
-     valid count <= the workers' valid total, queue_depth, held, sink_lag and
+     valid count <= the workers' valid total, queue_depth, held, uncommitted and
      reorder_buffered == 0, the commit histogram's count == commits_total;
      attest_verdicts_total{verdict,reason} equals the log's counts, the
      ack-latency histogram counts every ack, the verify-time histogram every
@@ -356,8 +356,8 @@ def body(args, t):
         t.check("sink: attest_sink_committed_total == next_index",
                 value(s, "attest_sink_committed_total") == next_index,
                 value(s, "attest_sink_committed_total"))
-        t.check("sink: attest_sink_next_index == next_index", value(s, "attest_sink_next_index") == next_index,
-                value(s, "attest_sink_next_index"))
+        t.check("sink: attest_sink_log_entries == next_index", value(s, "attest_sink_log_entries") == next_index,
+                value(s, "attest_sink_log_entries"))
         t.check("sink: received_total >= %d, duplicates 0, malformed 0, stale 0" % N,
                 (value(s, "attest_sink_received_total") or 0) >= N and value(s, "attest_sink_duplicates_total") == 0
                 and value(s, "attest_sink_malformed_total") == 0 and value(s, "attest_sink_stale_total") == 0,
@@ -373,10 +373,10 @@ def body(args, t):
             want = (lambda v: v >= N) if k == "dispatched" else (lambda v: v == N)
             t.check("broker: %s %s %d" % (name, ">=" if k == "dispatched" else "==", N),
                     value(b, name) is not None and want(value(b, name)), value(b, name))
-        t.check("broker: queue_depth, held, sink_lag, outstanding_credit all 0 at the end",
-                all(value(b, "attest_broker_" + k) == 0 for k in ("queue_depth", "held", "sink_lag",
+        t.check("broker: queue_depth, held, uncommitted, outstanding_credit all 0 at the end",
+                all(value(b, "attest_broker_" + k) == 0 for k in ("queue_depth", "held", "uncommitted",
                                                                   "outstanding_credit")),
-                [(k, value(b, "attest_broker_" + k)) for k in ("queue_depth", "held", "sink_lag",
+                [(k, value(b, "attest_broker_" + k)) for k in ("queue_depth", "held", "uncommitted",
                                                                "outstanding_credit")])
         t.check("broker: duplicates 0, malformed 0, refused 0",
                 value(b, "attest_broker_duplicates_total") == 0 and value(b, "attest_broker_malformed_total") == 0
@@ -452,10 +452,10 @@ def body(args, t):
                             "attest_broker_malformed_total", "attest_broker_queue_depth", "attest_broker_held",
                             "attest_broker_outstanding_credit", "attest_broker_worker_credit",
                             "attest_broker_producers", "attest_broker_workers", "attest_broker_worker_inflight",
-                            "attest_broker_worker_done_total", "attest_broker_sink_lag", "attest_broker_up"],
+                            "attest_broker_worker_done_total", "attest_broker_uncommitted", "attest_broker_up"],
                  "sink": ["attest_sink_received_total", "attest_sink_committed_total", "attest_sink_duplicates_total",
                           "attest_sink_commits_total", "attest_sink_commit_seconds", "attest_sink_reorder_buffered",
-                          "attest_sink_next_index", "attest_sink_malformed_total", "attest_sink_stale_total"],
+                          "attest_sink_log_entries", "attest_sink_malformed_total", "attest_sink_stale_total"],
                  "w0": ["attest_worker_tasks_total", "attest_worker_valid_total", "attest_worker_invalid_total",
                         "attest_worker_malformed_total", "attest_worker_threads",
                         "attest_worker_busy_seconds_total"]}
