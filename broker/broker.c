@@ -386,6 +386,7 @@ static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
         return;
     }
     sinklink_seen(self->sink, at_clock_mono_us());
+    uint64_t now_wall = at_clock_wall_us();
     for (size_t i = 0; i < c->results.n; i++) {
         wire_result_t r;
         if (wire_result_at(&c->results, i, &r) != AT_OK) {
@@ -397,6 +398,7 @@ static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
         if (!t)
             continue;
         self->st.duplicates += r.duplicate;
+        broker_metrics_acked(self->metrics, now_wall > t->t_received ? now_wall - t->t_received : 0);
         r.key = t->cseq;
         admission_ack(self->adm, t->producer, &r);
     }
@@ -572,6 +574,17 @@ static void s_timers(broker_t *self)
     }
 }
 
+/*  How long the attestation at the ring's base (the oldest not yet
+ *  acknowledged) has waited since it was received; 0 when none waits. */
+static uint64_t s_oldest_age_us(broker_t *self)
+{
+    if (tasks_held(self->tasks) == 0)
+        return 0;
+    const task_t *t = tasks_get(self->tasks, tasks_base(self->tasks));
+    uint64_t now = at_clock_wall_us();
+    return t && now > t->t_received ? now - t->t_received : 0;
+}
+
 /*  Publishes a snapshot for the metrics endpoint (at most every 100 ms). */
 static void s_metrics(broker_t *self)
 {
@@ -581,7 +594,7 @@ static void s_metrics(broker_t *self)
     broker_metrics_workers_begin(self->metrics);
     for (worker_t *w = workers_first(self->workers); w; w = workers_next(self->workers)) {
         wcredit += worker_credit(w);
-        broker_metrics_worker(self->metrics, worker_id(w), worker_inflight(w), worker_reported(w));
+        broker_metrics_worker(self->metrics, worker_id(w), worker_inflight(w), worker_reported(w), worker_cap(w));
     }
     broker_metrics_workers_end(self->metrics);
     broker_metrics_snapshot_t s = {
@@ -594,6 +607,7 @@ static void s_metrics(broker_t *self)
         .quarantined = workers_quarantined_count(self->workers), .quarantine_refused = self->st.quarantine_refused,
         .insecure = self->zap == NULL, .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
         .unauthorised = self->st.unauthorised,
+        .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
     };
     broker_metrics_publish(self->metrics, &s);
 }

@@ -22,13 +22,17 @@ struct broker_metrics_t {
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
-    metrics_series_t *quarantined, *quarantine_refused;
-    metrics_family_t *refused, *inflight, *done;
+    metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency;
+    metrics_family_t *refused, *inflight, *done, *window;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
     char **ids;
-    uint64_t *w_inflight, *w_done;
+    uint64_t *w_inflight, *w_done, *w_window;
 };
+
+/*  Received -> acknowledged, microseconds: 1 ms .. 60 s. */
+static const uint64_t s_latency_bounds[] = { 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+                                             1000000, 2500000, 5000000, 10000000, 30000000, 60000000 };
 
 static void s_define(broker_metrics_t *self)
 {
@@ -61,7 +65,7 @@ static void s_define(broker_metrics_t *self)
                                     "Tasks dispatched to a worker thread and not reported done.", "worker", 1);
     self->done = metrics_family(m, "attest_broker_worker_done_total", METRICS_COUNTER,
                                 "Tasks a worker thread reported done (since it registered).", "worker", 1);
-    self->sink_lag = metrics_gauge(m, "attest_broker_sink_lag",
+    self->sink_lag = metrics_gauge(m, "attest_broker_uncommitted",
                                    "Sequence numbers assigned and not yet acknowledged by the sink.");
     self->up = metrics_gauge(m, "attest_broker_up", "1 while the broker runs.");
     self->sink_up = metrics_gauge(m, "attest_broker_sink_up",
@@ -69,6 +73,16 @@ static void s_define(broker_metrics_t *self)
                                   "(0: admission closed).");
     self->sink_lost = metrics_counter(m, "attest_broker_sink_lost_total",
                                       "Times the sink was silent past sink-timeout-ms.");
+    self->window = metrics_family(m, "attest_broker_worker_window", METRICS_GAUGE,
+                                  "Congestion window of a worker thread: the most tasks it may hold now.", "worker", 1);
+    self->oldest_age = metrics_series(metrics_family(m, "attest_broker_oldest_uncommitted_age_seconds", METRICS_GAUGE,
+                                                     "Age of the oldest attestation admitted and not yet "
+                                                     "acknowledged (0: none waiting).", NULL, 1000000), NULL);
+    self->epoch = metrics_gauge(m, "attest_broker_epoch", "This broker instance's epoch (the sink adopts it).");
+    self->latency = metrics_histogram(m, "attest_broker_ack_latency_seconds",
+                                      "End-to-end latency: attestation received by the broker to its ACK sent.",
+                                      s_latency_bounds, sizeof s_latency_bounds / sizeof s_latency_bounds[0],
+                                      1000000);
     metrics_ready_when(m, self->sink_up, "no sink registered and confirmed, or it is silent (sink-timeout-ms)");
     metrics_set(self->up, 1);
     self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
@@ -115,6 +129,7 @@ void broker_metrics_destroy(broker_metrics_t **self_p)
     free(self->ids);
     free(self->w_inflight);
     free(self->w_done);
+    free(self->w_window);
     free(self);
     *self_p = NULL;
 }
@@ -176,6 +191,8 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->insecure, s->insecure);
     metrics_set(self->hs_refused, s->handshakes_refused);
     metrics_set(self->unauthorised, s->unauthorised);
+    metrics_set(self->oldest_age, s->oldest_age_us);
+    metrics_set(self->epoch, s->epoch);
     s_publish_refused(self, s->refused_by);
 }
 
@@ -185,7 +202,14 @@ void broker_metrics_workers_begin(broker_metrics_t *self)
         s_workers_free(self);
 }
 
-void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done)
+void broker_metrics_acked(broker_metrics_t *self, uint64_t us)
+{
+    if (self)
+        metrics_observe(self->latency, us);
+}
+
+void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done,
+                           uint64_t window)
 {
     if (!self)
         return;
@@ -193,6 +217,7 @@ void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t infl
         if (strcmp(self->ids[i], id) == 0) {   /* two threads with one id: one series */
             self->w_inflight[i] += inflight;
             self->w_done[i] += done;
+            self->w_window[i] += window;
             return;
         }
     }
@@ -201,13 +226,15 @@ void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t infl
         self->ids = realloc(self->ids, self->cap * sizeof *self->ids);
         self->w_inflight = realloc(self->w_inflight, self->cap * sizeof *self->w_inflight);
         self->w_done = realloc(self->w_done, self->cap * sizeof *self->w_done);
-        if (!self->ids || !self->w_inflight || !self->w_done)
+        self->w_window = realloc(self->w_window, self->cap * sizeof *self->w_window);
+        if (!self->ids || !self->w_inflight || !self->w_done || !self->w_window)
             abort();
     }
     self->ids[self->nw] = strdup(id);
     if (!self->ids[self->nw])
         abort();
     self->w_inflight[self->nw] = inflight;
+    self->w_window[self->nw] = window;
     self->w_done[self->nw++] = done;
 }
 
@@ -217,4 +244,5 @@ void broker_metrics_workers_end(broker_metrics_t *self)
         return;
     metrics_publish(self->inflight, self->nw, (const char *const *) self->ids, self->w_inflight);
     metrics_publish(self->done, self->nw, (const char *const *) self->ids, self->w_done);
+    metrics_publish(self->window, self->nw, (const char *const *) self->ids, self->w_window);
 }

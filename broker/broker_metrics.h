@@ -33,6 +33,8 @@ typedef struct {
     uint64_t insecure;              /* 1: plaintext (--insecure) */
     uint64_t handshakes_refused;    /* ZAP 400s */
     uint64_t unauthorised;          /* messages from a key not allowed in that role */
+    uint64_t oldest_age_us;         /* now - t_received of the task at the ring's base (0: none held) */
+    uint64_t epoch;                 /* this broker instance's epoch */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
@@ -47,7 +49,12 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
 
 /*  The per-worker series: begin, one call per connected worker, end. */
 void broker_metrics_workers_begin(broker_metrics_t *self);
-void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done);
+void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done,
+                           uint64_t window);
+
+/*  An acknowledgement went out for a task received `us` microseconds ago
+ *  (attest_broker_ack_latency_seconds). */
+void broker_metrics_acked(broker_metrics_t *self, uint64_t us);
 void broker_metrics_workers_end(broker_metrics_t *self);
 
 #endif

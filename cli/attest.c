@@ -17,6 +17,8 @@ typedef struct {
 
 static const s_command_t s_commands[] = {
     { "up", cmd_up, "run a local cluster (broker, sink, workers) until Ctrl-C" },
+    { "status", cmd_status, "one screen about a running cluster, from its metrics (--json too)" },
+    { "top", cmd_top, "attest status, refreshed every second until Ctrl-C" },
     { "demo", cmd_demo, "start a local cluster, feed it signed attestations, show the log" },
     { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester" },
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },

@@ -178,6 +178,15 @@ static int s_key_args(cluster_t *self, s_proc_t *p, int argc, const char *const 
     return argc;
 }
 
+/*  --metrics 127.0.0.1:PORT+offset when metrics are on. */
+static int s_metrics_arg(cluster_t *self, s_proc_t *p, int argc, int offset)
+{
+    if (!self->o.metrics_port)
+        return argc;
+    argc = s_arg(p, argc, "--metrics");
+    return s_arg(p, argc, "127.0.0.1:%d", self->o.metrics_port + offset);
+}
+
 int cluster_add_worker(cluster_t *self, const char *extra_args)
 {
     char name[32];
@@ -195,6 +204,7 @@ int cluster_add_worker(cluster_t *self, const char *extra_args)
     static const char *const keys[] = { "--curve-secret", "worker_secret", "--broker-key", "broker",
                                          "--sink-key", "sink" };
     argc = s_key_args(self, p, argc, keys, 6);
+    argc = s_metrics_arg(self, p, argc, 2 + i);
     argc = s_add_args(p, argc, self->o.worker_args);
     argc = s_add_args(p, argc, extra_args);
     p->argv[argc] = NULL;
@@ -217,6 +227,7 @@ static void s_start_broker(cluster_t *self)
     static const char *const keys[] = { "--curve-secret", "broker_secret", "--allow-producers", "producers",
                                          "--allow-workers", "workers", "--allow-sink", "sinks" };
     argc = s_key_args(self, p, argc, keys, 8);
+    argc = s_metrics_arg(self, p, argc, 0);
     argc = s_add_args(p, argc, self->o.broker_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -239,6 +250,7 @@ static void s_start_sink(cluster_t *self)
     static const char *const keys[] = { "--curve-secret", "sink_secret", "--broker-key", "broker",
                                          "--allow-workers", "workers" };
     argc = s_key_args(self, p, argc, keys, 6);
+    argc = s_metrics_arg(self, p, argc, 1);
     argc = s_add_args(p, argc, self->o.sink_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);
@@ -289,6 +301,19 @@ static bool s_ports_free(const cluster_t *self)
             return false;
         }
     return true;
+}
+
+/*  Metrics are a convenience: when one of their ports is taken (another
+ *  cluster's), say so and run without them rather than not at all. */
+static void s_metrics_ports(cluster_t *self)
+{
+    int n = 2 + self->o.workers;
+    for (int i = 0; self->o.metrics_port && i < n; i++)
+        if (self->o.metrics_port + i > 65535 || !s_port_free(self->o.metrics_port + i)) {
+            fprintf(stderr, "attest: metrics port %d is in use (another `attest up`?): metrics off; "
+                            "choose others with --metrics-port\n", self->o.metrics_port + i);
+            self->o.metrics_port = 0;
+        }
 }
 
 /*  A process did not bind in time: say why, in its own words when it
@@ -410,6 +435,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
         cluster_stop(&self);
         return NULL;
     }
+    s_metrics_ports(self);
     s_start_broker(self);
     if (!s_wait_port(self->o.backend_port, 5000) || !s_wait_port(self->o.frontend_port, 1000)) {
         s_not_started(self, &self->procs[self->nprocs - 1], "its ports");
@@ -589,4 +615,6 @@ void cluster_stop(cluster_t **self_p)
 const char *cluster_frontend(const cluster_t *self) { return self->front; }
 const char *cluster_backend(const cluster_t *self) { return self->back; }
 const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; }
+int cluster_metrics_port(const cluster_t *self) { return self->o.metrics_port; }
+
 const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }

@@ -31,6 +31,7 @@ typedef struct {
     const char *broker_args;     /* extra broker flags (may be NULL) */
     const char *sink_args;       /* extra sink flags (may be NULL) */
     bool insecure;               /* plaintext on every link (no keys) */
+    int metrics_port;            /* 0: no metrics; else broker on 127.0.0.1:P, sink P+1, worker i P+2+i */
 } cluster_opts_t;
 
 /*  What a producer needs to reach the cluster's frontend. */
@@ -64,6 +65,9 @@ struct at_client_t;
 struct at_client_t *cluster_client(const cluster_creds_t *creds, const char *endpoint, const char *name);
 /*  data_dir/keys ("" when insecure). */
 const char *cluster_keys_dir(const cluster_t *self);
+/*  The broker's metrics port (sink: +1, worker i: +2+i); 0 when metrics are
+ *  off (not asked for, or the ports were in use: said on stderr). */
+int cluster_metrics_port(const cluster_t *self);
 
 /*  Starts one more worker with extra flags (may be NULL); returns its index. */
 int cluster_add_worker(cluster_t *self, const char *extra_args);

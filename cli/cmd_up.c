@@ -7,7 +7,7 @@
 
 typedef struct {
     const char *data_dir, *log_level, *broker_args, *sink_args, *worker_args;
-    int64_t workers, threads, frontend_port, backend_port, sink_port;
+    int64_t workers, threads, frontend_port, backend_port, sink_port, metrics_port;
     bool insecure;
 } s_up_settings_t;
 
@@ -19,6 +19,8 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(U_, frontend_port, "frontend-port", "5555", 0, 65535, "producers connect here (0: any free port)"),
     CFG_INT_AT(U_, backend_port, "backend-port", "5556", 0, 65535, "workers and the sink connect here"),
     CFG_INT_AT(U_, sink_port, "sink-port", "5557", 0, 65535, "workers send verdicts here"),
+    CFG_INT_AT(U_, metrics_port, "metrics-port", "9100", 0, 65535,
+               "metrics on 127.0.0.1: broker PORT, sink PORT+1, worker i PORT+2+i (0: off)"),
     CFG_STR_AT(U_, log_level, "log-level", "info", "log level of the processes"),
     CFG_STR_AT(U_, broker_args, "broker-args", "", "extra flags for the broker, e.g. \"--pipeline-window 8192\""),
     CFG_STR_AT(U_, sink_args, "sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 5000\""),
@@ -43,7 +45,8 @@ static int s_up(const cfg_t *cfg, void *settings)
                          .broker_args = s->broker_args,
                          .sink_args = s->sink_args,
                          .worker_args = s->worker_args,
-                         .insecure = s->insecure };
+                         .insecure = s->insecure,
+                         .metrics_port = (int) s->metrics_port };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
@@ -57,6 +60,10 @@ static int s_up(const cfg_t *cfg, void *settings)
                         "attest up: try 'attest submit --broker %s --curve-secret %s/producer_secret --broker-key %s/broker"
                         " --key KEYFILE < lines.jsonl'; Ctrl-C stops\n", cluster_keys_dir(c), cluster_frontend(c),
                 cluster_keys_dir(c), cluster_keys_dir(c));
+    int mp = cluster_metrics_port(c);
+    if (mp)
+        fprintf(stderr, "attest up: metrics on http://127.0.0.1:%d/metrics (broker), :%d (sink), :%d.. (workers); "
+                        "'attest status' or 'attest top' shows the cluster\n", mp, mp + 1, mp + 2);
     int code = 0;
     while (!zsys_interrupted) {
         usleep(200000);

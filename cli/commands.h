@@ -10,5 +10,7 @@ int cmd_log(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif

@@ -8,7 +8,13 @@
  *  up, so _count always equals the +Inf bucket.
  */
 #include "metrics.h"
+#include "at_version.h"
 #include "log.h"
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
@@ -106,6 +112,24 @@ static bool s_valid_name(const char *name, bool colon)
     return true;
 }
 
+/*  "a" or "a,b,c": each a label name, none "le". */
+static bool s_valid_labels(const char *names)
+{
+    char one[64];
+    for (const char *p = names;;) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof one)
+            return false;
+        memcpy(one, p, n);
+        one[n] = 0;
+        if (!s_valid_name(one, false) || strcmp(one, "le") == 0)
+            return false;
+        if (!p[n])
+            return true;
+        p += n + 1;
+    }
+}
+
 static metrics_family_t *s_find(metrics_t *self, const char *name)
 {
     for (metrics_family_t *f = self->families; f; f = f->next)
@@ -160,8 +184,7 @@ static metrics_family_t *s_family_new(metrics_t *self, const char *name, metrics
                                       const char *label_name, uint64_t divisor)
 {
     s_require(s_valid_name(name, true), "bad metric name", name);
-    s_require(!label_name || (s_valid_name(label_name, false) && strcmp(label_name, "le") != 0),
-              "bad label name", label_name);
+    s_require(!label_name || s_valid_labels(label_name), "bad label name", label_name);
     uint64_t d = divisor;
     while (d >= 10 && d % 10 == 0)
         d /= 10;
@@ -399,6 +422,31 @@ static void s_put_number(s_buf_t *b, uint64_t value, uint64_t divisor)
     s_puts(b, text);
 }
 
+/*  a="x",b="y": names "a,b" paired with values "x" METRICS_SEP "y" (a
+ *  missing value is ""). */
+static void s_put_labels(s_buf_t *b, const char *names, const char *values)
+{
+    const char *v = values;
+    for (const char *n = names; *n;) {
+        size_t nl = strcspn(n, ",");
+        s_put(b, n, nl);
+        s_puts(b, "=\"");
+        size_t vl = strcspn(v, METRICS_SEP);
+        char *one = strndup(v, vl);
+        if (!one)
+            abort();
+        s_put_escaped(b, one, true);
+        free(one);
+        s_puts(b, "\"");
+        v += vl + (v[vl] != 0);
+        n += nl;
+        if (*n == ',') {
+            s_puts(b, ",");
+            n++;
+        }
+    }
+}
+
 /*  name{label="value",le="x"} v */
 static void s_put_sample(s_buf_t *b, const metrics_family_t *f, const char *suffix, const metrics_series_t *s,
                          const char *le, uint64_t value, uint64_t divisor)
@@ -408,12 +456,8 @@ static void s_put_sample(s_buf_t *b, const metrics_family_t *f, const char *suff
     bool labelled = s->label_value != NULL;
     if (labelled || le) {
         s_puts(b, "{");
-        if (labelled) {
-            s_puts(b, f->label_name);
-            s_puts(b, "=\"");
-            s_put_escaped(b, s->label_value, true);
-            s_puts(b, "\"");
-        }
+        if (labelled)
+            s_put_labels(b, f->label_name, s->label_value);
         if (le) {
             s_puts(b, labelled ? ",le=\"" : "le=\"");
             s_puts(b, le);
@@ -463,6 +507,101 @@ static void s_render_family(s_buf_t *b, const metrics_family_t *f)
     }
 }
 
+/* ------------------------------------ build_info and process_* (standard) */
+
+static void s_put_family_head(s_buf_t *b, const char *name, const char *type, const char *help)
+{
+    char line[256];
+    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    s_puts(b, line);
+}
+
+static void s_put_value(s_buf_t *b, const char *name, const char *type, const char *help, double v)
+{
+    char line[128];
+    s_put_family_head(b, name, type, help);
+    snprintf(line, sizeof line, "%s %.17g\n", name, v);
+    s_puts(b, line);
+}
+
+/*  Fields 14, 15 (utime, stime in ticks), 22 (starttime in ticks since
+ *  boot), 23 (vsize bytes), 24 (rss pages) of /proc/self/stat; false when
+ *  unreadable. */
+static bool s_proc_stat(double *cpu_s, double *start_ticks, double *vsize, double *rss_pages)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return false;
+    char text[1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *p = strrchr(text, ')');   /* the command name may hold spaces */
+    unsigned long long ut, st, start, vs;
+    long long rss;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+                            "%llu %llu %lld", &ut, &st, &start, &vs, &rss) != 5)
+        return false;
+    double hz = (double) sysconf(_SC_CLK_TCK);
+    *cpu_s = (double) (ut + st) / hz;
+    *start_ticks = (double) start / hz;
+    *vsize = (double) vs;
+    *rss_pages = (double) rss;
+    return true;
+}
+
+/*  Seconds since the epoch at boot (btime in /proc/stat); 0 when unknown. */
+static double s_boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long bt = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %llu", &bt) == 1)
+            break;
+    fclose(f);
+    return (double) bt;
+}
+
+static double s_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    double n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;   /* the directory's own descriptor */
+}
+
+/*  attest_build_info and the standard process_* metrics (as the official
+ *  client libraries name them), computed at each scrape from /proc/self. */
+static void s_render_standard(s_buf_t *b)
+{
+    s_put_family_head(b, "attest_build_info", "gauge", "Version and git commit of this executable (always 1).");
+    s_puts(b, "attest_build_info{version=\"" AT_VERSION "\",commit=\"" AT_GIT_COMMIT "\"} 1\n");
+    double cpu, start, vsize, rss;
+    if (s_proc_stat(&cpu, &start, &vsize, &rss)) {
+        s_put_value(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+                    cpu);
+        s_put_value(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                    rss * (double) sysconf(_SC_PAGESIZE));
+        s_put_value(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", vsize);
+        s_put_value(b, "process_start_time_seconds", "gauge",
+                    "Start time of the process since unix epoch in seconds.", s_boot_time() + start);
+    }
+    double fds = s_open_fds();
+    if (fds >= 0)
+        s_put_value(b, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        s_put_value(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                    rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double) rl.rlim_cur);
+}
+
 char *metrics_render(metrics_t *self, size_t *len_p)
 {
     s_buf_t b = { 0 };
@@ -473,6 +612,7 @@ char *metrics_render(metrics_t *self, size_t *len_p)
     for (const metrics_family_t *f = self->families; f; f = f->next)
         s_render_family(&b, f);
     pthread_mutex_unlock(&self->lock);
+    s_render_standard(&b);
     if (len_p)
         *len_p = b.len;
     return b.data;

@@ -49,9 +49,15 @@ metrics_t *metrics_new(void);
  *  *self_p to NULL; safe twice and on NULL. */
 void metrics_destroy(metrics_t **self_p);
 
+/*  Separates the values of a family with several labels in one label
+ *  value string: label_name "verdict,reason" and label value
+ *  "invalid" METRICS_SEP "signature" render verdict="invalid",reason="signature". */
+#define METRICS_SEP "\x1f"
+
 /*  Defines a counter or gauge family. `name` must match
  *  [a-zA-Z_:][a-zA-Z0-9_:]* and not be defined yet; `label_name`
- *  ([a-zA-Z_][a-zA-Z0-9_]*, not "le") is NULL for a family without labels;
+ *  ([a-zA-Z_][a-zA-Z0-9_]*, not "le"; or several such joined by commas, whose
+ *  values are then joined by METRICS_SEP) is NULL for a family without labels;
  *  `divisor` (1, 10, 100, ...: a power of ten) divides every value on output,
  *  which is printed exactly (1500000 with divisor 1000000 is "1.5"). A bad
  *  name, a bad divisor or a name defined twice aborts with a message, even
@@ -99,7 +105,12 @@ void metrics_publish(metrics_family_t *fam, size_t n, const char *const *label_v
 typedef void (metrics_scrape_fn)(void *arg);
 void metrics_on_scrape(metrics_t *self, metrics_scrape_fn *fn, void *arg);
 
-/*  The exposition text as a scrape sees it; the caller frees it. */
+/*  The exposition text as a scrape sees it; the caller frees it. After the
+ *  registry's families it always holds attest_build_info{version,commit}
+ *  and the standard process_* metrics (process_cpu_seconds_total,
+ *  process_resident_memory_bytes, process_virtual_memory_bytes,
+ *  process_start_time_seconds, process_open_fds, process_max_fds), read
+ *  from /proc/self at that moment. */
 char *metrics_render(metrics_t *self, size_t *len_p);
 
 /*  Starts serving GET /metrics. `address` is "HOST:PORT", ":PORT" (every

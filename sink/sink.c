@@ -265,8 +265,11 @@ static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now,
 static void s_committed(sink_t *self, size_t n, uint64_t next_index)
 {
     size_t dups = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         dups += self->batch[i].duplicate;
+        if (!self->batch[i].duplicate)
+            sink_metrics_verdict(self->metrics, self->batch[i].verdict == WIRE_VALID, self->batch[i].reason);
+    }
     reorder_pop(self->rb, n);
     self->next_seq += n;
     self->next_index = next_index;
@@ -686,6 +689,7 @@ static void s_metrics(sink_t *self)
         .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
         .insecure = self->zap == NULL, .unauthorised = c->unauthorised,
         .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
+        .epoch = self->has_epoch ? self->epoch : 0,
     };
     audit_stats_t a;
     audit_stats(self->audit, &a);

@@ -2,6 +2,7 @@
  *  docs/operations.md, "Metrics"). */
 #include "sink_metrics.h"
 #include "metrics.h"
+#include <stdio.h>
 #include <stdlib.h>
 
 struct sink_metrics_t {
@@ -9,9 +10,27 @@ struct sink_metrics_t {
     metrics_series_t *received, *committed, *duplicates, *commits, *malformed, *stale;
     metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds, *registered;
     metrics_series_t *audit_sampled, *audit_checked, *audit_dropped, *audit_disagreements;
-    metrics_series_t *quarantined, *quarantined_dropped;
+    metrics_series_t *quarantined, *quarantined_dropped, *epoch;
     metrics_series_t *insecure, *unauthorised, *hs_refused;
+    metrics_family_t *verdicts;
+    metrics_series_t *by[2][AT_ERR_COUNT_];   /* [valid?][reason]: made at first use */
 };
+
+/*  Shown from the start (as 0) so that rate() works from the first one. */
+static const at_err s_invalid_reasons[] = { AT_ERR_SIGNATURE, AT_ERR_EXPIRED, AT_ERR_NOT_YET_VALID };
+
+static metrics_series_t *s_verdict_series(sink_metrics_t *self, bool valid, int reason)
+{
+    if (reason < 0 || reason >= AT_ERR_COUNT_)
+        reason = AT_ERR_RANGE;
+    metrics_series_t **slot = &self->by[valid][reason];
+    if (!*slot) {
+        char label[64];
+        snprintf(label, sizeof label, "%s" METRICS_SEP "%s", valid ? "valid" : "invalid", at_strerror(reason));
+        *slot = metrics_series(self->verdicts, label);
+    }
+    return *slot;
+}
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
 static const uint64_t s_bounds[] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
@@ -31,8 +50,9 @@ static void s_define(sink_metrics_t *self)
                                              s_bounds, sizeof s_bounds / sizeof s_bounds[0], 1000000);
     self->buffered = metrics_gauge(m, "attest_sink_reorder_buffered",
                                    "Verdicts held in the reorder buffer, waiting for a gap or a commit.");
-    self->next_index = metrics_gauge(m, "attest_sink_next_index", "Entries in the log (index of the next one).");
-    self->next_seq = metrics_gauge(m, "attest_sink_next_seq", "Committed watermark: the next sequence number.");
+    self->next_index = metrics_gauge(m, "attest_sink_log_entries", "Entries in the log.");
+    self->next_seq = metrics_gauge(m, "attest_sink_committed_watermark",
+                                   "Committed watermark: the sequence number the next entry will carry.");
     self->registered = metrics_gauge(m, "attest_sink_registered",
                                      "1 once the log is open and the sink has adopted a broker's epoch.");
     metrics_ready_when(m, self->registered, "not registered with a broker yet (no SINK_WELCOME)");
@@ -56,6 +76,14 @@ static void s_define(sink_metrics_t *self)
                                       "Workers quarantined by the spot audit (alert on > 0).");
     self->quarantined_dropped = metrics_counter(m, "attest_sink_quarantined_dropped_total",
                                                 "Verdicts of quarantined workers dropped.");
+    self->epoch = metrics_gauge(m, "attest_sink_epoch",
+                                "The broker epoch the sink adopted (0: none yet); changes when a broker restarts.");
+    self->verdicts = metrics_family(m, "attest_verdicts_total", METRICS_COUNTER,
+                                    "Entries appended to the log, by verdict and reason (duplicates not counted).",
+                                    "verdict,reason", 1);
+    s_verdict_series(self, true, AT_OK);
+    for (size_t i = 0; i < sizeof s_invalid_reasons / sizeof s_invalid_reasons[0]; i++)
+        s_verdict_series(self, false, s_invalid_reasons[i]);
 }
 
 sink_metrics_t *sink_metrics_new(const char *address, at_err *rc)
@@ -105,6 +133,13 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->insecure, s->insecure);
     metrics_set(self->unauthorised, s->unauthorised);
     metrics_set(self->hs_refused, s->handshakes_refused);
+    metrics_set(self->epoch, s->epoch);
+}
+
+void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason)
+{
+    if (self)
+        metrics_add(s_verdict_series(self, valid, reason), 1);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t insecure;              /* 1: plaintext (--insecure) */
     uint64_t unauthorised;          /* VERDICTS from a key not allowed as worker */
     uint64_t handshakes_refused;    /* ZAP 400s */
+    uint64_t epoch;                 /* the adopted broker epoch, 0: none */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
@@ -37,6 +38,11 @@ void sink_metrics_destroy(sink_metrics_t **self_p);
 
 void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s);
 /*  One successful commit took `us` microseconds (begin to durable). */
+/*  One entry appended to the log (not a duplicate) with this verdict and
+ *  reason (an at_err code): attest_verdicts_total{verdict,reason}. Call
+ *  from the sink's loop only (the first use of a reason allocates). */
+void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason);
+
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us);
 
 #endif

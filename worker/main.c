@@ -156,6 +156,7 @@ static int s_run(const worker_settings_t *s)
     int started = 0, rc = 0;
     for (; started < n; started++) {
         s_fill_opts(s, &threads[started].opts, base, started);
+        threads[started].opts.verify_seconds = worker_metrics_verify_seconds(metrics);
         if (pthread_create(&threads[started].thread, NULL, s_thread_main, &threads[started]) != 0) {
             at_log_error("WRK-THREAD", "cannot start thread %d: stopping the %d started", started, started);
             atomic_store(&s_signals, 2);

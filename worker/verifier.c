@@ -7,6 +7,7 @@
  *  (backpressure from the sink), until a stop request.
  */
 #include "verifier.h"
+#include "metrics.h"
 #include "clock.h"
 #include "log.h"
 #include "wire.h"
@@ -144,7 +145,9 @@ static long s_chunk(s_ctx_t *c, const wire_list_t *items, size_t from, size_t to
         uint8_t id[AT_ID_BYTES];
         if (wire_task_at(items, i++, &t) != AT_OK)
             return -1;   /* checked before: cannot happen */
+        uint64_t tj = at_clock_mono_us();
         s_judge(c, &t, &v, id);
+        metrics_observe(c->o->verify_seconds, at_clock_mono_us() - tj);
         wire_items_verdict(&c->verdicts, &v);
         wire_items_seq(&c->seqs, t.seq);
         if (c->o->report_us && at_clock_mono_us() - t0 >= c->o->report_us)

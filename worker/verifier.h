@@ -32,6 +32,7 @@ typedef struct {
     const curve_keys_t *keys;    /* this worker's key pair (when curve; shared, read only) */
     const char *broker_key;      /* the broker's and the sink's public keys, Z85 (when curve) */
     const char *sink_key;
+    struct metrics_series_t *verify_seconds; /* histogram of one task's judging time (NULL: none); borrowed */
 } verifier_opts_t;
 
 /*  Written by the verifier's thread, read by the metrics thread at any time:

@@ -11,8 +11,12 @@ struct worker_metrics_t {
     metrics_t *reg;
     char *stats;                 /* first verifier_stats_t */
     size_t stride, n;
-    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected, *insecure;
+    metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected, *insecure, *verify;
 };
+
+/*  One task's judging time, microseconds: 10 us .. 1 s. */
+static const uint64_t s_verify_bounds[] = { 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2500, 10000, 100000,
+                                            1000000 };
 
 /*  On the HTTP thread, under the registry's lock: sums the threads' atomics. */
 static void s_collect(void *arg)
@@ -54,6 +58,9 @@ static void s_define(worker_metrics_t *self)
     self->connected = metrics_gauge(m, "attest_worker_connected_threads",
                                     "Verifier threads that heard from the broker in the last 3 s "
                                     "(the broker sends HEARTBEAT every second).");
+    self->verify = metrics_histogram(m, "attest_worker_verify_seconds",
+                                     "Time to judge one task (decode, id, signature, time check).", s_verify_bounds,
+                                     sizeof s_verify_bounds / sizeof s_verify_bounds[0], 1000000);
     metrics_ready_when(m, self->connected, "no verifier thread has heard from the broker in 3 s");
     self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
 }
@@ -91,4 +98,9 @@ void worker_metrics_destroy(worker_metrics_t **self_p)
     metrics_destroy(&(*self_p)->reg);
     free(*self_p);
     *self_p = NULL;
+}
+
+struct metrics_series_t *worker_metrics_verify_seconds(worker_metrics_t *self)
+{
+    return self ? self->verify : NULL;
 }

@@ -27,4 +27,9 @@ void worker_metrics_destroy(worker_metrics_t **self_p);
 /*  attest_insecure: 1 when the worker runs in plaintext. NULL: nothing. */
 void worker_metrics_set_insecure(worker_metrics_t *self, bool insecure);
 
+/*  The histogram attest_worker_verify_seconds (one task's judging time,
+ *  observed by the verifier threads; see verifier_opts_t); NULL when self
+ *  is NULL. Belongs to self. */
+struct metrics_series_t *worker_metrics_verify_seconds(worker_metrics_t *self);
+
 #endif

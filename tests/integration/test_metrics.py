@@ -13,8 +13,13 @@ loopback ports, each with --metrics 127.0.0.1:<free port>. Then:
      back (python3-lmdb, meta next_index): sink committed_total ==
      next_index == entries == 5000, broker admitted/acked == 5000, sum of
      the workers' tasks_total >= 5000 and valid+invalid == tasks, the log's
-     valid count <= the workers' valid total, queue_depth, held, sink_lag and
+     valid count <= the workers' valid total, queue_depth, held, uncommitted and
      reorder_buffered == 0, the commit histogram's count == commits_total;
+     attest_verdicts_total{verdict,reason} equals the log's counts, the
+     ack-latency histogram counts every ack, the verify-time histogram every
+     task, the oldest-uncommitted age is 0, broker and sink show one epoch,
+     a window per worker labelled by its configured id, attest_build_info
+     and the process_* metrics on every daemon;
   c. every exposition passes `promtool check metrics` (Debian package
      prometheus) or, when promtool is missing, a strict parser of the text
      format here (which also always runs: HELP/TYPE once and before the
@@ -351,8 +356,8 @@ def body(args, t):
         t.check("sink: attest_sink_committed_total == next_index",
                 value(s, "attest_sink_committed_total") == next_index,
                 value(s, "attest_sink_committed_total"))
-        t.check("sink: attest_sink_next_index == next_index", value(s, "attest_sink_next_index") == next_index,
-                value(s, "attest_sink_next_index"))
+        t.check("sink: attest_sink_log_entries == next_index", value(s, "attest_sink_log_entries") == next_index,
+                value(s, "attest_sink_log_entries"))
         t.check("sink: received_total >= %d, duplicates 0, malformed 0, stale 0" % N,
                 (value(s, "attest_sink_received_total") or 0) >= N and value(s, "attest_sink_duplicates_total") == 0
                 and value(s, "attest_sink_malformed_total") == 0 and value(s, "attest_sink_stale_total") == 0,
@@ -368,10 +373,10 @@ def body(args, t):
             want = (lambda v: v >= N) if k == "dispatched" else (lambda v: v == N)
             t.check("broker: %s %s %d" % (name, ">=" if k == "dispatched" else "==", N),
                     value(b, name) is not None and want(value(b, name)), value(b, name))
-        t.check("broker: queue_depth, held, sink_lag, outstanding_credit all 0 at the end",
-                all(value(b, "attest_broker_" + k) == 0 for k in ("queue_depth", "held", "sink_lag",
+        t.check("broker: queue_depth, held, uncommitted, outstanding_credit all 0 at the end",
+                all(value(b, "attest_broker_" + k) == 0 for k in ("queue_depth", "held", "uncommitted",
                                                                   "outstanding_credit")),
-                [(k, value(b, "attest_broker_" + k)) for k in ("queue_depth", "held", "sink_lag",
+                [(k, value(b, "attest_broker_" + k)) for k in ("queue_depth", "held", "uncommitted",
                                                                "outstanding_credit")])
         t.check("broker: duplicates 0, malformed 0, refused 0",
                 value(b, "attest_broker_duplicates_total") == 0 and value(b, "attest_broker_malformed_total") == 0
@@ -388,6 +393,42 @@ def body(args, t):
         t.check("workers: sum of attest_worker_tasks_total (%d) >= %d" % (tasks, N), tasks >= N)
         t.check("workers: valid + invalid == tasks", valid + invalid == tasks, (valid, invalid, tasks))
         t.check("workers: valid in the log (%d) <= valid_total (%d)" % (valid_in_log, valid), valid_in_log <= valid)
+        # the operator's families (issue 10): verdicts by reason agree with the log
+        REASONS = {0: "ok", 8: "signature", 9: "not_yet_valid", 10: "expired"}
+        want_v = {}
+        for e in log.entries:
+            key = ("valid" if e["verdict"] == 0 else "invalid", REASONS.get(e["reason"], str(e["reason"])))
+            want_v[key] = want_v.get(key, 0) + 1
+        got_v = {(dict(k)["verdict"], dict(k)["reason"]): v for k, v in series(s, "attest_verdicts_total").items()
+                 if v}
+        t.check("sink: attest_verdicts_total{verdict,reason} == the log's counts %s" % want_v,
+                got_v == {k: v for k, v in want_v.items() if k[1] in REASONS.values()}, got_v)
+        t.check("sink: attest_verdicts_total sums to %d" % N, sum(got_v.values()) == N, got_v)
+        t.check("broker: ack latency histogram count == acked (%d), sum > 0" % N,
+                value(b, "attest_broker_ack_latency_seconds_count") == N
+                and value(b, "attest_broker_ack_latency_seconds_sum") > 0,
+                value(b, "attest_broker_ack_latency_seconds_count"))
+        t.check("broker: oldest uncommitted age is 0 with nothing held",
+                value(b, "attest_broker_oldest_uncommitted_age_seconds") == 0)
+        t.check("broker and sink: the same epoch (attest_broker_epoch == attest_sink_epoch > 0)",
+                value(b, "attest_broker_epoch") and value(b, "attest_broker_epoch") == value(s, "attest_sink_epoch"),
+                (value(b, "attest_broker_epoch"), value(s, "attest_sink_epoch")))
+        win = series(b, "attest_broker_worker_window")
+        t.check("broker: a window per worker, labelled by the configured id (w0/0, w1/0), each >= 4",
+                sorted(dict(k)["worker"] for k in win) == ["w0/0", "w1/0"] and all(v >= 4 for v in win.values()),
+                win)
+        vcount = sum(value(m[w], "attest_worker_verify_seconds_count") or 0 for w in ("w0", "w1"))
+        t.check("workers: verify-time histogram count (%d) == tasks (%d)" % (vcount, tasks), vcount == tasks)
+        for role in ("broker", "sink", "w0"):
+            bi = series(m[role], "attest_build_info")
+            t.check("%s: attest_build_info{version,commit} 1" % role,
+                    len(bi) == 1 and list(bi.values()) == [1] and set(dict(list(bi)[0])) == {"version", "commit"}, bi)
+            procs = ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+                     "process_start_time_seconds", "process_open_fds", "process_max_fds"]
+            missing = [n for n in procs if value(m[role], n) is None]
+            t.check("%s: the standard process_* metrics" % role, not missing
+                    and value(m[role], "process_resident_memory_bytes") > 1e6
+                    and abs(value(m[role], "process_start_time_seconds") - time.time()) < 3600, missing)
         t.check("workers: each did some work and reports 1 thread and busy time > 0",
                 all(value(m[w], "attest_worker_tasks_total") > 0 and value(m[w], "attest_worker_threads") == 1
                     and value(m[w], "attest_worker_busy_seconds_total") > 0 for w in ("w0", "w1")))
@@ -411,10 +452,10 @@ def body(args, t):
                             "attest_broker_malformed_total", "attest_broker_queue_depth", "attest_broker_held",
                             "attest_broker_outstanding_credit", "attest_broker_worker_credit",
                             "attest_broker_producers", "attest_broker_workers", "attest_broker_worker_inflight",
-                            "attest_broker_worker_done_total", "attest_broker_sink_lag", "attest_broker_up"],
+                            "attest_broker_worker_done_total", "attest_broker_uncommitted", "attest_broker_up"],
                  "sink": ["attest_sink_received_total", "attest_sink_committed_total", "attest_sink_duplicates_total",
                           "attest_sink_commits_total", "attest_sink_commit_seconds", "attest_sink_reorder_buffered",
-                          "attest_sink_next_index", "attest_sink_malformed_total", "attest_sink_stale_total"],
+                          "attest_sink_log_entries", "attest_sink_malformed_total", "attest_sink_stale_total"],
                  "w0": ["attest_worker_tasks_total", "attest_worker_valid_total", "attest_worker_invalid_total",
                         "attest_worker_malformed_total", "attest_worker_threads",
                         "attest_worker_busy_seconds_total"]}
@@ -446,7 +487,7 @@ def body(args, t):
             # The spot audit's counters move on their own for a moment after a
             # run (its thread re-judges what was sampled): not garbage's doing.
             keys = [k for k in before[role] if k[0].endswith("_total") and "busy" not in k[0]
-                    and not k[0].startswith("attest_audit_")]
+                    and not k[0].startswith("attest_audit_") and not k[0].startswith("process_")]
             changed = [k[0] for k in keys if samples.get(k) != before[role][k]]
             t.check("%s: counters unchanged by the garbage" % role, not changed, changed)
 

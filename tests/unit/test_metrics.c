@@ -105,6 +105,27 @@ static void test_publish(void)
     metrics_destroy(&m);
 }
 
+static void test_labels_and_standard(void)
+{
+    metrics_t *m = metrics_new();
+    metrics_family_t *f = metrics_family(m, "t_verdicts_total", METRICS_COUNTER, "Verdicts.", "verdict,reason", 1);
+    metrics_set(metrics_series(f, "invalid" METRICS_SEP "sig\"x"), 3);
+    metrics_set(metrics_series(f, "valid" METRICS_SEP ""), 7);
+    char *text = metrics_render(m, NULL);
+    CHECK(s_contains(text, "t_verdicts_total{verdict=\"invalid\",reason=\"sig\\\"x\"} 3\n"));
+    CHECK(s_contains(text, "t_verdicts_total{verdict=\"valid\",reason=\"\"} 7\n"));
+    CHECK(s_contains(text, "# TYPE attest_build_info gauge\nattest_build_info{version=\""));
+    CHECK(s_contains(text, "\nprocess_cpu_seconds_total "));
+    CHECK(s_contains(text, "\nprocess_resident_memory_bytes "));
+    CHECK(s_contains(text, "\nprocess_virtual_memory_bytes "));
+    CHECK(s_contains(text, "\nprocess_start_time_seconds "));
+    CHECK(s_contains(text, "\nprocess_open_fds "));
+    CHECK(s_contains(text, "\nprocess_max_fds "));
+    CHECK(!s_contains(text, "process_resident_memory_bytes 0\n"));
+    free(text);
+    metrics_destroy(&m);
+}
+
 /*  Sends `req` to 127.0.0.1:port and returns what came back (malloc'd). */
 static char *s_http(int port, const char *req, size_t reqlen)
 {
@@ -192,6 +213,7 @@ int main(void)
     test_render_basic();
     test_histogram();
     test_publish();
+    test_labels_and_standard();
     test_serve();
     test_bad_addresses();
     return check_done("test_metrics");
