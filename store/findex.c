@@ -1,0 +1,229 @@
+/*  findex.c: the secondary indexes by attester, schema and subject (see
+ *  findex.h for the layout). A batch's items are kept per index as
+ *  (key, index) pairs, radix-sorted by key at commit (stable, so each key's
+ *  indices stay ascending) and written one run of equal keys at a time. */
+#include "findex.h"
+#include "alloc.h"
+#include "attestation.h"
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t key;                /* the 8 key bytes read big-endian */
+    uint64_t index;
+} s_item_t;
+
+typedef struct {
+    s_item_t *items, *tmp;
+    size_t n, cap;
+} s_batch_t;
+
+struct findex_t {
+    MDB_dbi dbi[FINDEX_COUNT_];
+    s_batch_t batch[FINDEX_COUNT_];
+    uint8_t *vals;               /* one run's values, u64 big-endian */
+    size_t vals_cap;
+};
+
+static const char *const s_names[FINDEX_COUNT_] = { "by_attester", "by_schema", "by_subject" };
+
+findex_t *findex_new(void)
+{
+    return at_calloc(1, sizeof(findex_t));
+}
+
+void findex_destroy(findex_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    findex_t *self = *self_p;
+    for (int i = 0; i < FINDEX_COUNT_; i++) {
+        free(self->batch[i].items);
+        free(self->batch[i].tmp);
+    }
+    free(self->vals);
+    free(self);
+    *self_p = NULL;
+}
+
+int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
+{
+    *present = *created = false;
+    for (int i = 0; i < FINDEX_COUNT_; i++) {
+        unsigned flags = MDB_DUPSORT | MDB_DUPFIXED;
+        int rc = mdb_dbi_open(txn, s_names[i], flags, &self->dbi[i]);
+        if (rc == MDB_NOTFOUND && create) {
+            rc = mdb_dbi_open(txn, s_names[i], flags | MDB_CREATE, &self->dbi[i]);
+            *created = true;
+        }
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
+    }
+    *present = !*created;
+    return 0;
+}
+
+void findex_key(const void *value, size_t len, uint8_t key[FINDEX_KEY_BYTES])
+{
+    uint8_t h[16];
+    crypto_generichash(h, sizeof h, len ? value : (const void *) "", len, NULL, 0);
+    memcpy(key, h, FINDEX_KEY_BYTES);
+}
+
+static uint64_t s_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void s_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 1024;
+        b->items = at_realloc(b->items, b->cap * sizeof *b->items);
+        free(b->tmp);
+        b->tmp = at_calloc(b->cap, sizeof *b->tmp);
+    }
+    uint8_t key[FINDEX_KEY_BYTES];
+    findex_key(value, len, key);
+    b->items[b->n++] = (s_item_t) { s_be64(key), index };
+}
+
+void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_len)
+{
+    attestation_t a;
+    if (attestation_decode(&a, att, att_len) != AT_OK)
+        return;   /* an undecodable attestation (logged invalid) has no fields to index */
+    s_push(&self->batch[FINDEX_ATTESTER], a.attester, AT_KEY_BYTES, index);
+    s_push(&self->batch[FINDEX_SCHEMA], a.schema, a.schema_len, index);
+    s_push(&self->batch[FINDEX_SUBJECT], a.subject, a.subject_len, index);
+}
+
+/*  LSD radix sort by key, 8 bits a pass (stable); passes where every key
+ *  has the same byte are skipped. */
+static void s_sort(s_batch_t *b)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < b->n; i++)
+            count[((b->items[i].key >> shift) & 0xff) + 1]++;
+        if (count[((b->items[0].key >> shift) & 0xff) + 1] == b->n)
+            continue;
+        for (int c = 0; c < 256; c++)
+            count[c + 1] += count[c];
+        for (size_t i = 0; i < b->n; i++)
+            b->tmp[count[(b->items[i].key >> shift) & 0xff]++] = b->items[i];
+        s_item_t *t = b->items;
+        b->items = b->tmp;
+        b->tmp = t;
+    }
+}
+
+/*  One key's run items[0..n): one MDB_MULTIPLE put of its indices. */
+static int s_write_run(findex_t *self, MDB_cursor *cur, const s_item_t *items, size_t n)
+{
+    if (n * 8 > self->vals_cap) {
+        self->vals_cap = n * 8 * 2;
+        self->vals = at_realloc(self->vals, self->vals_cap);
+    }
+    for (size_t i = 0; i < n; i++)
+        s_put_be64(self->vals + 8 * i, items[i].index);
+    uint8_t kb[FINDEX_KEY_BYTES];
+    s_put_be64(kb, items[0].key);
+    size_t done = 0;
+    int rc = 0;
+    while (!rc && done < n) {
+        MDB_val k = { sizeof kb, kb };
+        MDB_val d[2] = { { 8, self->vals + 8 * done }, { n - done, NULL } };
+        rc = mdb_cursor_put(cur, &k, d, MDB_MULTIPLE);
+        if (!rc && d[1].mv_size == 0)
+            rc = MDB_BAD_VALSIZE;   /* no progress: never expected */
+        done += d[1].mv_size;
+    }
+    return rc;
+}
+
+static int s_write_one(findex_t *self, MDB_txn *txn, findex_by_t by)
+{
+    s_batch_t *b = &self->batch[by];
+    if (b->n == 0)
+        return 0;
+    s_sort(b);
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, self->dbi[by], &cur);
+    for (size_t i = 0, j; !rc && i < b->n; i = j) {
+        for (j = i + 1; j < b->n && b->items[j].key == b->items[i].key; j++)
+            ;
+        rc = s_write_run(self, cur, b->items + i, j - i);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    b->n = 0;
+    return rc;
+}
+
+int findex_write(findex_t *self, MDB_txn *txn)
+{
+    int rc = 0;
+    for (int i = 0; i < FINDEX_COUNT_ && !rc; i++)
+        rc = s_write_one(self, txn, (findex_by_t) i);
+    findex_clear(self);
+    return rc;
+}
+
+void findex_clear(findex_t *self)
+{
+    for (int i = 0; i < FINDEX_COUNT_; i++)
+        self->batch[i].n = 0;
+}
+
+size_t findex_pending(const findex_t *self)
+{
+    return self->batch[FINDEX_ATTESTER].n;
+}
+
+/*  Calls fn on each value of a page of duplicates; *stop when fn says so. */
+static at_err s_each_page(const MDB_val *page, findex_fn *fn, void *arg, bool *stop)
+{
+    if (page->mv_size % 8)
+        return AT_ERR_CORRUPT;
+    const uint8_t *p = page->mv_data;
+    for (size_t i = 0; i < page->mv_size / 8 && !*stop; i++)
+        *stop = fn(s_be64(p + 8 * i), arg) != 0;
+    return AT_OK;
+}
+
+at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *value, size_t len, findex_fn *fn,
+                   void *arg)
+{
+    uint8_t kb[FINDEX_KEY_BYTES];
+    findex_key(value, len, kb);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, self->dbi[by], &cur) != 0)
+        return AT_ERR_DB;
+    MDB_val k = { sizeof kb, kb }, d;
+    int rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &d, MDB_GET_MULTIPLE);
+    at_err err = AT_OK;
+    bool stop = false;
+    while (rc == 0 && err == AT_OK && !stop) {
+        err = s_each_page(&d, fn, arg, &stop);
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_MULTIPLE);
+    }
+    mdb_cursor_close(cur);
+    if (err == AT_OK && rc && rc != MDB_NOTFOUND)
+        err = AT_ERR_DB;
+    return err;
+}

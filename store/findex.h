@@ -1,0 +1,61 @@
+/*  findex.h: the log's secondary ("find") indexes, by attester, schema and
+ *  subject, kept in LMDB beside the entries (store/logdb.h, protocol.md
+ *  section 12).
+ *
+ *  Each is an MDB_DUPSORT|MDB_DUPFIXED database: key = the first 8 bytes of
+ *  BLAKE2b-128 (unkeyed) of the field's bytes (the attester's 32-byte key,
+ *  the schema's or the subject's UTF-8 bytes), values = u64 big-endian log
+ *  indices, sorted. Different values may share a key (a hash collision): a
+ *  reader checks every candidate against the entry itself.
+ *
+ *  The writer adds the fields of each appended entry to a batch kept in
+ *  memory (findex_add) and writes the batch at commit, in the commit's own
+ *  write transaction (findex_write), sorted by key: every key's new indices
+ *  are written by one MDB_MULTIPLE put and, since indices only grow, land
+ *  at the end of the key's duplicates. Nothing else of the log is known
+ *  here; logdb owns the environment and the transactions.
+ */
+#ifndef AT_FINDEX_H
+#define AT_FINDEX_H
+#include "at_err.h"
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FINDEX_ATTESTER = 0, FINDEX_SCHEMA = 1, FINDEX_SUBJECT = 2, FINDEX_COUNT_ = 3 } findex_by_t;
+
+#define FINDEX_KEY_BYTES 8
+
+typedef struct findex_t findex_t;
+
+findex_t *findex_new(void);
+void findex_destroy(findex_t **self_p);
+
+/*  Opens the databases in txn; creates them when create. *present is false
+ *  (and 0 returned) when they do not exist and !create, or when create
+ *  made them now (*created true). Returns an LMDB code. */
+int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
+    __attribute__((warn_unused_result));
+
+/*  The database key of a field's bytes. */
+void findex_key(const void *value, size_t len, uint8_t key[FINDEX_KEY_BYTES]);
+
+/*  Writer: notes the entry at index with its encoded attestation (which
+ *  need not decode: then nothing is noted). Nothing of att is kept. */
+void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_len);
+/*  Writes the noted items into txn and forgets them. Returns an LMDB code
+ *  (0 on success); on failure the caller aborts txn (the items are gone). */
+int findex_write(findex_t *self, MDB_txn *txn);
+/*  Forgets the noted items (an aborted batch). */
+void findex_clear(findex_t *self);
+size_t findex_pending(const findex_t *self);
+
+/*  Reader: calls fn on every index stored under the key of value[0..len)
+ *  in txn, ascending, until fn returns non-zero. Candidates only (see
+ *  above). AT_ERR_DB on a read error, AT_ERR_CORRUPT for a bad value size. */
+typedef int(findex_fn)(uint64_t index, void *arg);
+at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *value, size_t len, findex_fn *fn,
+                   void *arg) __attribute__((warn_unused_result));
+
+#endif
