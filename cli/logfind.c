@@ -252,7 +252,7 @@ static int s_execute(s_find_t *f, const char **how)
                 (find_from < f->hi ? find_from : f->hi) - f->lo);
     if (s_scan(f, f->lo, find_from < f->hi ? find_from : f->hi) || !indexed || find_from >= f->hi)
         return 0;
-    at_err rc = logdb_find_each(f->db, by, v, len, s_visit, f);
+    at_err rc = logdb_find_each(f->db, by, v, len, f->lo > find_from ? f->lo : find_from, f->hi, s_visit, f);
     if (rc) {
         fprintf(stderr, "attest log find: the %s: %s (run 'attest log verify')\n", *how, at_strerror(rc));
         f->code = 1;

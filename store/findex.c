@@ -1,7 +1,8 @@
 /*  findex.c: the secondary indexes by attester, schema and subject (see
  *  findex.h for the layout). A batch's items are kept per index as
- *  (key, index) pairs, radix-sorted by key at commit (stable, so each key's
- *  indices stay ascending) and written one run of equal keys at a time. */
+ *  (hash, index) pairs in index order; at commit each bucket's run of them
+ *  is radix-sorted by hash (stable, so each key's indices stay ascending)
+ *  and written one run of equal keys at a time. */
 #include "findex.h"
 #include "alloc.h"
 #include "attestation.h"
@@ -10,9 +11,11 @@
 #include <string.h>
 
 typedef struct {
-    uint64_t key;                /* the 8 key bytes read big-endian */
+    uint64_t key;                /* the 8 hash bytes read big-endian */
     uint64_t index;
 } s_item_t;
+
+static uint32_t s_bucket(uint64_t index) { return (uint32_t) (index >> FINDEX_BUCKET_SHIFT); }
 
 typedef struct {
     s_item_t *items, *tmp;
@@ -66,11 +69,11 @@ int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *
     return 0;
 }
 
-void findex_key(const void *value, size_t len, uint8_t key[FINDEX_KEY_BYTES])
+void findex_hash(const void *value, size_t len, uint8_t out[FINDEX_HASH_BYTES])
 {
     uint8_t h[16];
     crypto_generichash(h, sizeof h, len ? value : (const void *) "", len, NULL, 0);
-    memcpy(key, h, FINDEX_KEY_BYTES);
+    memcpy(out, h, FINDEX_HASH_BYTES);
 }
 
 static uint64_t s_be64(const uint8_t *p)
@@ -87,6 +90,12 @@ static void s_put_be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t) v;
 }
 
+static void s_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
 static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
 {
     if (b->n == b->cap) {
@@ -95,9 +104,9 @@ static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
         free(b->tmp);
         b->tmp = at_calloc(b->cap, sizeof *b->tmp);
     }
-    uint8_t key[FINDEX_KEY_BYTES];
-    findex_key(value, len, key);
-    b->items[b->n++] = (s_item_t) { s_be64(key), index };
+    uint8_t h[FINDEX_HASH_BYTES];
+    findex_hash(value, len, h);
+    b->items[b->n++] = (s_item_t) { s_be64(h), index };
 }
 
 void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_len)
@@ -110,24 +119,28 @@ void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_l
     s_push(&self->batch[FINDEX_SUBJECT], a.subject, a.subject_len, index);
 }
 
-/*  LSD radix sort by key, 8 bits a pass (stable); passes where every key
- *  has the same byte are skipped. */
-static void s_sort(s_batch_t *b)
+/*  LSD radix sort of a[0..n) by key, 8 bits a pass (stable), through tmp;
+ *  passes where every key has the same byte are skipped. The result ends
+ *  in a. */
+static void s_sort(s_item_t *a, s_item_t *tmp, size_t n)
 {
-    for (int shift = 0; shift < 64; shift += 8) {
+    s_item_t *src = a, *dst = tmp;
+    for (int shift = 0; shift < 64 && n > 1; shift += 8) {
         size_t count[257] = { 0 };
-        for (size_t i = 0; i < b->n; i++)
-            count[((b->items[i].key >> shift) & 0xff) + 1]++;
-        if (count[((b->items[0].key >> shift) & 0xff) + 1] == b->n)
+        for (size_t i = 0; i < n; i++)
+            count[((src[i].key >> shift) & 0xff) + 1]++;
+        if (count[((src[0].key >> shift) & 0xff) + 1] == n)
             continue;
         for (int c = 0; c < 256; c++)
             count[c + 1] += count[c];
-        for (size_t i = 0; i < b->n; i++)
-            b->tmp[count[(b->items[i].key >> shift) & 0xff]++] = b->items[i];
-        s_item_t *t = b->items;
-        b->items = b->tmp;
-        b->tmp = t;
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].key >> shift) & 0xff]++] = src[i];
+        s_item_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
 }
 
 /*  One key's run items[0..n): one MDB_MULTIPLE put of its indices. */
@@ -140,7 +153,8 @@ static int s_write_run(findex_t *self, MDB_cursor *cur, const s_item_t *items, s
     for (size_t i = 0; i < n; i++)
         s_put_be64(self->vals + 8 * i, items[i].index);
     uint8_t kb[FINDEX_KEY_BYTES];
-    s_put_be64(kb, items[0].key);
+    s_put_be32(kb, s_bucket(items[0].index));
+    s_put_be64(kb + 4, items[0].key);
     size_t done = 0;
     int rc = 0;
     while (!rc && done < n) {
@@ -159,13 +173,18 @@ static int s_write_one(findex_t *self, MDB_txn *txn, findex_by_t by)
     s_batch_t *b = &self->batch[by];
     if (b->n == 0)
         return 0;
-    s_sort(b);
     MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(txn, self->dbi[by], &cur);
-    for (size_t i = 0, j; !rc && i < b->n; i = j) {
-        for (j = i + 1; j < b->n && b->items[j].key == b->items[i].key; j++)
+    /* The items are in index order: each bucket's are contiguous. */
+    for (size_t lo = 0, hi; !rc && lo < b->n; lo = hi) {
+        for (hi = lo + 1; hi < b->n && s_bucket(b->items[hi].index) == s_bucket(b->items[lo].index); hi++)
             ;
-        rc = s_write_run(self, cur, b->items + i, j - i);
+        s_sort(b->items + lo, b->tmp, hi - lo);
+        for (size_t i = lo, j; !rc && i < hi; i = j) {
+            for (j = i + 1; j < hi && b->items[j].key == b->items[i].key; j++)
+                ;
+            rc = s_write_run(self, cur, b->items + i, j - i);
+        }
     }
     if (cur)
         mdb_cursor_close(cur);
@@ -204,26 +223,37 @@ static at_err s_each_page(const MDB_val *page, findex_fn *fn, void *arg, bool *s
     return AT_OK;
 }
 
-at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *value, size_t len, findex_fn *fn,
-                   void *arg)
+/*  One bucket's values under kb. */
+static at_err s_each_bucket(MDB_cursor *cur, uint8_t kb[FINDEX_KEY_BYTES], findex_fn *fn, void *arg, bool *stop)
 {
-    uint8_t kb[FINDEX_KEY_BYTES];
-    findex_key(value, len, kb);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, self->dbi[by], &cur) != 0)
-        return AT_ERR_DB;
-    MDB_val k = { sizeof kb, kb }, d;
+    MDB_val k = { FINDEX_KEY_BYTES, kb }, d;
     int rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
     if (rc == 0)
         rc = mdb_cursor_get(cur, &k, &d, MDB_GET_MULTIPLE);
     at_err err = AT_OK;
-    bool stop = false;
-    while (rc == 0 && err == AT_OK && !stop) {
-        err = s_each_page(&d, fn, arg, &stop);
+    while (rc == 0 && err == AT_OK && !*stop) {
+        err = s_each_page(&d, fn, arg, stop);
         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_MULTIPLE);
     }
+    return err == AT_OK && rc && rc != MDB_NOTFOUND ? AT_ERR_DB : err;
+}
+
+at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *value, size_t len, uint64_t from,
+                   uint64_t to, findex_fn *fn, void *arg)
+{
+    uint8_t kb[FINDEX_KEY_BYTES];
+    findex_hash(value, len, kb + 4);
+    MDB_cursor *cur;
+    if (from >= to)
+        return AT_OK;
+    if (mdb_cursor_open(txn, self->dbi[by], &cur) != 0)
+        return AT_ERR_DB;
+    at_err err = AT_OK;
+    bool stop = false;
+    for (uint32_t b = s_bucket(from); err == AT_OK && !stop && b <= s_bucket(to - 1); b++) {
+        s_put_be32(kb, b);
+        err = s_each_bucket(cur, kb, fn, arg, &stop);
+    }
     mdb_cursor_close(cur);
-    if (err == AT_OK && rc && rc != MDB_NOTFOUND)
-        err = AT_ERR_DB;
     return err;
 }

@@ -795,12 +795,14 @@ bool logdb_find_indexed(logdb_t *self, uint64_t *from)
     return self->has_find;
 }
 
-at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, logdb_index_fn *fn, void *arg)
+at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, uint64_t from, uint64_t to,
+                       logdb_index_fn *fn, void *arg)
 {
     assert(self->txn && by < LOGDB_BY_COUNT_);
     if (!self->has_find)
         return AT_ERR_NOT_FOUND;
-    at_err err = findex_each(self->fx, self->txn, (findex_by_t) by, value, len, fn, arg);
+    uint64_t count = logdb_count(self);
+    at_err err = findex_each(self->fx, self->txn, (findex_by_t) by, value, len, from, to < count ? to : count, fn, arg);
     if (err == AT_ERR_DB)
         at_log_limited(AT_LOG_ERROR, "LOG-DB", "reading the find index failed");
     return err;

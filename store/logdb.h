@@ -17,8 +17,9 @@
  *               t_audited u64 big-endian (wall us), then the worker's name
  *               (0..64 bytes, the rest of the value)
  *    "by_attester", "by_schema", "by_subject": the find indexes
- *               (store/findex.h): MDB_DUPSORT|MDB_DUPFIXED, key = first 8
- *               bytes of BLAKE2b-128 of the field, values = u64 big-endian
+ *               (store/findex.h): MDB_DUPSORT|MDB_DUPFIXED, key = u32
+ *               big-endian index >> 14 (a bucket of 16384 entries), then the
+ *               first 8 bytes of BLAKE2b-128 of the field; values = u64 big-endian
  *               indices of the entries whose attestation has it (candidates:
  *               check the entry), written at commit in the batch's txn, for
  *               every entry at or above meta "find_from"
@@ -160,11 +161,13 @@ bool logdb_find_indexed(logdb_t *self, uint64_t *from);
 /*  Calls fn on the index of every entry at or above find_from whose field
  *  `by` MAY be value[0..len) (the attester's 32 bytes, the schema's or the
  *  subject's bytes), ascending, until fn returns non-zero: the caller
- *  checks each against the entry (hash collisions). AT_ERR_NOT_FOUND when
- *  the log has no find indexes; AT_ERR_DB, AT_ERR_CORRUPT. */
+ *  checks each against the entry (hash collisions). Only the index buckets
+ *  holding [from, to) are read: fn may see indices a little outside it.
+ *  AT_ERR_NOT_FOUND when the log has no find indexes; AT_ERR_DB,
+ *  AT_ERR_CORRUPT. */
 typedef int(logdb_index_fn)(uint64_t index, void *arg);
-at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, logdb_index_fn *fn, void *arg)
-    __attribute__((warn_unused_result));
+at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, uint64_t from, uint64_t to,
+                       logdb_index_fn *fn, void *arg) __attribute__((warn_unused_result));
 /*  The first index whose t_committed is >= t_us (the count when none), by
  *  bisection of the snapshot's entries. */
 at_err logdb_time_search(logdb_t *self, uint64_t t_us, uint64_t *index) __attribute__((warn_unused_result));

@@ -101,7 +101,7 @@ static void s_expect(logdb_t *db, logdb_by_t by, uint64_t want_i, uint64_t from,
         v = buf;
         len = strlen(buf);
     }
-    CHECK_ERR(logdb_find_each(db, by, v, len, s_collect, &h), AT_OK);
+    CHECK_ERR(logdb_find_each(db, by, v, len, 0, UINT64_MAX, s_collect, &h), AT_OK);
     size_t k = 0;
     bool ok = true;
     for (uint64_t i = from; i < to; i++) {
@@ -186,7 +186,7 @@ static void test_old_log(void)
     uint64_t from = 0;
     CHECK_ERR(logdb_read_begin(db), AT_OK);
     CHECK(!logdb_find_indexed(db, &from) && from == 3000);
-    CHECK_ERR(logdb_find_each(db, LOGDB_BY_SCHEMA, "schema/1", 8, s_collect, NULL), AT_ERR_NOT_FOUND);
+    CHECK_ERR(logdb_find_each(db, LOGDB_BY_SCHEMA, "schema/1", 8, 0, UINT64_MAX, s_collect, NULL), AT_ERR_NOT_FOUND);
     logdb_read_end(db);
     logdb_destroy(&db);
     db = logdb_open(dir, false, 64u << 20, &err);   /* the writer creates them from here on */
@@ -268,6 +268,22 @@ static void test_prefix_flushed(void)
     uint64_t at = 0;
     CHECK_ERR(logdb_lookup_prefix(db, hex, id, &at), AT_OK);
     CHECK(at == 100);
+    /* Many buckets (16384 entries each): whole-log and ranged queries. */
+    uint64_t n = logdb_count(db);
+    s_expect(db, LOGDB_BY_ATTESTER, 3, 0, n);
+    s_expect(db, LOGDB_BY_SUBJECT, 20, 0, n);
+    s_expect(db, LOGDB_BY_SUBJECT, 100001, 0, n);
+    static s_hits_t h;
+    h.n = 0;
+    CHECK_ERR(logdb_find_each(db, LOGDB_BY_ATTESTER, s_keys[3], AT_KEY_BYTES, 40000, 50000, s_collect, &h), AT_OK);
+    size_t inside = 0, want = 0;
+    for (size_t k = 0; k < h.n; k++) {
+        inside += h.got[k] >= 40000 && h.got[k] < 50000;
+        CHECK(h.got[k] >= (40000u >> 14 << 14) && h.got[k] < ((50000u >> 14) + 1) << 14);
+    }
+    for (uint64_t i = 40000; i < 50000; i++)
+        want += i % S_ATTESTERS == 3 && i % 97 != 5;
+    CHECK(inside == want && want > 0);
     logdb_read_end(db);
     logdb_destroy(&db);
 }
