@@ -69,8 +69,12 @@ int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *
     return 0;
 }
 
-void findex_hash(const void *value, size_t len, uint8_t out[FINDEX_HASH_BYTES])
+void findex_hash(findex_by_t by, const void *value, size_t len, uint8_t out[FINDEX_HASH_BYTES])
 {
+    if (by == FINDEX_ATTESTER && len == AT_KEY_BYTES) {
+        memcpy(out, value, FINDEX_HASH_BYTES);
+        return;
+    }
     uint8_t h[16];
     crypto_generichash(h, sizeof h, len ? value : (const void *) "", len, NULL, 0);
     memcpy(out, h, FINDEX_HASH_BYTES);
@@ -96,7 +100,7 @@ static void s_put_be32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t) v;
 }
 
-static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
+static void s_grow(s_batch_t *b)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 1024;
@@ -104,17 +108,72 @@ static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
         free(b->tmp);
         b->tmp = at_calloc(b->cap, sizeof *b->tmp);
     }
+}
+
+static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
+{
+    s_grow(b);
     uint8_t h[FINDEX_HASH_BYTES];
-    findex_hash(value, len, h);
+    findex_hash(FINDEX_SCHEMA, value, len, h);
     b->items[b->n++] = (s_item_t) { s_be64(h), index };
+}
+
+/*  A msgpack header at *p (of end): the length of a str (want_str) or bin
+ *  whose body follows, advancing *p past the header; -1 when it is not one
+ *  or the body does not fit. */
+static long s_len(const uint8_t **p, const uint8_t *end, bool want_str)
+{
+    if (*p >= end)
+        return -1;
+    uint8_t t = *(*p)++;
+    size_t hdr = 0, n = 0;
+    if (want_str && t >= 0xa0 && t <= 0xbf)
+        n = t & 0x1f;
+    else if (t == (want_str ? 0xd9 : 0xc4))
+        hdr = 1;
+    else if (t == (want_str ? 0xda : 0xc5))
+        hdr = 2;
+    else if (t == (want_str ? 0xdb : 0xc6))
+        hdr = 4;
+    else
+        return -1;
+    if ((size_t) (end - *p) < hdr)
+        return -1;
+    for (size_t i = 0; i < hdr; i++)
+        n = n << 8 | *(*p)++;
+    return (size_t) (end - *p) < n ? -1 : (long) n;
+}
+
+/*  The fields the indexes need, read straight off the encoding (the first
+ *  four of the nine: [version, schema str, attester bin32, subject str,
+ *  ...]); a cheap walk, not a decode: the sink runs it per entry, and
+ *  readers check every candidate with attestation_decode anyway. */
+static bool s_fields(const uint8_t *p, size_t len, attestation_t *a)
+{
+    const uint8_t *end = p + len;
+    if (len < 2 || *p++ != 0x99 || *p++ != AT_VERSION)   /* fixarray of 9, version 1 (a positive fixint) */
+        return false;
+    long n = s_len(&p, end, true);
+    if (n <= 0)
+        return false;
+    a->schema = (const char *) p, a->schema_len = (size_t) n, p += n;
+    if (s_len(&p, end, false) != AT_KEY_BYTES)
+        return false;
+    a->attester = p, p += AT_KEY_BYTES;
+    if ((n = s_len(&p, end, true)) <= 0)
+        return false;
+    a->subject = (const char *) p, a->subject_len = (size_t) n;
+    return true;
 }
 
 void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_len)
 {
     attestation_t a;
-    if (attestation_decode(&a, att, att_len) != AT_OK)
-        return;   /* an undecodable attestation (logged invalid) has no fields to index */
-    s_push(&self->batch[FINDEX_ATTESTER], a.attester, AT_KEY_BYTES, index);
+    if (!s_fields(att, att_len, &a))
+        return;   /* bytes that are not an attestation (logged invalid): nothing to index */
+    s_batch_t *b = &self->batch[FINDEX_ATTESTER];
+    s_grow(b);
+    b->items[b->n++] = (s_item_t) { s_be64(a.attester), index };   /* a public key: its bytes are the hash */
     s_push(&self->batch[FINDEX_SCHEMA], a.schema, a.schema_len, index);
     s_push(&self->batch[FINDEX_SUBJECT], a.subject, a.subject_len, index);
 }
@@ -242,7 +301,7 @@ at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *val
                    uint64_t to, findex_fn *fn, void *arg)
 {
     uint8_t kb[FINDEX_KEY_BYTES];
-    findex_hash(value, len, kb + 4);
+    findex_hash(by, value, len, kb + 4);
     MDB_cursor *cur;
     if (from >= to)
         return AT_OK;

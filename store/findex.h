@@ -3,9 +3,9 @@
  *  section 12).
  *
  *  Each is an MDB_DUPSORT|MDB_DUPFIXED database: key (12 bytes) = the
- *  bucket, u32 big-endian (index >> FINDEX_BUCKET_SHIFT), then the first 8
- *  bytes of BLAKE2b-128 (unkeyed) of the field's bytes (the attester's
- *  32-byte key, the schema's or the subject's UTF-8 bytes); values = u64
+ *  bucket, u32 big-endian (index >> FINDEX_BUCKET_SHIFT), then 8 bytes: the
+ *  first 8 of the attester's key, or of BLAKE2b-128 (unkeyed) of the
+ *  schema's or the subject's UTF-8 bytes; values = u64
  *  big-endian log indices, sorted. Different values may share a hash (a
  *  collision): a reader checks every candidate against the entry itself.
  *
@@ -15,6 +15,10 @@
  *  newest bucket's key range (16384 entries' worth: a few hundred pages at
  *  most), at the right edge of the tree. A reader looks the hash up once
  *  per bucket: 62 lookups for 1,000,000 entries.
+ *
+ *  An attestation is indexed when its encoding begins as a version 1
+ *  attestation does (a fixarray of 9, version 1, schema str, attester
+ *  bin 32, subject str): a walk of four headers, not a decode.
  *
  *  The writer adds the fields of each appended entry to a batch kept in
  *  memory (findex_add) and writes the batch at commit, in the commit's own
@@ -48,8 +52,10 @@ void findex_destroy(findex_t **self_p);
 int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
     __attribute__((warn_unused_result));
 
-/*  The hash part of the key of a field's bytes. */
-void findex_hash(const void *value, size_t len, uint8_t out[FINDEX_HASH_BYTES]);
+/*  The hash part of the key of a field's bytes: the first 8 bytes of an
+ *  attester's key itself (an Ed25519 public key is as good as a hash), of
+ *  BLAKE2b-128 of the others. */
+void findex_hash(findex_by_t by, const void *value, size_t len, uint8_t out[FINDEX_HASH_BYTES]);
 
 /*  Writer: notes the entry at index with its encoded attestation (which
  *  need not decode: then nothing is noted). Nothing of att is kept. */

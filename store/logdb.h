@@ -19,7 +19,8 @@
  *    "by_attester", "by_schema", "by_subject": the find indexes
  *               (store/findex.h): MDB_DUPSORT|MDB_DUPFIXED, key = u32
  *               big-endian index >> 14 (a bucket of 16384 entries), then the
- *               first 8 bytes of BLAKE2b-128 of the field; values = u64 big-endian
+ *               first 8 bytes of the attester key or of BLAKE2b-128 of the
+ *               schema or subject; values = u64 big-endian
  *               indices of the entries whose attestation has it (candidates:
  *               check the entry), written at commit in the batch's txn, for
  *               every entry at or above meta "find_from"
