@@ -149,10 +149,13 @@ static int s_get(s_log_t *self)
     char *end;
     errno = 0;
     long long index = strtoll(self->arg, &end, 10);
-    if (errno || end == self->arg || *end)
-        return strspn(self->arg, "0123456789abcdefABCDEF") == strlen(self->arg) ? s_id_arg(self, "get")
-             : (fprintf(stderr, "attest log get: want an INDEX (negative counts from the end) or an id prefix (hex), "
-                                "got '%s'\n", self->arg), 2);
+    if (errno || end == self->arg || *end) {
+        if (strspn(self->arg, "0123456789abcdefABCDEF") == strlen(self->arg))
+            return s_id_arg(self, "get");
+        fprintf(stderr, "attest log get: want an INDEX (negative counts from the end) or an id prefix (hex), got '%s'\n",
+                self->arg);
+        return 2;
+    }
     uint64_t count = logdb_count(self->db);
     if (index < 0 && (uint64_t) -index > count) {
         fprintf(stderr, "attest log get: %lld is before the first entry (the log has %" PRIu64 " entries)\n", index,

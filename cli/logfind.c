@@ -292,6 +292,14 @@ static int s_range(s_find_t *f, const cfg_t *cfg)
     return 0;
 }
 
+static bool s_reason_known(const char *name)
+{
+    for (int r = 0; r < AT_ERR_COUNT_; r++)
+        if (strcmp(name, at_strerror(r)) == 0)
+            return true;
+    return false;
+}
+
 static int s_setup(s_find_t *f, logdb_t *db, const cfg_t *cfg)
 {
     *f = (s_find_t) { .db = db, .producer = s_opt(cfg, "producer"), .schema = s_opt(cfg, "schema"),
@@ -303,6 +311,11 @@ static int s_setup(s_find_t *f, logdb_t *db, const cfg_t *cfg)
         return 2;
     }
     f->json = !strcmp(format, "json");
+    if (f->reason && !s_reason_known(f->reason)) {
+        fprintf(stderr, "attest log find: --reason takes a reason name (ok, signature, expired, not_yet_valid, "
+                        "msgpack, ...: protocol.md section 10), got '%s'\n", f->reason);
+        return 2;
+    }
     if (att && !(f->has_attester = jsonl_unhex(att, f->attester, AT_KEY_BYTES))) {
         fprintf(stderr, "attest log find: --attester wants a public key of 64 hex digits, got '%s'\n", att);
         return 2;

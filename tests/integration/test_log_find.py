@@ -134,6 +134,9 @@ def check_get(t, c, log):
     t.check("id with an ambiguous prefix: error", rc == 1 and "ambiguous" in err, err)
     rc, _, err = c.attest("log", "--dir", c.log_dir, "get", "xyz")
     t.check("get xyz: usage error", rc == 2, err)
+    for bad in (["--reason", "sig"], ["--since", "yesterday"], ["--attester", "abc"], ["--format", "csv"]):
+        rc, _, err = c.attest("log", "--dir", c.log_dir, "find", *bad)
+        t.check("find %s: usage error naming the option" % " ".join(bad), rc == 2 and bad[0] in err, err)
     rc, out, err = c.attest("log", "--dir", c.log_dir, "find", "--subject", "subject-7")
     t.check("find: the table shows the ISO time and stages", rc == 0 and "COMMITTED (UTC)" in out
             and iso(log.entries[[x["index"] for x in log.entries if lf.decode_attestation(x["att"])["subject"]
