@@ -144,14 +144,40 @@ static long s_len(const uint8_t **p, const uint8_t *end, bool want_str)
     return (size_t) (end - *p) < n ? -1 : (long) n;
 }
 
+/*  A msgpack unsigned integer or array header at *p of any width: its value
+ *  (the element count for an array), advancing *p; false when it is not
+ *  one. */
+static bool s_uint(const uint8_t **p, const uint8_t *end, bool array, uint64_t *v)
+{
+    if (*p >= end)
+        return false;
+    uint8_t t = *(*p)++;
+    size_t w = 0;
+    if (!array && t <= 0x7f)
+        return *v = t, true;
+    if (array && t >= 0x90 && t <= 0x9f)
+        return *v = t & 0x0f, true;
+    if (array)
+        w = t == 0xdc ? 2 : t == 0xdd ? 4 : 0;
+    else
+        w = t == 0xcc ? 1 : t == 0xcd ? 2 : t == 0xce ? 4 : t == 0xcf ? 8 : 0;
+    if (w == 0 || (size_t) (end - *p) < w)
+        return false;
+    for (*v = 0; w > 0; w--)
+        *v = *v << 8 | *(*p)++;
+    return true;
+}
+
 /*  The fields the indexes need, read straight off the encoding (the first
  *  four of the nine: [version, schema str, attester bin32, subject str,
- *  ...]); a cheap walk, not a decode: the sink runs it per entry, and
- *  readers check every candidate with attestation_decode anyway. */
+ *  ...], any header widths, as attestation_decode accepts them); a cheap
+ *  walk, not a decode: the sink runs it per entry, and readers check every
+ *  candidate with attestation_decode anyway. */
 static bool s_fields(const uint8_t *p, size_t len, attestation_t *a)
 {
     const uint8_t *end = p + len;
-    if (len < 2 || *p++ != 0x99 || *p++ != AT_VERSION)   /* fixarray of 9, version 1 (a positive fixint) */
+    uint64_t v;
+    if (!s_uint(&p, end, true, &v) || v != 9 || !s_uint(&p, end, false, &v) || v != AT_VERSION)
         return false;
     long n = s_len(&p, end, true);
     if (n <= 0)

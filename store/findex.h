@@ -17,8 +17,10 @@
  *  per bucket: 62 lookups for 1,000,000 entries.
  *
  *  An attestation is indexed when its encoding begins as a version 1
- *  attestation does (a fixarray of 9, version 1, schema str, attester
- *  bin 32, subject str): a walk of four headers, not a decode.
+ *  attestation does (an array of 9, version 1, schema str, attester bin 32,
+ *  subject str; headers of any width): a walk of five headers, not a
+ *  decode. Every attestation that decodes is indexed (fuzz_attestation
+ *  checks it).
  *
  *  The writer adds the fields of each appended entry to a batch kept in
  *  memory (findex_add) and writes the batch at commit, in the commit's own
