@@ -270,10 +270,16 @@ static int s_find(s_log_t *self)
 }
 
 /*  Runs as the writer (not in a read snapshot): the sink must be stopped. */
+static logdb_t *s_open(const char *dir);
+
 static int s_reindex(const char *dir)
 {
+    logdb_t *db = s_open(dir);   /* a reader's checks and messages first: never create a log here */
+    if (!db)
+        return 1;
+    logdb_destroy(&db);
     at_err err;
-    logdb_t *db = logdb_open(dir, false, 0, &err);
+    db = logdb_open(dir, false, 0, &err);
     if (!db) {
         fprintf(stderr, "attest log reindex: cannot open the log at %s as its writer: %s%s\n", dir, at_strerror(err),
                 err == AT_ERR_BUSY ? " (stop the sink first: one writer per log)" : "");
