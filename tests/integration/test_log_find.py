@@ -121,9 +121,9 @@ def check_get(t, c, log):
     rc, _, err = c.attest("log", "--dir", c.log_dir, "get", "-%d" % (n + 1))
     t.check("get -(N+1): error", rc == 1 and "before the first entry" in err, err)
     ids = [e["id"].hex() for e in log.entries]
-    target = log.entries[17]
-    h = target["id"].hex()
-    k = next(k for k in range(4, 64) if sum(1 for x in ids if x.startswith(h[:k])) == 1)
+    # A unique prefix with a hex letter in it (all digits, `get` reads an index).
+    h, k = next((x, k) for x in ids for k in range(4, 64)
+                if sum(1 for y in ids if y.startswith(x[:k])) == 1 and not x[:k].isdigit())
     for cmd in ("get", "id"):
         rc, out, err = c.attest("log", "--dir", c.log_dir, cmd, h[:k])
         t.check("%s with a unique %d-digit prefix" % (cmd, k),
