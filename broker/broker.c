@@ -166,6 +166,22 @@ static at_err s_admit(broker_t *self, producer_t *p, const wire_submit_t *s, uin
     return AT_OK;
 }
 
+/*  The attestation id of a refused item in hex ("undecodable" when its
+ *  bytes do not decode): operators grep the broker's log for it ("why was
+ *  X not logged"). Computed for refused items only. */
+static void s_refused_id(const wire_submit_t *s, char hex[2 * AT_ID_BYTES + 1])
+{
+    attestation_t a;
+    uint8_t id[AT_ID_BYTES];
+    if (!s->att || attestation_decode(&a, s->att, s->att_len) != AT_OK) {
+        snprintf(hex, 2 * AT_ID_BYTES + 1, "undecodable");
+        return;
+    }
+    attestation_id(&a, id);
+    for (int i = 0; i < AT_ID_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+}
+
 static void s_on_submit(broker_t *self, producer_t *p, const wire_msg_t *m)
 {
     const wire_list_t *items = &m->u.submit;
@@ -177,6 +193,7 @@ static void s_on_submit(broker_t *self, producer_t *p, const wire_msg_t *m)
     uint64_t now = at_clock_wall_us(), mono = at_clock_mono_us();
     wire_items_clear(&self->refusals);
     wire_refusal_t first = { 0, 0 };
+    char first_id[2 * AT_ID_BYTES + 1] = "", id[2 * AT_ID_BYTES + 1];
     for (size_t i = 0; i < items->n; i++) {
         wire_submit_t s = { 0 };
         at_err rc = wire_submit_at(items, i, &s);   /* cseq is 0 only when it did not decode */
@@ -186,15 +203,22 @@ static void s_on_submit(broker_t *self, producer_t *p, const wire_msg_t *m)
             continue;
         self->st.refused_by[(unsigned) rc < AT_ERR_COUNT_ ? rc : 0]++;
         wire_refusal_t r = { s.cseq, (uint8_t) rc };
-        if (wire_items_count(&self->refusals) == 0)
+        bool is_first = wire_items_count(&self->refusals) == 0;
+        if (is_first || at_log_enabled(AT_LOG_DEBUG))
+            s_refused_id(&s, id);
+        if (is_first) {
             first = r;
+            memcpy(first_id, id, sizeof id);
+        }
+        at_log_debug("BRK-REFUSE-ID", "refused from %s: cseq %" PRIu64 " id %s: %s", producer_name(p), s.cseq, id,
+                     at_strerror(rc));
         wire_items_refusal(&self->refusals, &r);
     }
     size_t nref = wire_items_count(&self->refusals);
     if (nref) {
         self->st.refused += nref;
-        at_log_limited(AT_LOG_WARN, "BRK-REFUSE", "refused %zu of %zu from %s (first: cseq %" PRIu64 " %s)", nref,
-                       items->n, producer_name(p), first.cseq, at_strerror(first.reason));
+        at_log_limited(AT_LOG_WARN, "BRK-REFUSE", "refused %zu of %zu from %s (first: cseq %" PRIu64 " id %s %s)",
+                       nref, items->n, producer_name(p), first.cseq, first_id, at_strerror(first.reason));
         wire_send_refuse(&self->fout, producer_peer(p), &self->refusals);
     }
 }

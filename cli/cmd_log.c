@@ -2,11 +2,17 @@
  *  verifies the LMDB log through the logdb read API (see logdb.h).
  *
  *    count                     number of entries
- *    get INDEX                 one entry as pretty JSON
- *    id HEX                    the valid entry with that attestation id, else its
- *                              invalid entries (which claim no id: protocol.md 12)
- *    tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps
- *                              printing new entries (polls every 200 ms) until Ctrl-C
+ *    get INDEX|ID-PREFIX       one entry as pretty JSON (with committed_at and
+ *                              stages); a negative INDEX counts from the end
+ *    id HEX                    the valid entry with that attestation id (or a
+ *                              unique prefix of it), else its invalid entries
+ *                              (which claim no id: protocol.md 12)
+ *    tail [--n N] [--follow]   the last N entries as JSON lines (--format table: a
+ *                              table); --follow keeps printing new entries (polls
+ *                              every 200 ms) until Ctrl-C
+ *    find [filters]            entries matching every filter (cli/logfind.h)
+ *    reindex                   builds the find indexes of an older log (a writer:
+ *                              the sink must be stopped)
  *    rejected                  invalid entries as JSON lines
  *    export [--out FILE]       every entry as JSON lines
  *    verify [--from I]         audits the log from index I (see s_verify_entry)
@@ -22,6 +28,7 @@
 #include "config.h"
 #include "jsonl.h"
 #include "logdb.h"
+#include "logfind.h"
 #include "wire.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -44,7 +51,17 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("out", NULL, "export: file to write (default: standard output)"),
     CFG_INT_NAMED("clock-skew-s", "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)"),
     CFG_INT_NAMED("from", "0", 0, INT64_MAX, "verify: first index to check (the chain link into it is checked too)"),
-    CFG_STR_NAMED("worker", "", "verify: list and re-judge the entries this worker judged, and the audit's disagreements"),
+    CFG_STR_NAMED("worker", "", "verify: list and re-judge the entries this worker judged, and the audit's "
+                                "disagreements; find: entries this worker judged"),
+    CFG_STR_NAMED("producer", "", "find: entries from this producer"),
+    CFG_STR_NAMED("attester", "", "find: entries whose attestation has this attester key (64 hex)"),
+    CFG_STR_NAMED("schema", "", "find: entries with this schema"),
+    CFG_STR_NAMED("subject", "", "find: entries with this subject"),
+    CFG_STR_NAMED("reason", "", "find: entries with this reason (ok, signature, expired, ...)"),
+    CFG_STR_NAMED("since", "", "find: committed at or after TIME (ISO 8601 UTC, or an age: 90s, 10m, 2h, 1d)"),
+    CFG_STR_NAMED("until", "", "find: committed at or before TIME (as --since)"),
+    CFG_INT_NAMED("limit", "0", 0, INT64_MAX, "find: at most N entries (0: all)"),
+    CFG_STR_NAMED("format", "", "find, tail: table or json (JSON lines); find's default is table, tail's json"),
 };
 
 typedef struct {
@@ -57,6 +74,7 @@ typedef struct {
 typedef int (s_sub_fn)(s_log_t *self);
 
 static volatile sig_atomic_t s_stop;
+static bool s_table;            /* tail --format table */
 static void s_on_signal(int sig) { (void) sig; s_stop = 1; }
 
 /*  Calls fn on entries [from, to) of one read snapshot; stops on non-zero. */
@@ -79,6 +97,11 @@ static int s_walk(s_log_t *self, uint64_t from, uint64_t to, s_visit_fn *fn, voi
 static int s_print_line(const logdb_entry_t *e, void *arg)
 {
     json_t *o = jsonl_entry(e);
+    if (arg == stdout && s_table) {
+        logfind_table_row(stdout, e);
+        json_decref(o);
+        return ferror(stdout) ? 1 : 0;
+    }
     jsonl_print(arg, o);
     json_decref(o);
     return ferror((FILE *) arg) ? 1 : 0;
@@ -103,6 +126,7 @@ static int s_print_pretty(s_log_t *self, uint64_t index)
         return 1;
     }
     json_t *o = jsonl_entry(&e);
+    logfind_add_human(o, &e);
     jsonl_print_pretty(stdout, o);
     json_decref(o);
     return 0;
@@ -117,16 +141,28 @@ static int s_count(s_log_t *self)
     return 0;
 }
 
+static int s_id_arg(s_log_t *self, const char *cmd);
+
+/*  INDEX (negative: from the end, -1 the last entry) or an id prefix. */
 static int s_get(s_log_t *self)
 {
     char *end;
     errno = 0;
-    unsigned long long index = strtoull(self->arg, &end, 10);
-    if (errno || end == self->arg || *end || self->arg[0] == '-') {
-        fprintf(stderr, "attest log get: INDEX must be a whole number, got '%s'\n", self->arg);
+    long long index = strtoll(self->arg, &end, 10);
+    if (errno || end == self->arg || *end) {
+        if (strspn(self->arg, "0123456789abcdefABCDEF") == strlen(self->arg))
+            return s_id_arg(self, "get");
+        fprintf(stderr, "attest log get: want an INDEX (negative counts from the end) or an id prefix (hex), got '%s'\n",
+                self->arg);
         return 2;
     }
-    return s_print_pretty(self, index);
+    uint64_t count = logdb_count(self->db);
+    if (index < 0 && (uint64_t) -index > count) {
+        fprintf(stderr, "attest log get: %lld is before the first entry (the log has %" PRIu64 " entries)\n", index,
+                count);
+        return 1;
+    }
+    return s_print_pretty(self, index < 0 ? count - (uint64_t) -index : (uint64_t) index);
 }
 
 #define S_ID_INVALID_MAX 64   /* invalid copies of one id printed */
@@ -155,23 +191,34 @@ static int s_id_invalid(s_log_t *self, const uint8_t id[AT_ID_BYTES])
 
 static int s_id(s_log_t *self)
 {
+    return s_id_arg(self, "id");
+}
+
+/*  The argument as an id or a unique prefix of one. */
+static int s_id_arg(s_log_t *self, const char *cmd)
+{
     uint8_t id[AT_ID_BYTES];
     uint64_t index;
-    if (!jsonl_unhex(self->arg, id, sizeof id)) {
-        fprintf(stderr, "attest log id: want an attestation id of %d hex digits, got '%s'\n", 2 * AT_ID_BYTES,
-                self->arg);
+    at_err rc = logdb_lookup_prefix(self->db, self->arg, id, &index);
+    if (rc == AT_ERR_RANGE) {
+        fprintf(stderr, "attest log %s: want an attestation id (up to %d hex digits, a unique prefix will do), "
+                        "got '%s'\n", cmd, 2 * AT_ID_BYTES, self->arg);
         return 2;
     }
+    if (rc == AT_ERR_DUPLICATE) {
+        fprintf(stderr, "attest log %s: the prefix %s is ambiguous (more than one id begins so): give more digits\n",
+                cmd, self->arg);
+        return 1;
+    }
     logdb_entry_t e;
-    at_err rc = logdb_lookup_id(self->db, id, &index);
     if (rc == AT_ERR_NOT_FOUND) {
-        fprintf(stderr, "attest log id: no entry with id %s\n", self->arg);
+        fprintf(stderr, "attest log %s: no entry with id %s\n", cmd, self->arg);
         return 1;
     }
     if (rc == AT_OK)
         rc = logdb_get(self->db, index, &e, NULL, NULL);
     if (rc) {
-        fprintf(stderr, "attest log id: %s (run 'attest log verify')\n", at_strerror(rc));
+        fprintf(stderr, "attest log %s: %s (run 'attest log verify')\n", cmd, at_strerror(rc));
         return 1;
     }
     /* The latest entry with the id: the valid one if there is one. */
@@ -202,12 +249,52 @@ static int s_tail(s_log_t *self)
 {
     uint64_t count = logdb_count(self->db), n = (uint64_t) cfg_int(self->cfg, "n");
     uint64_t from = count > n ? count - n : 0;
+    const char *format = cfg_str(self->cfg, "format");
+    if (*format && strcmp(format, "json") && strcmp(format, "table")) {
+        fprintf(stderr, "attest log tail: --format is table or json, got '%s'\n", format);
+        return 2;
+    }
+    if ((s_table = !strcmp(format, "table")))
+        logfind_table_header(stdout);
     if (cfg_bool(self->cfg, "follow"))
         setvbuf(stdout, NULL, _IOLBF, 0);
     int code = s_walk(self, from, count, s_print_line, stdout);
     if (code == 0 && cfg_bool(self->cfg, "follow"))
         code = s_follow(self, count);
     return code;
+}
+
+static int s_find(s_log_t *self)
+{
+    return logfind_run(self->db, self->cfg);
+}
+
+/*  Runs as the writer (not in a read snapshot): the sink must be stopped. */
+static logdb_t *s_open(const char *dir);
+
+static int s_reindex(const char *dir)
+{
+    logdb_t *db = s_open(dir);   /* a reader's checks and messages first: never create a log here */
+    if (!db)
+        return 1;
+    logdb_destroy(&db);
+    at_err err;
+    db = logdb_open(dir, false, 0, &err);
+    if (!db) {
+        fprintf(stderr, "attest log reindex: cannot open the log at %s as its writer: %s%s\n", dir, at_strerror(err),
+                err == AT_ERR_BUSY ? " (stop the sink first: one writer per log)" : "");
+        return 1;
+    }
+    uint64_t done = 0, t0 = at_clock_mono_us();
+    err = logdb_reindex(db, &done);
+    logdb_destroy(&db);
+    if (err) {
+        fprintf(stderr, "attest log reindex: %s (run 'attest log verify')\n", at_strerror(err));
+        return 1;
+    }
+    printf("reindex: %" PRIu64 " entries indexed in %.1f s; the find indexes cover the whole log\n", done,
+           (double) (at_clock_mono_us() - t0) / 1e6);
+    return 0;
 }
 
 static int s_rejected(s_log_t *self)
@@ -515,9 +602,12 @@ typedef struct {
 
 static const s_sub_t s_subs[] = {
     { "count", 0, s_count, "count" },
-    { "get", 1, s_get, "get INDEX" },
+    { "get", 1, s_get, "get INDEX|ID-PREFIX" },
     { "id", 1, s_id, "id HEX" },
-    { "tail", 0, s_tail, "tail [--n N] [--follow]" },
+    { "tail", 0, s_tail, "tail [--n N] [--follow] [--format table|json]" },
+    { "find", 0, s_find, "find [--attester HEX] [--schema S] [--subject S] [--producer P] [--worker W] "
+                         "[--reason R] [--since T] [--until T] [--limit N] [--format table|json]" },
+    { "reindex", 0, NULL, "reindex" },
     { "rejected", 0, s_rejected, "rejected" },
     { "export", 0, s_export, "export [--out FILE]" },
     { "verify", 0, s_verify, "verify [--from INDEX] [--worker ID]" },
@@ -528,8 +618,8 @@ static const s_sub_t *s_find_sub(const cfg_t *cfg)
 {
     const char *name = cfg_positional(cfg, 0);
     if (!name) {
-        fprintf(stderr, "attest log: which subcommand? count, get, id, tail, rejected, export or verify "
-                        "(try --help)\n");
+        fprintf(stderr, "attest log: which subcommand? count, get, id, tail, find, rejected, export, verify or "
+                        "reindex (try --help)\n");
         return NULL;
     }
     for (size_t i = 0; i < S_NSUBS; i++) {
@@ -583,6 +673,8 @@ static int s_run(const cfg_t *cfg, void *unused)
     if (!sub)
         return 2;
     s_log_t self = { .cfg = cfg, .dir = cfg_str(cfg, "dir"), .arg = cfg_positional(cfg, 1) };
+    if (!sub->run)
+        return s_reindex(self.dir);
     self.db = s_open(self.dir);
     if (!self.db)
         return 1;
@@ -602,11 +694,15 @@ int cmd_log(int argc, char **argv)
         .summary = "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
                          "Subcommands:\n"
                          "  count                     number of entries\n"
-                         "  get INDEX                 one entry as pretty JSON\n"
-                         "  id HEX                    the valid entry with that attestation id, else its\n"
-                         "                            invalid entries (invalid entries claim no id)\n"
-                         "  tail [--n N] [--follow]   the last N entries as JSON lines; --follow keeps\n"
-                         "                            printing new ones until Ctrl-C\n"
+                         "  get INDEX|ID-PREFIX       one entry as pretty JSON (-1: the last one)\n"
+                         "  id HEX                    the valid entry with that attestation id (a unique\n"
+                         "                            prefix will do), else its invalid entries\n"
+                         "  tail [--n N] [--follow]   the last N entries as JSON lines (--format table);\n"
+                         "                            --follow keeps printing new ones until Ctrl-C\n"
+                         "  find [filters]            entries matching --attester --schema --subject\n"
+                         "                            --producer --worker --reason --since --until\n"
+                         "                            (all given must hold), --limit N, --format table|json\n"
+                         "  reindex                   build the find indexes of an older log (sink stopped)\n"
                          "  rejected                  invalid entries as JSON lines\n"
                          "  export [--out FILE]       every entry as JSON lines\n"
                          "  verify [--from INDEX]     check indices, hash chain, ids index and verdicts\n"

@@ -5,6 +5,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "entry.h"
+#include "findex.h"
 #include "idtab.h"
 #include "log.h"
 #include <assert.h>
@@ -25,6 +26,8 @@ struct logdb_t {
     MDB_env *env;
     MDB_dbi entries, ids, meta, audit;
     bool has_audit;          /* the "audit" database exists (a reader of an older log: maybe not) */
+    findex_t *fx;            /* the find indexes (by_attester, by_schema, by_subject) */
+    bool has_find;           /* they exist (a reader of an older log: maybe not) */
     MDB_txn *txn;            /* the current write or read transaction */
     bool writing;
     logdb_state_t st;        /* writer: state including the open batch */
@@ -132,6 +135,26 @@ static at_err s_db_err(int rc, const char *what)
     return rc == MDB_MAP_FULL ? AT_ERR_MAP_FULL : AT_ERR_DB;
 }
 
+/*  The find indexes. A writer creating them on a log that has entries
+ *  records meta "find_from" = next_index: the entries below are not
+ *  indexed (until logdb_reindex). Returns an LMDB code. */
+static int s_open_find(logdb_t *self, MDB_txn *txn, bool readonly)
+{
+    bool present, created;
+    int rc = findex_open(self->fx, txn, !readonly, &present, &created);
+    if (rc)
+        return rc;
+    self->has_find = present || created;
+    if (!created)
+        return 0;
+    MDB_val nk = { 10, "next_index" }, nv, fk = { 9, "find_from" };
+    if (mdb_get(txn, self->meta, &nk, &nv) != 0 || nv.mv_size != 8)
+        return 0;   /* a new log: every entry will be indexed */
+    at_log_info("LOG-FIND", "this log had no find indexes: entries from now on are indexed; "
+                            "'attest log reindex' indexes the older ones");
+    return mdb_put(txn, self->meta, &fk, &nv, 0);
+}
+
 static at_err s_open_dbs(logdb_t *self, bool readonly)
 {
     MDB_txn *txn;
@@ -153,6 +176,8 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
         MDB_val k = { 6, "format" }, v = { 13, "attest-log-v1" };
         rc = mdb_put(txn, self->meta, &k, &v, 0);
     }
+    if (!rc)
+        rc = s_open_find(self, txn, readonly);
     if (rc) {
         mdb_txn_abort(txn);
         return s_db_err(rc, "init");
@@ -243,11 +268,12 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
     self->readonly = readonly;
     self->lock_fd = -1;
     self->tail = idtab_new(LOGDB_IDS_FLUSH);
+    self->fx = findex_new();
     int rc = mdb_env_create(&self->env);
     if (!rc && map_size)
         rc = mdb_env_set_mapsize(self->env, map_size);
     if (!rc)
-        rc = mdb_env_set_maxdbs(self->env, 5);
+        rc = mdb_env_set_maxdbs(self->env, 8);
     if (!rc && !readonly) {
         s_mkdirs(dir);
         if ((*err = s_lock_writer(self, dir)) != AT_OK) {
@@ -286,6 +312,7 @@ void logdb_destroy(logdb_t **self_p)
     if (self->lock_fd >= 0)
         close(self->lock_fd);   /* releases the writer lock */
     idtab_destroy(&self->tail);
+    findex_destroy(&self->fx);
     free(self->flush);
     free(self->bloom);
     free(self);
@@ -490,6 +517,8 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
     if (rc)
         return s_db_err(rc, "append entry");
     idtab_put(self->tail, e->id, e->index);
+    if (self->has_find)
+        findex_add(self->fx, e->index, e->att, e->att_len);
     if (self->bloom)
         s_bloom_add(self, e->id);
     entry_hash(self->enc, len, self->st.head);
@@ -575,6 +604,8 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
     bool cycle_done = false;
     if (!rc)
         rc = s_flush_step(self, &step_end, &cycle_done);
+    if (!rc && self->has_find)
+        rc = findex_write(self->fx, self->txn);   /* same txn: the indexes never lag the entries */
     if (rc) {
         logdb_abort(self);
         return s_db_err(rc, "commit meta");
@@ -595,6 +626,7 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
 /*  After a failed or aborted batch: back to the committed state. */
 static void s_forget_batch(logdb_t *self)
 {
+    findex_clear(self->fx);
     if (logdb_state(self, &self->st) != AT_OK)
         return;   /* logged already */
     idtab_drop_from(self->tail, self->st.next_index);
@@ -751,5 +783,167 @@ at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg)
     err = s_audit_walk(self, fn, arg);
     if (temporary)
         logdb_read_end(self);
+    return err;
+}
+
+/* ------------------------------------------------------------------ find */
+
+bool logdb_find_indexed(logdb_t *self, uint64_t *from)
+{
+    assert(self->txn);
+    *from = self->has_find ? s_meta_u64(self->txn, self->meta, "find_from") : logdb_count(self);
+    return self->has_find;
+}
+
+at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, uint64_t from, uint64_t to,
+                       logdb_index_fn *fn, void *arg)
+{
+    assert(self->txn && by < LOGDB_BY_COUNT_);
+    if (!self->has_find)
+        return AT_ERR_NOT_FOUND;
+    uint64_t count = logdb_count(self);
+    at_err err = findex_each(self->fx, self->txn, (findex_by_t) by, value, len, from, to < count ? to : count, fn, arg);
+    if (err == AT_ERR_DB)
+        at_log_limited(AT_LOG_ERROR, "LOG-DB", "reading the find index failed");
+    return err;
+}
+
+static at_err s_t_committed(logdb_t *self, uint64_t index, uint64_t *t)
+{
+    logdb_entry_t e;
+    at_err err = logdb_get(self, index, &e, NULL, NULL);
+    *t = e.t_committed;
+    return err;
+}
+
+at_err logdb_time_search(logdb_t *self, uint64_t t_us, uint64_t *index)
+{
+    uint64_t lo = 0, hi = logdb_count(self);
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2, t;
+        at_err err = s_t_committed(self, mid, &t);
+        if (err)
+            return err;
+        if (t < t_us)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *index = lo;
+    return AT_OK;
+}
+
+/*  hex[0..n) (n nibbles) parsed into out; false when not hex. */
+static bool s_parse_prefix(const char *hex, size_t n, uint8_t out[AT_ID_BYTES])
+{
+    memset(out, 0, AT_ID_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        char c = hex[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[i / 2] |= (uint8_t) (i % 2 ? v : v << 4);
+    }
+    return true;
+}
+
+static bool s_has_prefix(const uint8_t *id, const uint8_t *p, size_t nibbles)
+{
+    if (memcmp(id, p, nibbles / 2) != 0)
+        return false;
+    return nibbles % 2 == 0 || (id[nibbles / 2] & 0xf0) == p[nibbles / 2];
+}
+
+/*  A match: a second, different id makes the prefix ambiguous. */
+static void s_prefix_match(const uint8_t *id, uint8_t found[AT_ID_BYTES], int *n)
+{
+    if (*n == 0 || memcmp(found, id, AT_ID_BYTES) != 0)
+        (*n)++;
+    if (*n == 1)
+        memcpy(found, id, AT_ID_BYTES);
+}
+
+static at_err s_prefix_ids(logdb_t *self, const uint8_t *p, size_t nibbles, uint8_t found[AT_ID_BYTES], int *n)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(self->txn, self->ids, &cur) != 0)
+        return AT_ERR_DB;
+    MDB_val k = { (nibbles + 1) / 2, (void *) p }, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && *n < 2; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != AT_ID_BYTES || !s_has_prefix(k.mv_data, p, nibbles))
+            break;
+        s_prefix_match(k.mv_data, found, n);
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? AT_OK : s_db_err(rc, "id prefix");
+}
+
+at_err logdb_lookup_prefix(logdb_t *self, const char *hex, uint8_t id[AT_ID_BYTES], uint64_t *index)
+{
+    assert(self->txn);
+    size_t nibbles = strlen(hex);
+    uint8_t p[AT_ID_BYTES];
+    if (nibbles == 0 || nibbles > 2 * AT_ID_BYTES || !s_parse_prefix(hex, nibbles, p))
+        return AT_ERR_RANGE;
+    if (self->readonly && !self->tail_loaded) {
+        at_err err = s_load_tail(self, self->txn);
+        if (err)
+            return err;
+    }
+    int n = 0;
+    at_err err = s_prefix_ids(self, p, nibbles, id, &n);
+    idtab_entry_t *tail = err ? NULL : idtab_sorted(self->tail);
+    for (size_t i = 0; tail && i < idtab_count(self->tail) && n < 2; i++)
+        if (s_has_prefix(tail[i].id, p, nibbles))
+            s_prefix_match(tail[i].id, id, &n);
+    free(tail);
+    if (err)
+        return err;
+    if (n == 0)
+        return AT_ERR_NOT_FOUND;
+    return n > 1 ? AT_ERR_DUPLICATE : s_lookup(self, id, index);
+}
+
+/*  One pass of reindex: entries [lo, hi) noted, written, committed. */
+static at_err s_reindex_range(logdb_t *self, uint64_t lo, uint64_t hi, uint64_t find_from)
+{
+    at_err err = logdb_begin(self);
+    for (uint64_t i = lo; err == AT_OK && i < hi; i++) {
+        logdb_entry_t e;
+        if ((err = logdb_get(self, i, &e, NULL, NULL)) == AT_OK)
+            findex_add(self->fx, i, e.att, e.att_len);
+    }
+    int rc = err ? 0 : findex_write(self->fx, self->txn);
+    if (!rc && !err)
+        rc = s_put_meta_u64(self, "find_from", find_from);
+    if (err || rc) {
+        logdb_abort(self);
+        return err ? err : s_db_err(rc, "reindex");
+    }
+    rc = mdb_txn_commit(self->txn);
+    self->txn = NULL;
+    self->writing = false;
+    return rc ? s_db_err(rc, "reindex commit") : AT_OK;
+}
+
+at_err logdb_reindex(logdb_t *self, uint64_t *done)
+{
+    assert(!self->txn && !self->readonly);
+    *done = 0;
+    if (logdb_read_begin(self) != AT_OK)
+        return AT_ERR_DB;
+    uint64_t from;
+    (void) logdb_find_indexed(self, &from);
+    logdb_read_end(self);
+    /* Downwards in slices, so that find_from stays true after each commit. */
+    at_err err = AT_OK;
+    for (uint64_t hi = from; hi > 0 && err == AT_OK;) {
+        uint64_t lo = hi > LOGDB_REINDEX_SLICE ? hi - LOGDB_REINDEX_SLICE : 0;
+        if ((err = s_reindex_range(self, lo, hi, lo)) == AT_OK)
+            *done += hi - lo;
+        hi = lo;
+    }
     return err;
 }

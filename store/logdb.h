@@ -16,9 +16,20 @@
  *               got_reason u8, expected_verdict u8, expected_reason u8,
  *               t_audited u64 big-endian (wall us), then the worker's name
  *               (0..64 bytes, the rest of the value)
+ *    "by_attester", "by_schema", "by_subject": the find indexes
+ *               (store/findex.h): MDB_DUPSORT|MDB_DUPFIXED, key = u32
+ *               big-endian index >> 14 (a bucket of 16384 entries), then the
+ *               first 8 bytes of the attester key or of BLAKE2b-128 of the
+ *               schema or subject; values = u64 big-endian
+ *               indices of the entries whose attestation has it (candidates:
+ *               check the entry), written at commit in the batch's txn, for
+ *               every entry at or above meta "find_from"
  *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
- *               "ids_upto" -> u64 big-endian; "head" -> 32 bytes, hash of the
- *               last entry
+ *               "ids_upto", "find_from" (absent = 0) -> u64 big-endian;
+ *               "head" -> 32 bytes, hash of the last entry
+ *  There is no time index: t_committed does not decrease along the log
+ *  (one writer, the wall clock read per batch), so logdb_time_search
+ *  bisects the entries.
  *  The "ids" database is written in bulk: once LOGDB_IDS_FLUSH ids are
  *  pending they are sorted and written in key order, a step of
  *  LOGDB_IDS_STEP_MIN..LOGDB_IDS_STEP per commit (four per entry of the
@@ -138,6 +149,40 @@ at_err logdb_audit_record(logdb_t *self, const logdb_audit_t *a) __attribute__((
  *  that does not decode. */
 typedef int(logdb_audit_fn)(const logdb_audit_t *a, void *arg);
 at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg) __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- find */
+
+typedef enum { LOGDB_BY_ATTESTER = 0, LOGDB_BY_SCHEMA = 1, LOGDB_BY_SUBJECT = 2, LOGDB_BY_COUNT_ = 3 } logdb_by_t;
+#define LOGDB_REINDEX_SLICE 262144   /* entries indexed per transaction by logdb_reindex */
+
+/*  In a read snapshot: true when the log has the find indexes; *from is the
+ *  first index they cover (the entries below must be scanned), the count of
+ *  entries when there are none. */
+bool logdb_find_indexed(logdb_t *self, uint64_t *from);
+/*  Calls fn on the index of every entry at or above find_from whose field
+ *  `by` MAY be value[0..len) (the attester's 32 bytes, the schema's or the
+ *  subject's bytes), ascending, until fn returns non-zero: the caller
+ *  checks each against the entry (hash collisions). Only the index buckets
+ *  holding [from, to) are read: fn may see indices a little outside it.
+ *  AT_ERR_NOT_FOUND when the log has no find indexes; AT_ERR_DB,
+ *  AT_ERR_CORRUPT. */
+typedef int(logdb_index_fn)(uint64_t index, void *arg);
+at_err logdb_find_each(logdb_t *self, logdb_by_t by, const void *value, size_t len, uint64_t from, uint64_t to,
+                       logdb_index_fn *fn, void *arg) __attribute__((warn_unused_result));
+/*  The first index whose t_committed is >= t_us (the count when none), by
+ *  bisection of the snapshot's entries. */
+at_err logdb_time_search(logdb_t *self, uint64_t t_us, uint64_t *index) __attribute__((warn_unused_result));
+/*  The id that begins with the hex digits hex (1..64, any case; an odd
+ *  count allowed), in *id, and the index logdb_lookup_id gives for it. In a
+ *  read snapshot. AT_ERR_RANGE: not hex; AT_ERR_NOT_FOUND; AT_ERR_DUPLICATE:
+ *  ambiguous (two ids or more begin so; *id is one of them). */
+at_err logdb_lookup_prefix(logdb_t *self, const char *hex, uint8_t id[AT_ID_BYTES], uint64_t *index)
+    __attribute__((warn_unused_result));
+/*  Writer, outside a batch: indexes the entries below find_from (a log
+ *  written before the find indexes), LOGDB_REINDEX_SLICE per transaction
+ *  from the top down, lowering find_from after each. *done = entries
+ *  indexed. */
+at_err logdb_reindex(logdb_t *self, uint64_t *done) __attribute__((warn_unused_result));
 
 /*  The same as entry_decode() and entry_hash() (store/entry.h), under the
  *  names older callers use. */

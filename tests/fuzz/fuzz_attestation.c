@@ -4,9 +4,12 @@
  *  signature, time at a fixed "now"). Oracles: the two agree on whether the
  *  bytes decode; a decoded attestation passes attestation_check, re-encodes,
  *  and the re-encoding decodes to the same fields, the same id and the same
- *  judgement (the signature and id cover the fields, not the encoding).
+ *  judgement (the signature and id cover the fields, not the encoding);
+ *  the find index's field walk (store/findex.c) indexes every attestation
+ *  that decodes.
  */
 #include "attestation.h"
+#include "findex.h"
 #include "fuzz.h"
 #include <string.h>
 
@@ -33,6 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t id[AT_ID_BYTES], id2[AT_ID_BYTES];
     at_err rc = attestation_decode(&a, data, size);
     at_err judged = attestation_judge(data, size, S_NOW, S_SKEW, id);
+    static findex_t *fx;
+    if (!fx)
+        fx = findex_new();
+    findex_clear(fx);
+    findex_add(fx, 7, data, size);   /* any bytes: no crash; a decodable attestation is indexed */
+    FUZZ_CHECK(rc != AT_OK || findex_pending(fx) == 1);
     FUZZ_CHECK((rc == AT_OK) == (judged == AT_OK || judged == AT_ERR_SIGNATURE || judged == AT_ERR_EXPIRED ||
                                  judged == AT_ERR_NOT_YET_VALID));
     if (rc != AT_OK)

@@ -94,6 +94,8 @@ def gen_attestation():
         write("attestation", name, data)
     write("attestation", "trailing", ATTS["min"][0] + b"\xc0")
     write("attestation", "huge_array", b"\xdd\xff\xff\xff\xff")
+    # array16 and uint8 headers where fixarray/fixint would do: decodes (and must be find-indexed)
+    write("attestation", "wide-headers", b"\xdc\x00\x09\xcc\x01" + ATTS["min"][0][2:])
 
 
 def jline(obj):
