@@ -115,6 +115,8 @@ struct sink_t {
     size_t nlate;
     audit_t *audit;                  /* the spot audit (audit.h) */
     zhashx_t *quarantined;           /* worker identities quarantined (NUL-terminated keys) */
+    uint64_t window;                 /* pipeline-window, sent in SINK_HELLO */
+    int exit_code;                   /* non-zero: stop sink_run with it (2: the broker refused our config) */
 };
 
 typedef void (*s_handler_fn)(sink_t *self, const wire_msg_t *m);
@@ -170,7 +172,7 @@ static void s_send_hello(sink_t *self)
 {
     wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
                             .next_seq = self->next_seq, .next_index = self->next_index,
-                            .epoch = self->has_epoch ? self->epoch : 0 };
+                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window };
     (void) wire_send_sink_hello(&self->out, &h);
     self->c.send_failures = self->out.failures;
 }
@@ -552,7 +554,25 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         s_send_hello(self);
 }
 
-static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
+/*  ERROR [reason, text] from the broker. reason config: the broker refused
+ *  to register us because a setting that must match its own does not (the
+ *  pipeline-window): retrying cannot help, so the sink stops with exit 2.
+ *  Anything else is logged and the heartbeat goes on. */
+static void s_on_error(sink_t *self, const wire_msg_t *m)
+{
+    const wire_error_t *e = &m->u.error;
+    if (e->reason == AT_ERR_CONFIG) {
+        at_log_error("SNK-WINDOW-MISMATCH", "the broker refused this sink: %.*s; set the same pipeline-window on"
+                     " both and restart", (int) e->text_len, e->text);
+        self->exit_code = 2;
+        return;
+    }
+    at_log_limited(AT_LOG_WARN, "SNK-BROKER-ERROR", "the broker answered ERROR %s: %.*s", at_strerror(e->reason),
+                   (int) e->text_len, e->text);
+}
+
+static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome,
+                                                                 [WIRE_ERROR] = s_on_error };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
@@ -708,7 +728,7 @@ int sink_run(sink_t *self)
     uint64_t now = at_clock_mono_us();
     self->next_hello = now + self->heartbeat_us;
     self->next_stats = now + S_STATS_US;
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->exit_code) {
         zmq_pollitem_t items[2] = { { self->dealer_h, 0, ZMQ_POLLIN, 0 }, { self->pull_h, 0, ZMQ_POLLIN, 0 } };
         s_batch_pause(self);
         if (zmq_poll(items, 2, s_poll_timeout_ms(self)) < 0) {
@@ -730,7 +750,7 @@ int sink_run(sink_t *self)
         s_metrics(self);
     }
     s_shutdown(self);
-    return rc;
+    return self->exit_code ? self->exit_code : rc;
 }
 
 /* -------------------------------------------------------------- creating */
@@ -807,6 +827,7 @@ sink_t *sink_new(const sink_settings_t *s)
     self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
     self->map_size_mb = (int) s->map_size_mb;
     self->id_filter_mb = (int) s->id_filter_mb;
+    self->window = (uint64_t) s->pipeline_window;
     wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);

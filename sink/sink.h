@@ -51,7 +51,9 @@ extern const char *const sink_summary;
 sink_t *sink_new(const sink_settings_t *s);
 
 /*  Runs until SIGINT/SIGTERM; on the signal commits the ready prefix, logs
- *  a summary and returns 0. Returns non-zero on a fatal error. */
+ *  a summary and returns 0. Returns 2 when the broker refused the sink's
+ *  configuration (ERROR config: its pipeline-window differs, logged as
+ *  SNK-WINDOW-MISMATCH), 1 on another fatal error. */
 int sink_run(sink_t *self);
 
 /*  Closes the sockets and the log; sets *self_p to NULL; safe twice. */
