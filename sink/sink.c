@@ -45,8 +45,10 @@ const char *const sink_summary =
 #define S_ sink_settings_t
 static const cfg_def_t s_settings[] = {
     CFG_STR_AT(S_, log_dir, "log-dir", "attest-data/log", "directory of the LMDB log (created if missing)"),
-    CFG_STR_AT(S_, verdicts, "verdicts", "tcp://*:5557", "endpoint to bind for worker verdicts (PULL)"),
-    CFG_STR_AT(S_, broker, "broker", "tcp://127.0.0.1:5556", "broker backend endpoint to connect to (DEALER)"),
+    CFG_ENDPOINT_AT(S_, verdicts, "verdicts", ENDPOINT_BIND, "tcp://*:5557",
+                    "endpoint to bind for worker verdicts (PULL; HOST:PORT or :PORT too)"),
+    CFG_ENDPOINT_AT(S_, broker, "broker", ENDPOINT_CONNECT, "tcp://127.0.0.1:5556",
+                    "broker backend endpoint to connect to (DEALER; HOST:PORT too)"),
     CFG_INT_ALIAS_AT(S_, pipeline_window, "pipeline-window", "window", "16384", 64, REORDER_WINDOW_MAX,
                      "reorder window in sequence numbers; must equal the broker's pipeline-window"),
     CFG_INT_AT(S_, commit_max, "commit-max", "4096", 1, 65536, "most entries in one transaction"),
