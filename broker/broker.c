@@ -604,8 +604,9 @@ broker_t *broker_new(const broker_settings_t *set)
         return NULL;
     }
     self->last_tick = at_clock_mono_us();
-    at_log_info("BRK-START", "broker up: frontend %s, backend %s, pipeline window %" PRIu64 ", epoch %" PRIu64,
-                set->frontend, set->backend, window, sinklink_epoch(self->sink));
+    at_log_info("BRK-START", "broker up: producers connect to %s, workers and the sink to %s; pipeline-window %"
+                PRIu64 ", epoch %" PRIu64 " (settings: CFG lines at --log-level debug)", set->frontend, set->backend,
+                window, sinklink_epoch(self->sink));
     return self;
 }
 

@@ -463,7 +463,7 @@ void cfg_print_version(const char *prog, FILE *out)
 void cfg_log(const cfg_t *self)
 {
     for (size_t i = 0; i < self->ndefs; i++)
-        at_log_info("CFG", "%s = %s%s", self->defs[i].name, self->values[i], self->set[i] ? "" : " (default)");
+        at_log_debug("CFG", "%s = %s%s", self->defs[i].name, self->values[i], self->set[i] ? "" : " (default)");
     for (size_t i = 0; i < self->ndefs; i++)
         if (self->by_alias[i])
             at_log_warn("CFG-DEPRECATED", "'%s' is the old name of '%s' and goes away in the next release; "

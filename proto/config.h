@@ -149,8 +149,9 @@ const char *cfg_suggest(const char *word, size_t len, const char *const *names, 
 
 /*  "<prog> <version> (<git commit>)" and a newline. */
 void cfg_print_version(const char *prog, FILE *out);
-/*  Logs the effective configuration, one line per setting, and warns once
- *  for each deprecated name that was used. */
+/*  Logs the effective configuration at debug level, one CFG line per
+ *  setting (the daemons' one start-up line at info says what matters), and
+ *  warns once for each deprecated name that was used. */
 void cfg_log(const cfg_t *self);
 
 /*  The one main path of every executable. */

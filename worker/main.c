@@ -132,8 +132,8 @@ static int s_run(const worker_settings_t *s)
         free(threads);
         return 1;
     }
-    at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, s->broker,
-                s->sink);
+    at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s (settings: CFG lines at"
+                " --log-level debug)", base, n, s->broker, s->sink);
     if (s->test_lie)
         at_log_warn("WRK-LIE", "worker %s: TEST ONLY test-lie is on: every bad signature is judged valid", base);
     /* Exit status 1 when a thread cannot start (the started ones are told to

@@ -285,7 +285,7 @@ def builtin_defaults(bindir, tmp, settings):
     few settings this run has to set."""
     out, procs = {}, {}
     for role in ROLES:
-        argv = [os.path.join(bindir, "attest-" + role)]
+        argv = [os.path.join(bindir, "attest-" + role), "--log-level", "debug"]   # CFG lines are at debug
         if role == "broker":
             argv += ["--frontend", "tcp://127.0.0.1:%d" % cl.free_port(),
                      "--backend", "tcp://127.0.0.1:%d" % cl.free_port()]
@@ -329,6 +329,7 @@ def start_config(t, bindir, tmp, i, label, role, text, extra, known, backend, de
         o = listener_override(key, given.get(key), known.get(key))
         if o is not None:
             over[key] = o
+    over["log-level"] = "debug"                    # the CFG lines checked below are at debug
     if role == "sink":
         over["log-dir"] = os.path.join(tmp, "log%d" % i)
         over["broker"] = dead                      # no broker: the sink runs all the same
