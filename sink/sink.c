@@ -60,7 +60,10 @@ static const cfg_def_t s_settings[] = {
                "under load, wake at most once per this many microseconds (0: on every message)"),
     CFG_INT_AT(S_, id_filter_mb, "id-filter-mb", "4", 1, 65536,
                "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log"),
-    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB"),
+    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "65536", 1, INT64_C(1) << 22,
+               "the log's maximum size in MiB: the LMDB map doubles on demand up to this"),
+    CFG_INT_AT(S_, map_initial_mb, "map-initial-mb", "256", 1, INT64_C(1) << 22,
+               "the LMDB map's size at start in MiB (at least what the log holds; at most map-size-mb)"),
     CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
     CFG_STR_AT(S_, audit_sample, "audit-sample", "1",
                "percentage of committed verdicts re-judged by the spot audit, 0..100, two decimals at most (0: off)"),
@@ -93,7 +96,9 @@ struct sink_t {
     size_t commit_max;
     uint64_t commit_delay_us, commit_delay_max_us, heartbeat_us, batch_us;
     uint64_t queue_wait_us;          /* moving average of t_dispatched - t_received */
-    int map_size_mb;
+    int map_size_mb;                 /* the map's maximum */
+    int map_initial_mb;              /* its size at open (LMDB raises it to what the file holds) */
+    logdb_map_usage_t map;           /* after the last commit (or open, or growth) */
     int id_filter_mb;
     logdb_t *log;
     reorder_t *rb;
@@ -202,14 +207,33 @@ static void s_flush_late(sink_t *self)
 
 /* ----------------------------------------------------------- committing */
 
+static void s_note_map(sink_t *self)
+{
+    if (logdb_map_usage(self->log, &self->map) != AT_OK)
+        memset(&self->map, 0, sizeof self->map);
+}
+
+/*  After a batch failed with a full map: doubles the map up to map-size-mb
+ *  (no transaction is open now). True when it grew: run the batch again. */
+static bool s_grow_map(sink_t *self)
+{
+    uint64_t was = self->map.map_size, now;
+    if (logdb_grow(self->log, (uint64_t) self->map_size_mb << 20, &now) != AT_OK)
+        return false;
+    s_note_map(self);
+    at_log_info("SNK-MAP-GROW", "log map grown from %" PRIu64 " to %" PRIu64 " MiB (maximum map-size-mb %d) at index %"
+                PRIu64, was >> 20, now >> 20, self->map_size_mb, self->next_index);
+    return true;
+}
+
 static at_err s_commit_failed(sink_t *self, at_err rc, size_t n)
 {
     self->c.commit_failures++;
     self->retry_at = at_clock_mono_us() + S_RETRY_US;
     if (rc == AT_ERR_MAP_FULL)
-        at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "LMDB map full at index %" PRIu64
-                       ": raise --map-size-mb (now %d); %zu verdicts held, retrying",
-                       self->next_index, self->map_size_mb, n);
+        at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "the log is full: its map is at the maximum map-size-mb %d at"
+                       " index %" PRIu64 "; raise map-size-mb and restart the sink; %zu verdicts held, retrying",
+                       self->map_size_mb, self->next_index, n);
     else
         at_log_limited(AT_LOG_ERROR, "SNK-COMMIT", "commit of %zu verdicts from seq %" PRIu64
                        " failed: %s; retrying in 100 ms", n, self->next_seq, at_strerror(rc));
@@ -380,16 +404,13 @@ static int s_load_quarantined(const logdb_audit_t *a, void *arg)
     return 0;
 }
 
-/*  One transaction over at most commit_max ready verdicts. */
-static at_err s_commit_once(sink_t *self)
+/*  One transaction over n ready verdicts; on failure nothing is kept. */
+static at_err s_commit_batch(sink_t *self, size_t n)
 {
-    size_t n = reorder_ready(self->rb);
-    if (n > self->commit_max)
-        n = self->commit_max;
     uint64_t t0 = at_clock_mono_us();
     at_err rc = logdb_begin(self->log);
     if (rc != AT_OK)
-        return s_commit_failed(self, rc, n);
+        return rc;
     uint64_t now = at_clock_wall_us(), next_index = self->next_index;
     for (size_t i = 0; i < n && i < S_PREFETCH; i++)
         s_prefetch(self, i);
@@ -403,17 +424,31 @@ static at_err s_commit_once(sink_t *self)
             rc = s_commit_one(self, &it, now, &self->batch[i]);
         if (rc != AT_OK) {
             logdb_abort(self->log);
-            return s_commit_failed(self, rc, n);
+            return rc;
         }
         if (!self->batch[i].duplicate)
             next_index = self->batch[i].index + 1;
     }
     if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
-        return s_commit_failed(self, rc, n);
+        return rc;
     sink_metrics_commit(self->metrics, at_clock_mono_us() - t0);
     s_audit_offer(self, n);
     s_committed(self, n, next_index);
+    s_note_map(self);
     return AT_OK;
+}
+
+/*  One transaction over at most commit_max ready verdicts; a full map is
+ *  grown (doubled, up to map-size-mb) and the batch run again. */
+static at_err s_commit_once(sink_t *self)
+{
+    size_t n = reorder_ready(self->rb);
+    if (n > self->commit_max)
+        n = self->commit_max;
+    at_err rc;
+    while ((rc = s_commit_batch(self, n)) == AT_ERR_MAP_FULL && s_grow_map(self)) {
+    }
+    return rc == AT_OK ? AT_OK : s_commit_failed(self, rc, n);
 }
 
 /*  Commits the ready prefix when a group commit is due. */
@@ -667,6 +702,9 @@ static void s_metrics(sink_t *self)
     s.audit_disagreements = a.disagreements;
     s.quarantined = zhashx_size(self->quarantined);
     s.quarantined_dropped = self->c.quarantined_dropped;
+    s.map_size = self->map.map_size;
+    s.map_used = self->map.used;
+    s.map_used_ppm = (uint64_t) ((double) self->map.used * 1e6 / (double) ((uint64_t) self->map_size_mb << 20));
     sink_metrics_publish(self->metrics, &s);
 }
 
@@ -764,9 +802,13 @@ static at_err s_open_log(sink_t *self, const char *dir)
         return AT_ERR_IO;
     }
     at_err rc;
-    self->log = logdb_open(dir, false, (uint64_t) self->map_size_mb << 20, &rc);
+    self->log = logdb_open(dir, false, (uint64_t) self->map_initial_mb << 20, &rc);
     if (!self->log)
         return rc;
+    s_note_map(self);
+    if (self->map.used > (uint64_t) self->map_size_mb << 20)
+        at_log_warn("SNK-MAPFULL", "the log at %s holds %" PRIu64 " MiB, more than map-size-mb %d: nothing more can be"
+                    " appended; raise map-size-mb", dir, self->map.used >> 20, self->map_size_mb);
     logdb_state_t st;
     if ((rc = logdb_state(self->log, &st)) != AT_OK)
         return rc;
@@ -828,6 +870,7 @@ sink_t *sink_new(const sink_settings_t *s)
     self->batch_us = (uint64_t) s->batch_us;
     self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
     self->map_size_mb = (int) s->map_size_mb;
+    self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
     self->window = (uint64_t) s->pipeline_window;
     wire_items_init(&self->results, WIRE_COMMITTED);

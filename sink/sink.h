@@ -11,9 +11,11 @@
  *
  *  Group commit: a transaction is written when the ready prefix reaches
  *  commit-max, when its oldest verdict has waited commit-delay-us, or when
- *  the PULL socket has no more input right now. A failed commit (e.g. a full
- *  LMDB map) keeps the verdicts and is retried after 100 ms; the watermark
- *  never advances past what is durable.
+ *  the PULL socket has no more input right now. A full LMDB map is doubled
+ *  (up to map-size-mb, SNK-MAP-GROW) and the batch run again at once. A
+ *  failed commit (e.g. the map full at its maximum) keeps the verdicts and
+ *  is retried after 100 ms; the watermark never advances past what is
+ *  durable.
  *
  *  Spot audit (audit.h): a sample of the committed verdicts is re-judged by
  *  an audit thread. On a disagreement the sink logs and counts it, records
@@ -37,7 +39,9 @@ typedef struct {
     int64_t clock_skew_s;         /* the audit's clock skew: the workers' clock-skew-s */
     int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
     int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
-    int64_t id_filter_mb, map_size_mb, heartbeat_ms;
+    int64_t id_filter_mb, heartbeat_ms;
+    int64_t map_size_mb;          /* the log's maximum: the map doubles on demand up to it */
+    int64_t map_initial_mb;       /* the map at start */
 } sink_settings_t;
 
 /*  The settings table of attest-sink (static; binds sink_settings_t). */

@@ -10,6 +10,7 @@ struct sink_metrics_t {
     metrics_series_t *buffered, *next_index, *next_seq, *commit_seconds, *registered;
     metrics_series_t *audit_sampled, *audit_checked, *audit_dropped, *audit_disagreements;
     metrics_series_t *quarantined, *quarantined_dropped;
+    metrics_series_t *map_size, *map_used, *map_used_ratio;
 };
 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
@@ -35,6 +36,12 @@ static void s_define(sink_metrics_t *self)
     self->registered = metrics_gauge(m, "attest_sink_registered",
                                      "1 once the log is open and the sink has adopted a broker's epoch.");
     metrics_ready_when(m, self->registered, "not registered with a broker yet (no SINK_WELCOME)");
+    self->map_size = metrics_gauge(m, "attest_sink_map_size_bytes",
+                                   "Size of the log's LMDB map now; it doubles on demand up to map-size-mb.");
+    self->map_used = metrics_gauge(m, "attest_sink_map_used_bytes", "Bytes of the log's map in use (pages).");
+    self->map_used_ratio = metrics_series(metrics_family(m, "attest_sink_map_used_ratio", METRICS_GAUGE,
+                                                         "Log map in use over its maximum (map-size-mb): alert at 0.8.",
+                                                         NULL, 1000000), NULL);
     self->malformed = metrics_counter(m, "attest_sink_malformed_total",
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
@@ -96,6 +103,9 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->audit_disagreements, s->audit_disagreements);
     metrics_set(self->quarantined, s->quarantined);
     metrics_set(self->quarantined_dropped, s->quarantined_dropped);
+    metrics_set(self->map_size, s->map_size);
+    metrics_set(self->map_used, s->map_used);
+    metrics_set(self->map_used_ratio, s->map_used_ppm);
 }
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us)

@@ -24,6 +24,8 @@ typedef struct {
     uint64_t audit_sampled, audit_checked, audit_dropped, audit_disagreements;
     uint64_t quarantined;           /* workers quarantined (gauge) */
     uint64_t quarantined_dropped;   /* their verdicts dropped */
+    uint64_t map_size, map_used;    /* the LMDB map now and the bytes in use (logdb_map_usage) */
+    uint64_t map_used_ppm;          /* map_used per million of the maximum (map-size-mb) */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
