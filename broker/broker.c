@@ -375,9 +375,30 @@ static void s_on_heartbeat(broker_t *self, worker_t *w, const wire_msg_t *m)
 
 /* ---------- backend: the sink ---------- */
 
+/*  A sink whose pipeline-window is not the broker's would drop verdicts
+ *  beyond its own window (SNK-WINDOW) or hold a smaller reorder buffer than
+ *  the numbering needs: it is refused at every SINK_HELLO (ERROR config, a
+ *  rate-limited BRK-SINK line) and never registered. True when refused. */
+static bool s_sink_window_refused(broker_t *self, const wire_msg_t *m)
+{
+    uint64_t mine = tasks_window(self->tasks), theirs = m->u.sink_hello.window;
+    if (theirs == mine)
+        return false;
+    char text[160];
+    snprintf(text, sizeof text, "broker pipeline-window %" PRIu64 ", sink %" PRIu64 ": they must be equal", mine,
+             theirs);
+    at_log_limited(AT_LOG_ERROR, "BRK-SINK", "sink %.*s refused: %s", (int) m->u.sink_hello.instance_len,
+                   m->u.sink_hello.instance, text);
+    wire_peer_t to = { m->rid, m->rid_len, "backend" };
+    wire_send_error(&self->bout, &to, AT_ERR_CONFIG, text);
+    return true;
+}
+
 static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
+    if (s_sink_window_refused(self, m))
+        return;
     sinklink_plan_t plan = sinklink_hello(self->sink, m->rid, m->rid_len, &m->u.sink_hello,
                                           tasks_next_seq(self->tasks), at_clock_mono_us());
     if (plan.renumber)
@@ -701,8 +722,9 @@ broker_t *broker_new(const broker_settings_t *set, const curve_keys_t *keys)
     }
     self->last_tick = at_clock_mono_us();
     zap_watch_sighup();
-    at_log_info("BRK-START", "broker up: frontend %s, backend %s, pipeline window %" PRIu64 ", epoch %" PRIu64,
-                set->frontend, set->backend, window, sinklink_epoch(self->sink));
+    at_log_info("BRK-START", "broker up: producers connect to %s, workers and the sink to %s; pipeline-window %"
+                PRIu64 ", epoch %" PRIu64 " (settings: CFG lines at --log-level debug)", set->frontend, set->backend,
+                window, sinklink_epoch(self->sink));
     return self;
 }
 

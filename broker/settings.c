@@ -4,8 +4,10 @@
 
 #define T broker_settings_t
 static const cfg_def_t s_table[] = {
-    CFG_STR_AT(T, frontend, "frontend", "tcp://*:5555", "endpoint producers connect to (ROUTER, bound)"),
-    CFG_STR_AT(T, backend, "backend", "tcp://*:5556", "endpoint workers and the sink connect to (ROUTER, bound)"),
+    CFG_ENDPOINT_AT(T, frontend, "frontend", ENDPOINT_BIND, "tcp://*:5555",
+                    "endpoint producers connect to (ROUTER, bound; HOST:PORT or :PORT too)"),
+    CFG_ENDPOINT_AT(T, backend, "backend", ENDPOINT_BIND, "tcp://*:5556",
+                    "endpoint workers and the sink connect to (ROUTER, bound; HOST:PORT or :PORT too)"),
     CFG_INT_ALIAS_AT(T, pipeline_window, "pipeline-window", "window", "16384", 64, 1 << 18,
                      "attestations admitted and not yet committed (the task ring); must equal the sink's"),
     CFG_INT_AT(T, producer_window, "producer-window", "4096", 1, 1 << 22, "most credit one producer may hold"),

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 static const cfg_def_t s_settings[] = {
-    CFG_INT_NAMED("n", "100000", 1, 100000000, "attestations to submit"),
+    CFG_INT_NAMED_SHORT("n", 'n', "100000", 1, 100000000, "attestations to submit"),
     CFG_INT_NAMED("producers", "2", 1, 64, "producer threads, one client connection each"),
     CFG_INT_NAMED("workers", "2", 1, 64, "worker processes"),
     CFG_INT_NAMED("threads", "1", 1, 64, "verifier threads per worker"),
@@ -39,7 +39,8 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_NAMED("worker-args", "", "extra flags for every worker, e.g. \"--credit 128 --chunk 32\""),
     CFG_STR_NAMED("broker-args", "", "extra flags for the broker, e.g. \"--batch-us 500\""),
     CFG_STR_NAMED("sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 2000\""),
-    CFG_STR_NAMED("broker", "", "use a running cluster at this frontend endpoint (with --log-dir)"),
+    CFG_ENDPOINT_NAMED("broker", ENDPOINT_CONNECT, "",
+                       "use a running cluster at this frontend endpoint, HOST:PORT too (with --log-dir)"),
     CFG_STR_NAMED("log-dir", "", "log directory of the running cluster given by --broker"),
     CFG_STR_NAMED("data-dir", "", "data directory of the local cluster (default: a temporary one)"),
     CFG_BOOL_NAMED("keep", "false", "keep the temporary data directory"),

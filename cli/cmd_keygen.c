@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 static const cfg_def_t s_defs[] = {
-    CFG_STR_NAMED("out", NULL, "key file to write (required)"),
+    CFG_STR_NAMED_SHORT("out", 'o', NULL, "key file to write (required)"),
     CFG_BOOL_NAMED("force", "false", "overwrite FILE if it exists"),
     CFG_BOOL_NAMED("curve", "false", "a CURVE key pair for the links: FILE (public) and FILE_secret (0600)"),
 };

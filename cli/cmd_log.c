@@ -46,9 +46,9 @@
 
 static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("dir", "attest-data/log", "log directory (holds data.mdb)"),
-    CFG_INT_NAMED("n", "10", 0, INT64_MAX, "tail: how many entries"),
-    CFG_BOOL_NAMED("follow", "false", "tail: keep printing new entries until Ctrl-C"),
-    CFG_STR_NAMED("out", NULL, "export: file to write (default: standard output)"),
+    CFG_INT_NAMED_SHORT("n", 'n', "10", 0, INT64_MAX, "tail: how many entries"),
+    CFG_BOOL_NAMED_SHORT("follow", 'f', "false", "tail: keep printing new entries until Ctrl-C"),
+    CFG_STR_NAMED_SHORT("out", 'o', NULL, "export: file to write (default: standard output)"),
     CFG_INT_NAMED("clock-skew-s", "300", 0, 86400, "verify: the clock skew the workers allowed (their --clock-skew-s)"),
     CFG_INT_NAMED("from", "0", 0, INT64_MAX, "verify: first index to check (the chain link into it is checked too)"),
     CFG_STR_NAMED("worker", "", "verify: list and re-judge the entries this worker judged, and the audit's "

@@ -36,8 +36,8 @@
 #define S_READ_CHUNK 65536
 
 static const cfg_def_t s_defs[] = {
-    CFG_STR_NAMED("broker", "tcp://127.0.0.1:5555", "broker frontend endpoint"),
-    CFG_STR_NAMED("key", NULL, "key file (attest keygen) to sign lines that carry no signature"),
+    CFG_ENDPOINT_NAMED("broker", ENDPOINT_CONNECT, "tcp://127.0.0.1:5555", "broker frontend endpoint (HOST:PORT too)"),
+    CFG_STR_NAMED_SHORT("key", 'k', NULL, "key file (attest keygen) to sign lines that carry no signature"),
     CFG_STR_NAMED("producer", NULL, "producer name shown in the log (default: submit-<pid>)"),
     CFG_STR_NAMED("curve-secret", NULL, "this producer's CURVE secret certificate (attest keygen --curve); "
                   "required unless --insecure (attest up: DATA/keys/producer_secret)"),

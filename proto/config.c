@@ -67,10 +67,26 @@ static bool s_convert(const char *prog, const cfg_def_t *d, const char *value, c
     return true;
 }
 
+static bool s_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/*  Short names: letters, not 'h' (--help), each used once. */
+static void s_check_shorts(const char *prog, const cfg_def_t *defs, size_t ndefs)
+{
+    for (size_t i = 0; i < ndefs; i++) {
+        char c = defs[i].short_name;
+        if (c && (!s_letter(c) || c == 'h'))
+            s_abort(prog, "short name is not a letter or is 'h', of setting", defs[i].name);
+        for (size_t j = i + 1; j < ndefs && c; j++)
+            if (defs[j].short_name == c)
+                s_abort(prog, "short name used twice, the second by", defs[j].name);
+    }
+}
+
 cfg_t *cfg_new(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs)
 {
     if (ndefs > S_MAX_DEFS)
         s_abort(prog, "too many settings in the table of", prog);
+    s_check_shorts(prog, defs, ndefs);
     cfg_t *self = at_calloc(1, sizeof *self);
     self->prog = prog;
     self->summary = summary;
@@ -124,11 +140,29 @@ static int s_index(const cfg_t *self, const char *name, cfg_type type)
     return i;
 }
 
+/*  An endpoint setting's value in full (endpoint.h) into buf; prints why
+ *  not. */
+static bool s_endpoint(const char *prog, const cfg_def_t *d, const char *value, const char *origin, char *buf,
+                       size_t cap)
+{
+    if (endpoint_normalise(value, (endpoint_use) d->endpoint, buf, cap) == AT_OK)
+        return true;
+    fprintf(stderr, "%s: %s: --%s wants an endpoint (tcp://HOST:PORT, HOST:PORT or :PORT), got '%s'\n", prog, origin,
+            d->name, value);
+    return false;
+}
+
 /*  Checks and stores one value; prints the reason on failure. */
 static at_err s_set(cfg_t *self, int i, bool alias, const char *value, const char *origin)
 {
+    char full[512];
     if (!s_convert(self->prog, &self->defs[i], value, origin, &self->num[i]))
         return AT_ERR_CONFIG;
+    if (self->defs[i].endpoint) {
+        if (!s_endpoint(self->prog, &self->defs[i], value, origin, full, sizeof full))
+            return AT_ERR_CONFIG;
+        value = full;
+    }
     free(self->values[i]);
     self->values[i] = at_strdup(value);
     self->set[i] = true;
@@ -230,6 +264,25 @@ static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
  *  word after a bool flag is the next argument. */
 static bool s_bool_word(const char *arg) { return arg && (strcmp(arg, "true") == 0 || strcmp(arg, "false") == 0); }
 
+/*  The value of option `shown` (entry i, or --config when i < 0) at
+ *  argv[*k]: `value` when given inline, else the next argument (for a bool:
+ *  the next "true"/"false", else true); consumes it. NULL after printing
+ *  why. */
+static const char *s_flag_value(const cfg_t *self, int argc, char **argv, int *k, int i, const char *value,
+                                const char *shown)
+{
+    if (!value && i >= 0 && self->defs[i].type == CFG_BOOL)
+        value = s_bool_word(*k + 1 < argc ? argv[*k + 1] : NULL) ? argv[++*k] : "true";
+    if (!value) {
+        if (*k + 1 >= argc) {
+            fprintf(stderr, "%s: option '%s' needs a value\n", self->prog, shown);
+            return NULL;
+        }
+        value = argv[++*k];
+    }
+    return value;
+}
+
 /*  Handles one "--name[=value]" at argv[*k]; may consume argv[*k+1]. */
 static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *flag_set, const char **config)
 {
@@ -243,22 +296,38 @@ static at_err s_parse_flag(cfg_t *self, int argc, char **argv, int *k, bool *fla
                 s_did_you_mean(self, arg, len, "--"));
         return AT_ERR_CONFIG;
     }
-    const char *value = eq ? eq + 1 : NULL;
-    if (!value && i >= 0 && self->defs[i].type == CFG_BOOL)
-        value = s_bool_word(*k + 1 < argc ? argv[*k + 1] : NULL) ? argv[++*k] : "true";
-    if (!value) {
-        if (*k + 1 >= argc) {
-            fprintf(stderr, "%s: option '--%.*s' needs a value\n", self->prog, (int) len, arg);
-            return AT_ERR_CONFIG;
-        }
-        value = argv[++*k];
-    }
+    char shown[80];
+    snprintf(shown, sizeof shown, "--%.*s", (int) (len < 64 ? len : 64), arg);
+    const char *value = s_flag_value(self, argc, argv, k, i, eq ? eq + 1 : NULL, shown);
+    if (!value)
+        return AT_ERR_CONFIG;
     if (is_config) {
         *config = value;
         return AT_OK;
     }
     flag_set[i] = true;
     return s_set(self, i, alias, value, "command line");
+}
+
+/*  "-X" with X a letter. */
+static bool s_is_short(const char *arg) { return arg[0] == '-' && s_letter(arg[1]) && arg[2] == 0; }
+
+/*  Handles one "-X" at argv[*k] (s_is_short); may consume argv[*k+1]. */
+static at_err s_parse_short(cfg_t *self, int argc, char **argv, int *k, bool *flag_set)
+{
+    char c = argv[*k][1];
+    size_t i = 0;
+    while (i < self->ndefs && self->defs[i].short_name != c)
+        i++;
+    if (i == self->ndefs) {
+        fprintf(stderr, "%s: unknown option '-%c' (try --help)\n", self->prog, c);
+        return AT_ERR_CONFIG;
+    }
+    const char *value = s_flag_value(self, argc, argv, k, (int) i, NULL, argv[*k]);
+    if (!value)
+        return AT_ERR_CONFIG;
+    flag_set[i] = true;
+    return s_set(self, (int) i, false, value, "command line");
 }
 
 /*  --help, -h or --version: prints its text and stops the parse. */
@@ -282,6 +351,9 @@ at_err cfg_parse(cfg_t *self, int argc, char **argv)
             return AT_OK;
         } else if (strncmp(argv[k], "--", 2) == 0 && argv[k][2]) {
             if (s_parse_flag(self, argc, argv, &k, flag_set, &config) != AT_OK)
+                return AT_ERR_CONFIG;
+        } else if (s_is_short(argv[k])) {
+            if (s_parse_short(self, argc, argv, &k, flag_set) != AT_OK)
                 return AT_ERR_CONFIG;
         } else if (!self->positionals) {
             fprintf(stderr, "%s: unexpected argument '%s' (a settings file needs --config; try --help)\n",
@@ -362,7 +434,10 @@ void cfg_usage(const cfg_t *self, FILE *out)
     char left[64];
     for (size_t i = 0; i < self->ndefs; i++) {
         const cfg_def_t *d = &self->defs[i];
-        snprintf(left, sizeof left, "--%s%s", d->name, s_type_arg[d->type]);
+        if (d->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s", d->short_name, d->name, s_type_arg[d->type]);
+        else
+            snprintf(left, sizeof left, "--%s%s", d->name, s_type_arg[d->type]);
         fprintf(out, "  %-26s %s", left, d->help);
         s_print_default(d, out);
         fprintf(out, "\n");
@@ -375,7 +450,7 @@ void cfg_usage(const cfg_t *self, FILE *out)
         fprintf(out, "  %-26s deprecated: old name of --%s, accepted until the next release\n", left, d->name);
     }
     fprintf(out, "  %-26s %s\n  %-26s %s\n  %-26s %s\n", "--config FILE", "read settings from a ZPL file (flags win)",
-            "--help", "show this help", "--version", "show the version");
+            "-h, --help", "show this help", "--version", "show the version");
     if (self->positionals && *self->positionals)
         fprintf(out, "\nArguments: %s\n", self->positionals);
 }
@@ -388,7 +463,7 @@ void cfg_print_version(const char *prog, FILE *out)
 void cfg_log(const cfg_t *self)
 {
     for (size_t i = 0; i < self->ndefs; i++)
-        at_log_info("CFG", "%s = %s%s", self->defs[i].name, self->values[i], self->set[i] ? "" : " (default)");
+        at_log_debug("CFG", "%s = %s%s", self->defs[i].name, self->values[i], self->set[i] ? "" : " (default)");
     for (size_t i = 0; i < self->ndefs; i++)
         if (self->by_alias[i])
             at_log_warn("CFG-DEPRECATED", "'%s' is the old name of '%s' and goes away in the next release; "

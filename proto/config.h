@@ -18,6 +18,16 @@
  *  valid while it lives), CFG_BOOL -> bool. Entries made with CFG_*_NAMED
  *  are not bound and are read with cfg_int/cfg_str/cfg_bool by name.
  *
+ *  Endpoints: a CFG_STR entry made with CFG_ENDPOINT_* is an endpoint to
+ *  bind or to connect to; HOST:PORT and :PORT are accepted and stored
+ *  normalised to tcp://... (endpoint.h), so the effective value logged and
+ *  bound is always a full endpoint; anything else is a usage error.
+ *
+ *  Short flags: an entry may have a one-letter short name, given as `-X
+ *  value` (or `-X` alone for a bool, as for the long form); --help shows
+ *  "-X, --name". `-h` is --help. An unknown `-X` (a letter) is an error that
+ *  names it; anything else starting with '-' ("-", "-1") is a positional.
+ *
  *  Renames: an entry may carry an alias, the old name, accepted as a flag or
  *  key for one release; --help lists it as deprecated and cfg_log() warns
  *  once when it was used.
@@ -28,6 +38,7 @@
 #ifndef AT_CONFIG_H
 #define AT_CONFIG_H
 #include "at_err.h"
+#include "endpoint.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +57,8 @@ typedef struct {
     const char *help;
     size_t offset;            /* offsetof the field in the settings struct, or CFG_NO_FIELD */
     const char *alias;        /* old name, accepted for one release; NULL if none */
+    int endpoint;             /* CFG_STR only: 0, or ENDPOINT_BIND / ENDPOINT_CONNECT (endpoint.h) */
+    char short_name;          /* a letter: also accepted as -X; 0 if none ('h' is --help) */
 } cfg_def_t;
 
 /*  Table entries. T is the settings struct type, F the field; the field's type
@@ -63,6 +76,13 @@ typedef struct {
 #define CFG_INT_AT(T, F, name_, def, lo, hi, help_) CFG_INT_ALIAS_AT(T, F, name_, NULL, def, lo, hi, help_)
 #define CFG_STR_AT(T, F, name_, def, help_) CFG_STR_ALIAS_AT(T, F, name_, NULL, def, help_)
 #define CFG_BOOL_AT(T, F, name_, def, help_) CFG_BOOL_ALIAS_AT(T, F, name_, NULL, def, help_)
+/*  An endpoint setting; use is ENDPOINT_BIND or ENDPOINT_CONNECT. */
+#define CFG_ENDPOINT_AT(T, F, name_, use, def, help_)                                                    \
+    { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_),                                \
+      .offset = CFG_FIELD_(T, F, const char *), .endpoint = (use) }
+#define CFG_ENDPOINT_NAMED(name_, use, def, help_)                                                       \
+    { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD,         \
+      .endpoint = (use) }
 /*  Entries read by name only (not bound). */
 #define CFG_INT_NAMED(name_, def, lo, hi, help_)                                                         \
     { .name = (name_), .type = CFG_INT, .defval = (def), .min = (lo), .max = (hi), .help = (help_),      \
@@ -74,11 +94,22 @@ typedef struct {
     { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD }
 #define CFG_BOOL_NAMED(name_, def, help_)                                                                \
     { .name = (name_), .type = CFG_BOOL, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD }
+/*  The same with a short name (a char literal, e.g. 'n'). */
+#define CFG_INT_NAMED_SHORT(name_, short_, def, lo, hi, help_)                                           \
+    { .name = (name_), .type = CFG_INT, .defval = (def), .min = (lo), .max = (hi), .help = (help_),      \
+      .offset = CFG_NO_FIELD, .short_name = (short_) }
+#define CFG_STR_NAMED_SHORT(name_, short_, def, help_)                                                   \
+    { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD,        \
+      .short_name = (short_) }
+#define CFG_BOOL_NAMED_SHORT(name_, short_, def, help_)                                                  \
+    { .name = (name_), .type = CFG_BOOL, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD,       \
+      .short_name = (short_) }
 
 typedef struct cfg_t cfg_t;
 
 /*  `defs` and `prog` are borrowed and must outlive the cfg (use static
- *  tables). Aborts when a default does not satisfy its own entry. */
+ *  tables). Aborts when a default does not satisfy its own entry, or when
+ *  a short name is not a letter, is 'h' or is used twice. */
 cfg_t *cfg_new(const char *prog, const char *summary, const cfg_def_t *defs, size_t ndefs);
 void cfg_destroy(cfg_t **self_p);
 
@@ -118,8 +149,9 @@ const char *cfg_suggest(const char *word, size_t len, const char *const *names, 
 
 /*  "<prog> <version> (<git commit>)" and a newline. */
 void cfg_print_version(const char *prog, FILE *out);
-/*  Logs the effective configuration, one line per setting, and warns once
- *  for each deprecated name that was used. */
+/*  Logs the effective configuration at debug level, one CFG line per
+ *  setting (the daemons' one start-up line at info says what matters), and
+ *  warns once for each deprecated name that was used. */
 void cfg_log(const cfg_t *self);
 
 /*  The one main path of every executable. */

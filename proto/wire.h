@@ -25,7 +25,8 @@
  *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
  *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint,
- *                          epoch uint (the broker epoch the sink has adopted; 0: none)]
+ *                          epoch uint (the broker epoch the sink has adopted; 0: none),
+ *                          window uint (the sink's pipeline-window; must equal the broker's)]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
  *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
@@ -165,7 +166,12 @@ typedef struct { const char *name; size_t name_len; } wire_hello_t;             
 typedef struct { uint64_t credit, max_batch; } wire_welcome_t;
 typedef struct { uint8_t reason; const char *text; size_t text_len; } wire_error_t;          /* text <= 1024 */
 typedef struct { const char *worker; size_t worker_len; uint64_t credit; } wire_ready_t;     /* worker 1..64 */
-typedef struct { const char *instance; size_t instance_len; uint64_t next_seq, next_index, epoch; } wire_sink_hello_t;
+typedef struct {
+    const char *instance;
+    size_t instance_len;
+    uint64_t next_seq, next_index, epoch;
+    uint64_t window;   /* the sink's pipeline-window */
+} wire_sink_hello_t;
 typedef struct { uint64_t epoch, first_seq; } wire_sink_welcome_t;
 typedef struct { const char *worker; size_t worker_len; } wire_quarantine_t;              /* worker 1..64 */
 

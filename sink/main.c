@@ -2,7 +2,7 @@
  *  The settings are bound once into a sink_settings_t by cfg_run.
  *  Exit codes: 0 clean stop (signal) or --help/--version; 1 runtime failure
  *  (e.g. the log directory cannot be created, a port is taken); 2 bad usage
- *  or configuration. */
+ *  or configuration, including a pipeline-window the broker refused. */
 #include "attestation.h"
 #include "audit.h"
 #include "config.h"
@@ -44,14 +44,15 @@ static int s_main(const cfg_t *cfg, void *settings)
         return 1;
     int rc = sink_run(sink);
     sink_destroy(&sink);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 || rc == 2 ? rc : 1;   /* 2: the broker refused our configuration */
 }
 
 int main(int argc, char **argv)
 {
     static char summary[512];
     snprintf(summary, sizeof summary, "%s\n\nUsage: attest-sink [--config FILE] [options]\n"
-             "Exit status: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage.", sink_summary);
+             "Exit status: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage or configuration\n"
+             "(also: the broker refused the sink's pipeline-window).", sink_summary);
     sink_settings_t settings;
     cfg_app_t app = {
         .prog = "attest-sink",

@@ -46,8 +46,10 @@ const char *const sink_summary =
 #define S_ sink_settings_t
 static const cfg_def_t s_settings[] = {
     CFG_STR_AT(S_, log_dir, "log-dir", "attest-data/log", "directory of the LMDB log (created if missing)"),
-    CFG_STR_AT(S_, verdicts, "verdicts", "tcp://*:5557", "endpoint to bind for worker verdicts (PULL)"),
-    CFG_STR_AT(S_, broker, "broker", "tcp://127.0.0.1:5556", "broker backend endpoint to connect to (DEALER)"),
+    CFG_ENDPOINT_AT(S_, verdicts, "verdicts", ENDPOINT_BIND, "tcp://*:5557",
+                    "endpoint to bind for worker verdicts (PULL; HOST:PORT or :PORT too)"),
+    CFG_ENDPOINT_AT(S_, broker, "broker", ENDPOINT_CONNECT, "tcp://127.0.0.1:5556",
+                    "broker backend endpoint to connect to (DEALER; HOST:PORT too)"),
     CFG_INT_ALIAS_AT(S_, pipeline_window, "pipeline-window", "window", "16384", 64, REORDER_WINDOW_MAX,
                      "reorder window in sequence numbers; must equal the broker's pipeline-window"),
     CFG_INT_AT(S_, commit_max, "commit-max", "4096", 1, 65536, "most entries in one transaction"),
@@ -59,7 +61,10 @@ static const cfg_def_t s_settings[] = {
                "under load, wake at most once per this many microseconds (0: on every message)"),
     CFG_INT_AT(S_, id_filter_mb, "id-filter-mb", "4", 1, 65536,
                "memory for the filter of logged ids that spares index lookups: about 1.5 bytes per id in the log"),
-    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "4096", 1, INT64_C(1) << 22, "LMDB map size in MiB"),
+    CFG_INT_AT(S_, map_size_mb, "map-size-mb", "65536", 1, INT64_C(1) << 22,
+               "the log's maximum size in MiB: the LMDB map doubles on demand up to this"),
+    CFG_INT_AT(S_, map_initial_mb, "map-initial-mb", "256", 1, INT64_C(1) << 22,
+               "the LMDB map's size at start in MiB (at least what the log holds; at most map-size-mb)"),
     CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
     CFG_STR_AT(S_, audit_sample, "audit-sample", "1",
                "percentage of committed verdicts re-judged by the spot audit, 0..100, two decimals at most (0: off)"),
@@ -99,7 +104,9 @@ struct sink_t {
     size_t commit_max;
     uint64_t commit_delay_us, commit_delay_max_us, heartbeat_us, batch_us;
     uint64_t queue_wait_us;          /* moving average of t_dispatched - t_received */
-    int map_size_mb;
+    int map_size_mb;                 /* the map's maximum */
+    int map_initial_mb;              /* its size at open (LMDB raises it to what the file holds) */
+    logdb_map_usage_t map;           /* after the last commit (or open, or growth) */
     int id_filter_mb;
     logdb_t *log;
     reorder_t *rb;
@@ -124,6 +131,8 @@ struct sink_t {
     audit_t *audit;                  /* the spot audit (audit.h) */
     zhashx_t *quarantined;           /* worker identities quarantined (NUL-terminated keys) */
     zap_t *zap;                      /* the workers' allowlist; NULL: plaintext (--insecure) */
+    uint64_t window;                 /* pipeline-window, sent in SINK_HELLO */
+    int exit_code;                   /* non-zero: stop sink_run with it (2: the broker refused our config) */
 };
 
 typedef void (*s_handler_fn)(sink_t *self, const wire_msg_t *m);
@@ -179,7 +188,7 @@ static void s_send_hello(sink_t *self)
 {
     wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
                             .next_seq = self->next_seq, .next_index = self->next_index,
-                            .epoch = self->has_epoch ? self->epoch : 0 };
+                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window };
     (void) wire_send_sink_hello(&self->out, &h);
     self->c.send_failures = self->out.failures;
 }
@@ -207,14 +216,33 @@ static void s_flush_late(sink_t *self)
 
 /* ----------------------------------------------------------- committing */
 
+static void s_note_map(sink_t *self)
+{
+    if (logdb_map_usage(self->log, &self->map) != AT_OK)
+        memset(&self->map, 0, sizeof self->map);
+}
+
+/*  After a batch failed with a full map: doubles the map up to map-size-mb
+ *  (no transaction is open now). True when it grew: run the batch again. */
+static bool s_grow_map(sink_t *self)
+{
+    uint64_t was = self->map.map_size, now;
+    if (logdb_grow(self->log, (uint64_t) self->map_size_mb << 20, &now) != AT_OK)
+        return false;
+    s_note_map(self);
+    at_log_info("SNK-MAP-GROW", "log map grown from %" PRIu64 " to %" PRIu64 " MiB (maximum map-size-mb %d) at index %"
+                PRIu64, was >> 20, now >> 20, self->map_size_mb, self->next_index);
+    return true;
+}
+
 static at_err s_commit_failed(sink_t *self, at_err rc, size_t n)
 {
     self->c.commit_failures++;
     self->retry_at = at_clock_mono_us() + S_RETRY_US;
     if (rc == AT_ERR_MAP_FULL)
-        at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "LMDB map full at index %" PRIu64
-                       ": raise --map-size-mb (now %d); %zu verdicts held, retrying",
-                       self->next_index, self->map_size_mb, n);
+        at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "the log is full: its map is at the maximum map-size-mb %d at"
+                       " index %" PRIu64 "; raise map-size-mb and restart the sink; %zu verdicts held, retrying",
+                       self->map_size_mb, self->next_index, n);
     else
         at_log_limited(AT_LOG_ERROR, "SNK-COMMIT", "commit of %zu verdicts from seq %" PRIu64
                        " failed: %s; retrying in 100 ms", n, self->next_seq, at_strerror(rc));
@@ -411,16 +439,13 @@ static int s_load_quarantined(const logdb_audit_t *a, void *arg)
     return 0;
 }
 
-/*  One transaction over at most commit_max ready verdicts. */
-static at_err s_commit_once(sink_t *self)
+/*  One transaction over n ready verdicts; on failure nothing is kept. */
+static at_err s_commit_batch(sink_t *self, size_t n)
 {
-    size_t n = reorder_ready(self->rb);
-    if (n > self->commit_max)
-        n = self->commit_max;
     uint64_t t0 = at_clock_mono_us();
     at_err rc = logdb_begin(self->log);
     if (rc != AT_OK)
-        return s_commit_failed(self, rc, n);
+        return rc;
     uint64_t now = at_clock_wall_us(), next_index = self->next_index;
     for (size_t i = 0; i < n && i < S_PREFETCH; i++)
         s_prefetch(self, i);
@@ -434,17 +459,31 @@ static at_err s_commit_once(sink_t *self)
             rc = s_commit_one(self, &it, now, &self->batch[i]);
         if (rc != AT_OK) {
             logdb_abort(self->log);
-            return s_commit_failed(self, rc, n);
+            return rc;
         }
         if (!self->batch[i].duplicate)
             next_index = self->batch[i].index + 1;
     }
     if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
-        return s_commit_failed(self, rc, n);
+        return rc;
     sink_metrics_commit(self->metrics, at_clock_mono_us() - t0);
     s_audit_offer(self, n);
     s_committed(self, n, next_index);
+    s_note_map(self);
     return AT_OK;
+}
+
+/*  One transaction over at most commit_max ready verdicts; a full map is
+ *  grown (doubled, up to map-size-mb) and the batch run again. */
+static at_err s_commit_once(sink_t *self)
+{
+    size_t n = reorder_ready(self->rb);
+    if (n > self->commit_max)
+        n = self->commit_max;
+    at_err rc;
+    while ((rc = s_commit_batch(self, n)) == AT_ERR_MAP_FULL && s_grow_map(self)) {
+    }
+    return rc == AT_OK ? AT_OK : s_commit_failed(self, rc, n);
 }
 
 /*  Commits the ready prefix when a group commit is due. */
@@ -603,7 +642,25 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         s_send_hello(self);
 }
 
-static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome };
+/*  ERROR [reason, text] from the broker. reason config: the broker refused
+ *  to register us because a setting that must match its own does not (the
+ *  pipeline-window): retrying cannot help, so the sink stops with exit 2.
+ *  Anything else is logged and the heartbeat goes on. */
+static void s_on_error(sink_t *self, const wire_msg_t *m)
+{
+    const wire_error_t *e = &m->u.error;
+    if (e->reason == AT_ERR_CONFIG) {
+        at_log_error("SNK-WINDOW-MISMATCH", "the broker refused this sink: %.*s; set the same pipeline-window on"
+                     " both and restart", (int) e->text_len, e->text);
+        self->exit_code = 2;
+        return;
+    }
+    at_log_limited(AT_LOG_WARN, "SNK-BROKER-ERROR", "the broker answered ERROR %s: %.*s", at_strerror(e->reason),
+                   (int) e->text_len, e->text);
+}
+
+static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome,
+                                                                 [WIRE_ERROR] = s_on_error };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
@@ -699,6 +756,9 @@ static void s_metrics(sink_t *self)
     s.audit_disagreements = a.disagreements;
     s.quarantined = zhashx_size(self->quarantined);
     s.quarantined_dropped = self->c.quarantined_dropped;
+    s.map_size = self->map.map_size;
+    s.map_used = self->map.used;
+    s.map_used_ppm = (uint64_t) ((double) self->map.used * 1e6 / (double) ((uint64_t) self->map_size_mb << 20));
     sink_metrics_publish(self->metrics, &s);
 }
 
@@ -773,7 +833,7 @@ int sink_run(sink_t *self)
     uint64_t now = at_clock_mono_us();
     self->next_hello = now + self->heartbeat_us;
     self->next_stats = now + S_STATS_US;
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->exit_code) {
         zmq_pollitem_t items[3] = { { self->dealer_h, 0, ZMQ_POLLIN, 0 }, { self->pull_h, 0, ZMQ_POLLIN, 0 },
                                     { self->zap ? zap_handle(self->zap) : NULL, 0, ZMQ_POLLIN, 0 } };
         s_batch_pause(self);
@@ -797,7 +857,7 @@ int sink_run(sink_t *self)
         s_metrics(self);
     }
     s_shutdown(self);
-    return rc;
+    return self->exit_code ? self->exit_code : rc;
 }
 
 /* -------------------------------------------------------------- creating */
@@ -809,9 +869,13 @@ static at_err s_open_log(sink_t *self, const char *dir)
         return AT_ERR_IO;
     }
     at_err rc;
-    self->log = logdb_open(dir, false, (uint64_t) self->map_size_mb << 20, &rc);
+    self->log = logdb_open(dir, false, (uint64_t) self->map_initial_mb << 20, &rc);
     if (!self->log)
         return rc;
+    s_note_map(self);
+    if (self->map.used > (uint64_t) self->map_size_mb << 20)
+        at_log_warn("SNK-MAPFULL", "the log at %s holds %" PRIu64 " MiB, more than map-size-mb %d: nothing more can be"
+                    " appended; raise map-size-mb", dir, self->map.used >> 20, self->map_size_mb);
     logdb_state_t st;
     if ((rc = logdb_state(self->log, &st)) != AT_OK)
         return rc;
@@ -883,7 +947,9 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     self->batch_us = (uint64_t) s->batch_us;
     self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
     self->map_size_mb = (int) s->map_size_mb;
+    self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
+    self->window = (uint64_t) s->pipeline_window;
     wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
@@ -918,6 +984,10 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     zap_watch_sighup();
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64
                 ", audit-sample %s%%", self->instance, s->log_dir, self->next_seq, self->next_index, s->audit_sample);
+    at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64 "; broker %s, workers"
+                " send verdicts to %s; pipeline-window %" PRId64 ", audit-sample %s%% (settings: CFG lines at"
+                " --log-level debug)", self->instance, s->log_dir, self->next_seq, self->next_index, s->broker,
+                s->verdicts, s->pipeline_window, s->audit_sample);
     return self;
 }
 

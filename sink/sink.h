@@ -11,9 +11,11 @@
  *
  *  Group commit: a transaction is written when the ready prefix reaches
  *  commit-max, when its oldest verdict has waited commit-delay-us, or when
- *  the PULL socket has no more input right now. A failed commit (e.g. a full
- *  LMDB map) keeps the verdicts and is retried after 100 ms; the watermark
- *  never advances past what is durable.
+ *  the PULL socket has no more input right now. A full LMDB map is doubled
+ *  (up to map-size-mb, SNK-MAP-GROW) and the batch run again at once. A
+ *  failed commit (e.g. the map full at its maximum) keeps the verdicts and
+ *  is retried after 100 ms; the watermark never advances past what is
+ *  durable.
  *
  *  Spot audit (audit.h): a sample of the committed verdicts is re-judged by
  *  an audit thread. On a disagreement the sink logs and counts it, records
@@ -38,7 +40,9 @@ typedef struct {
     int64_t clock_skew_s;         /* the audit's clock skew: the workers' clock-skew-s */
     int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
     int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
-    int64_t id_filter_mb, map_size_mb, heartbeat_ms;
+    int64_t id_filter_mb, heartbeat_ms;
+    int64_t map_size_mb;          /* the log's maximum: the map doubles on demand up to it */
+    int64_t map_initial_mb;       /* the map at start */
     const char *curve_secret, *broker_key, *allow_workers;
     bool insecure;
 } sink_settings_t;
@@ -56,7 +60,9 @@ extern const char *const sink_summary;
 sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char *broker_key);
 
 /*  Runs until SIGINT/SIGTERM; on the signal commits the ready prefix, logs
- *  a summary and returns 0. Returns non-zero on a fatal error. */
+ *  a summary and returns 0. Returns 2 when the broker refused the sink's
+ *  configuration (ERROR config: its pipeline-window differs, logged as
+ *  SNK-WINDOW-MISMATCH), 1 on another fatal error. */
 int sink_run(sink_t *self);
 
 /*  Closes the sockets and the log; sets *self_p to NULL; safe twice. */

@@ -14,6 +14,7 @@ struct sink_metrics_t {
     metrics_series_t *insecure, *unauthorised, *hs_refused;
     metrics_family_t *verdicts;
     metrics_series_t *by[2][AT_ERR_COUNT_];   /* [valid?][reason]: made at first use */
+    metrics_series_t *map_size, *map_used, *map_used_ratio;
 };
 
 /*  Shown from the start (as 0) so that rate() works from the first one. */
@@ -61,6 +62,12 @@ static void s_define(sink_metrics_t *self)
                                          "VERDICTS messages dropped: the sender's key is not allowed as a worker.");
     self->hs_refused = metrics_counter(m, "attest_sink_handshakes_refused_total",
                                        "CURVE handshakes refused by the ZAP allowlist.");
+    self->map_size = metrics_gauge(m, "attest_sink_map_size_bytes",
+                                   "Size of the log's LMDB map now; it doubles on demand up to map-size-mb.");
+    self->map_used = metrics_gauge(m, "attest_sink_map_used_bytes", "Bytes of the log's map in use (pages).");
+    self->map_used_ratio = metrics_series(metrics_family(m, "attest_sink_map_used_ratio", METRICS_GAUGE,
+                                                         "Log map in use over its maximum (map-size-mb): alert at 0.8.",
+                                                         NULL, 1000000), NULL);
     self->malformed = metrics_counter(m, "attest_sink_malformed_total",
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
@@ -134,6 +141,9 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->unauthorised, s->unauthorised);
     metrics_set(self->hs_refused, s->handshakes_refused);
     metrics_set(self->epoch, s->epoch);
+    metrics_set(self->map_size, s->map_size);
+    metrics_set(self->map_used, s->map_used);
+    metrics_set(self->map_used_ratio, s->map_used_ppm);
 }
 
 void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason)

@@ -28,6 +28,8 @@ typedef struct {
     uint64_t unauthorised;          /* VERDICTS from a key not allowed as worker */
     uint64_t handshakes_refused;    /* ZAP 400s */
     uint64_t epoch;                 /* the adopted broker epoch, 0: none */
+    uint64_t map_size, map_used;    /* the LMDB map now and the bytes in use (logdb_map_usage) */
+    uint64_t map_used_ppm;          /* map_used per million of the maximum (map-size-mb) */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

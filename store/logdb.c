@@ -129,10 +129,28 @@ static void s_mkdirs(const char *dir)
     mkdir(path, 0750);
 }
 
+/*  A full map is not logged here: the writer grows it (logdb_grow) or says
+ *  why not (the sink's SNK-MAP-GROW / SNK-MAPFULL). */
 static at_err s_db_err(int rc, const char *what)
 {
+    if (rc == MDB_MAP_FULL)
+        return AT_ERR_MAP_FULL;
     at_log_limited(AT_LOG_ERROR, "LOG-DB", "%s: %s", what, mdb_strerror(rc));
-    return rc == MDB_MAP_FULL ? AT_ERR_MAP_FULL : AT_ERR_DB;
+    return AT_ERR_DB;
+}
+
+/*  mdb_txn_begin, adopting a map the writer grew meanwhile (another
+ *  process, or this one before an earlier failure): LMDB says
+ *  MDB_MAP_RESIZED, and a map size of 0 takes the size recorded in the
+ *  file. */
+static int s_txn_begin(logdb_t *self, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(self->env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(self->env, 0) == 0) {
+        self->map_addr = NULL;   /* mapped elsewhere now: found again at the next trim */
+        rc = mdb_txn_begin(self->env, NULL, flags, txn);
+    }
+    return rc;
 }
 
 /*  The find indexes. A writer creating them on a log that has entries
@@ -158,7 +176,7 @@ static int s_open_find(logdb_t *self, MDB_txn *txn, bool readonly)
 static at_err s_open_dbs(logdb_t *self, bool readonly)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    int rc = s_txn_begin(self, readonly ? MDB_RDONLY : 0, &txn);
     if (rc)
         return s_db_err(rc, "begin");
     unsigned flags = readonly ? 0 : MDB_CREATE;
@@ -206,7 +224,7 @@ static at_err s_bloom_build(logdb_t *self, MDB_txn *txn, size_t words)
 static at_err s_writer_load_tail(logdb_t *self)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_txn_begin(self, MDB_RDONLY, &txn);
     if (rc)
         return s_db_err(rc, "read");
     at_err err = s_load_tail(self, txn);
@@ -223,7 +241,7 @@ at_err logdb_set_id_filter_mb(logdb_t *self, unsigned mb)
     if (self->readonly || words == self->bloom_words)
         return AT_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_txn_begin(self, MDB_RDONLY, &txn);
     if (rc)
         return s_db_err(rc, "read");
     at_err err = s_bloom_build(self, txn, words);
@@ -358,7 +376,7 @@ static at_err s_load_tail(logdb_t *self, MDB_txn *txn)
 at_err logdb_state(logdb_t *self, logdb_state_t *out)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    int rc = s_txn_begin(self, MDB_RDONLY, &txn);
     if (rc)
         return s_db_err(rc, "read state");
     memset(out, 0, sizeof *out);
@@ -375,7 +393,7 @@ at_err logdb_state(logdb_t *self, logdb_state_t *out)
 at_err logdb_begin(logdb_t *self)
 {
     assert(!self->txn);
-    int rc = mdb_txn_begin(self->env, NULL, 0, &self->txn);
+    int rc = s_txn_begin(self, 0, &self->txn);
     if (rc) {
         self->txn = NULL;
         return s_db_err(rc, "begin batch");
@@ -647,7 +665,7 @@ void logdb_abort(logdb_t *self)
 at_err logdb_read_begin(logdb_t *self)
 {
     assert(!self->txn);
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &self->txn);
+    int rc = s_txn_begin(self, MDB_RDONLY, &self->txn);
     if (rc) {
         self->txn = NULL;
         return s_db_err(rc, "read");
@@ -658,6 +676,46 @@ at_err logdb_read_begin(logdb_t *self)
 void logdb_read_end(logdb_t *self)
 {
     logdb_abort(self);
+}
+
+/*  The map in use: its size (mdb_env_info) and the pages the data file
+ *  holds up to the last one used (the last committed transaction's last
+ *  page; freed pages inside are reused before the file grows). */
+at_err logdb_map_usage(logdb_t *self, logdb_map_usage_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(self->env, &info);
+    if (!rc)
+        rc = mdb_env_stat(self->env, &st);
+    if (rc)
+        return s_db_err(rc, "map usage");
+    out->map_size = info.me_mapsize;
+    out->used = ((uint64_t) info.me_last_pgno + 1) * st.ms_psize;
+    out->page_size = st.ms_psize;
+    return AT_OK;
+}
+
+at_err logdb_grow(logdb_t *self, uint64_t max_size, uint64_t *new_size)
+{
+    assert(!self->txn && !self->readonly);
+    logdb_map_usage_t u;
+    at_err err = logdb_map_usage(self, &u);
+    if (err != AT_OK)
+        return err;
+    *new_size = u.map_size;
+    if (u.map_size >= max_size)
+        return AT_ERR_MAP_FULL;
+    uint64_t next = u.map_size * 2 < max_size ? u.map_size * 2 : max_size;
+    next -= next % u.page_size;   /* LMDB rounds up to a page; stay at or under the maximum */
+    if (next <= u.map_size)
+        return AT_ERR_MAP_FULL;
+    int rc = mdb_env_set_mapsize(self->env, (size_t) next);
+    if (rc)
+        return s_db_err(rc, "grow map");
+    self->map_addr = NULL;   /* remapped: found again at the next trim */
+    *new_size = next;
+    return AT_OK;
 }
 
 uint64_t logdb_count(logdb_t *self)
@@ -729,7 +787,7 @@ at_err logdb_audit_record(logdb_t *self, const logdb_audit_t *a)
     s_put_be64(vb + 4, a->t_audited);
     memcpy(vb + S_AUDIT_FIXED, a->worker, a->worker_len);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    int rc = s_txn_begin(self, 0, &txn);
     if (rc)
         return s_db_err(rc, "begin audit record");
     MDB_val k = { 8, kb }, v = { S_AUDIT_FIXED + a->worker_len, vb };

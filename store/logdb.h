@@ -71,10 +71,26 @@ typedef struct {
 typedef struct logdb_t logdb_t;
 
 /*  Opens (creating when !readonly) the log in directory dir. map_size in
- *  bytes (0 = keep the file's). Returns NULL and sets *err on failure, after
- *  logging why. */
+ *  bytes (0 = keep the file's); LMDB raises it to what the file already
+ *  holds. Returns NULL and sets *err on failure, after logging why. */
 logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *err);
 void logdb_destroy(logdb_t **self_p);
+
+/*  The map's size and use, in bytes. */
+typedef struct {
+    uint64_t map_size;    /* the map now (it grows: logdb_grow) */
+    uint64_t used;        /* pages up to the last one in use, times page_size */
+    uint64_t page_size;
+} logdb_map_usage_t;
+at_err logdb_map_usage(logdb_t *self, logdb_map_usage_t *out) __attribute__((warn_unused_result));
+
+/*  Writer, outside a batch (no transaction open in this process): doubles
+ *  the map, to at most max_size bytes, after a batch failed with
+ *  AT_ERR_MAP_FULL; then run the batch again. Sets *new_size to the map's
+ *  size (grown or not). AT_ERR_MAP_FULL when the map is at max_size
+ *  already; AT_ERR_DB when LMDB refuses. Readers in other processes adopt
+ *  the new size at their next snapshot. */
+at_err logdb_grow(logdb_t *self, uint64_t max_size, uint64_t *new_size) __attribute__((warn_unused_result));
 
 /*  The committed state (reads a fresh snapshot). */
 at_err logdb_state(logdb_t *self, logdb_state_t *out) __attribute__((warn_unused_result));

@@ -29,8 +29,9 @@ typedef struct {
 
 #define W_ worker_settings_t
 static const cfg_def_t s_settings[] = {
-    CFG_STR_AT(W_, broker, "broker", "tcp://127.0.0.1:5556", "broker backend endpoint"),
-    CFG_STR_AT(W_, sink, "sink", "tcp://127.0.0.1:5557", "sink verdicts endpoint"),
+    CFG_ENDPOINT_AT(W_, broker, "broker", ENDPOINT_CONNECT, "tcp://127.0.0.1:5556",
+                    "broker backend endpoint (HOST:PORT too)"),
+    CFG_ENDPOINT_AT(W_, sink, "sink", ENDPOINT_CONNECT, "tcp://127.0.0.1:5557", "sink verdicts endpoint (HOST:PORT too)"),
     CFG_INT_AT(W_, threads, "threads", "0", 0, 256, "verifier threads (0: one per core)"),
     CFG_INT_ALIAS_AT(W_, credit, "credit", "window", "512", 1, WIRE_BATCH_MAX,
                      "credit each verifier thread grants the broker (tasks it may hold)"),
@@ -147,8 +148,8 @@ static int s_run(const worker_settings_t *s)
         return 1;
     }
     worker_metrics_set_insecure(metrics, s_keys.sec[0] == '\0');
-    at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s", base, n, s->broker,
-                s->sink);
+    at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s (settings: CFG lines at"
+                " --log-level debug)", base, n, s->broker, s->sink);
     if (s->test_lie)
         at_log_warn("WRK-LIE", "worker %s: TEST ONLY test-lie is on: every bad signature is judged valid", base);
     /* Exit status 1 when a thread cannot start (the started ones are told to

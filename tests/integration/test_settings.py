@@ -34,6 +34,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -236,8 +237,9 @@ def runtime_codes(t, c):
     finally:
         sock.close()
 
-    broker = c.start_broker()
-    sink = c.start_sink(["--window", "1024"] if not c.window else [])
+    # CFG lines are at debug; the windows must be equal (the broker refuses a sink whose window differs)
+    broker = c.start_broker(["--log-level", "debug"] + (["--pipeline-window", "1024"] if not c.window else []))
+    sink = c.start_sink((["--window", "1024"] if not c.window else []) + ["--log-level", "debug"])
     cl.wait_port(c.sport, proc=sink)
     serr = sink.stderr_text()
     t.check("the sink logs its effective settings at start-up",
@@ -250,6 +252,26 @@ def runtime_codes(t, c):
     t.check("attest-sink exits 0 on SIGTERM", rc == 0, (rc, sink.stderr_text()[-300:]))
     rc = broker.stop(signal.SIGTERM, grace=15.0)
     t.check("attest-broker exits 0 on SIGTERM", rc == 0, (rc, broker.stderr_text()[-300:]))
+    info_level(t, c)
+
+
+def info_level(t, c):
+    """At the default level (info): no CFG lines, one start-up line per
+    daemon saying where producers connect, where the log is, which broker."""
+    skip_b, skip_s = len(c.broker.stderr_text()), len(c.sink.stderr_text())   # the files are appended to
+    broker = c.start_broker()
+    sink = c.start_sink()
+    cl.wait_port(c.sport, proc=sink)
+    time.sleep(0.3)
+    berr, serr = broker.stderr_text()[skip_b:], sink.stderr_text()[skip_s:]
+    t.check("info level: no CFG lines", " DEBUG CFG " not in berr + serr, (berr[-300:], serr[-300:]))
+    starts = [l for l in berr.splitlines() if " BRK-START " in l]
+    t.check("info level: one BRK-START line saying where producers connect",
+            len(starts) == 1 and ("producers connect to %s" % c.frontend) in starts[0], starts)
+    starts = [l for l in serr.splitlines() if " SNK-START " in l]
+    t.check("info level: one SNK-START line with the log directory and the broker",
+            len(starts) == 1 and c.log_dir in starts[0] and c.backend in starts[0], starts)
+    c.stop()
 
 
 def body(args, t):

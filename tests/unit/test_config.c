@@ -5,7 +5,8 @@
  *  flags; a missing value; --help and --version; a ZPL file via --config
  *  (both spellings) with flags winning over the file; an unknown key, a bad
  *  value and a missing file as errors; binding to a settings struct; old
- *  names (aliases) as flags and keys; cfg_run's exit codes; and that the
+ *  names (aliases) as flags and keys; short names (-n, -k, -f, -o);
+ *  endpoint settings (HOST:PORT, :PORT); cfg_run's exit codes; and that the
  *  programmer errors (an unknown name, a wrong type, a bad default, two
  *  entries bound to one field) abort in every build. Errors print their
  *  reason to stderr, which is expected output here.
@@ -97,10 +98,89 @@ static void test_flags(void)
     CHECK(cfg_bool(c, "verbose"));                       /* only true/false are taken as its value */
     CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "1") == 0);
     cfg_destroy(&c);
-    /* "--" alone and "-x" are positionals, not flags. */
-    c = s_parse(&rc, (char *[]) { "test", "--", "-x", NULL });
+    /* "--" alone, "-" and "-1" are positionals, not flags; "-x" (a letter
+     * that is no short name) is an unknown option. */
+    c = s_parse(&rc, (char *[]) { "test", "--", "-", "-1", NULL });
     CHECK_ERR(rc, AT_OK);
-    CHECK(cfg_npositional(c) == 2);
+    CHECK(cfg_npositional(c) == 3 && strcmp(cfg_positional(c, 2), "-1") == 0);
+    cfg_destroy(&c);
+    REFUSED("-x");
+}
+
+/*  Short names: -X value, -X alone for a bool, errors, the --help line, and
+ *  the table checks (a non-letter, 'h', a letter used twice abort). */
+static const cfg_def_t s_short_defs[] = {
+    CFG_INT_NAMED_SHORT("n", 'n', "10", 0, 100, "how many"),
+    CFG_STR_NAMED_SHORT("key", 'k', NULL, "key file"),
+    CFG_BOOL_NAMED_SHORT("follow", 'f', "false", "keep going"),
+    CFG_STR_NAMED_SHORT("out", 'o', NULL, "output file"),
+    CFG_STR_NAMED("format", "human", "no short name"),
+};
+
+static cfg_t *s_parse_short(at_err *rc, char **argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    cfg_t *c = cfg_new("short", "short summary", s_short_defs, sizeof s_short_defs / sizeof s_short_defs[0]);
+    cfg_accept_positionals(c, "ARG");
+    *rc = cfg_parse(c, argc, argv);
+    return c;
+}
+
+static void test_short(void)
+{
+    at_err rc;
+    cfg_t *c = s_parse_short(&rc, (char *[]) { "t", "-n", "5", "-k", "a.key", "-f", "-o", "x.jsonl", "-3", NULL });
+    CHECK_ERR(rc, AT_OK);
+    CHECK(cfg_int(c, "n") == 5 && strcmp(cfg_str(c, "key"), "a.key") == 0 && cfg_bool(c, "follow"));
+    CHECK(strcmp(cfg_str(c, "out"), "x.jsonl") == 0 && cfg_is_set(c, "n") && cfg_is_set(c, "follow"));
+    CHECK(cfg_npositional(c) == 1 && strcmp(cfg_positional(c, 0), "-3") == 0);
+    cfg_destroy(&c);
+    c = s_parse_short(&rc, (char *[]) { "t", "-f", "false", "-n", "7", "--n", "8", NULL });
+    CHECK_ERR(rc, AT_OK);
+    CHECK(!cfg_bool(c, "follow") && cfg_int(c, "n") == 8);   /* the last one wins, either spelling */
+    cfg_destroy(&c);
+    char *bad[][4] = { { "t", "-n", NULL }, { "t", "-n", "101", NULL }, { "t", "-n", "x", NULL },
+                       { "t", "-F", NULL }, { "t", "-z", "1", NULL } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = s_parse_short(&rc, bad[i]);
+        check_err_at(rc, AT_ERR_CONFIG, __FILE__, __LINE__, bad[i][1]);
+        cfg_destroy(&c);
+    }
+    c = s_parse_short(&rc, (char *[]) { "t", NULL });
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    cfg_usage(c, mem);
+    fclose(mem);
+    CHECK(strstr(text, "-n, --n N") && strstr(text, "-k, --key TEXT") && strstr(text, "-f, --follow")
+          && strstr(text, "-h, --help") && strstr(text, "  --format TEXT"));
+    free(text);
+    cfg_destroy(&c);
+}
+
+/*  Endpoint settings: HOST:PORT and :PORT stored in full, bad ones refused. */
+static const cfg_def_t s_ep_defs[] = {
+    CFG_ENDPOINT_NAMED("bind", ENDPOINT_BIND, "tcp://*:5555", "bound"),
+    CFG_ENDPOINT_NAMED("peer", ENDPOINT_CONNECT, "", "connected; empty: off"),
+};
+
+static void test_endpoint_settings(void)
+{
+    char *argv[] = { "t", "--bind", ":7000", "--peer", "10.0.0.2:7001", NULL };
+    cfg_t *c = cfg_new("ep", "ep", s_ep_defs, 2);
+    CHECK_ERR(cfg_parse(c, 5, argv), AT_OK);
+    CHECK(strcmp(cfg_str(c, "bind"), "tcp://*:7000") == 0 && strcmp(cfg_str(c, "peer"), "tcp://10.0.0.2:7001") == 0);
+    cfg_destroy(&c);
+    char *argv2[] = { "t", "--peer=:7001", NULL };
+    c = cfg_new("ep", "ep", s_ep_defs, 2);
+    CHECK_ERR(cfg_parse(c, 2, argv2), AT_OK);
+    CHECK(strcmp(cfg_str(c, "peer"), "tcp://127.0.0.1:7001") == 0 && strcmp(cfg_str(c, "bind"), "tcp://*:5555") == 0);
+    cfg_destroy(&c);
+    char *argv3[] = { "t", "--bind", "localhost", NULL };
+    c = cfg_new("ep", "ep", s_ep_defs, 2);
+    CHECK_ERR(cfg_parse(c, 3, argv3), AT_ERR_CONFIG);
     cfg_destroy(&c);
 }
 
@@ -365,6 +445,22 @@ static void s_shared_field(void)
     cfg_t *c = cfg_new("test", "summary", twice, 2);
     cfg_bind(c, &s);
 }
+static void s_short_twice(void)
+{
+    static const cfg_def_t twice[] = { CFG_INT_NAMED_SHORT("a", 'n', "1", 0, 9, "a"),
+                                       CFG_INT_NAMED_SHORT("b", 'n', "1", 0, 9, "b") };
+    (void) cfg_new("test", "summary", twice, 2);
+}
+static void s_short_h(void)
+{
+    static const cfg_def_t h[] = { CFG_INT_NAMED_SHORT("a", 'h', "1", 0, 9, "a") };
+    (void) cfg_new("test", "summary", h, 1);
+}
+static void s_short_digit(void)
+{
+    static const cfg_def_t d[] = { CFG_INT_NAMED_SHORT("a", '1', "1", 0, 9, "a") };
+    (void) cfg_new("test", "summary", d, 1);
+}
 static void s_fine(void) { cfg_t *c = s_plain(); (void) cfg_int(c, "port"); cfg_destroy(&c); }
 
 /*  Programmer errors abort whether or not NDEBUG is defined. */
@@ -377,6 +473,9 @@ static void test_programmer_errors(void)
     CHECK(s_aborts(s_wrong_type));
     CHECK(s_aborts(s_bad_default));
     CHECK(s_aborts(s_shared_field));
+    CHECK(s_aborts(s_short_twice));
+    CHECK(s_aborts(s_short_h));                          /* -h is --help */
+    CHECK(s_aborts(s_short_digit));                      /* -1 stays a positional */
     CHECK(!s_aborts(s_fine));                            /* the harness itself can tell */
 }
 
@@ -457,6 +556,8 @@ int main(void)
     test_programmer_errors();
     test_defaults();
     test_flags();
+    test_short();
+    test_endpoint_settings();
     test_flag_errors();
     test_help();
     test_file();

@@ -263,6 +263,81 @@ static void test_map_full(void)
     logdb_destroy(&db);
 }
 
+/*  One batch of 8 entries from index b*8; a full map is grown (doubled, up
+ *  to max) and the batch run again, as the sink does. Returns the result
+ *  and counts the growths. */
+static at_err s_batch_growing(logdb_t *db, uint64_t b, uint64_t max, int *grown)
+{
+    for (;;) {
+        at_err rc = logdb_begin(db);
+        for (uint64_t k = 0; k < 8 && rc == AT_OK; k++) {
+            logdb_entry_t e = s_entry(b * 8 + k);
+            rc = logdb_append(db, &e);
+        }
+        if (rc == AT_OK)
+            rc = logdb_commit(db, (b + 1) * 8);
+        else
+            logdb_abort(db);
+        uint64_t size;
+        if (rc != AT_ERR_MAP_FULL || logdb_grow(db, max, &size) != AT_OK)
+            return rc;
+        (*grown)++;
+    }
+}
+
+/*  The map grows on demand (logdb_grow doubles it) up to a maximum, then
+ *  refuses; usage is reported; a reader opened before the growth adopts
+ *  the new size; the log reopens at the grown size. */
+static void test_map_grow(void)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/grow", s_tmp);
+    at_err err;
+    const uint64_t max = 2u << 20;
+    logdb_t *db = logdb_open(path, false, 256u << 10, &err);
+    logdb_t *rd = db ? logdb_open(path, true, 0, &err) : NULL;
+    CHECK(db != NULL && rd != NULL);
+    if (!db || !rd)
+        return;
+    logdb_map_usage_t u0, u1;
+    CHECK_ERR(logdb_map_usage(db, &u0), AT_OK);
+    CHECK(u0.map_size == 256u << 10 && u0.used > 0 && u0.used <= u0.map_size && u0.page_size >= 4096);
+    at_err rc = AT_OK;
+    uint64_t b = 0;
+    int grown = 0;
+    for (; b < 2000 && rc == AT_OK; b++)
+        rc = s_batch_growing(db, b, max, &grown);
+    CHECK_ERR(rc, AT_ERR_MAP_FULL);   /* at the maximum */
+    CHECK(grown == 3);                /* 256 KiB -> 512 KiB -> 1 MiB -> 2 MiB */
+    CHECK_ERR(logdb_map_usage(db, &u1), AT_OK);
+    CHECK(u1.map_size == max && u1.used > u0.used && u1.used <= max);
+    uint64_t size = 0;
+    CHECK_ERR(logdb_grow(db, max, &size), AT_ERR_MAP_FULL);
+    CHECK(size == max);
+    uint64_t committed = (b - 1) * 8;
+    logdb_state_t st;
+    CHECK_ERR(logdb_state(db, &st), AT_OK);
+    CHECK(st.next_index == committed && committed > 1000);
+    CHECK_ERR(logdb_read_begin(rd), AT_OK);    /* the reader opened at 256 KiB sees it all */
+    CHECK(logdb_count(rd) == committed);
+    logdb_entry_t e;
+    CHECK_ERR(logdb_get(rd, committed - 1, &e, NULL, NULL), AT_OK);
+    logdb_read_end(rd);
+    logdb_destroy(&rd);
+    logdb_destroy(&db);
+    db = logdb_open(path, false, 256u << 10, &err);   /* smaller than the file: LMDB keeps what it holds */
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    CHECK_ERR(logdb_map_usage(db, &u0), AT_OK);
+    CHECK(u0.map_size >= u1.used);
+    CHECK_ERR(logdb_grow(db, 4u << 20, &size), AT_OK);   /* a raised maximum: room again */
+    CHECK(size > u0.map_size && size <= 4u << 20);
+    rc = s_batch_growing(db, committed / 8, 4u << 20, &grown);
+    CHECK_ERR(rc, AT_OK);
+    logdb_destroy(&db);
+}
+
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void) sb;
@@ -521,6 +596,7 @@ int main(void)
     test_batches();
     test_open_errors();
     test_map_full();
+    test_map_grow();
     test_ids_flush();
     test_id_filter();
     test_id_claim();

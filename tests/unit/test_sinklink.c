@@ -11,7 +11,7 @@
 
 static wire_sink_hello_t s_hello(const char *inst, uint64_t next_seq, uint64_t epoch)
 {
-    return (wire_sink_hello_t) { inst, strlen(inst), next_seq, next_seq, epoch };
+    return (wire_sink_hello_t) { inst, strlen(inst), next_seq, next_seq, epoch, 16384 };
 }
 
 static const uint8_t R1[] = { 7, 1 }, R2[] = { 7, 2 };

@@ -335,12 +335,13 @@ static void test_rt_backend(wire_out_t *o)
 static void test_rt_sink(wire_out_t *o)
 {
     wire_msg_t m;
-    wire_sink_hello_t h = { .instance = "sink-a", .instance_len = 6, .next_seq = 12, .next_index = 9, .epoch = 77 };
+    wire_sink_hello_t h = { .instance = "sink-a", .instance_len = 6, .next_seq = 12, .next_index = 9, .epoch = 77,
+                            .window = 8192 };
     CHECK(wire_send_sink_hello(o, &h) == 0);
     if (s_recv(s_b, false, &m, WIRE_SINK_HELLO)) {
         const wire_sink_hello_t *g = &m.u.sink_hello;
         CHECK(s_str_is(g->instance, g->instance_len, "sink-a") && g->next_seq == 12 && g->next_index == 9
-              && g->epoch == 77);
+              && g->epoch == 77 && g->window == 8192);
         wire_msg_done(&m);
     }
     wire_sink_welcome_t w = { .epoch = 4, .first_seq = 12 };
@@ -570,11 +571,13 @@ static const raw_case_t s_field_cases[] = {
     C("DONE credit 5000", "\x94\x01\x16\x90\xcd\x13\x88", AT_ERR_TYPE),
     C("DONE seqs not an array", "\x94\x01\x16\x07\x00", AT_ERR_TYPE),
     C("DONE str credit", "\x94\x01\x16\x90\xa1x", AT_ERR_TYPE),
-    C("SINK_HELLO ok", "\x96\x01\x1e\xa1s\x01\x01\x01", AT_OK),
-    C("SINK_HELLO empty instance", "\x96\x01\x1e\xa0\x01\x01\x01", AT_OK),
-    C("SINK_HELLO int instance", "\x96\x01\x1e\x05\x01\x01\x01", AT_ERR_TYPE),
-    C("SINK_HELLO str next_seq", "\x96\x01\x1e\xa1s\xa1x\x01\x01", AT_ERR_TYPE),
-    C("SINK_HELLO nil epoch", "\x96\x01\x1e\xa1s\x01\x01\xc0", AT_ERR_TYPE),
+    C("SINK_HELLO ok", "\x97\x01\x1e\xa1s\x01\x01\x01\xcd\x40\x00", AT_OK),
+    C("SINK_HELLO empty instance", "\x97\x01\x1e\xa0\x01\x01\x01\x01", AT_OK),
+    C("SINK_HELLO int instance", "\x97\x01\x1e\x05\x01\x01\x01\x01", AT_ERR_TYPE),
+    C("SINK_HELLO str next_seq", "\x97\x01\x1e\xa1s\xa1x\x01\x01\x01", AT_ERR_TYPE),
+    C("SINK_HELLO nil epoch", "\x97\x01\x1e\xa1s\x01\x01\xc0\x01", AT_ERR_TYPE),
+    C("SINK_HELLO str window", "\x97\x01\x1e\xa1s\x01\x01\x01\xa1x", AT_ERR_TYPE),
+    C("SINK_HELLO without window (the old four fields)", "\x96\x01\x1e\xa1s\x01\x01\x01", AT_ERR_SHAPE),
     C("SINK_WELCOME nil first_seq", "\x94\x01\x1f\x01\xc0", AT_ERR_TYPE),
     C("COMMITTED ok", "\x95\x01\x20\x01\x01\x90", AT_OK),
     C("QUARANTINE ok", "\x93\x01\x21\xa4""liar", AT_OK),
@@ -645,9 +648,9 @@ static void test_field_rejections(tpk_t *w)
     msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
     msgpack_pack_uint8(&w->pk, 1);
     s_check_built(w, "READY 65-byte id", WIRE_READY, AT_ERR_TYPE);
-    t_begin(w, WIRE_SINK_HELLO, 4);
+    t_begin(w, WIRE_SINK_HELLO, 5);
     msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         msgpack_pack_uint8(&w->pk, 1);
     s_check_built(w, "SINK_HELLO 65-byte instance", WIRE_SINK_HELLO, AT_ERR_TYPE);
     t_begin(w, WIRE_VERDICTS, 3);
@@ -1009,7 +1012,8 @@ static void s_build_seeds(wire_out_t *o, tpk_t *w)
         wire_items_refusal(&ref, &rf);
         wire_items_seq(&seqs, i + 1);
     }
-    wire_sink_hello_t h = { .instance = "s", .instance_len = 1, .next_seq = 1, .next_index = 1, .epoch = 1 };
+    wire_sink_hello_t h = { .instance = "s", .instance_len = 1, .next_seq = 1, .next_index = 1, .epoch = 1,
+                            .window = 64 };
     CHECK(wire_send_submit(o, &sub) == 0); s_add_sent_seed();
     CHECK(wire_send_tasks(o, NULL, 1, &tasks) == 0); s_add_sent_seed();
     CHECK(wire_send_verdicts(o, 1, "w", 1, &vs) == 0); s_add_sent_seed();
