@@ -416,8 +416,19 @@ static void s_report_cpu(const s_run_t *r, double verify_limit, int vthreads)
             (us[0] + us[1] + us[2]) * n / 1e6 + (double) r->prod_cpu_us / 1e6, secs);
 }
 
+/*  Peak memory in MB, or "n/a" for a cluster bench did not start (it
+ *  cannot see those processes). */
+static const char *s_mb(const s_run_t *r, uint64_t kb, char buf[16])
+{
+    if (!r->cluster && kb == 0)
+        return "n/a";
+    snprintf(buf, 16, "%.1f", (double) kb / 1024.0);
+    return buf;
+}
+
 static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
 {
+    char mb[3][16];
     size_t n = r->set->n;
     qsort(r->lat, n, sizeof *r->lat, s_cmp_u32);
     size_t i99 = n * 99 / 100 < n ? n * 99 / 100 : n - 1;
@@ -430,10 +441,11 @@ static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
     if (r->err)
         fprintf(stderr, "bench: a producer stopped early: %s\n", at_strerror(r->err));
     printf("bench: n=%zu committed=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " lost=%" PRIu64 " dup=%" PRIu64
-           " order=%s rate=%.0f/s verify_limit=%.0f/s ratio=%.3f p50_ms=%.2f p99_ms=%.2f broker_rss_mb=%.1f"
-           " sink_rss_mb=%.1f worker_rss_mb=%.1f\n",
+           " order=%s rate=%.0f/s verify_limit=%.0f/s ratio=%.3f p50_ms=%.2f p99_ms=%.2f broker_rss_mb=%s"
+           " sink_rss_mb=%s worker_rss_mb=%s\n",
            n, a->committed, a->valid, a->invalid, a->lost, a->dup, a->order_ok ? "ok" : "BROKEN", rate, verify_limit,
-           verify_limit > 0 ? rate / verify_limit : 0.0, p50, p99, rss[0] / 1024.0, rss[1] / 1024.0, rss[2] / 1024.0);
+           verify_limit > 0 ? rate / verify_limit : 0.0, p50, p99, s_mb(r, rss[0], mb[0]), s_mb(r, rss[1], mb[1]),
+           s_mb(r, rss[2], mb[2]));
     fflush(stdout);
 }
 
@@ -443,6 +455,16 @@ static int s_bench(const cfg_t *cfg, void *unused)
     zsys_init();
     zsys_set_logstream(NULL);
     s_run_t r = { .cfg = cfg };
+    if (*cfg_str(cfg, "broker") && !*cfg_str(cfg, "log-dir")) {
+        fprintf(stderr, "attest bench: --broker needs --log-dir, the running cluster's log directory (bench reads"
+                        " the log back to check every attestation)\n");
+        return 2;
+    }
+    if (*cfg_str(cfg, "broker") && access(cfg_str(cfg, "log-dir"), R_OK) != 0) {
+        fprintf(stderr, "attest bench: --log-dir %s: %s (the running cluster's log directory)\n", cfg_str(cfg, "log-dir"),
+                strerror(errno));
+        return 1;
+    }
     size_t n = (size_t) cfg_int(cfg, "n");
     int vthreads = (int) (cfg_int(cfg, "workers") * cfg_int(cfg, "threads"));
     fprintf(stderr, "bench: generating %zu signed attestations...\n", n);

@@ -39,6 +39,16 @@ static void s_abort(const char *prog, const char *what, const char *name)
     abort();
 }
 
+/*  How a setting is named in a message: "--name" on the command line, "key
+ *  'name'" in a file (the file's user wrote no flag). Static buffer. */
+static const char *s_what(const cfg_def_t *d, const char *origin)
+{
+    static char buf[96];
+    bool flag = origin && strcmp(origin, "command line") == 0;
+    snprintf(buf, sizeof buf, flag ? "--%s" : "key '%s'", d->name);
+    return buf;
+}
+
 /*  Parses value for entry d into *num; prints why not when origin is set. */
 static bool s_convert(const char *prog, const cfg_def_t *d, const char *value, const char *origin, int64_t *num)
 {
@@ -47,11 +57,11 @@ static bool s_convert(const char *prog, const cfg_def_t *d, const char *value, c
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno || end == value || *end) {
-            fprintf(stderr, "%s: %s: --%s wants a whole number, got '%s'\n", prog, origin, d->name, value);
+            fprintf(stderr, "%s: %s: %s wants a whole number, got '%s'\n", prog, origin, s_what(d, origin), value);
             return false;
         }
         if (v < d->min || v > d->max) {
-            fprintf(stderr, "%s: %s: --%s must be between %lld and %lld, got %lld\n", prog, origin, d->name,
+            fprintf(stderr, "%s: %s: %s must be between %lld and %lld, got %lld\n", prog, origin, s_what(d, origin),
                     (long long) d->min, (long long) d->max, v);
             return false;
         }
@@ -59,7 +69,7 @@ static bool s_convert(const char *prog, const cfg_def_t *d, const char *value, c
     } else if (d->type == CFG_BOOL) {
         bool t = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         if (!t && strcmp(value, "false") && strcmp(value, "0")) {
-            fprintf(stderr, "%s: %s: --%s wants true or false, got '%s'\n", prog, origin, d->name, value);
+            fprintf(stderr, "%s: %s: %s wants true or false, got '%s'\n", prog, origin, s_what(d, origin), value);
             return false;
         }
         *num = t;
@@ -147,8 +157,8 @@ static bool s_endpoint(const char *prog, const cfg_def_t *d, const char *value, 
 {
     if (endpoint_normalise(value, (endpoint_use) d->endpoint, buf, cap) == AT_OK)
         return true;
-    fprintf(stderr, "%s: %s: --%s wants an endpoint (tcp://HOST:PORT, HOST:PORT or :PORT), got '%s'\n", prog, origin,
-            d->name, value);
+    fprintf(stderr, "%s: %s: %s wants an endpoint (tcp://HOST:PORT, HOST:PORT or :PORT), got '%s'\n", prog, origin,
+            s_what(d, origin), value);
     return false;
 }
 
@@ -237,9 +247,16 @@ static const char *s_did_you_mean(const cfg_t *self, const char *word, size_t le
 
 static at_err s_load_file(cfg_t *self, const char *path, bool *flag_set)
 {
+    FILE *f = fopen(path, "r");
+    if (!f) {   /* a missing file is not a malformed one: say which */
+        fprintf(stderr, "%s: cannot read config file '%s': %s\n", self->prog, path, strerror(errno));
+        return AT_ERR_CONFIG;
+    }
+    fclose(f);
     zconfig_t *root = zconfig_load(path);
     if (!root) {
-        fprintf(stderr, "%s: cannot read config file '%s' (missing or not ZPL)\n", self->prog, path);
+        fprintf(stderr, "%s: config file '%s' is not valid ZPL (key = \"value\" lines, '#' comments; see"
+                " deploy/*.conf)\n", self->prog, path);
         return AT_ERR_CONFIG;
     }
     at_err rc = AT_OK;

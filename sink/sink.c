@@ -982,8 +982,6 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     }
     s_metrics(self);
     zap_watch_sighup();
-    at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64
-                ", audit-sample %s%%", self->instance, s->log_dir, self->next_seq, self->next_index, s->audit_sample);
     at_log_info("SNK-START", "instance %s: log %s at next_seq %" PRIu64 ", next_index %" PRIu64 "; broker %s, workers"
                 " send verdicts to %s; pipeline-window %" PRId64 ", audit-sample %s%% (settings: CFG lines at"
                 " --log-level debug)", self->instance, s->log_dir, self->next_seq, self->next_index, s->broker,

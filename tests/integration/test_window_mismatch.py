@@ -20,7 +20,7 @@ TEXT = "broker pipeline-window 1024, sink 512: they must be equal"
 
 def refused(cl, T):
     argv = [cl.exe("attest-sink"), "--log-dir", cl.log_dir, "--verdicts", cl.sink_ep, "--broker", cl.backend,
-            "--pipeline-window", "512"]
+            "--pipeline-window", "512"] + cl.key_args("sink")
     p = C.Proc("sink-512", argv, os.path.join(cl.tmp, "sink-512.err"))
     rc = p.wait(20)
     err = p.stderr_text()
