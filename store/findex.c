@@ -144,9 +144,10 @@ static long s_len(const uint8_t **p, const uint8_t *end, bool want_str)
     return (size_t) (end - *p) < n ? -1 : (long) n;
 }
 
-/*  A msgpack unsigned integer or array header at *p of any width: its value
- *  (the element count for an array), advancing *p; false when it is not
- *  one. */
+/*  A msgpack unsigned integer (or a signed one holding a non-negative
+ *  value, which attestation_decode accepts too) or array header at *p of
+ *  any width: its value (the element count for an array), advancing *p;
+ *  false when it is not one. */
 static bool s_uint(const uint8_t **p, const uint8_t *end, bool array, uint64_t *v)
 {
     if (*p >= end)
@@ -157,12 +158,17 @@ static bool s_uint(const uint8_t **p, const uint8_t *end, bool array, uint64_t *
         return *v = t, true;
     if (array && t >= 0x90 && t <= 0x9f)
         return *v = t & 0x0f, true;
+    bool is_signed = !array && t >= 0xd0 && t <= 0xd3;   /* msgpack-c reads a non-negative int as unsigned */
     if (array)
         w = t == 0xdc ? 2 : t == 0xdd ? 4 : 0;
+    else if (is_signed)
+        w = (size_t) 1 << (t - 0xd0);
     else
         w = t == 0xcc ? 1 : t == 0xcd ? 2 : t == 0xce ? 4 : t == 0xcf ? 8 : 0;
     if (w == 0 || (size_t) (end - *p) < w)
         return false;
+    if (is_signed && (**p & 0x80))
+        return false;   /* negative: not an unsigned value */
     for (*v = 0; w > 0; w--)
         *v = *v << 8 | *(*p)++;
     return true;
