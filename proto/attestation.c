@@ -1,5 +1,6 @@
 /*  attestation.c: strict codec, signing bytes, id, Ed25519 sign and verify. */
 #include "attestation.h"
+#include "mpfield.h"
 #include "mpzone.h"
 #include <msgpack.h>
 #include <sodium.h>
@@ -121,32 +122,10 @@ at_err attestation_check(const attestation_t *a)
     return AT_OK;
 }
 
-static at_err s_str(const msgpack_object *o, const char **p, size_t *n, size_t max)
-{
-    if (o->type != MSGPACK_OBJECT_STR)
-        return AT_ERR_TYPE;
-    if (o->via.str.size > max)
-        return AT_ERR_OVERSIZE;
-    *p = o->via.str.ptr;
-    *n = o->via.str.size;
-    return AT_OK;
-}
-
-static at_err s_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max)
-{
-    if (o->type != MSGPACK_OBJECT_BIN)
-        return AT_ERR_TYPE;
-    if (o->via.bin.size > max)
-        return AT_ERR_OVERSIZE;
-    *p = (const uint8_t *) o->via.bin.ptr;
-    *n = o->via.bin.size;
-    return AT_OK;
-}
-
 static at_err s_bin_exact(const msgpack_object *o, const uint8_t **p, size_t want)
 {
     size_t n;
-    at_err rc = s_bin(o, p, &n, want);
+    at_err rc = mpfield_bin(o, p, &n, want);
     if (rc == AT_ERR_OVERSIZE || (rc == AT_OK && n != want))
         return AT_ERR_RANGE;
     return rc;
@@ -164,10 +143,10 @@ static at_err s_uint(const msgpack_object *o, uint64_t *out)
 static at_err s_fields(attestation_t *out, const msgpack_object *f)
 {
     at_err rc;
-    if ((rc = s_str(&f[1], &out->schema, &out->schema_len, AT_SCHEMA_MAX))) return rc;
+    if ((rc = mpfield_str(&f[1], &out->schema, &out->schema_len, AT_SCHEMA_MAX))) return rc;
     if ((rc = s_bin_exact(&f[2], &out->attester, AT_KEY_BYTES))) return rc;
-    if ((rc = s_str(&f[3], &out->subject, &out->subject_len, AT_SUBJECT_MAX))) return rc;
-    if ((rc = s_bin(&f[4], &out->data, &out->data_len, AT_DATA_MAX))) return rc;
+    if ((rc = mpfield_str(&f[3], &out->subject, &out->subject_len, AT_SUBJECT_MAX))) return rc;
+    if ((rc = mpfield_bin(&f[4], &out->data, &out->data_len, AT_DATA_MAX))) return rc;
     if ((rc = s_uint(&f[5], &out->issued_at))) return rc;
     out->has_expires = f[6].type != MSGPACK_OBJECT_NIL;
     out->expires_at = 0;

@@ -47,14 +47,14 @@ static at_err s_dec_none(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_hello_t *h = &m->u.hello;
-    if (wire_int_str(&f[0], &h->name, &h->name_len, WIRE_NAME_MAX) || h->name_len == 0)
+    if (mpfield_str(&f[0], &h->name, &h->name_len, WIRE_NAME_MAX) || h->name_len == 0)
         return s_bad(m, AT_ERR_TYPE, "HELLO needs a producer name of 1..64 bytes");
     return AT_OK;
 }
 
 static at_err s_dec_welcome(wire_msg_t *m, const msgpack_object *f)
 {
-    if (wire_int_u64(&f[0], &m->u.welcome.credit) || wire_int_u64(&f[1], &m->u.welcome.max_batch))
+    if (mpfield_u64(&f[0], &m->u.welcome.credit) || mpfield_u64(&f[1], &m->u.welcome.max_batch))
         return s_bad(m, AT_ERR_TYPE, "WELCOME needs [credit uint, max_batch uint]");
     return AT_OK;
 }
@@ -67,7 +67,7 @@ static at_err s_dec_submit(wire_msg_t *m, const msgpack_object *f)
 
 static at_err s_dec_amount(wire_msg_t *m, const msgpack_object *f)
 {
-    if (wire_int_u64(&f[0], &m->u.amount))
+    if (mpfield_u64(&f[0], &m->u.amount))
         return s_bad(m, AT_ERR_TYPE, m->type == WIRE_RELEASE ? "RELEASE needs an unsigned integer"
                                      : m->type == WIRE_REVOKE ? "REVOKE needs an unsigned integer"
                                                               : "CREDIT needs an unsigned integer");
@@ -84,27 +84,27 @@ static at_err s_dec_error(wire_msg_t *m, const msgpack_object *f)
 {
     uint64_t reason;
     wire_error_t *e = &m->u.error;
-    if (wire_int_u64(&f[0], &reason))
+    if (mpfield_u64(&f[0], &reason))
         return s_bad(m, AT_ERR_TYPE, "ERROR reason is not an unsigned integer");
     if (reason > 255)
         return s_bad(m, AT_ERR_RANGE, "ERROR reason beyond 255");
     e->reason = (uint8_t) reason;
-    at_err rc = wire_int_str(&f[1], &e->text, &e->text_len, WIRE_TEXT_MAX);
+    at_err rc = mpfield_str(&f[1], &e->text, &e->text_len, WIRE_TEXT_MAX);
     return rc ? s_bad(m, rc, "ERROR text is not a str of at most 1024 bytes") : AT_OK;
 }
 
 static at_err s_dec_ready(wire_msg_t *m, const msgpack_object *f)
 {
     wire_ready_t *r = &m->u.ready;
-    if (wire_int_str(&f[0], &r->worker, &r->worker_len, WIRE_NAME_MAX) || r->worker_len == 0
-        || wire_int_u64(&f[1], &r->credit) || r->credit > WIRE_READY_CREDIT_MAX)
+    if (mpfield_str(&f[0], &r->worker, &r->worker_len, WIRE_NAME_MAX) || r->worker_len == 0
+        || mpfield_u64(&f[1], &r->credit) || r->credit > WIRE_READY_CREDIT_MAX)
         return s_bad(m, AT_ERR_TYPE, "READY needs [worker_id str, credit uint]");
     return AT_OK;
 }
 
 static at_err s_dec_tasks(wire_msg_t *m, const msgpack_object *f)
 {
-    if (wire_int_u64(&f[0], &m->u.tasks.epoch))
+    if (mpfield_u64(&f[0], &m->u.tasks.epoch))
         return s_bad(m, AT_ERR_TYPE, "TASKS epoch is not an unsigned integer");
     at_err rc = s_list(&f[1], &m->u.tasks.items, WIRE_BATCH_MAX, false);
     return rc ? s_bad(m, rc, "TASKS needs an array of 1..1024 tasks") : AT_OK;
@@ -113,7 +113,7 @@ static at_err s_dec_tasks(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
 {
     wire_done_t *d = &m->u.done;
-    if (s_list(&f[0], &d->seqs, WIRE_BATCH_MAX, true) || wire_int_u64(&f[1], &d->credit)
+    if (s_list(&f[0], &d->seqs, WIRE_BATCH_MAX, true) || mpfield_u64(&f[1], &d->credit)
         || d->credit > WIRE_BATCH_MAX)
         return s_bad(m, AT_ERR_TYPE, "DONE needs [[seq...], credit]");
     return AT_OK;
@@ -122,15 +122,15 @@ static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_sink_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_sink_hello_t *h = &m->u.sink_hello;
-    if (wire_int_str(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || wire_int_u64(&f[1], &h->next_seq)
-        || wire_int_u64(&f[2], &h->next_index) || wire_int_u64(&f[3], &h->epoch) || wire_int_u64(&f[4], &h->window))
+    if (mpfield_str(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || mpfield_u64(&f[1], &h->next_seq)
+        || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window))
         return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window]");
     return AT_OK;
 }
 
 static at_err s_dec_sink_welcome(wire_msg_t *m, const msgpack_object *f)
 {
-    if (wire_int_u64(&f[0], &m->u.sink_welcome.epoch) || wire_int_u64(&f[1], &m->u.sink_welcome.first_seq))
+    if (mpfield_u64(&f[0], &m->u.sink_welcome.epoch) || mpfield_u64(&f[1], &m->u.sink_welcome.first_seq))
         return s_bad(m, AT_ERR_TYPE, "SINK_WELCOME needs [epoch uint, first_seq uint]");
     return AT_OK;
 }
@@ -138,7 +138,7 @@ static at_err s_dec_sink_welcome(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_committed(wire_msg_t *m, const msgpack_object *f)
 {
     wire_committed_t *c = &m->u.committed;
-    if (wire_int_u64(&f[0], &c->epoch) || wire_int_u64(&f[1], &c->next_seq))
+    if (mpfield_u64(&f[0], &c->epoch) || mpfield_u64(&f[1], &c->next_seq))
         return s_bad(m, AT_ERR_TYPE, "COMMITTED needs [epoch uint, next_seq uint, results]");
     at_err rc = s_list(&f[2], &c->results, WIRE_RESULTS_MAX, true);
     return rc ? s_bad(m, rc, "COMMITTED results are not an array of at most 8192 items") : AT_OK;
@@ -147,7 +147,7 @@ static at_err s_dec_committed(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_quarantine(wire_msg_t *m, const msgpack_object *f)
 {
     wire_quarantine_t *q = &m->u.quarantine;
-    if (wire_int_str(&f[0], &q->worker, &q->worker_len, WIRE_NAME_MAX) || q->worker_len == 0)
+    if (mpfield_str(&f[0], &q->worker, &q->worker_len, WIRE_NAME_MAX) || q->worker_len == 0)
         return s_bad(m, AT_ERR_TYPE, "QUARANTINE needs [worker_id str 1..64]");
     return AT_OK;
 }
@@ -155,9 +155,9 @@ static at_err s_dec_quarantine(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_verdicts(wire_msg_t *m, const msgpack_object *f)
 {
     wire_verdicts_t *v = &m->u.verdicts;
-    if (wire_int_u64(&f[0], &v->epoch))
+    if (mpfield_u64(&f[0], &v->epoch))
         return s_bad(m, AT_ERR_TYPE, "VERDICTS epoch is not an unsigned integer");
-    at_err rc = wire_int_str(&f[1], &v->worker, &v->worker_len, WIRE_NAME_MAX);
+    at_err rc = mpfield_str(&f[1], &v->worker, &v->worker_len, WIRE_NAME_MAX);
     if (rc)
         return s_bad(m, rc, "VERDICTS worker id is not a str of at most 64 bytes");
     rc = s_list(&f[2], &v->items, WIRE_BATCH_MAX, false);
@@ -271,41 +271,11 @@ at_err wire_decode(wire_msg_t *m, const void *data, size_t len)
 
 /* ---- fields ---- */
 
-at_err wire_int_u64(const msgpack_object *o, uint64_t *out)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return AT_ERR_TYPE;
-    *out = o->via.u64;
-    return AT_OK;
-}
-
 at_err wire_int_bool(const msgpack_object *o, bool *out)
 {
     if (o->type != MSGPACK_OBJECT_BOOLEAN)
         return AT_ERR_TYPE;
     *out = o->via.boolean;
-    return AT_OK;
-}
-
-at_err wire_int_str(const msgpack_object *o, const char **p, size_t *n, size_t max)
-{
-    if (o->type != MSGPACK_OBJECT_STR)
-        return AT_ERR_TYPE;
-    if (o->via.str.size > max)
-        return AT_ERR_OVERSIZE;
-    *p = o->via.str.ptr;
-    *n = o->via.str.size;
-    return AT_OK;
-}
-
-at_err wire_int_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max)
-{
-    if (o->type != MSGPACK_OBJECT_BIN)
-        return AT_ERR_TYPE;
-    if (o->via.bin.size > max)
-        return AT_ERR_OVERSIZE;
-    *p = (const uint8_t *) o->via.bin.ptr;
-    *n = o->via.bin.size;
     return AT_OK;
 }
 
@@ -338,7 +308,7 @@ static at_err s_item(const msgpack_object *o, size_t want, const msgpack_object 
 static at_err s_u8(const msgpack_object *o, uint8_t *out)
 {
     uint64_t v;
-    at_err rc = wire_int_u64(o, &v);
+    at_err rc = mpfield_u64(o, &v);
     if (rc)
         return rc;
     if (v > 255)
@@ -352,14 +322,14 @@ at_err wire_int_submit(const msgpack_object *o, wire_submit_t *out)
     const msgpack_object *f;
     at_err rc;
     if ((rc = s_item(o, 2, &f))) return rc;
-    if ((rc = wire_int_u64(&f[0], &out->cseq))) return rc;
-    return wire_int_bin(&f[1], &out->att, &out->att_len, AT_ENCODED_MAX);
+    if ((rc = mpfield_u64(&f[0], &out->cseq))) return rc;
+    return mpfield_bin(&f[1], &out->att, &out->att_len, AT_ENCODED_MAX);
 }
 
 /*  The producer's authenticated key: a bin of 0 or WIRE_KEY_BYTES. */
 static at_err s_key(const msgpack_object *f, wire_task_t *out)
 {
-    at_err rc = wire_int_bin(f, &out->producer_key, &out->producer_key_len, WIRE_KEY_BYTES);
+    at_err rc = mpfield_bin(f, &out->producer_key, &out->producer_key_len, WIRE_KEY_BYTES);
     if (rc == AT_OK && out->producer_key_len != 0 && out->producer_key_len != WIRE_KEY_BYTES)
         return AT_ERR_RANGE;
     return rc;
@@ -368,11 +338,11 @@ static at_err s_key(const msgpack_object *f, wire_task_t *out)
 static at_err s_task_fields(const msgpack_object *f, wire_task_t *out)
 {
     at_err rc;
-    if ((rc = wire_int_u64(&f[0], &out->seq))) return rc;
-    if ((rc = wire_int_str(&f[1], &out->producer, &out->producer_len, WIRE_NAME_MAX))) return rc;
-    if ((rc = wire_int_u64(&f[2], &out->cseq))) return rc;
-    if ((rc = wire_int_u64(&f[3], &out->t_received))) return rc;
-    return wire_int_u64(&f[4], &out->t_dispatched);
+    if ((rc = mpfield_u64(&f[0], &out->seq))) return rc;
+    if ((rc = mpfield_str(&f[1], &out->producer, &out->producer_len, WIRE_NAME_MAX))) return rc;
+    if ((rc = mpfield_u64(&f[2], &out->cseq))) return rc;
+    if ((rc = mpfield_u64(&f[3], &out->t_received))) return rc;
+    return mpfield_u64(&f[4], &out->t_dispatched);
 }
 
 at_err wire_int_task(const msgpack_object *o, wire_task_t *out)
@@ -381,7 +351,7 @@ at_err wire_int_task(const msgpack_object *o, wire_task_t *out)
     at_err rc;
     if ((rc = s_item(o, 7, &f))) return rc;
     if ((rc = s_task_fields(f, out))) return rc;
-    if ((rc = wire_int_bin(&f[5], &out->att, &out->att_len, AT_ENCODED_MAX))) return rc;
+    if ((rc = mpfield_bin(&f[5], &out->att, &out->att_len, AT_ENCODED_MAX))) return rc;
     return s_key(&f[6], out);
 }
 
@@ -392,13 +362,13 @@ at_err wire_int_verdict(const msgpack_object *o, wire_verdict_t *out)
     size_t idlen;
     if ((rc = s_item(o, 11, &f))) return rc;
     if ((rc = s_task_fields(f, &out->task))) return rc;
-    if ((rc = wire_int_u64(&f[5], &out->t_verified))) return rc;
+    if ((rc = mpfield_u64(&f[5], &out->t_verified))) return rc;
     if ((rc = s_u8(&f[6], &out->verdict))) return rc;
     if ((rc = s_u8(&f[7], &out->reason))) return rc;
-    if ((rc = wire_int_bin(&f[8], &out->id, &idlen, AT_ID_BYTES))) return rc;
+    if ((rc = mpfield_bin(&f[8], &out->id, &idlen, AT_ID_BYTES))) return rc;
     if (idlen != AT_ID_BYTES || out->verdict > WIRE_INVALID)
         return AT_ERR_RANGE;
-    if ((rc = wire_int_bin(&f[9], &out->task.att, &out->task.att_len, AT_ENCODED_MAX))) return rc;
+    if ((rc = mpfield_bin(&f[9], &out->task.att, &out->task.att_len, AT_ENCODED_MAX))) return rc;
     return s_key(&f[10], &out->task);
 }
 
@@ -407,8 +377,8 @@ at_err wire_int_result(const msgpack_object *o, wire_result_t *out)
     const msgpack_object *f;
     at_err rc;
     if ((rc = s_item(o, 5, &f))) return rc;
-    if ((rc = wire_int_u64(&f[0], &out->key))) return rc;
-    if ((rc = wire_int_u64(&f[1], &out->index))) return rc;
+    if ((rc = mpfield_u64(&f[0], &out->key))) return rc;
+    if ((rc = mpfield_u64(&f[1], &out->index))) return rc;
     if ((rc = s_u8(&f[2], &out->verdict))) return rc;
     if (out->verdict > WIRE_INVALID) return AT_ERR_RANGE;   /* as in a verdict (wire.h); found by fuzz_wire */
     if ((rc = s_u8(&f[3], &out->reason))) return rc;
@@ -420,7 +390,7 @@ at_err wire_int_refusal(const msgpack_object *o, wire_refusal_t *out)
     const msgpack_object *f;
     at_err rc;
     if ((rc = s_item(o, 2, &f))) return rc;
-    if ((rc = wire_int_u64(&f[0], &out->cseq))) return rc;
+    if ((rc = mpfield_u64(&f[0], &out->cseq))) return rc;
     return s_u8(&f[1], &out->reason);
 }
 
@@ -440,7 +410,7 @@ at_err wire_task_at(const wire_list_t *l, size_t i, wire_task_t *out) { return w
 at_err wire_verdict_at(const wire_list_t *l, size_t i, wire_verdict_t *out) { return wire_int_verdict(s_at(l, i), out); }
 at_err wire_result_at(const wire_list_t *l, size_t i, wire_result_t *out) { return wire_int_result(s_at(l, i), out); }
 at_err wire_refusal_at(const wire_list_t *l, size_t i, wire_refusal_t *out) { return wire_int_refusal(s_at(l, i), out); }
-at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) { return wire_int_u64(s_at(l, i), out); }
+at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) { return mpfield_u64(s_at(l, i), out); }
 
 /* ---- packing items ---- */
 

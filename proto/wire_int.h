@@ -7,13 +7,11 @@
 #ifndef AT_WIRE_INT_H
 #define AT_WIRE_INT_H
 #include "wire.h"
+#include "mpfield.h"
 #include <msgpack.h>
 
 /*  Field readers: AT_ERR_TYPE on a wrong type, OVERSIZE past max. */
-at_err wire_int_u64(const msgpack_object *o, uint64_t *out);
 at_err wire_int_bool(const msgpack_object *o, bool *out);
-at_err wire_int_str(const msgpack_object *o, const char **p, size_t *n, size_t max);
-at_err wire_int_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max);
 /*  An array of at most max elements: TYPE, OVERSIZE, SHAPE when empty and !allow_empty. */
 at_err wire_int_array(const msgpack_object *o, const msgpack_object **items, size_t *n, size_t max,
                       bool allow_empty);

@@ -8,6 +8,7 @@
  *  wire codec makes.
  */
 #include "entry.h"
+#include "mpfield.h"
 #include "mpzone.h"
 #include <msgpack.h>
 #include <sodium.h>
@@ -78,42 +79,12 @@ void entry_hash(const uint8_t *value, size_t len, uint8_t out[ENTRY_HASH_BYTES])
     crypto_generichash(out, ENTRY_HASH_BYTES, len ? value : (const uint8_t *) "", len, NULL, 0);
 }
 
-static at_err s_u64(const msgpack_object *o, uint64_t *out)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return AT_ERR_TYPE;
-    *out = o->via.u64;
-    return AT_OK;
-}
-
-static at_err s_str(const msgpack_object *o, const char **p, size_t *n)
-{
-    if (o->type != MSGPACK_OBJECT_STR)
-        return AT_ERR_TYPE;
-    if (o->via.str.size > ENTRY_NAME_MAX)
-        return AT_ERR_OVERSIZE;
-    *p = o->via.str.ptr;
-    *n = o->via.str.size;
-    return AT_OK;
-}
-
-static at_err s_bin(const msgpack_object *o, const uint8_t **p, size_t *n, size_t max)
-{
-    if (o->type != MSGPACK_OBJECT_BIN)
-        return AT_ERR_TYPE;
-    if (o->via.bin.size > max)
-        return AT_ERR_OVERSIZE;
-    *p = (const uint8_t *) o->via.bin.ptr;
-    *n = o->via.bin.size;
-    return AT_OK;
-}
-
 /*  A binary of exactly want bytes, copied to out. */
 static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
 {
     const uint8_t *p;
     size_t n;
-    at_err rc = s_bin(o, &p, &n, want);
+    at_err rc = mpfield_bin(o, &p, &n, want);
     if (rc)
         return rc;
     if (n != want)
@@ -125,7 +96,7 @@ static at_err s_fixed_bin(const msgpack_object *o, uint8_t *out, size_t want)
 /*  A key of format 2: a binary of 0 or ENTRY_KEY_BYTES. */
 static at_err s_key(const msgpack_object *o, const uint8_t **p, size_t *n)
 {
-    at_err rc = s_bin(o, p, n, ENTRY_KEY_BYTES);
+    at_err rc = mpfield_bin(o, p, n, ENTRY_KEY_BYTES);
     if (rc == AT_OK && *n != 0 && *n != ENTRY_KEY_BYTES)
         return AT_ERR_RANGE;
     return rc;
@@ -136,30 +107,30 @@ static at_err s_fields(entry_t *e, const msgpack_object *f, size_t n)
 {
     at_err rc;
     uint64_t v, verdict, reason;
-    if ((rc = s_u64(&f[0], &v))) return rc;
+    if ((rc = mpfield_u64(&f[0], &v))) return rc;
     if (!((v == 1 && n == ENTRY_FORMAT_1_FIELDS) || (v == 2 && n == ENTRY_FIELDS))) return AT_ERR_VERSION;
     e->format = (uint8_t) v;
     if (n == ENTRY_FIELDS) {
         if ((rc = s_key(&f[15], &e->producer_key, &e->producer_key_len))) return rc;
         if ((rc = s_key(&f[16], &e->worker_key, &e->worker_key_len))) return rc;
     }
-    if ((rc = s_u64(&f[1], &e->index))) return rc;
-    if ((rc = s_u64(&f[2], &e->seq))) return rc;
+    if ((rc = mpfield_u64(&f[1], &e->index))) return rc;
+    if ((rc = mpfield_u64(&f[2], &e->seq))) return rc;
     if ((rc = s_fixed_bin(&f[3], e->prev_hash, ENTRY_HASH_BYTES))) return rc;
     if ((rc = s_fixed_bin(&f[4], e->id, AT_ID_BYTES))) return rc;
-    if ((rc = s_u64(&f[5], &verdict))) return rc;
-    if ((rc = s_u64(&f[6], &reason))) return rc;
+    if ((rc = mpfield_u64(&f[5], &verdict))) return rc;
+    if ((rc = mpfield_u64(&f[6], &reason))) return rc;
     if (verdict > 1 || reason > 255) return AT_ERR_RANGE;
     e->verdict = (uint8_t) verdict;
     e->reason = (uint8_t) reason;
-    if ((rc = s_str(&f[7], &e->producer, &e->producer_len))) return rc;
-    if ((rc = s_u64(&f[8], &e->cseq))) return rc;
-    if ((rc = s_str(&f[9], &e->worker, &e->worker_len))) return rc;
-    if ((rc = s_u64(&f[10], &e->t_received))) return rc;
-    if ((rc = s_u64(&f[11], &e->t_dispatched))) return rc;
-    if ((rc = s_u64(&f[12], &e->t_verified))) return rc;
-    if ((rc = s_u64(&f[13], &e->t_committed))) return rc;
-    return s_bin(&f[14], &e->att, &e->att_len, AT_ENCODED_MAX);
+    if ((rc = mpfield_str(&f[7], &e->producer, &e->producer_len, ENTRY_NAME_MAX))) return rc;
+    if ((rc = mpfield_u64(&f[8], &e->cseq))) return rc;
+    if ((rc = mpfield_str(&f[9], &e->worker, &e->worker_len, ENTRY_NAME_MAX))) return rc;
+    if ((rc = mpfield_u64(&f[10], &e->t_received))) return rc;
+    if ((rc = mpfield_u64(&f[11], &e->t_dispatched))) return rc;
+    if ((rc = mpfield_u64(&f[12], &e->t_verified))) return rc;
+    if ((rc = mpfield_u64(&f[13], &e->t_committed))) return rc;
+    return mpfield_bin(&f[14], &e->att, &e->att_len, AT_ENCODED_MAX);
 }
 
 at_err entry_decode(entry_t *out, const uint8_t *buf, size_t len)
