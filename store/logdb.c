@@ -1005,3 +1005,19 @@ at_err logdb_reindex(logdb_t *self, uint64_t *done)
     }
     return err;
 }
+
+/* ---------------------------------------------------------------- tree (being written) */
+
+at_err logdb_set_signer(logdb_t *self, const note_signer_t *signer, const char *origin, uint64_t keep)
+{ (void) self; (void) signer; (void) origin; (void) keep; return AT_ERR_NOT_FOUND; }
+at_err logdb_tree(logdb_t *self, uint64_t *size, uint8_t root[LOGDB_HASH_BYTES])
+{ (void) self; (void) size; (void) root; return AT_ERR_NOT_FOUND; }
+at_err logdb_tile(logdb_t *self, unsigned level, uint64_t n, const uint8_t **hashes, size_t *width)
+{ (void) self; (void) level; (void) n; (void) hashes; (void) width; return AT_ERR_NOT_FOUND; }
+static at_err s_no_read(void *arg, unsigned level, uint64_t n, uint8_t out[MERKLE_HASH_BYTES])
+{ (void) arg; (void) level; (void) n; (void) out; return AT_ERR_NOT_FOUND; }
+merkle_reader_t logdb_merkle_reader(logdb_t *self) { return (merkle_reader_t){ s_no_read, self }; }
+at_err logdb_checkpoint(logdb_t *self, uint64_t size, const char **note, size_t *len, uint64_t *at_size)
+{ (void) self; (void) size; (void) note; (void) len; (void) at_size; return AT_ERR_NOT_FOUND; }
+at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **note, size_t *len, uint64_t *at_size)
+{ (void) self; (void) index; (void) note; (void) len; (void) at_size; return AT_ERR_NOT_FOUND; }

@@ -47,6 +47,8 @@
 #include "at_err.h"
 #include "attestation.h"
 #include "entry.h"
+#include "merkle.h"
+#include "note.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -199,6 +201,55 @@ at_err logdb_lookup_prefix(logdb_t *self, const char *hex, uint8_t id[AT_ID_BYTE
  *  from the top down, lowering find_from after each. *done = entries
  *  indexed. */
 at_err logdb_reindex(logdb_t *self, uint64_t *done) __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- tree */
+/*  The Merkle tree over the entries (tlog/merkle.h; protocol.md section
+ *  14), kept in the same write transaction as the entries, so the tree
+ *  always covers exactly the committed entries:
+ *    "tiles":       key u8 tile level L then u64 big-endian tile number N
+ *                   (9 bytes) -> the tile's W stored hashes of level 8 * L
+ *                   (W * 32 bytes; W = 256 once full, then never rewritten)
+ *    "checkpoints": key u64 big-endian tree size -> the signed checkpoint
+ *                   note (tlog/note.h, tlog/checkpoint.h) of that size; the
+ *                   newest LOGDB_CHECKPOINTS_DEFAULT (logdb_set_signer) kept
+ *    meta "tree_size" (u64 BE): leaves in the tree, = next_index once the
+ *                   tree exists (a log written before it is integrated when
+ *                   the writer opens it, see logdb_set_signer)
+ *  The leaf of entry i is its value bytes exactly as stored.
+ */
+#define LOGDB_CHECKPOINTS_DEFAULT 100000
+
+/*  Writer, outside a batch: from now on every commit that grows the tree
+ *  stores a checkpoint of the new size signed by signer for origin (both
+ *  borrowed: they must outlive self), keeping the newest `keep`
+ *  (>= 1). Without a signer the tree is still kept but no checkpoint is
+ *  written. Integrates a log that has entries but no tree first (one
+ *  pass over the entries, logged), and writes a checkpoint of the current
+ *  size when the newest stored is older. AT_ERR_DB, AT_ERR_MAP_FULL,
+ *  AT_ERR_CORRUPT (the stored tree does not match the entries' count). */
+at_err logdb_set_signer(logdb_t *self, const note_signer_t *signer, const char *origin, uint64_t keep)
+    __attribute__((warn_unused_result));
+/*  The root of the tree after the last commit (writer) or in the read
+ *  snapshot (reader): *size leaves and their root hash. */
+at_err logdb_tree(logdb_t *self, uint64_t *size, uint8_t root[LOGDB_HASH_BYTES]) __attribute__((warn_unused_result));
+/*  Reader, in a snapshot: the stored tile (level L, number n): *hashes
+ *  borrows the snapshot (until logdb_read_end), *width is its number of
+ *  hashes (1..256). AT_ERR_NOT_FOUND when it does not exist (yet). */
+at_err logdb_tile(logdb_t *self, unsigned level, uint64_t n, const uint8_t **hashes, size_t *width)
+    __attribute__((warn_unused_result));
+/*  Reader, in a snapshot: a merkle_reader_t (tlog/merkle.h) that reads the
+ *  snapshot's stored hashes from its tiles. Valid until logdb_read_end. */
+merkle_reader_t logdb_merkle_reader(logdb_t *self);
+/*  Reader, in a snapshot: the checkpoint of tree size `size` (0 = the
+ *  newest; see also logdb_checkpoint_covering), the note text borrowed from
+ *  the snapshot, *at_size its size. AT_ERR_NOT_FOUND: none stored (no
+ *  signer yet, or pruned). */
+at_err logdb_checkpoint(logdb_t *self, uint64_t size, const char **note, size_t *len, uint64_t *at_size)
+    __attribute__((warn_unused_result));
+/*  Reader, in a snapshot: the oldest stored checkpoint whose tree contains
+ *  entry index (size > index). AT_ERR_NOT_FOUND when none does. */
+at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **note, size_t *len, uint64_t *at_size)
+    __attribute__((warn_unused_result));
 
 /*  The same as entry_decode() and entry_hash() (store/entry.h), under the
  *  names older callers use. */

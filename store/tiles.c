@@ -1,0 +1,1 @@
+/*  tiles.c: placeholder until the tree writer lands (lead, main). */
