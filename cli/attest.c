@@ -23,6 +23,7 @@ static const s_command_t s_commands[] = {
     { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester" },
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
     { "log", cmd_log, "read, export and verify the LMDB log" },
+    { "trace", cmd_trace, "everything about one attestation: lineage, stages, checkpoint, proof, status" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
