@@ -324,15 +324,16 @@ static int s_load_checkpoints(s_trace_t *t)
     s_cp_t *cp = &t->cp, *nw = &t->newest;
     at_err rc = logdb_checkpoint_covering(t->db, t->index, &cp->note, &cp->note_len, &cp->size);
     at_err rc2 = logdb_checkpoint(t->db, 0, &nw->note, &nw->note_len, &nw->size);
-    if (rc == AT_ERR_NOT_FOUND)
-        rc = rc2;
-    if (rc && rc != AT_ERR_NOT_FOUND) {
-        fprintf(stderr, "attest trace: reading the checkpoints: %s\n", at_strerror(rc));
+    cp->found = rc == AT_OK;
+    nw->found = rc2 == AT_OK;
+    if ((rc && rc != AT_ERR_NOT_FOUND) || (rc2 && rc2 != AT_ERR_NOT_FOUND)) {
+        fprintf(stderr, "attest trace: reading the checkpoints: %s\n",
+                at_strerror(rc && rc != AT_ERR_NOT_FOUND ? rc : rc2));
         return 1;
     }
-    if ((cp->found = cp->note != NULL))
+    if (cp->found)
         s_open_cp(t, cp);
-    if ((nw->found = nw->note != NULL))
+    if (nw->found)
         s_open_cp(t, nw);
     return 0;
 }

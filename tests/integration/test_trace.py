@@ -1,0 +1,299 @@
+"""test_trace.py: `attest trace ID|INDEX` shows one attestation's whole story,
+read from the log (docs/ops-trace.md).
+
+On a CURVE cluster (broker, sink with a log key when `attest keygen --log`
+works, one honest worker "w0", one thread: "w0/0"), a Python producer "tracer" with the
+harness's producer key submits, one at a time so the order is known:
+  1. a genuine attestation (valid);
+  2. another one with a bad signature (invalid, signature);
+  3. a forged copy of a third attestation (its id, a garbage signature:
+     invalid), then 4. the genuine third one (valid, after its copy);
+  5. a genuine one that expires 2 s later (valid when judged);
+  6. after 3 s, one more (valid), so that the newest checkpoint's time is
+     past 5's expiry.
+Then `attest trace --json` of each, by full id, by a unique prefix and by
+index, checks: the entry (index, id, verdict, reason, schema, subject,
+attester) and the lineage equal what was submitted and what the log holds
+(producer name, its CURVE key = the harness's producer public key, cseq,
+broker seq, worker w0 and its key); the stage timestamps equal the stored
+ones and the durations are non-negative and add up; the same-id section
+links 3 and 4 both ways; the status is valid / invalid (signature) /
+expired since 5's expires_at by the checkpoint's clock (now without one).
+With checkpoints: the covering checkpoint's size is > index, its signature
+checks with the default key DIR/../keys/log.pub, the proof is "checked",
+and the proof also checks here, recomputed in Python from the stored entry
+bytes (RFC 9162); another log key makes the signature fail and the exit
+status 1. The human output has its sections and "key: value" lines. Not
+found (an unknown id, an index past the end): exit 1; an ambiguous prefix:
+exit 1; not an id or index, no argument: exit 2. Last, the worker is
+replaced by a lying one (--test-lie) under --audit-sample 100: a forged
+attestation it calls valid shows the spot audit's disagreement.
+
+    /usr/bin/python3 test_trace.py --bin BUILD/bin
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster as cl  # noqa: E402
+import logfixture as lf  # noqa: E402
+
+SCHEMA = "attest/trace/v1"
+
+
+def submit_one(t, p, cseq, att):
+    p.submit([(cseq, att)])
+    p.wait_outcomes([cseq], 60)
+    a = p.acks.get(cseq)
+    t.check("cseq %d acknowledged" % cseq, a is not None, p.refusals.get(cseq))
+    return a or [cseq, None, None, None, None]
+
+
+def log_key(c):
+    """keys/log.key and keys/log.pub by `attest keygen --log`, or None when
+    the tool cannot make one yet (tlog/note.c not merged)."""
+    rc, out, err = c.attest("keygen", "--log", "--out", os.path.join(c.keys, "log"), "--name", "trace.test/log")
+    if rc == 0 and os.path.exists(os.path.join(c.keys, "log.key")):
+        return os.path.join(c.keys, "log.key")
+    print("TODO: no log key (attest keygen --log: rc %d, %s): the checkpoint and proof checks are skipped until "
+          "h-note lands" % (rc, (out + err).strip()[:200]), flush=True)
+    return None
+
+
+def trace(c, *args):
+    rc, out, err = c.attest("trace", "--dir", c.log_dir, *args)
+    try:
+        return rc, json.loads(out), err
+    except ValueError:
+        return rc, None, out + err
+
+
+def root_from_proof(index, size, leaf, proof):
+    """RFC 9162 2.1.3.2: the root an inclusion proof leads to (None: bad)."""
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while fn & 1 == 0 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
+
+def check_entry(t, c, label, tr, want, stored):
+    """The entry and lineage sections against what was submitted (want) and
+    the stored entry (a dict of cluster.read_log)."""
+    e, ln = tr.get("entry", {}), tr.get("lineage", {})
+    t.check("%s: index, id, verdict and reason" % label, tr.get("index") == want["index"]
+            and tr.get("id") == want["id"].hex() and e.get("verdict") == want["verdict"]
+            and e.get("reason") == want["reason"], (tr.get("index"), tr.get("id"), e.get("verdict"), e.get("reason")))
+    t.check("%s: schema, subject, attester as submitted" % label, e.get("schema") == SCHEMA
+            and e.get("subject") == want["subject"] and e.get("attester") == want["attester"].hex(), e)
+    t.check("%s: lineage: producer 'tracer', its CURVE key = the harness's producer key, cseq" % label,
+            ln.get("producer") == "tracer" and ln.get("producer_key") == c.pub("producer").decode()
+            and ln.get("cseq") == want["cseq"], ln)
+    t.check("%s: lineage: broker seq as stored, worker w0/0 (thread 0 of w0) and its key" % label, ln.get("seq") == stored["seq"]
+            and ln.get("worker") == "w0/0" and ln.get("worker_key") == c.pub("worker").decode()
+            and ln.get("producer_key_hex") == stored["producer_key"].hex(), ln)
+
+
+def check_stages(t, label, tr, stored):
+    s = tr.get("stages", {})
+    names = ["t_received", "t_dispatched", "t_verified", "t_committed"]
+    t.check("%s: stage timestamps as stored (us, with UTC forms)" % label,
+            all(s.get(n) == stored[n] and s.get(n + "_utc", "").endswith("Z") for n in names), s)
+    d = [s.get(k) for k in ("queue_us", "verify_us", "commit_us", "total_us")]
+    ok = all(isinstance(x, int) and x >= 0 for x in d)
+    t.check("%s: durations non-negative, the stamps' differences, adding up to the total" % label, ok
+            and d[0] == stored["t_dispatched"] - stored["t_received"]
+            and d[1] == stored["t_verified"] - stored["t_dispatched"]
+            and d[2] == stored["t_committed"] - stored["t_verified"] and d[3] == d[0] + d[1] + d[2], d)
+
+
+def check_proof(t, label, tr, index, raw):
+    """The covering checkpoint and the proof, also recomputed here."""
+    cp, pr = tr.get("checkpoint") or {}, tr.get("proof") or {}
+    t.check("%s: the covering checkpoint's size > index, its signature checked with the default key"
+            % label, cp.get("size", 0) > index and cp.get("signature", {}).get("ok") is True
+            and str(cp.get("signature", {}).get("key_file", "")).endswith("keys/log.pub"), cp)
+    t.check("%s: proof checked" % label, pr.get("checked") is True and pr.get("size") == cp.get("size"), pr)
+    leaf = hashlib.sha256(b"\x00" + raw).digest()
+    got = root_from_proof(index, cp.get("size", 0), leaf, [bytes.fromhex(h) for h in pr.get("hashes", [])])
+    t.check("%s: the proof leads from the stored entry's leaf hash to the signed root (recomputed here)" % label,
+            pr.get("leaf_hash") == leaf.hex() and got is not None and got.hex() == cp.get("root"), pr)
+
+
+def submit_story(t, c, p):
+    """The six submissions; returns {name: want dict}."""
+    _, sk = lf.make_keypair()
+    now = int(time.time())
+    w = {}
+
+    def one(name, cseq, subject, verdict, reason, **kw):
+        att, aid = lf.make_attestation(sk, schema=SCHEMA, subject=subject, **kw)
+        a = submit_one(t, p, cseq, att)
+        w[name] = {"index": a[1], "id": aid, "verdict": verdict, "reason": reason, "subject": subject,
+                   "attester": sk[32:], "cseq": cseq, "expires_at": kw.get("expires_at")}
+        t.check("%s logged %s (%s)" % (name, verdict, reason), a[2] == (0 if verdict == "valid" else 1)
+                and a[3] == lf.REASONS[reason], a)
+    one("genuine", 1, "host-a", "valid", "ok", expires_at=now + 86400)
+    one("badsig", 2, "host-b", "invalid", "signature", bad_signature=True)
+    nonce = os.urandom(16)
+    one("forged", 3, "host-c", "invalid", "signature", nonce=nonce, issued_at=now - 5, bad_signature=True)
+    one("claimed", 4, "host-c", "valid", "ok", nonce=nonce, issued_at=now - 5)
+    one("shortlived", 5, "host-d", "valid", "ok", expires_at=now + 2)
+    time.sleep(3.5)
+    one("later", 6, "host-e", "valid", "ok")
+    return w
+
+
+def check_lookups(t, c, w, by_index, raws, signed):
+    for name in ("genuine", "badsig", "claimed", "later"):
+        rc, tr, err = trace(c, w[name]["id"].hex(), "--json")
+        t.check("trace %s by full id: exit 0, JSON" % name, rc == 0 and tr is not None, err[-300:])
+        if tr is None:
+            continue
+        stored = by_index[w[name]["index"]]
+        check_entry(t, c, name, tr, w[name], stored)
+        check_stages(t, name, tr, stored)
+        if signed:
+            check_proof(t, name, tr, w[name]["index"], raws[w[name]["index"]])
+        else:
+            t.check("%s: no checkpoint, no proof (the sink has no log key)" % name,
+                    tr.get("checkpoint") is None and tr.get("proof") is None, tr.get("checkpoint"))
+    rc, tr, err = trace(c, w["claimed"]["id"].hex()[:12], "--json")
+    t.check("trace by a unique prefix: the valid entry, its forged copy listed (invalid, signature)",
+            rc == 0 and tr and tr["index"] == w["claimed"]["index"]
+            and [(x["index"], x["verdict"], x["reason"]) for x in tr["same_id"]]
+            == [(w["forged"]["index"], "invalid", "signature")] and tr["status"]["status"] == "valid", (rc, tr, err))
+    rc, tr, err = trace(c, str(w["forged"]["index"]), "--json")
+    t.check("trace by index of the forged copy: invalid (signature), the valid entry listed",
+            rc == 0 and tr and tr["id"] == w["forged"]["id"].hex() and tr["status"]["status"] == "invalid"
+            and tr["status"]["reason"] == "signature"
+            and [x["index"] for x in tr["same_id"]] == [w["claimed"]["index"]], (rc, tr and tr["status"], err))
+    rc, tr, err = trace(c, str(w["badsig"]["index"]), "--json")
+    t.check("trace by index of the bad signature: status invalid (signature), no other entry",
+            rc == 0 and tr and tr["status"]["status"] == "invalid" and tr["status"]["reason"] == "signature"
+            and tr["same_id"] == [] and tr["same_id_total"] == 0, (rc, tr and tr["status"], err))
+
+
+def check_status(t, c, w, signed):
+    rc, tr, err = trace(c, w["shortlived"]["id"].hex(), "--json")
+    st = (tr or {}).get("status", {})
+    clock = "checkpoint" if signed else "now"
+    t.check("the short-lived one: expired since its expires_at by the %s clock" % clock,
+            rc == 0 and st.get("status") == "expired" and st.get("expired_since") == w["shortlived"]["expires_at"]
+            and st.get("clock") == clock and st.get("clock_time", 0) >= w["shortlived"]["expires_at"], (rc, st, err))
+    rc, tr, err = trace(c, w["genuine"]["id"].hex(), "--json")
+    st = (tr or {}).get("status", {})
+    t.check("the genuine one: valid, not expired, not revoked, no audit",
+            rc == 0 and st.get("status") == "valid" and st.get("expired") is False and st.get("revoked") is False
+            and tr.get("audit") is None, (rc, st))
+
+
+def check_human(t, c, w, signed):
+    rc, out, err = c.attest("trace", "--dir", c.log_dir, str(w["claimed"]["index"]))
+    lines = out.splitlines()
+    sections = [l for l in lines if l and not l.startswith(" ")]
+    want = ["entry", "lineage", "stages", "same id", "audit", "checkpoint", "status"]
+    t.check("human output: its sections in order", rc == 0 and [s.split(" (")[0] for s in sections] == want,
+            sections)
+    kv = {l[2:17].strip(): l[17:] for l in lines if l.startswith("  ")}
+    t.check("human output: aligned 'key: value' lines (producer, producer_key, worker, status)",
+            kv.get("producer:") == "tracer" and kv.get("producer_key:") == c.pub("producer").decode()
+            and kv.get("worker:") == "w0/0" and kv.get("status:") == "valid", kv)
+    if signed:
+        t.check("human output: the signature checked with the default key, the proof checked",
+                kv.get("signature:", "").startswith("checked (key ") and kv.get("proof:", "").startswith("checked:"),
+                kv)
+    else:
+        t.check("human output: says no checkpoint covers it and the signature is not checked (no --log-key)",
+                "none stored covers" in out, out[-400:])
+
+
+def check_errors(t, c, w, signed):
+    rc, _, err = c.attest("trace", "--dir", c.log_dir, "ab" * 32)
+    t.check("an unknown id: exit 1, says so", rc == 1 and "no entry with id" in err, (rc, err))
+    rc, _, err = c.attest("trace", "--dir", c.log_dir, "999999")
+    t.check("an index past the end: exit 1, says so", rc == 1 and "no entry at index" in err, (rc, err))
+    rc, _, err = c.attest("trace", "--dir", c.log_dir, "xyz")
+    t.check("not an id or an index: exit 2", rc == 2, (rc, err))
+    rc, _, err = c.attest("trace", "--dir", c.log_dir)
+    t.check("no argument: exit 2", rc == 2, (rc, err))
+    ids = set(x["id"].hex() for x in w.values())
+    shared = next((d for d in "abcdef" if sum(i.startswith(d) for i in ids) > 1), None)   # a letter: not an index
+    if shared:
+        rc, _, err = c.attest("trace", "--dir", c.log_dir, shared)
+        t.check("an ambiguous prefix (%s): exit 1, says so" % shared, rc == 1 and "ambiguous" in err, (rc, err))
+    else:
+        t.skip("an ambiguous prefix", "no two ids of this run begin with the same hex letter")
+    if signed:
+        other = os.path.join(c.tmp, "other")
+        c.attest("keygen", "--log", "--out", other, "--name", "trace.test/log")
+        rc, tr, err = trace(c, w["genuine"]["id"].hex(), "--json", "--log-key", other + ".pub")
+        sig = ((tr or {}).get("checkpoint") or {}).get("signature", {})
+        t.check("another log key: the signature does not check, exit 1",
+                rc == 1 and sig.get("checked") is True and sig.get("ok") is False, (rc, sig, err))
+
+
+def check_audit(t, c):
+    """The honest worker replaced by a liar under a 100% audit."""
+    c.workers[0].stop()
+    c.workers = []
+    c.start_worker("liar", 1, ["--test-lie"], key="liar")
+    time.sleep(0.5)
+    p = cl.Producer(c.frontend, "tracer")
+    t.check("producer welcomed again", p.hello())
+    _, sk = lf.make_keypair()
+    att, aid = lf.make_attestation(sk, schema=SCHEMA, subject="lied-about", bad_signature=True)
+    a = submit_one(t, p, 7, att)
+    p.close()
+    t.check("the liar judged the forged one valid", a[2] == 0, a)
+    tr, end = None, time.time() + 20
+    while time.time() < end:
+        rc, tr, err = trace(c, aid.hex(), "--json")
+        if tr and tr.get("audit"):
+            break
+        time.sleep(0.3)
+    au = (tr or {}).get("audit") or {}
+    t.check("trace shows the spot audit's disagreement (the worker said valid, the audit invalid (signature))",
+            au.get("got_verdict") == "valid" and au.get("expected_verdict") == "invalid"
+            and au.get("expected_reason") == "signature" and (tr or {}).get("status", {}).get("audit_disagrees"),
+            (tr or {}).get("audit"))
+
+
+def body(args, t):
+    with cl.Cluster(args.bin) as c:
+        key = log_key(c)
+        c.add_key("liar", "workers")    # the allowlists are read at start; the liar comes last (check_audit)
+        c.start_broker()
+        c.start_sink(["--log-key", key, "--audit-sample", "100"] if key else ["--audit-sample", "100"])
+        c.start_worker("w0", 1)
+        p = cl.Producer(c.frontend, "tracer")
+        t.check("producer welcomed", p.hello())
+        w = submit_story(t, c, p)
+        p.close()
+        log = cl.read_log(c.log_dir)
+        t.check_log(log, "log")
+        by_index = {e["index"]: e for e in log.entries}
+        raws = {e["index"]: r for e, r in zip(log.entries, log.raws)}
+        signed = key is not None
+        if not signed:
+            t.skip("checkpoint and proof", "TODO: no log key yet (h-note's attest keygen --log not merged)")
+        check_lookups(t, c, w, by_index, raws, signed)
+        check_status(t, c, w, signed)
+        check_human(t, c, w, signed)
+        check_errors(t, c, w, signed)
+        check_audit(t, c)
+        c.finish(t, "trace")
+
+
+if __name__ == "__main__":
+    sys.exit(cl.main_wrapper("trace", body))
