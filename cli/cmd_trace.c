@@ -34,6 +34,7 @@
 #include "note.h"
 #include "wire.h"
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -87,6 +88,8 @@ typedef struct {
     uint64_t copies[S_COPIES_MAX];   /* other entries with the id, ascending */
     size_t ncopies;
     uint64_t copies_total;
+    bool has_valid_copy;       /* this entry is invalid and the id's valid entry is */
+    uint64_t valid_copy;       /* ... at this index */
     bool audited;
     logdb_audit_t audit;
     char audit_worker[ENTRY_NAME_MAX + 1];
@@ -214,6 +217,8 @@ static int s_load_copies(s_trace_t *t)
         if (t->ncopies < S_COPIES_MAX)
             t->copies[t->ncopies++] = latest;
         t->copies_total++;
+        t->has_valid_copy = true;
+        t->valid_copy = latest;
     }
     return 0;
 }
@@ -272,6 +277,9 @@ static int s_load_key(s_trace_t *t)
         return 0;
     }
     t->has_key = true;
+    char real[PATH_MAX];
+    if (realpath(t->key_path, real))
+        snprintf(t->key_path, sizeof t->key_path, "%s", real);
     if (!note_verifier_format(&t->key, t->key_text, sizeof t->key_text))
         snprintf(t->key_text, sizeof t->key_text, "%s", t->key.name);
     return 0;
@@ -520,8 +528,9 @@ static void s_human_proof(const s_trace_t *t)
     }
     s_hex(p->leaf, MERKLE_HASH_BYTES, leaf, sizeof leaf);
     s_kv("leaf hash:", "%s", leaf);
-    s_kv("proof:", "%s: %zu hashes, leaf %" PRIu64 " in the tree of size %" PRIu64,
-         p->checked ? "checked" : "FAILED (does not lead to the signed root)", p->len, t->index, t->cp.size);
+    s_kv("proof:", "%s: %zu hashes, leaf %" PRIu64 " in the tree of size %" PRIu64 "%s",
+         p->checked ? "checked" : "FAILED (does not lead to the checkpoint's root)", p->len, t->index, t->cp.size,
+         t->cp.sig_ok ? "" : " (the root's signature is not checked)");
 }
 
 static void s_human_checkpoint(const s_trace_t *t)
@@ -556,9 +565,11 @@ static void s_human_status(const s_trace_t *t)
 {
     char utc[32];
     printf("status\n");
-    if (t->e.verdict != WIRE_VALID)
+    if (t->e.verdict != WIRE_VALID) {
         s_kv("status:", "invalid (%s)", at_strerror(t->e.reason));
-    else if (t->revoked) {
+        if (t->has_valid_copy)
+            s_kv("id claimed:", "by the valid entry at index %" PRIu64, t->valid_copy);
+    } else if (t->revoked) {
         char hex[2 * AT_ID_BYTES + 1];
         s_hex(t->revoked_by_id, AT_ID_BYTES, hex, sizeof hex);
         s_kv("status:", "revoked at index %" PRIu64 " by entry %s", t->revoked_by, hex);
@@ -738,6 +749,8 @@ static json_t *s_json_status(const s_trace_t *t)
     json_object_set_new(o, "revoked", json_boolean(t->revoked));
     json_object_set_new(o, "revoked_at_index", t->revoked ? json_integer((json_int_t) t->revoked_by) : json_null());
     json_object_set_new(o, "revoked_by_id", t->revoked ? jsonl_hex(t->revoked_by_id, AT_ID_BYTES) : json_null());
+    json_object_set_new(o, "valid_entry_index",
+                        t->has_valid_copy ? json_integer((json_int_t) t->valid_copy) : json_null());
     json_object_set_new(o, "audit_disagrees", json_boolean(t->audited));
     return o;
 }

@@ -1,8 +1,7 @@
 """test_trace.py: `attest trace ID|INDEX` shows one attestation's whole story,
 read from the log (docs/ops-trace.md).
 
-On a CURVE cluster (broker, sink with a log key when `attest keygen --log`
-works, one honest worker "w0", one thread: "w0/0"), a Python producer "tracer" with the
+On a CURVE cluster (broker, sink with a log key made by `attest keygen --log`, one honest worker "w0", one thread: "w0/0"), a Python producer "tracer" with the
 harness's producer key submits, one at a time so the order is known:
   1. a genuine attestation (valid);
   2. another one with a bad signature (invalid, signature);
@@ -52,15 +51,44 @@ def submit_one(t, p, cseq, att):
     return a or [cseq, None, None, None, None]
 
 
-def log_key(c):
-    """keys/log.key and keys/log.pub by `attest keygen --log`, or None when
-    the tool cannot make one yet (tlog/note.c not merged)."""
-    rc, out, err = c.attest("keygen", "--log", "--out", os.path.join(c.keys, "log"), "--name", "trace.test/log")
-    if rc == 0 and os.path.exists(os.path.join(c.keys, "log.key")):
-        return os.path.join(c.keys, "log.key")
-    print("TODO: no log key (attest keygen --log: rc %d, %s): the checkpoint and proof checks are skipped until "
-          "h-note lands" % (rc, (out + err).strip()[:200]), flush=True)
-    return None
+def write_log_key(base, name):
+    """base.key (signer text, 0600) and base.pub (verifier text) in the
+    formats of tlog/note.h (Go's sumdb/note), made here with pynacl."""
+    import base64
+    import nacl.signing
+    seed = os.urandom(32)
+    pub = bytes(nacl.signing.SigningKey(seed).verify_key)
+    kid = hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4].hex()
+    fd = os.open(base + ".key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("PRIVATE+KEY+%s+%s+%s\n" % (name, kid, base64.b64encode(b"\x01" + seed).decode()))
+    with open(base + ".pub", "w") as f:
+        f.write("%s+%s+%s\n" % (name, kid, base64.b64encode(b"\x01" + pub).decode()))
+
+
+def make_log_key(c, base):
+    """base.key and base.pub by `attest keygen --log`; by write_log_key
+    while the tool has no --log yet (TODO: drop once h-note is merged)."""
+    rc, out, err = c.attest("keygen", "--log", "--out", base, "--name", "trace.test/log")
+    if rc != 0 or not os.path.exists(base + ".key"):
+        write_log_key(base, "trace.test/log")
+    return base + ".key"
+
+
+def start_sink(c):
+    """The sink with the log key keys/log.key; True when it signs
+    checkpoints. A sink that cannot load the key (tlog/note.c not merged
+    yet) is restarted without one: the checkpoint checks are then skipped."""
+    key = make_log_key(c, os.path.join(c.keys, "log"))
+    try:
+        c.start_sink(["--log-key", key, "--audit-sample", "100"])
+        return True
+    except RuntimeError as e:
+        print("TODO: the sink cannot load a log key (%s): checkpoint and proof checks skipped until h-note lands"
+              % str(e).strip().splitlines()[-1][:200], flush=True)
+    c.sink.stop()
+    c.start_sink(["--audit-sample", "100"])
+    return False
 
 
 def trace(c, *args):
@@ -174,9 +202,9 @@ def check_lookups(t, c, w, by_index, raws, signed):
             and [(x["index"], x["verdict"], x["reason"]) for x in tr["same_id"]]
             == [(w["forged"]["index"], "invalid", "signature")] and tr["status"]["status"] == "valid", (rc, tr, err))
     rc, tr, err = trace(c, str(w["forged"]["index"]), "--json")
-    t.check("trace by index of the forged copy: invalid (signature), the valid entry listed",
+    t.check("trace by index of the forged copy: invalid (signature), the valid entry listed and named in the status",
             rc == 0 and tr and tr["id"] == w["forged"]["id"].hex() and tr["status"]["status"] == "invalid"
-            and tr["status"]["reason"] == "signature"
+            and tr["status"]["reason"] == "signature" and tr["status"]["valid_entry_index"] == w["claimed"]["index"]
             and [x["index"] for x in tr["same_id"]] == [w["claimed"]["index"]], (rc, tr and tr["status"], err))
     rc, tr, err = trace(c, str(w["badsig"]["index"]), "--json")
     t.check("trace by index of the bad signature: status invalid (signature), no other entry",
@@ -235,8 +263,7 @@ def check_errors(t, c, w, signed):
     else:
         t.skip("an ambiguous prefix", "no two ids of this run begin with the same hex letter")
     if signed:
-        other = os.path.join(c.tmp, "other")
-        c.attest("keygen", "--log", "--out", other, "--name", "trace.test/log")
+        other = make_log_key(c, os.path.join(c.tmp, "other"))[:-len(".key")]
         rc, tr, err = trace(c, w["genuine"]["id"].hex(), "--json", "--log-key", other + ".pub")
         sig = ((tr or {}).get("checkpoint") or {}).get("signature", {})
         t.check("another log key: the signature does not check, exit 1",
@@ -271,10 +298,9 @@ def check_audit(t, c):
 
 def body(args, t):
     with cl.Cluster(args.bin) as c:
-        key = log_key(c)
         c.add_key("liar", "workers")    # the allowlists are read at start; the liar comes last (check_audit)
         c.start_broker()
-        c.start_sink(["--log-key", key, "--audit-sample", "100"] if key else ["--audit-sample", "100"])
+        signed = start_sink(c)
         c.start_worker("w0", 1)
         p = cl.Producer(c.frontend, "tracer")
         t.check("producer welcomed", p.hello())
@@ -284,7 +310,6 @@ def body(args, t):
         t.check_log(log, "log")
         by_index = {e["index"]: e for e in log.entries}
         raws = {e["index"]: r for e, r in zip(log.entries, log.raws)}
-        signed = key is not None
         if not signed:
             t.skip("checkpoint and proof", "TODO: no log key yet (h-note's attest keygen --log not merged)")
         check_lookups(t, c, w, by_index, raws, signed)
