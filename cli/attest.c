@@ -24,6 +24,7 @@ static const s_command_t s_commands[] = {
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
     { "log", cmd_log, "read, export and verify the LMDB log" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
+    { "verify-receipt", cmd_verify_receipt, "check receipts offline with the log's public key alone" },
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
