@@ -47,6 +47,7 @@ struct cluster_t {
     char data_dir[512];
     char log_dir[600];
     char front[64], back[64], sinkep[64];
+    char log_listen[300], log_url[320];   /* the log server's; "" when none */
     s_proc_t procs[S_MAX_PROCS];
     int nprocs;
     int nworkers;
@@ -263,6 +264,27 @@ static void s_start_sink(cluster_t *self)
     s_spawn(self, p);
 }
 
+/*  `attest log serve` on the log, a child like the others (restarted when
+ *  it exits). Only reads the log: started after the sink has created it. */
+static void s_start_logserve(cluster_t *self)
+{
+    assert(self->nprocs < S_MAX_PROCS);
+    s_proc_t *p = &self->procs[self->nprocs++];
+    snprintf(p->role, sizeof p->role, "logserve");
+    snprintf(p->name, sizeof p->name, "logserve");
+    int argc = s_arg(p, 0, "%s/attest", cluster_bindir());
+    static const char *const fixed[] = { "log", "serve", "--log-level" };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argc = s_arg(p, argc, "%s", fixed[i]);
+    argc = s_arg(p, argc, "%s", self->o.log_level ? self->o.log_level : "info");
+    argc = s_arg(p, argc, "--dir");
+    argc = s_arg(p, argc, "%s", self->log_dir);
+    argc = s_arg(p, argc, "--listen");
+    argc = s_arg(p, argc, "%s", self->log_listen);
+    p->argv[argc] = NULL;
+    s_spawn(self, p);
+}
+
 /*  Waits until a TCP connect to the port succeeds (the process bound it). */
 static bool s_wait_port(int port, int timeout_ms)
 {
@@ -321,6 +343,25 @@ static void s_metrics_ports(cluster_t *self)
                             "choose others with --metrics-port\n", self->o.metrics_port + i);
             self->o.metrics_port = 0;
         }
+}
+
+/*  The log server's address: as given, or 127.0.0.1 on the port after the
+ *  sink's (a free one when that is taken). Returns its port, 0 if unknown. */
+static int s_log_address(cluster_t *self)
+{
+    const char *given = self->o.log_listen;
+    if (given && *given) {
+        snprintf(self->log_listen, sizeof self->log_listen, "%s", given);
+        const char *colon = strrchr(given, ':');
+        snprintf(self->log_url, sizeof self->log_url, "http://%s%s", given[0] == ':' ? "127.0.0.1" : "", given);
+        return colon ? atoi(colon + 1) : 0;
+    }
+    int port = self->o.sink_port + 1;
+    if (port > 65535 || !s_port_free(port))
+        port = s_free_port();
+    snprintf(self->log_listen, sizeof self->log_listen, "127.0.0.1:%d", port);
+    snprintf(self->log_url, sizeof self->log_url, "http://127.0.0.1:%d", port);
+    return port;
 }
 
 /*  A process did not bind in time: say why, in its own words when it
@@ -494,6 +535,15 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     }
     for (int i = 0; i < opts->workers; i++)
         cluster_add_worker(self, NULL);
+    if (opts->log_server) {
+        int port = s_log_address(self);
+        s_start_logserve(self);
+        s_proc_t *p = &self->procs[self->nprocs - 1];
+        if (port > 0 && !s_wait_port(port, 5000))   /* a convenience: the cluster runs on without it */
+            s_not_started(self, p, "its port");
+        if (p->pid == 0)
+            self->log_url[0] = 0;
+    }
     return self;
 }
 
@@ -662,3 +712,4 @@ const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; 
 int cluster_metrics_port(const cluster_t *self) { return self->o.metrics_port; }
 
 const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }
+const char *cluster_log_url(const cluster_t *self) { return self->log_url; }
