@@ -1,5 +1,5 @@
 /*  logdb.c: the LMDB log (see logdb.h for the layout). The entry values
- *  are encoded, decoded and hashed by store/entry.c; this file owns the
+ *  are encoded, decoded and hashed by tlog/entry.c; this file owns the
  *  LMDB environment, the batches, the id index and the id filter. */
 #include "logdb.h"
 #include "alloc.h"
