@@ -528,9 +528,9 @@ static void s_human_proof(const s_trace_t *t)
     }
     s_hex(p->leaf, MERKLE_HASH_BYTES, leaf, sizeof leaf);
     s_kv("leaf hash:", "%s", leaf);
-    s_kv("proof:", "%s: %zu hashes, leaf %" PRIu64 " in the tree of size %" PRIu64 "%s",
-         p->checked ? "checked" : "FAILED (does not lead to the checkpoint's root)", p->len, t->index, t->cp.size,
-         t->cp.sig_ok ? "" : " (the root's signature is not checked)");
+    s_kv("proof:", "%s: %zu hash%s, leaf %" PRIu64 " in the tree of size %" PRIu64 "%s",
+         p->checked ? "checked" : "FAILED (does not lead to the checkpoint's root)", p->len, p->len == 1 ? "" : "es",
+         t->index, t->cp.size, t->cp.sig_ok ? "" : " (the root's signature is not checked)");
 }
 
 static void s_human_checkpoint(const s_trace_t *t)
