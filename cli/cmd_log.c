@@ -167,11 +167,11 @@ static int s_print_pretty(s_log_t *self, uint64_t index)
     uint64_t by;
     s_add_status(self, o, &e, &by);
     jsonl_print_pretty(stdout, o);
-    json_decref(o);
-    json_t *rid = by != UINT64_MAX ? json_object_get(json_object_get(o, "revoked_by"), "id") : NULL;
+    const char *rid = json_string_value(json_object_get(json_object_get(o, "revoked_by"), "id"));   /* NULL-safe */
     if (by != UINT64_MAX)
         fprintf(stderr, "attest log: entry %" PRIu64 ": revoked at index %" PRIu64 " by entry %.16s\n", index, by,
-                rid ? json_string_value(rid) : "?");
+                rid ? rid : "?");
+    json_decref(o);
     return 0;
 }
 
