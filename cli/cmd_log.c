@@ -131,6 +131,25 @@ static json_t *s_revocation_json(s_log_t *self, uint64_t by)
     return o;
 }
 
+/*  A valid revocation: "revokes" {index, id} of its target (from the
+ *  status index, which records the target's entry). */
+static void s_add_revokes(s_log_t *self, json_t *o, const logdb_entry_t *e)
+{
+    attestation_t a;
+    uint8_t target[AT_ID_BYTES];
+    uint64_t target_index, by;
+    char hex[2 * AT_ID_BYTES + 1];
+    if (e->verdict != WIRE_VALID || attestation_decode(&a, e->att, e->att_len) != AT_OK || !revoke_is(&a)
+        || a.subject_len != 2 * AT_ID_BYTES)
+        return;
+    memcpy(hex, a.subject, 2 * AT_ID_BYTES);
+    hex[2 * AT_ID_BYTES] = 0;
+    if (!jsonl_unhex(hex, target, AT_ID_BYTES) || logdb_revoked(self->db, target, &target_index, &by) != AT_OK
+        || by != e->index)
+        return;
+    json_object_set_new(o, "revokes", json_pack("{s:I, s:s}", "index", (json_int_t) target_index, "id", hex));
+}
+
 /*  "status": valid, invalid or revoked, and for a revoked entry
  *  "revoked_by" {index, id, reason} (the status index, logdb_revoked).
  *  *by is set to the revocation's index, UINT64_MAX when not revoked. */
@@ -166,6 +185,7 @@ static int s_print_pretty(s_log_t *self, uint64_t index)
     logfind_add_human(o, &e);
     uint64_t by;
     s_add_status(self, o, &e, &by);
+    s_add_revokes(self, o, &e);
     jsonl_print_pretty(stdout, o);
     const char *rid = json_string_value(json_object_get(json_object_get(o, "revoked_by"), "id"));   /* NULL-safe */
     if (by != UINT64_MAX)

@@ -88,7 +88,7 @@ def revoked_db(path):
         env.close()
 
 
-def check_log_id(t, c, target, want_by):
+def check_log_id(t, c, target, target_index, want_by):
     rc, out, err = c.attest("log", "--dir", c.log_dir, "id", target.hex())
     try:
         o = json.loads(out)
@@ -100,6 +100,25 @@ def check_log_id(t, c, target, want_by):
             and rb.get("id") == want_by["id"] and rb.get("reason") == "key compromised", (rc, out[-400:], err))
     t.check("attest log id T1 says 'revoked at index N by entry'",
             ("revoked at index %d by entry %s" % (want_by["index"], want_by["id"][:16])) in err, err)
+    rc, out, err = c.attest("log", "--dir", c.log_dir, "get", str(want_by["index"]))
+    try:
+        o = json.loads(out)
+    except ValueError:
+        o = {}
+    t.check("attest log get REVOCATION: valid, revokes T1 at its index", rc == 0 and o.get("status") == "valid"
+            and o.get("revokes", {}).get("id") == target.hex() and o.get("revokes", {}).get("index") == target_index
+            and o.get("data") == "key compromised", (rc, out[-400:], err))
+
+
+def usage(t, c, key):
+    rc, out, _ = c.attest("revoke", "--help")
+    t.check("attest revoke --help -> 0 with usage", rc == 0 and "Usage" in out, rc)
+    rc, _, err = c.attest("revoke", "ab" * 32, "--key", key, "--no-such-flag")
+    t.check("attest revoke --no-such-flag -> 2 naming it", rc == 2 and "--no-such-flag" in err, err)
+    rc, _, err = c.attest("revoke", "abc", "--key", key)
+    t.check("attest revoke with a short ID -> 2", rc == 2 and "64 hex digits" in err, err)
+    rc, _, err = c.attest("revoke", "ab" * 32)
+    t.check("attest revoke without --key -> 2", rc == 2 and "--key" in err, err)
 
 
 def scenario(t, c, key_a, sk_a, key_b):
@@ -113,7 +132,7 @@ def scenario(t, c, key_a, sk_a, key_b):
     t.check("3 revoke T1 with key A: valid, exit 0", rc == 0 and o.get("verdict") == "valid"
             and o.get("target") == t1_id.hex() and o.get("duplicate") is False, (rc, o, err))
     acks["right key"] = (o, 0, 0)
-    check_log_id(t, c, t1_id, o)
+    check_log_id(t, c, t1_id, t1.get("index"), o)
     rc, o, err = revoke(c, t1_id, key_a)
     t.check("4 revoke T1 again: invalid revoke_twice", rc == 1 and o.get("reason") == "revoke_twice", (rc, o, err))
     acks["twice"] = (o, 1, REVOKE_TWICE)
@@ -146,7 +165,7 @@ def check_read_back(t, c, t1, t1_id, a_bad, t2_id, acks):
             e.get("verdict") == 1 and e.get("reason") == REVOKE_SUBJECT)
     rev = revoked_db(c.log_dir)
     t2_at = next((e["index"] for e in log.entries if e["id"] == t2_id and e["verdict"] == 0), None)
-    want = {t1_id: (t1["index"], acks["right key"][0]["index"]), t2_id: (t2_at, acks["after"][0]["index"])}
+    want = {t1_id: (t1.get("index"), acks["right key"][0].get("index")), t2_id: (t2_at, acks["after"][0].get("index"))}
     t.check("the status index holds exactly T1 and T2 with their targets' and revocations' indices", rev == want,
             ({k.hex()[:8]: v for k, v in rev.items()}, {k.hex()[:8]: v for k, v in want.items()}))
 
@@ -171,6 +190,7 @@ def body(args, t):
         c.start_worker("w0")
         key_a, sk_a = keyfile(t, c, "a")
         key_b, _ = keyfile(t, c, "b")
+        usage(t, c, key_a)
         t1, t1_id, a_bad, t2_id, acks = scenario(t, c, key_a, sk_a, key_b)
         check_read_back(t, c, t1, t1_id, a_bad, t2_id, acks)
         check_tools(t, c)
