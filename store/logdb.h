@@ -5,7 +5,7 @@
  *
  *  Layout (one LMDB environment, a directory holding data.mdb and lock.mdb):
  *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
- *               value: one entry as encoded by store/entry.h (a msgpack
+ *               value: one entry as encoded by tlog/entry.h (a msgpack
  *               array of 15 fields, format 1)
  *    "ids":     key 32-byte attestation id -> value u64 big-endian index of
  *               the latest entry with that id (the valid one when there is
@@ -276,7 +276,7 @@ at_err logdb_revoked(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *tar
 at_err logdb_revoked_put(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t target_index, uint64_t by_index)
     __attribute__((warn_unused_result));
 
-/*  The same as entry_decode() and entry_hash() (store/entry.h), under the
+/*  The same as entry_decode() and entry_hash() (tlog/entry.h), under the
  *  names older callers use. */
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));
 void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES]);

@@ -10,7 +10,7 @@
 #include "attestation.h"
 #include <string.h>
 
-#define S_VALID 0     /* entry verdicts (store/entry.h; the wire's S_VALID, S_INVALID) */
+#define S_VALID 0     /* entry verdicts (tlog/entry.h; the wire's WIRE_VALID, WIRE_INVALID) */
 #define S_INVALID 1
 
 /*  The schema starts after the array header (1..5 bytes), the version (1..9)
