@@ -16,7 +16,11 @@ re-judged by the spot audit, one worker); attester keys A and B made with
      `attest revoke T2 --key A`: valid;
   6. a revocation whose subject is not an id (Python-built, signed by A):
      revoke_subject.
-Then, read back: every entry's verdict and reason in the log (python lmdb)
+"Revoked as of checkpoint N" is then shown as protocol.md 14 says: the
+newest checkpoint (the sink signs one per commit) verifies with the log's
+public key, and inclusion proofs of T1's entry and of its revocation's
+(RFC 6962 paths from the stored entries) verify against its root, and the
+revocation's bytes name T1 and T1's attester. Then, read back: every entry's verdict and reason in the log (python lmdb)
 are what the ACKs said, the "revoked" status index holds exactly T1 and T2
 with the indices of their targets and valid revocations, `attest log verify`
 passes (it judges revocations again in log order), `attest log verify
@@ -25,6 +29,7 @@ the worker is not quarantined), and the log is sound.
 
     /usr/bin/python3 test_revocation.py --bin BUILD/bin
 """
+import base64
 import json
 import os
 import struct
@@ -36,6 +41,7 @@ import lmdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
+import test_log_serve as ls  # noqa: E402  (note, checkpoint and RFC 6962 helpers)
 
 SCHEMA = "attest/revocation/v1"
 REVOKE_UNKNOWN, REVOKE_KEY, REVOKE_TWICE, REVOKE_SUBJECT = 27, 28, 29, 30
@@ -170,6 +176,73 @@ def check_read_back(t, c, t1, t1_id, a_bad, t2_id, acks):
             ({k.hex()[:8]: v for k, v in rev.items()}, {k.hex()[:8]: v for k, v in want.items()}))
 
 
+def inclusion_path(hashes, m):
+    """RFC 6962 PATH(m, D[n]) over leaf hashes."""
+    n = len(hashes)
+    if n <= 1:
+        return []
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m < k:
+        return inclusion_path(hashes[:k], m) + [ls.mth(hashes[k:])]
+    return inclusion_path(hashes[k:], m - k) + [ls.mth(hashes[:k])]
+
+
+def verify_inclusion(index, size, leaf, path, root):
+    """RFC 9162 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = ls.node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = ls.node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def newest_checkpoint(path):
+    env = lmdb.open(path, readonly=True, lock=True, max_dbs=16, subdir=True, map_size=1 << 36, create=False)
+    try:
+        db = env.open_db(b"checkpoints", create=False)
+        with env.begin() as txn:
+            cur = txn.cursor(db=db)
+            return bytes(cur.value()).decode() if cur.last() else ""
+    finally:
+        env.close()
+
+
+def check_provable(t, c, t1, acks):
+    """Revoked as of the newest checkpoint: two inclusion proofs (protocol.md 14)."""
+    with open(c.log_pub) as f:
+        name, _, b64 = f.read().strip().split("+", 2)   # verifier key text: name+keyid+base64(0x01 || key)
+    pub = base64.b64decode(b64)[1:]
+    body, ok = ls.open_note(newest_checkpoint(c.log_dir), name, pub)
+    t.check("the newest checkpoint verifies with the log's public key", ok, body)
+    _, size, root, when = ls.parse_checkpoint(body or "\n\n\n")
+    log = cl.read_log(c.log_dir)
+    leaves = [ls.leaf_hash(r) for r in log.raws[:size]]
+    i, j = t1.get("index", -1), acks["right key"][0].get("index", -1)
+    t.check("the checkpoint covers T1 and its revocation, and has a time line", 0 <= i < j < size and when > 0,
+            (i, j, size, when))
+    t.check("inclusion proofs of T1 and of its revocation verify against the checkpoint's root",
+            0 <= i < j < size and verify_inclusion(i, size, leaves[i], inclusion_path(leaves, i), root)
+            and verify_inclusion(j, size, leaves[j], inclusion_path(leaves, j), root), (i, j, size))
+    e, r = log.entries[i] if 0 <= i < len(log.entries) else {}, log.entries[j] if 0 <= j < len(log.entries) else {}
+    ta, ra = lf.decode_attestation(e.get("att", b"")) or {}, lf.decode_attestation(r.get("att", b"")) or {}
+    t.check("the revocation's entry: valid, the reserved schema, subject T1's id, T1's attester",
+            r.get("verdict") == 0 and ra.get("schema") == SCHEMA and ra.get("subject") == e.get("id", b"").hex()
+            and ra.get("attester") == ta.get("attester") and e.get("verdict") == 0, (r.get("verdict"), ra.get("schema")))
+
+
 def check_tools(t, c):
     rc, out, err = c.attest("log", "--dir", c.log_dir, "verify")
     t.check("attest log verify passes and judged the 2 valid revocations again",
@@ -193,6 +266,7 @@ def body(args, t):
         usage(t, c, key_a)
         t1, t1_id, a_bad, t2_id, acks = scenario(t, c, key_a, sk_a, key_b)
         check_read_back(t, c, t1, t1_id, a_bad, t2_id, acks)
+        check_provable(t, c, t1, acks)
         check_tools(t, c)
         c.finish(t, "revocation")
 
