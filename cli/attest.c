@@ -25,6 +25,7 @@ static const s_command_t s_commands[] = {
     { "log", cmd_log, "read, export and verify the LMDB log" },
     { "note", cmd_note, "sign and verify signed notes (the log's checkpoints) with a log key" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
+    { "verify-receipt", cmd_verify_receipt, "check receipts offline with the log's public key alone" },
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
