@@ -19,7 +19,12 @@ installs both). notecheck is built in GOPATH mode, without network.
              in both implementations (other keys' lines are ignored);
   tampered:  a body byte flipped, a signature byte flipped, another key:
              both implementations refuse; a signer file readable by others is
-             refused by `attest note sign`.
+             refused by `attest note sign`;
+  sink:      a cluster (the harness gives the sink a log key) takes 300
+             attestations; the newest checkpoint in the log's "checkpoints"
+             db verifies with Go and with attest, its body is a checkpoint of
+             the log's size with a time line, and with its size changed
+             neither accepts it.
 
     /usr/bin/python3 test_note_go.py --bin BUILD/bin
 """
@@ -27,9 +32,13 @@ import base64
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import time
+
+import lmdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as C  # noqa: E402
@@ -161,6 +170,50 @@ def tampered(T, attest, nc, tmp, key, pub, gpub, c_note):
     os.chmod(key, 0o600)
 
 
+def newest_checkpoint(log_dir):
+    """(size, signed note) of the newest checkpoint in the log (store/logdb.h: u64 BE size -> note)."""
+    env = lmdb.open(log_dir, readonly=True, lock=True, max_dbs=8, subdir=True, map_size=1 << 36, create=False)
+    try:
+        db = env.open_db(b"checkpoints", create=False)
+        with env.begin(buffers=False) as txn:
+            cur = txn.cursor(db=db)
+            if not cur.last():
+                return None, None
+            return struct.unpack(">Q", cur.key())[0], bytes(cur.value())
+    finally:
+        env.close()
+
+
+def sink_checkpoint(T, bindir, attest, nc, tmp):
+    n = 300
+    with C.Cluster(bindir) as cl:
+        cl.start(workers=1)
+        b = C.Bench(bindir, ["--broker", cl.frontend, "--log-dir", cl.log_dir, "--n", str(n), "--producers", "1"],
+                    cl.tmp)
+        T.check("sink: %d attestations committed" % n, b.wait(120) == 0, b.output()[-300:])
+        deadline, size, note = time.time() + 30, None, None
+        while time.time() < deadline and size != n:
+            size, note = newest_checkpoint(cl.log_dir)
+            time.sleep(0.2)
+        T.check("sink: the newest checkpoint covers all %d entries" % n, size == n, size)
+        cl.stop_and_check(T)
+        if not note:
+            return
+        path = write(os.path.join(tmp, "sink.note"), note)
+        rc, gbody, err = run([nc, "verify", cl.log_pub, path])
+        T.check("sink: Go's note.Open verifies the sink's checkpoint", rc == 0, (rc, err, note[:300]))
+        rc, cbody, err = run([attest, "note", "verify", "--key", cl.log_pub, path])
+        T.check("sink: attest note verify agrees, same body", rc == 0 and cbody == gbody, (rc, err))
+        lines = gbody.decode().split("\n")
+        T.check("sink: the body is origin, size %d, 32-byte root, time line" % n, len(lines) >= 5
+                and lines[1] == str(n) and len(base64.b64decode(lines[2])) == 32 and lines[3].startswith("time ")
+                and abs(int(lines[3][5:]) - time.time()) < 600, lines)
+        bad = write(os.path.join(tmp, "sink-bad.note"), note.replace(b"\n%d\n" % n, b"\n%d\n" % (n + 1), 1))
+        rc_go = run([nc, "verify", cl.log_pub, bad])[0]
+        rc_c = run([attest, "note", "verify", "--key", cl.log_pub, bad])[0]
+        T.check("sink: its checkpoint with the size changed fails both", rc_go == 1 and rc_c == 1, (rc_go, rc_c))
+
+
 def body(args, T):
     attest = os.path.join(args.bin, "attest")
     tmp = tempfile.mkdtemp(prefix="attest-it-note-")
@@ -176,6 +229,7 @@ def body(args, T):
         if got:
             cosigned(T, attest, nc, tmp, pub, got[1], c_note, got[2])
             tampered(T, attest, nc, tmp, key, pub, got[1], c_note)
+        sink_checkpoint(T, args.bin, attest, nc, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
