@@ -303,12 +303,13 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
 {
     (void) version;
     (void) upload;
-    (void) con_cls;
+    static int answered;   /* *con_cls once the answer is queued: later calls (a request body) only consume */
     logserve_t *self = cls;
-    if (*upload_len) {
-        *upload_len = 0;   /* a request body is ignored: the answer is already queued */
+    if (*con_cls == &answered || *upload_len) {
+        *upload_len = 0;   /* a request body is ignored: the answer is queued at the first call */
         return MHD_YES;
     }
+    *con_cls = &answered;
     s_reply_t r;
     s_kind kind = s_route(self, method, url, &r);
     s_count(self, kind, &r);

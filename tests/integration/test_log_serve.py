@@ -20,6 +20,8 @@
            served now (tiles only grow).
   metrics: attest_logserve_requests_total by kind and status and
            attest_logserve_bad_requests_total count what was asked.
+  cli:     --help, usage errors (exit 2), no log or a port in use (exit 1),
+           `attest log --dir DIR serve`.
   up:      `attest up` starts the log server beside the cluster and prints
            its URL; /checkpoint answers there once the sink signs one.
 """
@@ -291,6 +293,16 @@ def check_methods(T, h):
             int(hd.get("content-length", "0")) > 0, (st, hd))
     st, _, body = h.get("/healthz")
     T.check("healthz: 200 ok", st == 200 and body == b"ok\n", (st, body))
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    got = []
+    for path, method in (("/checkpoint", "GET"), ("/tile/0/000", "GET"), ("/nope", "GET"), ("/checkpoint", "POST"),
+                         ("/tile/entries/000", "GET")):
+        c.request(method, path, body=b"abc" if method == "POST" else None)
+        r = c.getresponse()
+        got.append((r.status, len(r.read())))
+    c.close()
+    T.check("keep-alive: five requests (a POST with a body among them) on one connection, each answered",
+            [g[0] for g in got] == [200, 200, 404, 405, 200] and got[1][1] == 8192, got)
 
 
 def check_garbage(T, h, proc):
@@ -399,6 +411,7 @@ def test_serve(args, T):
         proc, h, hashes = serve(cl, T, pub)
         grow(cl, T, pub, h, hashes)
         check_metrics(T, cl.mport)
+        test_cli(args, T, cl.log_dir)
         T.check("SIGTERM: attest log serve exits 0", proc.stop() == 0, proc.stderr_text()[-500:])
         bad = proc.stderr_text().count("LSV-BADREQ")
         T.check("bad requests logged, rate limited (at most 5 a second)", 0 < bad < 60, bad)
@@ -442,6 +455,39 @@ def port_open(port):
             return True
     except OSError:
         return False
+
+
+def test_cli(args, T, log_dir):
+    """--help, usage errors (exit 2), a missing log (exit 1), flags before
+    the subcommand, a port taken (exit 1)."""
+    a = os.path.join(args.bin, "attest")
+
+    def run(*argv):
+        p = subprocess.run([a] + list(argv), capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+    rc, out = run("log", "serve", "--help")
+    T.check("cli: attest log serve --help lists its settings (exit 0)", rc == 0 and all(
+        "--" + k in out for k in ("dir", "listen", "threads", "connections", "timeout-s", "partial-max-age-s",
+                                  "metrics")), out[-600:])
+    rc, out = run("log", "--help")
+    T.check("cli: attest log --help names serve", rc == 0 and "serve" in out, out[-300:])
+    rc1, out1 = run("log", "serve", "--bogus", "1")
+    rc2, out2 = run("log", "serve", "--dir", log_dir, "--listen", "nonsense")
+    rc3, out3 = run("log", "serve", "--threads", "0")
+    T.check("cli: an unknown flag, a bad --listen, --threads 0: exit 2 naming it",
+            rc1 == 2 and "bogus" in out1 and rc2 == 2 and "nonsense" in out2 and rc3 == 2 and "threads" in out3,
+            (rc1, rc2, rc3, out2[-200:]))
+    rc, out = run("log", "serve", "--dir", "/nonexistent/log", "--listen", "127.0.0.1:0")
+    T.check("cli: no log at --dir: exit 1 saying so", rc == 1 and "no log at" in out, (rc, out[-200:]))
+    port = C.free_port()
+    p = C.Proc("logserve-cli", [a, "log", "--dir", log_dir, "serve", "--listen", "127.0.0.1:%d" % port],
+               os.path.join(os.path.dirname(log_dir), "logserve-cli.err"))
+    up = C.wait_port(port, proc=p)
+    T.check("cli: attest log --dir DIR serve (flags before the subcommand) serves",
+            up and Http(port).get("/healthz")[0] == 200, p.stderr_text()[-300:])
+    rc, out = run("log", "serve", "--dir", log_dir, "--listen", "127.0.0.1:%d" % port)
+    T.check("cli: a port in use: exit 1 saying so", rc == 1 and "cannot serve" in out, (rc, out[-200:]))
+    T.check("cli: SIGTERM: exit 0", p.stop() == 0)
 
 
 def body(args, T):
