@@ -5,7 +5,11 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "note.h"
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
 #include <czmq.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -48,6 +52,7 @@ struct cluster_t {
     int nprocs;
     int nworkers;
     char keys[640];              /* data_dir/keys, "" when insecure */
+    char log_key[700], log_pub[700];   /* data_dir/keys/log.key and log.pub: the log's note key pair */
     cluster_creds_t creds;
 };
 
@@ -251,6 +256,8 @@ static void s_start_sink(cluster_t *self)
     static const char *const keys[] = { "--curve-secret", "sink_secret", "--broker-key", "broker",
                                          "--allow-workers", "workers" };
     argc = s_key_args(self, p, argc, keys, 6);
+    argc = s_arg(p, argc, "--log-key");
+    argc = s_arg(p, argc, "%s", self->log_key);
     argc = s_metrics_arg(self, p, argc, 1);
     argc = s_add_args(p, argc, self->o.sink_args);
     p->argv[argc] = NULL;
@@ -426,6 +433,43 @@ static at_err s_make_keys(cluster_t *self)
     return AT_OK;
 }
 
+/*  Writes text and a newline to a new file of this mode. */
+static at_err s_write_new(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0) {
+        fprintf(stderr, "attest: cannot create %s: %s\n", path, strerror(errno));
+        return AT_ERR_IO;
+    }
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t) len && write(fd, "\n", 1) == 1;
+    return close(fd) == 0 && ok ? AT_OK : AT_ERR_IO;
+}
+
+/*  The log's note key pair in data_dir/keys (kept if it exists), whatever
+ *  the CURVE setting: the sink signs every checkpoint with it. */
+static at_err s_make_log_key(cluster_t *self)
+{
+    char dir[600], skey[NOTE_KEY_TEXT_MAX], vkey[NOTE_KEY_TEXT_MAX];
+    snprintf(dir, sizeof dir, "%s/keys", self->data_dir);
+    mkdir(dir, 0700);
+    snprintf(self->log_key, sizeof self->log_key, "%s/log.key", dir);
+    snprintf(self->log_pub, sizeof self->log_pub, "%s/log.pub", dir);
+    if (zsys_file_exists(self->log_key))
+        return AT_OK;
+    if (note_keygen(CLUSTER_LOG_ORIGIN, skey, sizeof skey, vkey, sizeof vkey) != AT_OK)
+        return AT_ERR_IO;
+    at_err rc = s_write_new(self->log_key, skey, 0600);
+    sodium_memzero(skey, sizeof skey);
+    if (rc == AT_OK) {
+        unlink(self->log_pub);
+        rc = s_write_new(self->log_pub, vkey, 0644);
+    }
+    return rc;
+}
+
+const char *cluster_log_pub(const cluster_t *self) { return self->log_pub; }
+
 int cluster_creds_load(const char *prog, const char *secret, const char *broker_key, bool insecure,
                        cluster_creds_t *out)
 {
@@ -472,7 +516,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
         free(self);
         return NULL;
     }
-    if (!opts->insecure && s_make_keys(self) != AT_OK) {
+    if ((!opts->insecure && s_make_keys(self) != AT_OK) || s_make_log_key(self) != AT_OK) {
         cluster_stop(&self);
         return NULL;
     }

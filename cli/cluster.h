@@ -67,6 +67,10 @@ struct at_client_t;
 struct at_client_t *cluster_client(const cluster_creds_t *creds, const char *endpoint, const char *name);
 /*  data_dir/keys ("" when insecure). */
 const char *cluster_keys_dir(const cluster_t *self);
+/*  The log's public note key, DATA/keys/log.pub (attest verify-receipt --log-key). */
+const char *cluster_log_pub(const cluster_t *self);
+/*  The name (and checkpoint origin) of the log key a cluster makes. */
+#define CLUSTER_LOG_ORIGIN "attest.local/log"
 /*  The broker's metrics port (sink: +1, worker i: +2+i); 0 when metrics are
  *  off (not asked for, or the ports were in use: said on stderr). */
 int cluster_metrics_port(const cluster_t *self);

@@ -34,6 +34,8 @@ typedef struct {
     uint64_t used;             /* LRU clock; 0 = empty */
     uint8_t *data;             /* tiles: width hashes; bundles: the body */
     size_t len;
+    uint8_t *nodes;            /* tiles: the complete subtrees inside, level by level (s_nodes) */
+    size_t off[MERKLE_TILE_HEIGHT + 1];   /* where level k's nodes begin in nodes, in hashes */
 } s_slot_t;
 
 typedef struct {
@@ -96,8 +98,10 @@ void receipt_fetcher_destroy(receipt_fetcher_t **self_p)
     if (!self_p || !*self_p)
         return;
     receipt_fetcher_t *self = *self_p;
-    for (size_t i = 0; i < S_TILE_SLOTS; i++)
+    for (size_t i = 0; i < S_TILE_SLOTS; i++) {
         free(self->tiles[i].data);
+        free(self->tiles[i].nodes);
+    }
     for (size_t i = 0; i < S_BUNDLE_SLOTS; i++)
         free(self->bundles[i].data);
     free(self->body.buf);
@@ -135,6 +139,27 @@ static at_err s_get(receipt_fetcher_t *self, const char *path)
     return AT_OK;
 }
 
+/*  The hashes of every complete subtree inside a fetched tile, computed
+ *  once: level 0 is the tile itself, level k + 1 pairs level k's. A stored
+ *  hash is then a lookup, not up to 127 node hashes. */
+static void s_nodes(s_slot_t *s)
+{
+    size_t total = 0, w = s->width;
+    for (unsigned k = 0; k <= MERKLE_TILE_HEIGHT; k++, w /= 2) {
+        s->off[k] = total;
+        total += w;
+    }
+    free(s->nodes);
+    s->nodes = at_malloc(total * MERKLE_HASH_BYTES);
+    memcpy(s->nodes, s->data, (size_t) s->width * MERKLE_HASH_BYTES);
+    w = s->width;
+    for (unsigned k = 1; k <= MERKLE_TILE_HEIGHT; k++, w /= 2)
+        for (size_t i = 0; i < w / 2; i++)
+            merkle_node_hash(s->nodes + (s->off[k - 1] + 2 * i) * MERKLE_HASH_BYTES,
+                             s->nodes + (s->off[k - 1] + 2 * i + 1) * MERKLE_HASH_BYTES,
+                             s->nodes + (s->off[k] + i) * MERKLE_HASH_BYTES);
+}
+
 /*  The cached slot of (level, n, width), fetched when missing. */
 static at_err s_slot(receipt_fetcher_t *self, s_slot_t *slots, size_t count, int level, uint64_t n, unsigned width,
                      const s_slot_t **out)
@@ -166,6 +191,8 @@ static at_err s_slot(receipt_fetcher_t *self, s_slot_t *slots, size_t count, int
     victim->n = n;
     victim->width = width;
     victim->used = ++self->clock;
+    if (level != MERKLE_TILE_ENTRIES)
+        s_nodes(victim);
     *out = victim;
     return AT_OK;
 }
@@ -198,8 +225,11 @@ static at_err s_read(void *arg, unsigned level, uint64_t n, uint8_t out[MERKLE_H
     at_err err = s_slot(a->self, a->self->tiles, S_TILE_SLOTS, (int) tl, tile_n, width, &s);
     if (err)
         return err;
-    return merkle_hash_from_tile(level, n, tile_n, (const merkle_hash_t *) s->data, width, out) ? AT_OK
-                                                                                                : AT_ERR_CORRUPT;
+    uint64_t i = n - ((tile_n * MERKLE_TILE_WIDTH) >> k);   /* the node's place in its level of the tile */
+    if (i >= (uint64_t) (width >> k))
+        return AT_ERR_RANGE;   /* not a complete subtree of this tree */
+    memcpy(out, s->nodes + (s->off[k] + i) * MERKLE_HASH_BYTES, MERKLE_HASH_BYTES);
+    return AT_OK;
 }
 
 /*  A fetched checkpoint is consistent with the held one. */
