@@ -59,7 +59,7 @@ def load_verifier(path):
     """(name, Ed25519 public key) of a note verifier key file
     ("name+hash+base64(0x01 || key)", as attest keygen --log writes it)."""
     with open(path) as f:
-        name, kid, b64 = f.read().strip().rsplit("+", 2)
+        name, kid, b64 = f.read().strip().split("+", 2)   # base64 may hold "+", a name may not
     raw = base64.b64decode(b64)
     if raw[:1] != b"\x01" or len(raw) != 33 or note_key_id(name, raw[1:]).hex() != kid:
         raise RuntimeError("%s: not an Ed25519 note verifier key" % path)
