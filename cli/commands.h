@@ -14,6 +14,7 @@ int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 int cmd_note(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 
 #endif
