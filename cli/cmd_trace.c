@@ -14,8 +14,10 @@
  *                 its signature checked with the log's public key, and an
  *                 inclusion proof of the entry's leaf built from the
  *                 snapshot's tiles and checked against the signed root
- *    status       valid, invalid (reason), revoked, or expired since T by
- *                 the clock of the newest checkpoint (now when there is none)
+ *    status       valid, invalid (reason), revoked at index N by entry M
+ *                 (logdb_revoked; the revocation's own checkpoint and proof
+ *                 checked too), or expired since T by the clock of the
+ *                 newest checkpoint (now when there is none)
  *  Human-readable "key: value" sections by default, one JSON object with
  *  --json (fields in docs/ops-trace.md). Exit status: 0 found (and every
  *  check that ran passed), 1 not found, ambiguous prefix, unreadable log, or
@@ -70,6 +72,7 @@ typedef struct {
 /*  The inclusion proof of the entry in the covering checkpoint's tree. */
 typedef struct {
     bool built, checked;
+    uint64_t index, size;      /* leaf index in the tree of size */
     at_err err;                /* why it was not built */
     uint8_t leaf[MERKLE_HASH_BYTES];
     merkle_hash_t hashes[MERKLE_PROOF_MAX];
@@ -102,6 +105,11 @@ typedef struct {
     bool revoked;
     uint64_t revoked_by;       /* the revocation's index */
     uint8_t revoked_by_id[AT_ID_BYTES];
+    logdb_entry_t rev;         /* the revocation's entry */
+    attestation_t rev_a;
+    bool rev_a_ok;
+    s_cp_t rev_cp;             /* the checkpoint that first covers it */
+    s_proof_t rev_proof;
     bool expired, clock_is_cp;
     uint64_t clock_s;          /* the expiry clock, unix seconds */
     bool failed;               /* a check failed: exit 1 */
@@ -346,47 +354,56 @@ static int s_load_checkpoints(s_trace_t *t)
     return 0;
 }
 
-/*  The inclusion proof of the entry's leaf in the covering checkpoint's
- *  tree, from the snapshot's tiles, checked against the signed root. */
-static void s_prove(s_trace_t *t)
+/*  The inclusion proof of leaf `index` (the stored bytes raw) in cp's
+ *  tree, from the snapshot's tiles, checked against cp's signed root. */
+static void s_prove_in(s_trace_t *t, const s_cp_t *cp, uint64_t index, const uint8_t *raw, size_t raw_len,
+                       s_proof_t *p)
 {
-    s_proof_t *p = &t->proof;
-    if (!t->cp.found || !t->cp.parsed)
+    if (!cp->found || !cp->parsed)
         return;
-    merkle_leaf_hash(t->raw, t->raw_len, p->leaf);
+    p->index = index;
+    p->size = cp->size;
+    merkle_leaf_hash(raw, raw_len, p->leaf);
     merkle_reader_t r = logdb_merkle_reader(t->db);
-    p->err = merkle_prove_inclusion(&r, t->index, t->cp.size, p->hashes, &p->len);
+    p->err = merkle_prove_inclusion(&r, index, cp->size, p->hashes, &p->len);
     p->built = p->err == AT_OK;
-    p->checked = p->built && merkle_verify_inclusion(t->index, t->cp.size, p->leaf, p->hashes, p->len,
-                                                     t->cp.body.root);
+    p->checked = p->built && merkle_verify_inclusion(index, cp->size, p->leaf, p->hashes, p->len, cp->body.root);
     t->failed |= !p->checked;
 }
 
 /* ------------------------------------------------------------ status */
 
-/*  TODO(h-revoke): logdb_revoked() (store/logdb.h, "revoked" section) is on
- *  branch h-revoke; this hook switches to it by itself once logdb.h has it
- *  (it defines LOGDB_REVOKED_BYTES). Until then nothing is revoked. */
-static at_err s_revoked(logdb_t *db, const uint8_t id[AT_ID_BYTES], uint64_t *target, uint64_t *by)
+/*  The revocation's entry at index by, and its own covering checkpoint
+ *  and proof ("revoked as of checkpoint S" takes the two proofs). */
+static at_err s_load_revocation(s_trace_t *t, uint64_t by)
 {
-#ifdef LOGDB_REVOKED_BYTES
-    return logdb_revoked(db, id, target, by);
-#else
-    (void) db, (void) id, (void) target, (void) by;
-    return AT_ERR_NOT_FOUND;
-#endif
+    const uint8_t *raw;
+    size_t raw_len;
+    at_err rc = logdb_get(t->db, by, &t->rev, &raw, &raw_len);
+    if (rc)
+        return rc;
+    t->revoked = true;
+    t->revoked_by = by;
+    memcpy(t->revoked_by_id, t->rev.id, AT_ID_BYTES);
+    t->rev_a_ok = attestation_decode(&t->rev_a, t->rev.att, t->rev.att_len) == AT_OK;
+    s_cp_t *cp = &t->rev_cp;
+    rc = logdb_checkpoint_covering(t->db, by, &cp->note, &cp->note_len, &cp->size);
+    if (rc == AT_ERR_NOT_FOUND)
+        return AT_OK;
+    if (rc)
+        return rc;
+    cp->found = true;
+    s_open_cp(t, cp);
+    s_prove_in(t, cp, by, raw, raw_len, &t->rev_proof);
+    return AT_OK;
 }
 
 static int s_status(s_trace_t *t)
 {
     uint64_t target, by;
-    at_err rc = t->e.verdict == WIRE_VALID ? s_revoked(t->db, t->e.id, &target, &by) : AT_ERR_NOT_FOUND;
-    logdb_entry_t r;
-    if (rc == AT_OK && (rc = logdb_get(t->db, by, &r, NULL, NULL)) == AT_OK) {
-        t->revoked = true;
-        t->revoked_by = by;
-        memcpy(t->revoked_by_id, r.id, AT_ID_BYTES);
-    }
+    at_err rc = t->e.verdict == WIRE_VALID ? logdb_revoked(t->db, t->e.id, &target, &by) : AT_ERR_NOT_FOUND;
+    if (rc == AT_OK)
+        rc = s_load_revocation(t, by);
     if (rc && rc != AT_ERR_NOT_FOUND) {
         fprintf(stderr, "attest trace: the revocation index: %s\n", at_strerror(rc));
         return 1;
@@ -514,11 +531,10 @@ static void s_human_audit(const s_trace_t *t)
     s_kv("audited at:", "%s", iso);
 }
 
-static void s_human_proof(const s_trace_t *t)
+static void s_human_proof(const s_cp_t *cp, const s_proof_t *p)
 {
-    const s_proof_t *p = &t->proof;
     char leaf[2 * MERKLE_HASH_BYTES + 1];
-    if (!t->cp.parsed) {
+    if (!cp->parsed) {
         s_kv("proof:", "not built: the checkpoint does not parse");
         return;
     }
@@ -530,7 +546,7 @@ static void s_human_proof(const s_trace_t *t)
     s_kv("leaf hash:", "%s", leaf);
     s_kv("proof:", "%s: %zu hash%s, leaf %" PRIu64 " in the tree of size %" PRIu64 "%s",
          p->checked ? "checked" : "FAILED (does not lead to the checkpoint's root)", p->len, p->len == 1 ? "" : "es",
-         t->index, t->cp.size, t->cp.sig_ok ? "" : " (the root's signature is not checked)");
+         p->index, p->size, cp->sig_ok ? "" : " (the root's signature is not checked)");
 }
 
 static void s_human_checkpoint(const s_trace_t *t)
@@ -558,7 +574,25 @@ static void s_human_checkpoint(const s_trace_t *t)
         s_kv("signature:", "%s (key %s from %s)", cp->sig, t->key_text, t->key_path);
     else
         s_kv("signature:", "%s", cp->sig);
-    s_human_proof(t);
+    s_human_proof(cp, &t->proof);
+}
+
+/*  The revocation, and where the log first signed it. */
+static void s_human_revocation(const s_trace_t *t)
+{
+    char hex[2 * AT_ID_BYTES + 1], iso[32];
+    s_hex(t->revoked_by_id, AT_ID_BYTES, hex, sizeof hex);
+    logfind_iso(t->rev.t_committed, iso);
+    s_kv("status:", "revoked at index %" PRIu64 " by entry %s", t->revoked_by, hex);
+    s_kv("revoked at:", "%s (the revocation's commit)", iso);
+    if (t->rev_a_ok && t->rev_a.data_len)
+        s_kv("its reason:", "%.*s", (int) t->rev_a.data_len, (const char *) t->rev_a.data);
+    if (!t->rev_cp.found) {
+        s_kv("revocation:", "no stored checkpoint covers index %" PRIu64, t->revoked_by);
+        return;
+    }
+    s_kv("revoked as of:", "checkpoint size %" PRIu64 ", signature %s", t->rev_cp.size, t->rev_cp.sig);
+    s_human_proof(&t->rev_cp, &t->rev_proof);
 }
 
 static void s_human_status(const s_trace_t *t)
@@ -570,9 +604,7 @@ static void s_human_status(const s_trace_t *t)
         if (t->has_valid_copy)
             s_kv("id claimed:", "by the valid entry at index %" PRIu64, t->valid_copy);
     } else if (t->revoked) {
-        char hex[2 * AT_ID_BYTES + 1];
-        s_hex(t->revoked_by_id, AT_ID_BYTES, hex, sizeof hex);
-        s_kv("status:", "revoked at index %" PRIu64 " by entry %s", t->revoked_by, hex);
+        s_human_revocation(t);
     } else if (t->expired) {
         s_utc_s(t->a.expires_at, utc);
         s_kv("status:", "expired since %s", utc);
@@ -712,17 +744,16 @@ static json_t *s_json_checkpoint(const s_trace_t *t, const s_cp_t *cp)
     return o;
 }
 
-static json_t *s_json_proof(const s_trace_t *t)
+static json_t *s_json_proof(const s_cp_t *cp, const s_proof_t *p)
 {
-    const s_proof_t *p = &t->proof;
-    if (!t->cp.found)
+    if (!cp->found)
         return json_null();
     json_t *o = json_object(), *h = json_array();
-    json_object_set_new(o, "index", json_integer((json_int_t) t->index));
-    json_object_set_new(o, "size", json_integer((json_int_t) t->cp.size));
+    json_object_set_new(o, "index", json_integer((json_int_t) p->index));
+    json_object_set_new(o, "size", json_integer((json_int_t) cp->size));
     json_object_set_new(o, "checked", json_boolean(p->checked));
     if (!p->built) {
-        json_object_set_new(o, "error", json_string(t->cp.parsed ? at_strerror(p->err) : "checkpoint"));
+        json_object_set_new(o, "error", json_string(cp->parsed ? at_strerror(p->err) : "checkpoint"));
         json_decref(h);
         return o;
     }
@@ -730,6 +761,26 @@ static json_t *s_json_proof(const s_trace_t *t)
     for (size_t i = 0; i < p->len; i++)
         json_array_append_new(h, jsonl_hex(p->hashes[i], MERKLE_HASH_BYTES));
     json_object_set_new(o, "hashes", h);
+    return o;
+}
+
+/*  The revocation's entry, checkpoint and proof; null when not revoked. */
+static json_t *s_json_revocation(const s_trace_t *t)
+{
+    char iso[32];
+    if (!t->revoked)
+        return json_null();
+    json_t *o = json_object();
+    logfind_iso(t->rev.t_committed, iso);
+    json_object_set_new(o, "index", json_integer((json_int_t) t->revoked_by));
+    json_object_set_new(o, "id", jsonl_hex(t->revoked_by_id, AT_ID_BYTES));
+    json_object_set_new(o, "t_committed", json_integer((json_int_t) t->rev.t_committed));
+    json_object_set_new(o, "t_committed_utc", json_string(iso));
+    json_t *data = t->rev_a_ok ? json_stringn(t->rev_a.data_len ? (const char *) t->rev_a.data : "",
+                                              t->rev_a.data_len) : NULL;
+    json_object_set_new(o, "data", data ? data : json_null());
+    json_object_set_new(o, "checkpoint", s_json_checkpoint(t, &t->rev_cp));
+    json_object_set_new(o, "proof", s_json_proof(&t->rev_cp, &t->rev_proof));
     return o;
 }
 
@@ -749,6 +800,7 @@ static json_t *s_json_status(const s_trace_t *t)
     json_object_set_new(o, "revoked", json_boolean(t->revoked));
     json_object_set_new(o, "revoked_at_index", t->revoked ? json_integer((json_int_t) t->revoked_by) : json_null());
     json_object_set_new(o, "revoked_by_id", t->revoked ? jsonl_hex(t->revoked_by_id, AT_ID_BYTES) : json_null());
+    json_object_set_new(o, "revocation", s_json_revocation(t));
     json_object_set_new(o, "valid_entry_index",
                         t->has_valid_copy ? json_integer((json_int_t) t->valid_copy) : json_null());
     json_object_set_new(o, "audit_disagrees", json_boolean(t->audited));
@@ -772,7 +824,7 @@ static json_t *s_json(const s_trace_t *t)
     json_object_set_new(o, "same_id_total", json_integer((json_int_t) t->copies_total));
     json_object_set_new(o, "audit", s_json_audit(t));
     json_object_set_new(o, "checkpoint", s_json_checkpoint(t, &t->cp));
-    json_object_set_new(o, "proof", s_json_proof(t));
+    json_object_set_new(o, "proof", s_json_proof(&t->cp, &t->proof));
     json_object_set_new(o, "status", s_json_status(t));
     json_object_set_new(o, "checks_passed", json_boolean(!t->failed));
     return o;
@@ -810,7 +862,7 @@ static int s_trace(s_trace_t *t, const char *arg)
         code = s_load_checkpoints(t);
     if (code)
         return code;
-    s_prove(t);
+    s_prove_in(t, &t->cp, t->index, t->raw, t->raw_len, &t->proof);
     if ((code = s_status(t)))
         return code;
     if (cfg_bool(t->cfg, "json")) {

@@ -10,7 +10,7 @@ harness's producer key submits, one at a time so the order is known:
   5. a genuine one that expires 2 s later (valid when judged);
   6. after 3 s, one more (valid), so that the newest checkpoint's time is
      past 5's expiry; 7, 8. two whose ids begin with "e" (an ambiguous
-     prefix).
+     prefix); 9. one more, then 10. its revocation (store/revoke.h).
 Then `attest trace --json` of each, by full id, by a unique prefix and by
 index, checks: the entry (index, id, verdict, reason, schema, subject,
 attester) and the lineage equal what was submitted and what the log holds
@@ -18,7 +18,8 @@ attester) and the lineage equal what was submitted and what the log holds
 broker seq, worker w0 and its key); the stage timestamps equal the stored
 ones and the durations are non-negative and add up; the same-id section
 links 3 and 4 both ways; the status is valid / invalid (signature) /
-expired since 5's expires_at by the checkpoint's clock (now without one).
+expired since 5's expires_at by the checkpoint's clock; 9 is revoked at
+10's index by 10's id, and 10's own checkpoint and proof check.
 The covering checkpoint's size is > index, its signature checks with the
 default key DIR/../keys/log.pub, the proof is "checked", and the proof
 also checks here, recomputed in Python from the stored entry bytes (RFC
@@ -43,6 +44,7 @@ import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
 
 SCHEMA = "attest/trace/v1"
+REVOKE_SCHEMA = "attest/revocation/v1"   # store/revoke.h
 
 
 def submit_one(t, p, cseq, att):
@@ -162,6 +164,11 @@ def submit_story(t, c, p):
     for cseq, name in ((7, "twin1"), (8, "twin2")):     # two ids that begin with "e": an ambiguous prefix
         n = nonce_for(sk, name, "e", now)
         one(name, cseq, name, "valid", "ok", nonce=n, issued_at=now)
+    one("revokee", 9, "host-r", "valid", "ok")
+    rev, rid = lf.make_attestation(sk, schema=REVOKE_SCHEMA, subject=w["revokee"]["id"].hex(), data=b"key lost")
+    a = submit_one(t, p, 10, rev)
+    t.check("the revocation of revokee (same attester key) logged valid", a[2] == 0, a)
+    w["revocation"] = {"index": a[1], "id": rid}
     return w
 
 
@@ -203,6 +210,27 @@ def check_status(t, c, w):
     t.check("the genuine one: valid, not expired, not revoked, no audit",
             rc == 0 and st.get("status") == "valid" and st.get("expired") is False and st.get("revoked") is False
             and tr.get("audit") is None, (rc, st))
+
+
+def check_revoked(t, c, w):
+    rc, tr, err = trace(c, w["revokee"]["id"].hex(), "--json")
+    st = (tr or {}).get("status", {})
+    rv = st.get("revocation") or {}
+    t.check("the revoked one: status revoked at the revocation's index, by its id",
+            rc == 0 and st.get("status") == "revoked" and st.get("revoked") is True
+            and st.get("revoked_at_index") == w["revocation"]["index"]
+            and st.get("revoked_by_id") == w["revocation"]["id"].hex() and rv.get("data") == "key lost", (rc, st, err))
+    t.check("the revocation's own checkpoint covers it, signed, and its proof is checked (revoked as of it)",
+            (rv.get("checkpoint") or {}).get("size", 0) > w["revocation"]["index"]
+            and (rv.get("checkpoint") or {}).get("signature", {}).get("ok") is True
+            and (rv.get("proof") or {}).get("checked") is True
+            and (rv.get("proof") or {}).get("index") == w["revocation"]["index"], rv)
+    rc, out, err = c.attest("trace", "--dir", c.log_dir, w["revokee"]["id"].hex())
+    kv = {l[2:17].strip(): l[17:] for l in out.splitlines() if l.startswith("  ")}
+    t.check("human output: 'revoked at index N by entry M', its reason, revoked as of checkpoint S",
+            rc == 0 and kv.get("status:") == "revoked at index %d by entry %s"
+            % (w["revocation"]["index"], w["revocation"]["id"].hex()) and kv.get("its reason:") == "key lost"
+            and kv.get("revoked as of:", "").startswith("checkpoint size "), kv)
 
 
 def check_human(t, c, w):
@@ -261,7 +289,7 @@ def check_audit(t, c):
     t.check("producer welcomed again", p.hello())
     _, sk = lf.make_keypair()
     att, aid = lf.make_attestation(sk, schema=SCHEMA, subject="lied-about", bad_signature=True)
-    a = submit_one(t, p, 9, att)
+    a = submit_one(t, p, 11, att)
     p.close()
     t.check("the liar judged the forged one valid", a[2] == 0, a)
     tr, end = None, time.time() + 20
@@ -293,6 +321,7 @@ def body(args, t):
         raws = {e["index"]: r for e, r in zip(log.entries, log.raws)}
         check_lookups(t, c, w, by_index, raws)
         check_status(t, c, w)
+        check_revoked(t, c, w)
         check_human(t, c, w)
         check_errors(t, c, w)
         check_audit(t, c)
