@@ -20,10 +20,12 @@ static const s_command_t s_commands[] = {
     { "status", cmd_status, "one screen about a running cluster, from its metrics (--json too)" },
     { "top", cmd_top, "attest status, refreshed every second until Ctrl-C" },
     { "demo", cmd_demo, "start a local cluster, feed it signed attestations, show the log" },
-    { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester" },
+    { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester (--curve, --log: other keys)" },
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
     { "log", cmd_log, "read, export and verify the LMDB log" },
+    { "note", cmd_note, "sign and verify signed notes (the log's checkpoints) with a log key" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
+    { "verify-receipt", cmd_verify_receipt, "check receipts offline with the log's public key alone" },
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -5,7 +5,11 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "note.h"
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
 #include <czmq.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -43,10 +47,12 @@ struct cluster_t {
     char data_dir[512];
     char log_dir[600];
     char front[64], back[64], sinkep[64];
+    char log_listen[300], log_url[320];   /* the log server's; "" when none */
     s_proc_t procs[S_MAX_PROCS];
     int nprocs;
     int nworkers;
     char keys[640];              /* data_dir/keys, "" when insecure */
+    char log_key[700], log_pub[700];   /* data_dir/keys/log.key and log.pub: the log's note key pair */
     cluster_creds_t creds;
 };
 
@@ -250,8 +256,31 @@ static void s_start_sink(cluster_t *self)
     static const char *const keys[] = { "--curve-secret", "sink_secret", "--broker-key", "broker",
                                          "--allow-workers", "workers" };
     argc = s_key_args(self, p, argc, keys, 6);
+    argc = s_arg(p, argc, "--log-key");
+    argc = s_arg(p, argc, "%s", self->log_key);
     argc = s_metrics_arg(self, p, argc, 1);
     argc = s_add_args(p, argc, self->o.sink_args);
+    p->argv[argc] = NULL;
+    s_spawn(self, p);
+}
+
+/*  `attest log serve` on the log, a child like the others (restarted when
+ *  it exits). Only reads the log: started after the sink has created it. */
+static void s_start_logserve(cluster_t *self)
+{
+    assert(self->nprocs < S_MAX_PROCS);
+    s_proc_t *p = &self->procs[self->nprocs++];
+    snprintf(p->role, sizeof p->role, "logserve");
+    snprintf(p->name, sizeof p->name, "logserve");
+    int argc = s_arg(p, 0, "%s/attest", cluster_bindir());
+    static const char *const fixed[] = { "log", "serve", "--log-level" };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argc = s_arg(p, argc, "%s", fixed[i]);
+    argc = s_arg(p, argc, "%s", self->o.log_level ? self->o.log_level : "info");
+    argc = s_arg(p, argc, "--dir");
+    argc = s_arg(p, argc, "%s", self->log_dir);
+    argc = s_arg(p, argc, "--listen");
+    argc = s_arg(p, argc, "%s", self->log_listen);
     p->argv[argc] = NULL;
     s_spawn(self, p);
 }
@@ -314,6 +343,25 @@ static void s_metrics_ports(cluster_t *self)
                             "choose others with --metrics-port\n", self->o.metrics_port + i);
             self->o.metrics_port = 0;
         }
+}
+
+/*  The log server's address: as given, or 127.0.0.1 on the port after the
+ *  sink's (a free one when that is taken). Returns its port, 0 if unknown. */
+static int s_log_address(cluster_t *self)
+{
+    const char *given = self->o.log_listen;
+    if (given && *given) {
+        snprintf(self->log_listen, sizeof self->log_listen, "%s", given);
+        const char *colon = strrchr(given, ':');
+        snprintf(self->log_url, sizeof self->log_url, "http://%s%s", given[0] == ':' ? "127.0.0.1" : "", given);
+        return colon ? atoi(colon + 1) : 0;
+    }
+    int port = self->o.sink_port + 1;
+    if (port > 65535 || !s_port_free(port))
+        port = s_free_port();
+    snprintf(self->log_listen, sizeof self->log_listen, "127.0.0.1:%d", port);
+    snprintf(self->log_url, sizeof self->log_url, "http://127.0.0.1:%d", port);
+    return port;
 }
 
 /*  A process did not bind in time: say why, in its own words when it
@@ -385,6 +433,43 @@ static at_err s_make_keys(cluster_t *self)
     return AT_OK;
 }
 
+/*  Writes text and a newline to a new file of this mode. */
+static at_err s_write_new(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0) {
+        fprintf(stderr, "attest: cannot create %s: %s\n", path, strerror(errno));
+        return AT_ERR_IO;
+    }
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t) len && write(fd, "\n", 1) == 1;
+    return close(fd) == 0 && ok ? AT_OK : AT_ERR_IO;
+}
+
+/*  The log's note key pair in data_dir/keys (kept if it exists), whatever
+ *  the CURVE setting: the sink signs every checkpoint with it. */
+static at_err s_make_log_key(cluster_t *self)
+{
+    char dir[600], skey[NOTE_KEY_TEXT_MAX], vkey[NOTE_KEY_TEXT_MAX];
+    snprintf(dir, sizeof dir, "%s/keys", self->data_dir);
+    mkdir(dir, 0700);
+    snprintf(self->log_key, sizeof self->log_key, "%s/log.key", dir);
+    snprintf(self->log_pub, sizeof self->log_pub, "%s/log.pub", dir);
+    if (zsys_file_exists(self->log_key))
+        return AT_OK;
+    if (note_keygen(CLUSTER_LOG_ORIGIN, skey, sizeof skey, vkey, sizeof vkey) != AT_OK)
+        return AT_ERR_IO;
+    at_err rc = s_write_new(self->log_key, skey, 0600);
+    sodium_memzero(skey, sizeof skey);
+    if (rc == AT_OK) {
+        unlink(self->log_pub);
+        rc = s_write_new(self->log_pub, vkey, 0644);
+    }
+    return rc;
+}
+
+const char *cluster_log_pub(const cluster_t *self) { return self->log_pub; }
+
 int cluster_creds_load(const char *prog, const char *secret, const char *broker_key, bool insecure,
                        cluster_creds_t *out)
 {
@@ -431,7 +516,7 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
         free(self);
         return NULL;
     }
-    if (!opts->insecure && s_make_keys(self) != AT_OK) {
+    if ((!opts->insecure && s_make_keys(self) != AT_OK) || s_make_log_key(self) != AT_OK) {
         cluster_stop(&self);
         return NULL;
     }
@@ -450,6 +535,15 @@ cluster_t *cluster_start(const cluster_opts_t *opts)
     }
     for (int i = 0; i < opts->workers; i++)
         cluster_add_worker(self, NULL);
+    if (opts->log_server) {
+        int port = s_log_address(self);
+        s_start_logserve(self);
+        s_proc_t *p = &self->procs[self->nprocs - 1];
+        if (port > 0 && !s_wait_port(port, 5000))   /* a convenience: the cluster runs on without it */
+            s_not_started(self, p, "its port");
+        if (p->pid == 0)
+            self->log_url[0] = 0;
+    }
     return self;
 }
 
@@ -618,3 +712,4 @@ const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; 
 int cluster_metrics_port(const cluster_t *self) { return self->o.metrics_port; }
 
 const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }
+const char *cluster_log_url(const cluster_t *self) { return self->log_url; }

@@ -1,5 +1,5 @@
-/*  cluster.h: a local cluster of real processes (broker, sink, workers) on
- *  loopback, started from the executables beside `attest`, supervised, and
+/*  cluster.h: a local cluster of real processes (broker, sink, workers and,
+ *  when asked, the log server) on loopback, started from the executables beside `attest`, supervised, and
  *  stopped cleanly. Used by `attest up`, `attest demo` and `attest bench`.
  *
  *  Secure by default: unless opts->insecure, cluster_start makes CURVE key
@@ -32,6 +32,8 @@ typedef struct {
     const char *sink_args;       /* extra sink flags (may be NULL) */
     bool insecure;               /* plaintext on every link (no keys) */
     int metrics_port;            /* 0: no metrics; else broker on 127.0.0.1:P, sink P+1, worker i P+2+i */
+    bool log_server;             /* also run `attest log serve` on the log (cli/logserve.h) */
+    const char *log_listen;      /* its HOST:PORT; NULL or "": 127.0.0.1:<sink port + 1> (or a free port) */
 } cluster_opts_t;
 
 /*  What a producer needs to reach the cluster's frontend. */
@@ -65,9 +67,16 @@ struct at_client_t;
 struct at_client_t *cluster_client(const cluster_creds_t *creds, const char *endpoint, const char *name);
 /*  data_dir/keys ("" when insecure). */
 const char *cluster_keys_dir(const cluster_t *self);
+/*  The log's public note key, DATA/keys/log.pub (attest verify-receipt --log-key). */
+const char *cluster_log_pub(const cluster_t *self);
+/*  The name (and checkpoint origin) of the log key a cluster makes. */
+#define CLUSTER_LOG_ORIGIN "attest.local/log"
 /*  The broker's metrics port (sink: +1, worker i: +2+i); 0 when metrics are
  *  off (not asked for, or the ports were in use: said on stderr). */
 int cluster_metrics_port(const cluster_t *self);
+
+/*  The log server's base URL ("http://127.0.0.1:5558"); "" when there is none. */
+const char *cluster_log_url(const cluster_t *self);
 
 /*  Starts one more worker with extra flags (may be NULL); returns its index. */
 int cluster_add_worker(cluster_t *self, const char *extra_args);

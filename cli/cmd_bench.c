@@ -6,6 +6,13 @@
  *  threads (optionally paced to --rate), then stops the cluster, reads the
  *  log back and prints exactly one summary line. lost, dup and order come
  *  from the log, not from counters.
+ *
+ *  --receipts: the cluster also runs its log server, and one more thread
+ *  fetches and verifies the receipt (cli/receipt.h) of every acknowledged
+ *  attestation as the acknowledgements arrive, as a producer that wants
+ *  receipts would; the summary line then adds receipts=, receipt_failures=
+ *  and the latency from submission to verified receipt in hand
+ *  (rcpt_p50_ms, rcpt_p99_ms).
  */
 #include "client.h"
 #include "alloc.h"
@@ -15,6 +22,7 @@
 #include "config.h"
 #include "gen.h"
 #include "logdb.h"
+#include "receipt.h"
 #include "wire.h"
 #include <czmq.h>
 #include <sodium.h>
@@ -47,6 +55,8 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_NAMED("history", "", "write every attestation's outcome to this file (see --help)"),
     CFG_STR_NAMED("name-prefix", "bench", "producer k is named PREFIX-k"),
     CFG_BOOL_NAMED("progress", "true", "progress bar on a terminal"),
+    CFG_BOOL_NAMED("receipts", "false", "also fetch and verify every acknowledged attestation's receipt from the log"
+                   " server, and report the latency to receipt in hand"),
     CFG_BOOL_NAMED("insecure", "false", "plaintext on every link (default: CURVE, keys made in the data directory)"),
     CFG_STR_NAMED("curve-secret", "", "with --broker: the producers' CURVE secret certificate"),
     CFG_STR_NAMED("broker-key", "", "with --broker: the broker's public certificate"),
@@ -77,7 +87,24 @@ typedef struct {
     at_err err;
     const char *prefix;
     s_outcome_t *out;            /* per item, shared (each item has one producer) */
+    struct s_rcpt *rcpt;         /* --receipts: acknowledged items are queued to it; NULL otherwise */
 } s_prod_t;
+
+/*  --receipts: the acknowledged items, in the order their ACKs arrived,
+ *  for the receipt thread (each item is queued at most once, so n slots
+ *  never fill). */
+typedef struct s_rcpt {
+    size_t *queue;
+    atomic_size_t tail;          /* slots [0, tail) hold items; written by the producers */
+    pthread_mutex_t lock;        /* serialises producers' writes to queue/tail */
+    atomic_bool done;            /* every producer finished: drain and stop */
+    const gen_set_t *set;
+    const s_outcome_t *out;
+    uint64_t *submit_mono;       /* per item, monotonic us of the submission */
+    uint32_t *lat_us;            /* per receipt: submission to verified receipt in hand */
+    size_t got, failed;
+    receipt_fetcher_t *fetcher;
+} s_rcpt_t;
 
 static void s_on_ack(const at_ack_t *ack, void *arg)
 {
@@ -92,7 +119,48 @@ static void s_on_ack(const at_ack_t *ack, void *arg)
     p->out[i] = (s_outcome_t) { ack->cseq, ack->index, (uint8_t) (ack->refused ? 2 : 1), ack->verdict, ack->reason,
                                 ack->duplicate, ack->submit_us + p->wall_offset, ack->ack_us + p->wall_offset };
     p->t_last = ack->ack_us;
+    if (p->rcpt && !ack->refused) {
+        p->rcpt->submit_mono[i] = ack->submit_us;
+        pthread_mutex_lock(&p->rcpt->lock);
+        size_t t = atomic_load(&p->rcpt->tail);
+        p->rcpt->queue[t] = i;
+        atomic_store(&p->rcpt->tail, t + 1);
+        pthread_mutex_unlock(&p->rcpt->lock);
+    }
     atomic_fetch_add(p->progress, 1);
+}
+
+/*  One receipt: fetched, verified (receipt_build checks the proof), timed. */
+static void s_rcpt_one(s_rcpt_t *rc, size_t item)
+{
+    char *json = NULL;
+    uint64_t index = rc->out[item].index;
+    at_err err = receipt_need(rc->fetcher, index, 30000, 1);
+    if (err == AT_OK)
+        err = receipt_build(rc->fetcher, index, rc->set->id[item], &json);
+    if (err != AT_OK) {
+        if (rc->failed++ < 5)
+            fprintf(stderr, "bench: receipt of entry %" PRIu64 ": %s\n", index, at_strerror(err));
+        return;
+    }
+    free(json);
+    uint64_t lat = at_clock_mono_us() - rc->submit_mono[item];
+    rc->lat_us[rc->got++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t) lat;
+}
+
+static void *s_receipts(void *arg)
+{
+    s_rcpt_t *rc = arg;
+    size_t head = 0;
+    for (;;) {
+        bool done = atomic_load(&rc->done);
+        size_t tail = atomic_load(&rc->tail);
+        while (head < tail)
+            s_rcpt_one(rc, rc->queue[head++]);
+        if (done && head == atomic_load(&rc->tail))
+            return NULL;
+        usleep(500);
+    }
 }
 
 /*  Waits until target, handling acknowledgements as they arrive, in ticks
@@ -264,6 +332,7 @@ typedef struct {
     uint64_t rss[3];             /* peak kB: broker, sink, largest worker */
     uint64_t cpu0[3], cpu1[3];   /* CPU us of broker, sink, workers at start and end */
     uint64_t prod_cpu_us;        /* the producer threads' CPU */
+    s_rcpt_t *rcpt;              /* --receipts */
     at_err err;
 } s_run_t;
 
@@ -282,7 +351,8 @@ static cluster_t *s_start_cluster(s_run_t *r)
     cluster_opts_t o = { .data_dir = r->data_dir, .workers = workers - slow, .threads = (int) cfg_int(cfg, "threads"),
                          .window = (int) cfg_int(cfg, "pipeline-window"), .log_level = "warn", .to_files = true,
                          .worker_args = *wargs ? wargs : NULL, .broker_args = *bargs ? bargs : NULL,
-                         .sink_args = *sargs ? sargs : NULL, .insecure = cfg_bool(cfg, "insecure") };
+                         .sink_args = *sargs ? sargs : NULL, .insecure = cfg_bool(cfg, "insecure"),
+                         .log_server = cfg_bool(cfg, "receipts") };
     cluster_t *c = cluster_start(&o);
     char extra[64];
     snprintf(extra, sizeof extra, "--test-delay-us %" PRId64, cfg_int(cfg, "slow-delay-us"));
@@ -323,9 +393,12 @@ static void s_submit_all(s_run_t *r)
                                 .lat_us = r->lat, .progress = &progress, .err = AT_OK,
                                 .prefix = cfg_str(r->cfg, "name-prefix"), .out = r->out,
                                 .linger_us = (int) cfg_int(r->cfg, "linger-us"),
-                                .wall_offset = at_clock_wall_us() - at_clock_mono_us() };
+                                .wall_offset = at_clock_wall_us() - at_clock_mono_us(), .rcpt = r->rcpt };
         pthread_create(&tids[k], NULL, s_producer, &prods[k]);
     }
+    pthread_t rtid;
+    if (r->rcpt)
+        pthread_create(&rtid, NULL, s_receipts, r->rcpt);
     bool tty = cfg_bool(r->cfg, "progress") && isatty(2);
     while (atomic_load(&progress) < r->set->n && !zsys_interrupted) {
         bool running = false;
@@ -352,6 +425,10 @@ static void s_submit_all(s_run_t *r)
             r->t1 = prods[k].t_last;
         if (prods[k].err && !r->err)
             r->err = prods[k].err;
+    }
+    if (r->rcpt) {
+        atomic_store(&r->rcpt->done, true);
+        pthread_join(rtid, NULL);
     }
     s_sample_cpu(r, r->cpu1);
     if (tty) {
@@ -426,6 +503,55 @@ static const char *s_mb(const s_run_t *r, uint64_t kb, char buf[16])
     return buf;
 }
 
+/*  The receipts part of the summary (a second line). */
+static void s_report_receipts(s_rcpt_t *rc)
+{
+    double p50 = 0, p99 = 0;
+    if (rc->got) {
+        qsort(rc->lat_us, rc->got, sizeof *rc->lat_us, s_cmp_u32);
+        size_t i99 = rc->got * 99 / 100 < rc->got ? rc->got * 99 / 100 : rc->got - 1;
+        p50 = rc->lat_us[rc->got / 2] / 1000.0;
+        p99 = rc->lat_us[i99] / 1000.0;
+    }
+    printf("bench: receipts=%zu receipt_failures=%zu rcpt_p50_ms=%.2f rcpt_p99_ms=%.2f\n", rc->got, rc->failed, p50,
+           p99);
+}
+
+/*  --receipts: the receipt thread's state, fetching from the cluster's log server. */
+static s_rcpt_t *s_rcpt_new(const s_run_t *r)
+{
+    note_verifier_t v;
+    if (!r->cluster || !*cluster_log_url(r->cluster) || note_verifier_load(&v, cluster_log_pub(r->cluster)) != AT_OK) {
+        fprintf(stderr, "bench: --receipts needs the local cluster's log server and log key\n");
+        return NULL;
+    }
+    s_rcpt_t *rc = at_calloc(1, sizeof *rc);
+    size_t n = r->set->n;
+    rc->queue = at_calloc(n, sizeof *rc->queue);
+    rc->submit_mono = at_calloc(n, sizeof *rc->submit_mono);
+    rc->lat_us = at_calloc(n, sizeof *rc->lat_us);
+    rc->set = r->set;
+    rc->out = r->out;
+    pthread_mutex_init(&rc->lock, NULL);
+    if (!(rc->fetcher = receipt_fetcher_new(cluster_log_url(r->cluster), &v)))
+        abort();
+    return rc;
+}
+
+static void s_rcpt_destroy(s_rcpt_t **rc_p)
+{
+    s_rcpt_t *rc = *rc_p;
+    if (!rc)
+        return;
+    receipt_fetcher_destroy(&rc->fetcher);
+    pthread_mutex_destroy(&rc->lock);
+    free(rc->queue);
+    free(rc->submit_mono);
+    free(rc->lat_us);
+    free(rc);
+    *rc_p = NULL;
+}
+
 static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
 {
     char mb[3][16];
@@ -446,6 +572,8 @@ static void s_report(s_run_t *r, const s_audit_t *a, double verify_limit)
            n, a->committed, a->valid, a->invalid, a->lost, a->dup, a->order_ok ? "ok" : "BROKEN", rate, verify_limit,
            verify_limit > 0 ? rate / verify_limit : 0.0, p50, p99, s_mb(r, rss[0], mb[0]), s_mb(r, rss[1], mb[1]),
            s_mb(r, rss[2], mb[2]));
+    if (r->rcpt)
+        s_report_receipts(r->rcpt);
     fflush(stdout);
 }
 
@@ -494,6 +622,10 @@ static int s_bench(const cfg_t *cfg, void *unused)
         r.creds = *cluster_producer_creds(r.cluster);
         snprintf(r.log_dir, sizeof r.log_dir, "%s", cluster_log_dir(r.cluster));
     }
+    if (cfg_bool(cfg, "receipts") && !(r.rcpt = s_rcpt_new(&r))) {
+        cluster_stop(&r.cluster);
+        return 1;
+    }
     s_submit_all(&r);
     s_report_cpu(&r, limit, vthreads);
     if (r.cluster) {
@@ -512,7 +644,9 @@ static int s_bench(const cfg_t *cfg, void *unused)
         nftw(r.data_dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     else if (*r.data_dir)
         fprintf(stderr, "bench: data kept in %s\n", r.data_dir);
-    bool ok = !err && a.lost == 0 && a.dup == 0 && a.order_ok && a.wrong == 0 && !r.err;
+    bool ok = !err && a.lost == 0 && a.dup == 0 && a.order_ok && a.wrong == 0 && !r.err
+              && (!r.rcpt || (r.rcpt->failed == 0 && r.rcpt->got == r.acked));
+    s_rcpt_destroy(&r.rcpt);
     free(r.lat);
     free(r.out);
     gen_destroy(&r.set);

@@ -4,20 +4,78 @@
  *  `attest keygen --curve --out DIR/NAME`: makes a CurveZMQ key pair for a
  *  daemon or a producer: DIR/NAME (the public certificate, to copy into the
  *  peers' allowlists) and DIR/NAME_secret (mode 0600), CZMQ zcert files
- *  (curve.h); prints the public key in Z85. */
+ *  (curve.h); prints the public key in Z85.
+ *  `attest keygen --log --out DIR/NAME [--name KEYNAME]`: makes the
+ *  transparency log's Ed25519 note key (note.h): DIR/NAME.key, the signer
+ *  key text (mode 0600, for the sink's log-key setting), and DIR/NAME.pub,
+ *  the verifier key text (0644, to publish); prints the verifier key. */
 #include "attestation.h"
 #include "commands.h"
 #include "config.h"
 #include "curve.h"
 #include "jsonl.h"
+#include "note.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_LOG_NAME "attest.local/log"
 
 static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED_SHORT("out", 'o', NULL, "key file to write (required)"),
     CFG_BOOL_NAMED("force", "false", "overwrite FILE if it exists"),
     CFG_BOOL_NAMED("curve", "false", "a CURVE key pair for the links: FILE (public) and FILE_secret (0600)"),
+    CFG_BOOL_NAMED("log", "false", "the log's note key: FILE.key (signer, 0600) and FILE.pub (verifier)"),
+    CFG_STR_NAMED("name", S_LOG_NAME, "with --log: the key name, by convention the log's origin"),
 };
+
+/*  Writes text and a newline to path with the given mode (also when the
+ *  file existed: --force); refuses an existing file unless force. */
+static int s_write_text(const char *path, const char *text, mode_t mode, bool force)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
+    if (fd < 0) {
+        fprintf(stderr, "attest keygen: cannot create %s: %s%s\n", path, strerror(errno),
+                errno == EEXIST ? " (--force overwrites)" : "");
+        return 1;
+    }
+    size_t len = strlen(text);
+    bool ok = fchmod(fd, mode) == 0 && write(fd, text, len) == (ssize_t) len && write(fd, "\n", 1) == 1
+           && fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 || !ok) {
+        fprintf(stderr, "attest keygen: cannot write %s: %s\n", path, strerror(ok ? errno : saved));
+        return 1;
+    }
+    return 0;
+}
+
+static int s_log_key(const char *path, const char *name, bool force)
+{
+    char skey[NOTE_KEY_TEXT_MAX], vkey[NOTE_KEY_TEXT_MAX], key_path[4096], pub_path[4096];
+    snprintf(key_path, sizeof key_path, "%.4000s.key", path);
+    snprintf(pub_path, sizeof pub_path, "%.4000s.pub", path);
+    if (!force && (access(key_path, F_OK) == 0 || access(pub_path, F_OK) == 0)) {
+        fprintf(stderr, "attest keygen: %s or %s exists (--force overwrites)\n", key_path, pub_path);
+        return 1;
+    }
+    if (note_keygen(name, skey, sizeof skey, vkey, sizeof vkey) != AT_OK) {
+        fprintf(stderr, "attest keygen: --name '%s': a key name is 1..%d bytes of UTF-8 without '+', "
+                "spaces or control characters\n", name, NOTE_NAME_MAX);
+        return 2;
+    }
+    int rc = s_write_text(key_path, skey, 0600, force);
+    sodium_memzero(skey, sizeof skey);
+    if (rc == 0)
+        rc = s_write_text(pub_path, vkey, 0644, force);
+    if (rc == 0)
+        printf("%s\n", vkey);
+    return rc;
+}
 
 static int s_curve(const char *path, bool force)
 {
@@ -40,8 +98,18 @@ static int s_run(const cfg_t *cfg, void *unused)
         fprintf(stderr, "attest keygen: --out FILE is required (where to write the key pair)\n");
         return 2;
     }
+    if (cfg_bool(cfg, "curve") && cfg_bool(cfg, "log")) {
+        fprintf(stderr, "attest keygen: --curve and --log make different keys: give one\n");
+        return 2;
+    }
+    if (cfg_is_set(cfg, "name") && !cfg_bool(cfg, "log")) {
+        fprintf(stderr, "attest keygen: --name names a log key: it needs --log\n");
+        return 2;
+    }
     if (cfg_bool(cfg, "curve"))
         return s_curve(path, cfg_bool(cfg, "force"));
+    if (cfg_bool(cfg, "log"))
+        return s_log_key(path, cfg_str(cfg, "name"), cfg_bool(cfg, "force"));
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
     crypto_sign_keypair(pk, sk);
     char err[JSONL_ERR_MAX];
@@ -62,12 +130,19 @@ int cmd_keygen(int argc, char **argv)
     const cfg_app_t app = {
         .prog = "attest keygen",
         .summary = "Usage: attest keygen --out FILE [--force]\n"
-                   "       attest keygen --curve --out DIR/NAME [--force]\n\n"
+                   "       attest keygen --curve --out DIR/NAME [--force]\n"
+                   "       attest keygen --log --out DIR/NAME [--name KEYNAME] [--force]\n\n"
                          "Makes an Ed25519 key pair for an attester, writes it to FILE as JSON\n"
                          "{\"public\": hex, \"secret\": hex} (mode 0600) and prints the public key.\n"
                          "With --curve: a CurveZMQ key pair for a daemon or producer: DIR/NAME, the\n"
                          "public certificate (copy it into the peers' allowlist directories), and\n"
-                         "DIR/NAME_secret (mode 0600); prints the public key (Z85).",
+                         "DIR/NAME_secret (mode 0600); prints the public key (Z85).\n"
+                         "With --log: the transparency log's Ed25519 note key (C2SP signed-note, Go\n"
+                         "sumdb/note format): DIR/NAME.key, the signer key for the sink's log-key\n"
+                         "setting (mode 0600; back it up, keep it secret), and DIR/NAME.pub, the\n"
+                         "verifier key to publish to whoever checks checkpoints and receipts; prints\n"
+                         "the verifier key. --name KEYNAME (default \"" S_LOG_NAME "\") is the key\n"
+                         "name, by convention the log's origin (the sink's origin setting).",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .fn = s_run,

@@ -18,12 +18,15 @@
  *    verify [--from I]         audits the log from index I (see s_verify_entry)
  *    verify --worker ID        every entry that worker judged, re-judged, and the
  *                              spot audit's recorded disagreements about it
+ *    serve [--listen ADDR]     the tlog-tiles HTTP server (cli/logserve.h: its
+ *                              own options table, dispatched before ours)
  *    checkpoint, prove, consistency, and verify's tree checks (--log-key,
  *    --since FILE, --to J): cmd_prove.c (cmd_prove.h)
  *
  *  Entries are rendered by jsonl_entry (field list in jsonl.h). Flags may be
  *  given before or after the subcommand.
  */
+#include "alloc.h"
 #include "attestation.h"
 #include "clock.h"
 #include "cmd_prove.h"
@@ -32,6 +35,7 @@
 #include "jsonl.h"
 #include "logdb.h"
 #include "logfind.h"
+#include "logserve.h"
 #include "wire.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -651,7 +655,7 @@ static const s_sub_t *s_find_sub(const cfg_t *cfg)
     const char *name = cfg_positional(cfg, 0);
     if (!name) {
         fprintf(stderr, "attest log: which subcommand? count, get, id, tail, find, rejected, export, verify, "
-                        "checkpoint, prove, consistency or reindex (try --help)\n");
+                        "checkpoint, prove, consistency, serve or reindex (try --help)\n");
         return NULL;
     }
     for (size_t i = 0; i < S_NSUBS; i++) {
@@ -719,8 +723,40 @@ static int s_run(const cfg_t *cfg, void *unused)
     return code;
 }
 
+/*  Where "serve" is the subcommand (the first positional: flags before it
+ *  take a value unless written --name=value or a bool), or -1. */
+static int s_serve_at(int argc, char **argv)
+{
+    static const char *const bools[] = { "--follow", "-f", "--help", "-h", "--version" };
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-')
+            return strcmp(argv[i], "serve") == 0 ? i : -1;
+        bool takes_value = !strchr(argv[i], '=');
+        for (size_t b = 0; b < sizeof bools / sizeof bools[0]; b++)
+            takes_value = takes_value && strcmp(argv[i], bools[b]) != 0;
+        i += takes_value;
+    }
+    return -1;
+}
+
+/*  `attest log [flags] serve [flags]`: the server, with its own table. */
+static int s_serve(int argc, char **argv, int at)
+{
+    char **args = at_calloc((size_t) argc + 1, sizeof *args);
+    args[0] = argv[at];
+    for (int i = 1, k = 1; i < argc; i++)
+        if (i != at)
+            args[k++] = argv[i];
+    int code = logserve_main(argc - 1, args);
+    free(args);
+    return code;
+}
+
 int cmd_log(int argc, char **argv)
 {
+    int serve = s_serve_at(argc, argv);
+    if (serve > 0)
+        return s_serve(argc, argv, serve);
     const cfg_app_t app = {
         .prog = "attest log",
         .summary = "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
@@ -745,7 +781,9 @@ int cmd_log(int argc, char **argv)
                          "  prove INDEX|ID [--size N] inclusion proof (--json, --format c2sp|rfc9162)\n"
                          "  consistency OLD NEW       consistency proof (--json, --format rfc9162)\n"
                          "  verify --worker ID        list and re-judge every entry ID judged, and the\n"
-                         "                            spot audit's disagreements about it (exit 1 if any)",
+                         "                            spot audit's disagreements about it (exit 1 if any)\n"
+                         "  serve [--listen ADDR]     serve checkpoint, tiles and entry bundles over HTTP\n"
+                         "                            (tlog-tiles; 'attest log serve --help' lists its options)",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .positionals = "SUBCOMMAND [ARG...]",

@@ -11,6 +11,11 @@
  *  or invalid), 1 when any line failed to parse, was refused or timed out,
  *  130 when interrupted (SIGINT/SIGTERM).
  *
+ *  --receipts DIR (with --log-url and --log-key) writes, for every
+ *  acknowledged attestation, its receipt (cli/receipt.h) to DIR/<id>.json,
+ *  fetched from the log server and verified, and adds "receipt": path (or
+ *  "receipt_error": name) to its output line.
+ *
  *  --signed-out FILE appends every attestation exactly as submitted (signed,
  *  with its nonce and issued_at) as a pre-signed JSON line, before it is
  *  sent: resubmitting that file after an interruption gives the same ids, so
@@ -23,6 +28,7 @@
 #include "commands.h"
 #include "config.h"
 #include "jsonl.h"
+#include "receipt.h"
 #include "wire.h"
 #include <czmq.h>
 #include <errno.h>
@@ -46,6 +52,10 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("input", "-", "file of JSON lines ('-' = standard input)"),
     CFG_STR_NAMED("signed-out", NULL,
                   "append each attestation as submitted (pre-signed JSON line) to FILE, for an exact resubmission"),
+    CFG_STR_NAMED("receipts", NULL, "write each acknowledged attestation's verified receipt to DIR/<id>.json"),
+    CFG_STR_NAMED("log-url", NULL, "the log server (attest log serve) receipts are fetched from, e.g. "
+                  "http://127.0.0.1:8080 (attest up prints it)"),
+    CFG_STR_NAMED("log-key", NULL, "the log's public key (attest keygen --log; attest up: DATA/keys/log.pub)"),
     CFG_INT_NAMED("timeout-ms", "30000", 0, 86400000,
                   "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements"),
 };
@@ -57,6 +67,9 @@ typedef struct {
     uint8_t sk[AT_SECRET_BYTES];
     int timeout_ms;
     FILE *signed_out;           /* --signed-out, or NULL */
+    receipt_fetcher_t *receipts;   /* --receipts, or NULL */
+    const char *receipts_dir;
+    uint64_t receipt_errors;
     zhashx_t *pending;          /* line number -> hex id, for every line submitted and not answered */
     uint64_t lines, submitted, valid, invalid, refused, errors;
 } s_submit_t;
@@ -76,6 +89,30 @@ static int s_cmp_lines(const char *a, const char *b)
 static void s_line_key(uint64_t line, char key[24])
 {
     snprintf(key, 24, "%llu", (unsigned long long) line);
+}
+
+/*  Fetches, verifies and writes the receipt of an acknowledged attestation;
+ *  notes the outcome in its output line o. */
+static void s_receipt(s_submit_t *self, const at_ack_t *ack, json_t *o)
+{
+    char *text = NULL, hex[2 * AT_ID_BYTES + 1], path[4096];
+    at_err rc = receipt_need(self->receipts, ack->index, self->timeout_ms, 5);
+    if (rc == AT_OK)
+        rc = receipt_build(self->receipts, ack->index, ack->id, &text);
+    sodium_bin2hex(hex, sizeof hex, ack->id, AT_ID_BYTES);
+    snprintf(path, sizeof path, "%s/%s.json", self->receipts_dir, hex);
+    FILE *f = rc == AT_OK ? fopen(path, "w") : NULL;
+    if (rc == AT_OK && (!f || fputs(text, f) < 0 || fputc('\n', f) < 0))
+        rc = AT_ERR_IO;
+    if (f && fclose(f) != 0)
+        rc = AT_ERR_IO;
+    free(text);
+    if (rc == AT_OK) {
+        json_object_set_new(o, "receipt", json_string(path));
+        return;
+    }
+    self->receipt_errors++;
+    json_object_set_new(o, "receipt_error", json_string(at_strerror(rc)));
 }
 
 static void s_on_ack(const at_ack_t *ack, void *arg)
@@ -99,6 +136,8 @@ static void s_on_ack(const at_ack_t *ack, void *arg)
     json_object_set_new(o, "reason", json_string(at_strerror(ack->reason)));
     if (!ack->refused)
         json_object_set_new(o, "duplicate", json_boolean(ack->duplicate));
+    if (!ack->refused && self->receipts)
+        s_receipt(self, ack, o);
     jsonl_print(stdout, o);
     json_decref(o);
 }
@@ -289,13 +328,39 @@ static int s_finish(s_submit_t *self)
             "unacknowledged=%zu\n", (unsigned long long) self->lines, (unsigned long long) self->submitted,
             (unsigned long long) self->valid, (unsigned long long) self->invalid, (unsigned long long) self->refused,
             (unsigned long long) self->errors, outstanding);
+    if (self->receipts)
+        fprintf(stderr, "attest submit: receipts written to %s, %llu failed\n", self->receipts_dir,
+                (unsigned long long) self->receipt_errors);
     if (zsys_interrupted) {
         fprintf(stderr, "attest submit: interrupted; the unacknowledged lines are listed above%s\n",
                 self->signed_out ? " (resubmit the --signed-out file: what was logged comes back as a duplicate)"
                                  : "");
         return 130;
     }
-    return (self->errors || self->refused || outstanding || rc != AT_OK) ? 1 : 0;
+    return (self->errors || self->refused || outstanding || self->receipt_errors || rc != AT_OK) ? 1 : 0;
+}
+
+static int s_open_receipts(s_submit_t *self, const cfg_t *cfg)
+{
+    const char *dir = cfg_str(cfg, "receipts"), *url = cfg_str(cfg, "log-url"), *key = cfg_str(cfg, "log-key");
+    if (!*dir)
+        return 0;
+    note_verifier_t v;
+    if (!*url || !*key) {
+        fprintf(stderr, "attest submit: --receipts needs --log-url and --log-key\n");
+        return 1;
+    }
+    if (note_verifier_load(&v, key) != AT_OK) {
+        fprintf(stderr, "attest submit: --log-key %s is not a log public key (attest keygen --log)\n", key);
+        return 1;
+    }
+    if (zsys_dir_create("%s", dir) != 0) {
+        fprintf(stderr, "attest submit: cannot create --receipts %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    self->receipts_dir = dir;
+    self->receipts = receipt_fetcher_new(url, &v);
+    return self->receipts ? 0 : 1;
 }
 
 static int s_open(s_submit_t *self, const cfg_t *cfg)
@@ -314,6 +379,8 @@ static int s_open(s_submit_t *self, const cfg_t *cfg)
         fprintf(stderr, "attest submit: cannot open --signed-out %s: %s\n", signed_out, strerror(errno));
         return 1;
     }
+    if (s_open_receipts(self, cfg) != 0)
+        return 1;
     self->in = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
     if (!self->in) {
         fprintf(stderr, "attest submit: cannot open input %s: %s\n", input, strerror(errno));
@@ -363,6 +430,7 @@ static int s_run(const cfg_t *cfg, void *unused)
     if (self.signed_out)
         fclose(self.signed_out);
     zhashx_destroy(&self.pending);
+    receipt_fetcher_destroy(&self.receipts);
     sodium_memzero(self.sk, sizeof self.sk);
     return code;
 }
@@ -372,7 +440,8 @@ int cmd_submit(int argc, char **argv)
     const cfg_app_t app = {
         .prog = "attest submit",
         .summary = "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
-                         "                     [--signed-out FILE] [--timeout-ms N]\n\n"
+                         "                     [--signed-out FILE] [--timeout-ms N]\n"
+                         "                     [--receipts DIR --log-url URL --log-key FILE]\n\n"
                          "Reads attestations as JSON lines, submits them and prints one JSON line per outcome.\n"
                          "Line fields: schema, subject, data | data_b64, issued_at, expires_at, nonce, and\n"
                          "attester + signature (pre-signed: sent as given) or neither (signed with --key).\n"

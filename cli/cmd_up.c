@@ -1,12 +1,14 @@
-/*  cmd_up.c: `attest up`: the embedded local cluster, supervised until Ctrl-C. */
+/*  cmd_up.c: `attest up`: the embedded local cluster, supervised until Ctrl-C,
+ *  with the log server (attest log serve) beside it unless --log-listen off. */
 #include "cluster.h"
 #include "commands.h"
 #include "config.h"
 #include <czmq.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct {
-    const char *data_dir, *log_level, *broker_args, *sink_args, *worker_args;
+    const char *data_dir, *log_level, *broker_args, *sink_args, *worker_args, *log_listen;
     int64_t workers, threads, frontend_port, backend_port, sink_port, metrics_port;
     bool insecure;
 } s_up_settings_t;
@@ -21,6 +23,8 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(U_, sink_port, "sink-port", "5557", 0, 65535, "workers send verdicts here"),
     CFG_INT_AT(U_, metrics_port, "metrics-port", "9100", 0, 65535,
                "metrics on 127.0.0.1: broker PORT, sink PORT+1, worker i PORT+2+i (0: off)"),
+    CFG_STR_AT(U_, log_listen, "log-listen", "auto",
+               "the log server (attest log serve) on HOST:PORT; auto: 127.0.0.1:<sink-port + 1>; off: none"),
     CFG_STR_AT(U_, log_level, "log-level", "info", "log level of the processes"),
     CFG_STR_AT(U_, broker_args, "broker-args", "", "extra flags for the broker, e.g. \"--pipeline-window 8192\""),
     CFG_STR_AT(U_, sink_args, "sink-args", "", "extra flags for the sink, e.g. \"--commit-delay-us 5000\""),
@@ -46,7 +50,9 @@ static int s_up(const cfg_t *cfg, void *settings)
                          .sink_args = s->sink_args,
                          .worker_args = s->worker_args,
                          .insecure = s->insecure,
-                         .metrics_port = (int) s->metrics_port };
+                         .metrics_port = (int) s->metrics_port,
+                         .log_server = strcmp(s->log_listen, "off") != 0,
+                         .log_listen = strcmp(s->log_listen, "auto") != 0 ? s->log_listen : NULL };
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
@@ -64,6 +70,9 @@ static int s_up(const cfg_t *cfg, void *settings)
     if (mp)
         fprintf(stderr, "attest up: metrics on http://127.0.0.1:%d/metrics (broker), :%d (sink), :%d.. (workers); "
                         "'attest status' or 'attest top' shows the cluster\n", mp, mp + 1, mp + 2);
+    if (*cluster_log_url(c))
+        fprintf(stderr, "attest up: the log server (tlog-tiles) on %s: /checkpoint, /tile/L/N, /tile/entries/N\n",
+                cluster_log_url(c));
     int code = 0;
     while (!zsys_interrupted) {
         usleep(200000);
@@ -82,8 +91,8 @@ int cmd_up(int argc, char **argv)
     s_up_settings_t settings;
     const cfg_app_t app = {
         .prog = "attest up",
-        .summary = "attest up: runs broker, sink and workers on loopback, restarts any that\n"
-                   "exit, and stops them cleanly on Ctrl-C.\n\nUsage: attest up [options]",
+        .summary = "attest up: runs broker, sink, workers and the log server on loopback,\n"
+                   "restarts any that exit, and stops them cleanly on Ctrl-C.\n\nUsage: attest up [options]",
         .defs = s_settings,
         .ndefs = sizeof s_settings / sizeof s_settings[0],
         .settings = &settings,

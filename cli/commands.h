@@ -12,5 +12,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_verify_receipt(int argc, char **argv);
+int cmd_note(int argc, char **argv);
 
 #endif

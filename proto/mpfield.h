@@ -1,5 +1,5 @@
 /*  mpfield.h: the msgpack field accessors every codec shares (wire.c,
- *  attestation.c, store/entry.c): one checked read of an unsigned integer,
+ *  attestation.c, tlog/entry.c): one checked read of an unsigned integer,
  *  a string or a binary from a decoded msgpack object. Header only.
  *
  *  Codes: AT_ERR_TYPE for a field of another msgpack type, AT_ERR_OVERSIZE

@@ -18,6 +18,7 @@
  */
 #include "sink.h"
 #include "audit.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "log.h"
 #include "logdb.h"
@@ -78,6 +79,11 @@ static const cfg_def_t s_settings[] = {
     CFG_STR_AT(S_, broker_key, "broker-key", "", "the broker's public certificate"),
     CFG_STR_AT(S_, allow_workers, "allow-workers", "",
                "directory of worker public certificates allowed to send verdicts"),
+    CFG_STR_AT(S_, log_key, "log-key", "",
+               "the log's signing key (attest keygen --log): every commit signs a checkpoint (empty: none signed)"),
+    CFG_STR_AT(S_, origin, "origin", "", "the checkpoints' origin line (empty: the log key's name)"),
+    CFG_INT_AT(S_, checkpoints_kept, "checkpoints-kept", "100000", 1, INT64_C(1) << 40,
+               "signed checkpoints kept in the log, the newest ones"),
     CFG_BOOL_AT(S_, insecure, "insecure", "false", "plaintext, no authentication (warned; attest_insecure 1)"),
 };
 #undef S_
@@ -130,6 +136,8 @@ struct sink_t {
     size_t nlate;
     audit_t *audit;                  /* the spot audit (audit.h) */
     zhashx_t *quarantined;           /* worker identities quarantined (NUL-terminated keys) */
+    note_signer_t *signer;           /* the log key: signs a checkpoint per commit (NULL: none) */
+    char origin[CHECKPOINT_ORIGIN_MAX + 1];
     zap_t *zap;                      /* the workers' allowlist; NULL: plaintext (--insecure) */
     uint64_t window;                 /* pipeline-window, sent in SINK_HELLO */
     int exit_code;                   /* non-zero: stop sink_run with it (2: the broker refused our config) */
@@ -896,6 +904,31 @@ static at_err s_open_log(sink_t *self, const char *dir)
     return AT_OK;
 }
 
+/*  The log key: from now on every commit signs a checkpoint. */
+static at_err s_open_signer(sink_t *self, const sink_settings_t *s)
+{
+    if (!*s->log_key) {
+        at_log_warn("SNK-LOGKEY", "no log-key: the Merkle tree is kept but no checkpoint is signed, so nobody can"
+                                  " check this log without its files (attest keygen --log makes a key)");
+        return AT_OK;
+    }
+    at_err rc;
+    if (!(self->signer = note_signer_load(s->log_key, &rc))) {
+        at_log_error("SNK-LOGKEY", "cannot load the log key %s: %s", s->log_key, at_strerror(rc));
+        return rc;
+    }
+    note_verifier_t v;
+    note_signer_verifier(self->signer, &v);
+    snprintf(self->origin, sizeof self->origin, "%s", *s->origin ? s->origin : v.name);
+    if ((rc = logdb_set_signer(self->log, self->signer, self->origin, (uint64_t) s->checkpoints_kept)) != AT_OK) {
+        at_log_error("SNK-LOGKEY", "cannot sign the first checkpoint for origin '%s': %s", self->origin,
+                     at_strerror(rc));
+        return rc;
+    }
+    at_log_info("SNK-LOGKEY", "checkpoints signed by key %s+%08x for origin '%s'", v.name, v.key_id, self->origin);
+    return AT_OK;
+}
+
 static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind, const curve_keys_t *keys,
                          const char *server_key)
 {
@@ -964,7 +997,8 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     uint8_t raw[S_INSTANCE_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(self->instance, sizeof self->instance, raw, sizeof raw);
-    if (s_open_log(self, s->log_dir) != AT_OK || s_open_sockets(self, s, keys, broker_key) != AT_OK) {
+    if (s_open_log(self, s->log_dir) != AT_OK || s_open_signer(self, s) != AT_OK
+        || s_open_sockets(self, s, keys, broker_key) != AT_OK) {
         sink_destroy(&self);
         return NULL;
     }
@@ -1002,6 +1036,7 @@ void sink_destroy(sink_t **self_p)
     zap_destroy(&self->zap);
     reorder_destroy(&self->rb);
     logdb_destroy(&self->log);
+    note_signer_destroy(&self->signer);
     wire_out_destroy(&self->out);
     wire_items_destroy(&self->results);
     free(self->scratch);

@@ -44,6 +44,8 @@ typedef struct {
     int64_t map_size_mb;          /* the log's maximum: the map doubles on demand up to it */
     int64_t map_initial_mb;       /* the map at start */
     const char *curve_secret, *broker_key, *allow_workers;
+    const char *log_key, *origin;  /* the log's signer key file (note.h) and checkpoint origin */
+    int64_t checkpoints_kept;
     bool insecure;
 } sink_settings_t;
 

@@ -1,5 +1,5 @@
 /*  logdb.c: the LMDB log (see logdb.h for the layout). The entry values
- *  are encoded, decoded and hashed by store/entry.c; this file owns the
+ *  are encoded, decoded and hashed by tlog/entry.c; this file owns the
  *  LMDB environment, the batches, the id index and the id filter. */
 #include "logdb.h"
 #include "alloc.h"
@@ -7,6 +7,7 @@
 #include "entry.h"
 #include "findex.h"
 #include "idtab.h"
+#include "tiles.h"
 #include "log.h"
 #include <assert.h>
 #include <errno.h>
@@ -45,6 +46,12 @@ struct logdb_t {
     uint64_t txn_first;      /* writer: next_index when the batch began */
     size_t flush_n, flush_pos;
     uint64_t flush_upto;
+    tiles_t *tree;           /* the Merkle tree's tiles and checkpoints (writer: its state) */
+    bool has_tree;           /* they exist (a reader of an older log: maybe not) */
+    const note_signer_t *signer;   /* writer: checkpoints signed with it (borrowed); NULL = none */
+    const char *origin;      /* borrowed */
+    uint64_t cp_keep;        /* checkpoints kept */
+    uint64_t cp_size;        /* writer: the size of the newest stored checkpoint */
 };
 
 /*  The map is file-backed: pages LMDB reads stay mapped and count in the
@@ -58,6 +65,8 @@ static at_err s_load_tail(logdb_t *self, MDB_txn *txn);
 static void s_forget_batch(logdb_t *self);
 static void s_bloom_add(logdb_t *self, const uint8_t *id);
 static at_err s_bloom_load(logdb_t *self, MDB_txn *txn);
+static at_err s_tree_open(logdb_t *self);
+static at_err s_tree_reload(logdb_t *self);
 
 static void s_find_map(logdb_t *self)
 {
@@ -196,6 +205,8 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
     }
     if (!rc)
         rc = s_open_find(self, txn, readonly);
+    if (!rc)
+        rc = tiles_open(self->tree, txn, !readonly, &self->has_tree);
     if (rc) {
         mdb_txn_abort(txn);
         return s_db_err(rc, "init");
@@ -287,11 +298,12 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
     self->lock_fd = -1;
     self->tail = idtab_new(LOGDB_IDS_FLUSH);
     self->fx = findex_new();
+    self->tree = tiles_new();
     int rc = mdb_env_create(&self->env);
     if (!rc && map_size)
         rc = mdb_env_set_mapsize(self->env, map_size);
     if (!rc)
-        rc = mdb_env_set_maxdbs(self->env, 8);
+        rc = mdb_env_set_maxdbs(self->env, 16);
     if (!rc && !readonly) {
         s_mkdirs(dir);
         if ((*err = s_lock_writer(self, dir)) != AT_OK) {
@@ -309,6 +321,8 @@ logdb_t *logdb_open(const char *dir, bool readonly, uint64_t map_size, at_err *e
         *err = logdb_state(self, &self->st);
         if (*err == AT_OK)
             *err = s_writer_load_tail(self);
+        if (*err == AT_OK)
+            *err = s_tree_open(self);
     }
     if (*err) {
         if (*err == AT_ERR_NOT_FOUND)
@@ -331,6 +345,7 @@ void logdb_destroy(logdb_t **self_p)
         close(self->lock_fd);   /* releases the writer lock */
     idtab_destroy(&self->tail);
     findex_destroy(&self->fx);
+    tiles_destroy(&self->tree);
     free(self->flush);
     free(self->bloom);
     free(self);
@@ -539,6 +554,8 @@ at_err logdb_append(logdb_t *self, logdb_entry_t *e)
         findex_add(self->fx, e->index, e->att, e->att_len);
     if (self->bloom)
         s_bloom_add(self, e->id);
+    if ((err = tiles_add(self->tree, self->txn, self->enc, len)))
+        return err;   /* DB or MAP_FULL: the batch is unusable */
     entry_hash(self->enc, len, self->st.head);
     self->st.next_index++;
     return AT_OK;
@@ -609,6 +626,21 @@ static void s_flush_applied(logdb_t *self, size_t step_end, bool cycle_done)
     self->flush = NULL;
 }
 
+/*  The batch's part of the tree: its partial tiles, meta "tree_size" and,
+ *  when it grew and a signer is set, a checkpoint of the new size. */
+static at_err s_tree_commit(logdb_t *self)
+{
+    at_err err = tiles_write(self->tree, self->txn);
+    if (err)
+        return err;
+    int rc = s_put_meta_u64(self, "tree_size", tiles_size(self->tree));
+    if (rc)
+        return s_db_err(rc, "commit tree size");
+    if (!self->signer || tiles_size(self->tree) == self->cp_size)
+        return AT_OK;
+    return tiles_checkpoint(self->tree, self->txn, self->signer, self->origin, self->cp_keep, at_clock_wall_s());
+}
+
 at_err logdb_commit(logdb_t *self, uint64_t next_seq)
 {
     assert(self->txn && self->writing);
@@ -628,6 +660,11 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         logdb_abort(self);
         return s_db_err(rc, "commit meta");
     }
+    at_err terr = s_tree_commit(self);   /* same txn: the tree and its checkpoint never lag the entries */
+    if (terr) {
+        logdb_abort(self);
+        return terr;
+    }
     rc = mdb_txn_commit(self->txn);
     self->txn = NULL;
     self->writing = false;
@@ -636,6 +673,8 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
         return s_db_err(rc, "commit");
     }
     self->st.next_seq = next_seq;
+    if (self->signer)
+        self->cp_size = tiles_size(self->tree);
     s_flush_applied(self, step_end, cycle_done);
     s_trim_map(self);
     return AT_OK;
@@ -648,6 +687,8 @@ static void s_forget_batch(logdb_t *self)
     if (logdb_state(self, &self->st) != AT_OK)
         return;   /* logged already */
     idtab_drop_from(self->tail, self->st.next_index);
+    if (s_tree_reload(self) != AT_OK)
+        at_log_error("LOG-TREE", "cannot reload the tree after an aborted batch");
 }
 
 void logdb_abort(logdb_t *self)
@@ -1006,18 +1047,184 @@ at_err logdb_reindex(logdb_t *self, uint64_t *done)
     return err;
 }
 
-/* ---------------------------------------------------------------- tree (being written) */
+/* ---------------------------------------------------------------- tree */
+
+#define S_INTEGRATE_SLICE 65536   /* entries integrated per transaction */
+
+/*  Integrates entries [tiles_size, to) into the tree in txn. */
+static at_err s_integrate_slice(logdb_t *self, MDB_txn *txn, uint64_t to)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, self->entries, &c);
+    if (rc)
+        return s_db_err(rc, "integrate");
+    uint8_t kb[8];
+    s_put_be64(kb, tiles_size(self->tree));
+    MDB_val k = { 8, kb }, v;
+    at_err err = AT_OK;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+    while (!rc && !err && tiles_size(self->tree) < to) {
+        if (k.mv_size != 8 || s_get_be64(k.mv_data) != tiles_size(self->tree))
+            err = AT_ERR_CORRUPT;
+        else
+            err = tiles_add(self->tree, txn, v.mv_data, v.mv_size);
+        if (!err && tiles_size(self->tree) < to)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!err && rc)
+        err = rc == MDB_NOTFOUND ? AT_ERR_CORRUPT : s_db_err(rc, "integrate");
+    return err;
+}
+
+/*  A log written before the tree: builds the tree over its entries, a
+ *  slice per durable transaction (a crash resumes at the last slice). */
+static at_err s_integrate(logdb_t *self, uint64_t next_index)
+{
+    at_log_info("LOG-TREE", "building the Merkle tree over the %" PRIu64 " entries below %" PRIu64,
+                next_index - tiles_size(self->tree), next_index);
+    while (tiles_size(self->tree) < next_index) {
+        uint64_t to = tiles_size(self->tree) + S_INTEGRATE_SLICE;
+        to = to < next_index ? to : next_index;
+        int rc = s_txn_begin(self, 0, &self->txn);
+        if (rc)
+            return s_db_err(rc, "integrate");
+        self->writing = true;
+        at_err err = s_integrate_slice(self, self->txn, to);
+        if (!err)
+            err = tiles_write(self->tree, self->txn);
+        if (!err && (rc = s_put_meta_u64(self, "tree_size", to)))
+            err = s_db_err(rc, "integrate");
+        if (!err && (rc = mdb_txn_commit(self->txn)))
+            err = s_db_err(rc, "integrate commit");
+        else if (err)
+            mdb_txn_abort(self->txn);
+        self->txn = NULL;
+        self->writing = false;
+        if (err)
+            return err;
+    }
+    at_log_info("LOG-TREE", "the tree covers the %" PRIu64 " entries of the log", next_index);
+    return AT_OK;
+}
+
+/*  Writer: the tree's state from the committed log. */
+static at_err s_tree_reload(logdb_t *self)
+{
+    MDB_txn *txn;
+    int rc = s_txn_begin(self, MDB_RDONLY, &txn);
+    if (rc)
+        return s_db_err(rc, "read tree");
+    uint64_t size = s_meta_u64(txn, self->meta, "tree_size");
+    at_err err = tiles_load(self->tree, txn, size);
+    if (!err)
+        self->cp_size = tiles_checkpoint_newest(self->tree, txn);
+    mdb_txn_abort(txn);
+    return err;
+}
+
+static at_err s_tree_open(logdb_t *self)
+{
+    at_err err = s_tree_reload(self);
+    if (err)
+        return err;
+    uint64_t size = tiles_size(self->tree);
+    if (size > self->st.next_index) {
+        at_log_error("LOG-TREE", "the tree has %" PRIu64 " leaves but the log %" PRIu64 " entries", size,
+                     self->st.next_index);
+        return AT_ERR_CORRUPT;
+    }
+    return size < self->st.next_index ? s_integrate(self, self->st.next_index) : AT_OK;
+}
 
 at_err logdb_set_signer(logdb_t *self, const note_signer_t *signer, const char *origin, uint64_t keep)
-{ (void) self; (void) signer; (void) origin; (void) keep; return AT_ERR_NOT_FOUND; }
+{
+    assert(!self->txn && !self->readonly);
+    self->signer = signer;
+    self->origin = origin;
+    self->cp_keep = keep < 1 ? 1 : keep;
+    if (!signer || (self->cp_size == tiles_size(self->tree) && self->cp_size > 0))
+        return AT_OK;
+    /* the newest checkpoint is older than the tree (or there is none): sign the current size */
+    int rc = s_txn_begin(self, 0, &self->txn);
+    if (rc)
+        return s_db_err(rc, "checkpoint");
+    at_err err = tiles_checkpoint(self->tree, self->txn, signer, origin, self->cp_keep, at_clock_wall_s());
+    if (!err && (rc = mdb_txn_commit(self->txn)))
+        err = s_db_err(rc, "checkpoint commit");
+    else if (err)
+        mdb_txn_abort(self->txn);
+    self->txn = NULL;
+    if (!err)
+        self->cp_size = tiles_size(self->tree);
+    return err;
+}
+
 at_err logdb_tree(logdb_t *self, uint64_t *size, uint8_t root[LOGDB_HASH_BYTES])
-{ (void) self; (void) size; (void) root; return AT_ERR_NOT_FOUND; }
+{
+    if (!self->readonly) {   /* the writer's own state: committed, or the open batch's */
+        *size = tiles_size(self->tree);
+        tiles_root(self->tree, root);
+        return AT_OK;
+    }
+    if (!self->has_tree)
+        return AT_ERR_NOT_FOUND;
+    bool own = !self->txn;
+    if (own && logdb_read_begin(self) != AT_OK)
+        return AT_ERR_DB;
+    uint64_t n = s_meta_u64(self->txn, self->meta, "tree_size");
+    at_err err = tiles_load(self->tree, self->txn, n);   /* a reader's tree state is scratch */
+    if (own)
+        logdb_read_end(self);
+    if (err)
+        return err;
+    *size = n;
+    tiles_root(self->tree, root);
+    return AT_OK;
+}
+
 at_err logdb_tile(logdb_t *self, unsigned level, uint64_t n, const uint8_t **hashes, size_t *width)
-{ (void) self; (void) level; (void) n; (void) hashes; (void) width; return AT_ERR_NOT_FOUND; }
-static at_err s_no_read(void *arg, unsigned level, uint64_t n, uint8_t out[MERKLE_HASH_BYTES])
-{ (void) arg; (void) level; (void) n; (void) out; return AT_ERR_NOT_FOUND; }
-merkle_reader_t logdb_merkle_reader(logdb_t *self) { return (merkle_reader_t){ s_no_read, self }; }
+{
+    assert(self->txn);
+    if (!self->has_tree || level >= TILES_LEVELS)
+        return AT_ERR_NOT_FOUND;
+    return tiles_get(self->tree, self->txn, level, n, hashes, width);
+}
+
+/*  merkle_reader_t over the snapshot's tiles: (level, n) from its tile. */
+static at_err s_read_stored(void *arg, unsigned level, uint64_t n, uint8_t out[MERKLE_HASH_BYTES])
+{
+    logdb_t *self = arg;
+    unsigned tl = level / MERKLE_TILE_HEIGHT, k = level % MERKLE_TILE_HEIGHT;
+    if (tl >= TILES_LEVELS || (k && n >> (64 - k)))
+        return AT_ERR_RANGE;
+    uint64_t tile_n = (n << k) / MERKLE_TILE_WIDTH;
+    const uint8_t *hashes;
+    size_t width;
+    at_err err = logdb_tile(self, tl, tile_n, &hashes, &width);
+    if (err)
+        return err;
+    return merkle_hash_from_tile(level, n, tile_n, (const merkle_hash_t *) hashes, width, out) ? AT_OK
+                                                                                              : AT_ERR_NOT_FOUND;
+}
+
+merkle_reader_t logdb_merkle_reader(logdb_t *self)
+{
+    return (merkle_reader_t){ s_read_stored, self };
+}
+
 at_err logdb_checkpoint(logdb_t *self, uint64_t size, const char **note, size_t *len, uint64_t *at_size)
-{ (void) self; (void) size; (void) note; (void) len; (void) at_size; return AT_ERR_NOT_FOUND; }
+{
+    assert(self->txn);
+    if (!self->has_tree)
+        return AT_ERR_NOT_FOUND;
+    return tiles_checkpoint_get(self->tree, self->txn, size, false, note, len, at_size);
+}
+
 at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **note, size_t *len, uint64_t *at_size)
-{ (void) self; (void) index; (void) note; (void) len; (void) at_size; return AT_ERR_NOT_FOUND; }
+{
+    assert(self->txn);
+    if (!self->has_tree)
+        return AT_ERR_NOT_FOUND;
+    return tiles_checkpoint_get(self->tree, self->txn, index, true, note, len, at_size);
+}

@@ -5,7 +5,7 @@
  *
  *  Layout (one LMDB environment, a directory holding data.mdb and lock.mdb):
  *    "entries": key u64 big-endian log index (0, 1, 2, ... contiguous)
- *               value: one entry as encoded by store/entry.h (a msgpack
+ *               value: one entry as encoded by tlog/entry.h (a msgpack
  *               array of 15 fields, format 1)
  *    "ids":     key 32-byte attestation id -> value u64 big-endian index of
  *               the latest entry with that id (the valid one when there is
@@ -251,7 +251,7 @@ at_err logdb_checkpoint(logdb_t *self, uint64_t size, const char **note, size_t 
 at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **note, size_t *len, uint64_t *at_size)
     __attribute__((warn_unused_result));
 
-/*  The same as entry_decode() and entry_hash() (store/entry.h), under the
+/*  The same as entry_decode() and entry_hash() (tlog/entry.h), under the
  *  names older callers use. */
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));
 void logdb_hash(const uint8_t *value, size_t len, uint8_t out[LOGDB_HASH_BYTES]);

@@ -57,7 +57,9 @@ typedef struct {
 } merkle_reader_t;
 
 /*  MTH of leaves [lo, hi), lo < hi, from the stored hashes of its complete
- *  subtrees (at most 2 * 64 reads). merkle_root is MTH(D[0:size]); the root
+ *  subtrees (at most 2 * 64 reads). lo must be a multiple of a power of
+ *  two >= hi - lo, as every subtree of MTH and of the proofs is;
+ *  AT_ERR_RANGE otherwise. merkle_root is MTH(D[0:size]); the root
  *  of the empty tree (size 0) is SHA-256 of nothing. */
 at_err merkle_range_hash(const merkle_reader_t *r, uint64_t lo, uint64_t hi, uint8_t out[MERKLE_HASH_BYTES])
     __attribute__((warn_unused_result));

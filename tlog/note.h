@@ -66,6 +66,10 @@ at_err note_verifier_load(note_verifier_t *out, const char *path) __attribute__(
 /*  The verifier's key text; returns its length, 0 when cap is too small. */
 size_t note_verifier_format(const note_verifier_t *v, char *out, size_t cap);
 
+/*  True when text[0..len) is valid UTF-8 without control characters
+ *  (below U+0020) other than "\n": what a note may hold. */
+bool note_text_ok(const char *text, size_t len);
+
 /*  Opens note[0..len): true (AT_OK) when it is well formed and one of its
  *  signature lines is by v (same name and key ID) and verifies; *body_len
  *  is then the length of the body (which begins the note). Signature lines

@@ -1,4 +1,4 @@
-/*  fuzz_entry.c: the log entry decoder (store/entry.h).
+/*  fuzz_entry.c: the log entry decoder (tlog/entry.h).
  *
  *  Any bytes go through entry_decode (what `attest log` and verify do with
  *  a value read off disk). Oracle: a decoded entry re-encodes within

@@ -6,7 +6,7 @@
 Deterministic (fixed keys, nonces and times), so re-running it rewrites the
 same files; the output is committed. Each seed is a valid input of its
 target, built from the formats in proto/attestation.h, proto/wire.h,
-store/entry.h, cli/jsonl.h and proto/config.h: attestations of several
+tlog/entry.h, cli/jsonl.h and proto/config.h: attestations of several
 shapes, one message of every wire type (batches with good and bad items),
 JSON lines (signed, pre-signed, with data_b64, u64 times), command lines with
 ZPL files, log entries. libFuzzer mutates from there; the seeds also run on

@@ -310,6 +310,13 @@ class Cluster:
         self.keys = os.path.join(self.tmp, "keys")
         if secure:
             self._make_keys()
+        self.log_key = os.path.join(self.keys, "log")   # log.key (the sink signs checkpoints), log.pub
+        os.makedirs(self.keys, exist_ok=True)
+        p = subprocess.run([self.exe("attest"), "keygen", "--log", "--out", self.log_key], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise RuntimeError("attest keygen --log failed: " + p.stderr)
+        self.log_pub = self.log_key + ".pub"
         _CLIENT_ARGS[self.frontend] = self.client_args()
         self.asan = is_asan(self.exe("attest-broker"))
         if self.asan and asan_quarantine_mb is not None:
@@ -392,7 +399,8 @@ class Cluster:
 
     def sink_argv(self, extra=()):
         return [self.exe("attest-sink"), "--log-dir", self.log_dir, "--verdicts", self.sink_ep,
-                "--broker", self.backend] + self._win() + self.key_args("sink") + list(extra)
+                "--broker", self.backend, "--log-key", self.log_key + ".key"] + self._win() + self.key_args("sink") \
+            + list(extra)
 
     def start_sink(self, extra=()):
         self.nsinks += 1

@@ -1,7 +1,7 @@
 """logfixture.py: build Attest attestations and LMDB logs from Python, for tests.
 
 Follows proto/attestation.h (format, signing bytes, id), store/logdb.h (LMDB
-layout) and store/entry.h (entry value, hash chain) exactly. Needs Debian's
+layout) and tlog/entry.h (entry value, hash chain) exactly. Needs Debian's
 /usr/bin/python3 with python3-lmdb, python3-msgpack and python3-nacl.
 
     pk, sk = make_keypair()                      # sk: 64 bytes, libsodium layout

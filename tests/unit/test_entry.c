@@ -1,4 +1,4 @@
-/*  test_entry.c: the log entry value codec and hash (store/entry.[ch]).
+/*  test_entry.c: the log entry value codec and hash (tlog/entry.[ch]).
  *
  *  Covers: encode then decode gives back every field, for the smallest and
  *  the widest entry (which fits ENTRY_ENCODED_MAX exactly or below); the
