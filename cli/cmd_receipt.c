@@ -1,7 +1,9 @@
-/*  cmd_receipt.c: `attest verify-receipt FILE... --log-key KEY`: checks
+/*  cmd_receipt.c: `attest verify-receipt FILE|DIR... --log-key KEY`: checks
  *  receipts (cli/receipt.h) offline, with the log's public key alone, and
  *  prints what each proves, one line per file (--json: one JSON object per
- *  line). Exit 0 when every receipt verifies, 1 otherwise, 2 for usage.
+ *  line); a directory stands for every *.json file in it (as written by
+ *  attest submit --receipts). Exit 0 when every receipt verifies (and there
+ *  was at least one), 1 otherwise, 2 for usage.
  */
 #include "receipt.h"
 #include "commands.h"
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define S_RECEIPT_MAX (1u << 20)
@@ -69,6 +73,49 @@ static void s_print(const char *path, at_err rc, const receipt_info_t *r, bool j
     }
 }
 
+/*  Verifies one file; returns 1 when it does not verify. */
+static int s_verify_file(const char *path, const note_verifier_t *v, bool json)
+{
+    size_t len;
+    char *text = s_read(path, &len);
+    receipt_info_t r;
+    at_err rc = text ? receipt_verify(text, len, v, &r) : AT_ERR_IO;
+    if (!text)
+        fprintf(stderr, "attest verify-receipt: cannot read %s: %s\n", path, strerror(errno));
+    s_print(path, rc, &r, json);
+    free(text);
+    return rc != AT_OK;
+}
+
+/*  Verifies path, or every *.json in it when it is a directory; counts the
+ *  files seen in *seen. Returns how many did not verify. */
+static int s_verify_path(const char *path, const note_verifier_t *v, bool json, size_t *seen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        (*seen)++;
+        return s_verify_file(path, v, json);
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "attest verify-receipt: cannot read directory %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int bad = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+            continue;
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+        (*seen)++;
+        bad += s_verify_file(file, v, json);
+    }
+    closedir(d);
+    return bad;
+}
+
 static int s_run(const cfg_t *cfg, void *unused)
 {
     (void) unused;
@@ -88,32 +135,26 @@ static int s_run(const cfg_t *cfg, void *unused)
         return 2;
     }
     int bad = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        const char *path = cfg_positional(cfg, i);
-        size_t len;
-        char *text = s_read(path, &len);
-        receipt_info_t r;
-        at_err rc = text ? receipt_verify(text, len, &v, &r) : AT_ERR_IO;
-        if (!text)
-            fprintf(stderr, "attest verify-receipt: cannot read %s: %s\n", path, strerror(errno));
-        s_print(path, rc, &r, cfg_bool(cfg, "json"));
-        bad += rc != AT_OK;
-        free(text);
-    }
-    return bad ? 1 : 0;
+    size_t seen = 0;
+    for (size_t i = 0; i < nfiles; i++)
+        bad += s_verify_path(cfg_positional(cfg, i), &v, cfg_bool(cfg, "json"), &seen);
+    if (seen == 0)
+        fprintf(stderr, "attest verify-receipt: no receipt found\n");
+    fprintf(stderr, "attest verify-receipt: %zu receipts, %d not verified\n", seen, bad);
+    return bad || seen == 0 ? 1 : 0;
 }
 
 int cmd_verify_receipt(int argc, char **argv)
 {
     const cfg_app_t app = {
         .prog = "attest verify-receipt",
-        .summary = "Usage: attest verify-receipt FILE... --log-key KEY [--json]\n\n"
+        .summary = "Usage: attest verify-receipt FILE|DIR... --log-key KEY [--json]\n\n"
                    "Checks receipts (attest submit --receipts) offline with the log's public key alone: the\n"
                    "checkpoint's signature, and the entry's inclusion proof under the checkpoint's root.",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .fn = s_run,
-        .positionals = "FILE...",
+        .positionals = "FILE|DIR...",
     };
     return cfg_run(&app, argc, argv);
 }
