@@ -55,8 +55,10 @@ static void s_hex(const uint8_t h[MERKLE_HASH_BYTES], char out[2 * MERKLE_HASH_B
 }
 
 /*  The log's public key into *v: --log-key, else DIR/../keys/log.pub if it
- *  exists. *path names the file used (or ""). Returns 1 when one is loaded,
- *  0 when there is none, -1 when the named file does not load (printed). */
+ *  exists. *path names the file used (or ""). Returns S_KEY_GIVEN or
+ *  S_KEY_FOUND when one is loaded, 0 when there is none, -1 when the file
+ *  does not load (printed). */
+enum { S_KEY_GIVEN = 1, S_KEY_FOUND = 2 };
 static int s_log_key(const cfg_t *cfg, note_verifier_t *v, char *path, size_t cap)
 {
     const char *given = cfg_str(cfg, "log-key");
@@ -84,7 +86,7 @@ static int s_log_key(const cfg_t *cfg, note_verifier_t *v, char *path, size_t ca
                         "'attest keygen --log' writes to NAME.pub)\n", path, at_strerror(rc));
         return -1;
     }
-    return 1;
+    return *given ? S_KEY_GIVEN : S_KEY_FOUND;
 }
 
 static const char *s_open_err(at_err rc)
@@ -411,7 +413,7 @@ static int s_fail(uint64_t at, const char *fmt, ...)
 static int s_verify_checkpoint(s_tree_t *t)
 {
     if (!t->head.note) {
-        if (t->have_key)
+        if (t->have_key == S_KEY_GIVEN)
             return s_fail(t->head.size, "checkpoints: none stored, but a log key was given (%s)", t->key_path);
         printf("verify: checkpoint: none stored (the sink has no log key); nothing signed to check\n");
         return 0;
@@ -431,9 +433,13 @@ static int s_verify_checkpoint(s_tree_t *t)
                       t->cp.size);
     char hex[2 * MERKLE_HASH_BYTES + 1];
     s_hex(t->cp.root, hex);
-    printf("verify: checkpoint: size=%" PRIu64 " root=%s origin=%s time=%" PRIu64 " root=ok signature=%s%s\n",
-           t->cp.size, hex, t->cp.origin, t->cp.time, t->have_key ? "ok, by " : "NOT CHECKED",
-           t->have_key ? t->key.name : " (no --log-key given and no DIR/../keys/log.pub)");
+    char sig[4096 + NOTE_NAME_MAX + 16];
+    if (t->have_key)
+        snprintf(sig, sizeof sig, "ok, by %s (%s)", t->key.name, t->key_path);
+    else
+        snprintf(sig, sizeof sig, "NOT CHECKED (no --log-key given and no DIR/../keys/log.pub)");
+    printf("verify: checkpoint: size=%" PRIu64 " root=%s origin=%s time=%" PRIu64 " root=ok signature=%s\n",
+           t->cp.size, hex, t->cp.origin, t->cp.time, sig);
     return 0;
 }
 
@@ -520,6 +526,18 @@ static int s_verify_tiles(s_tree_t *t, uint64_t from, uint64_t to, uint64_t n)
     return 0;
 }
 
+/*  logdb_tree refused the stored tree: the audit (without a root to compare)
+ *  names the first bad tile when it can. */
+static int s_tree_unreadable(logdb_t *db, at_err rc, uint64_t n)
+{
+    logprove_audit_t st = { 0, 0 };
+    uint64_t at = 0;
+    char problem[LOGPROVE_ERR_MAX];
+    if (rc == AT_ERR_CORRUPT && !logprove_audit_tree(db, n, NULL, &st, &at, problem))
+        return s_fail(at, "tree: %s", problem);
+    return s_fail(0, "tree: the stored tree cannot be read: %s", at_strerror(rc));
+}
+
 int prove_verify_tree(logdb_t *db, const cfg_t *cfg, uint64_t from, uint64_t to, uint64_t n)
 {
     s_tree_t *t = calloc(1, sizeof *t);
@@ -531,13 +549,13 @@ int prove_verify_tree(logdb_t *db, const cfg_t *cfg, uint64_t from, uint64_t to,
     int code = (t->have_key = s_log_key(cfg, &t->key, t->key_path, sizeof t->key_path)) < 0 ? 1 : 0;
     at_err rc = code ? AT_OK : logprove_head(db, &t->head);
     if (code == 0 && rc == AT_ERR_NOT_FOUND) {
-        if (t->have_key || *since)
+        if (t->have_key == S_KEY_GIVEN || *since)
             code = s_fail(0, "tree: the log has no Merkle tree (nothing to check the %s against)",
                           *since ? "saved checkpoint" : "log key");
         else
             printf("verify: tree: none (a log written before the tree: the sink builds it when it opens the log)\n");
     } else if (code == 0 && rc)
-        code = s_fail(0, "tree: %s", at_strerror(rc));
+        code = s_tree_unreadable(db, rc, n);
     else if (code == 0 && (code = s_verify_tiles(t, from, to, n)) == 0 && (code = s_verify_checkpoint(t)) == 0
              && *since)
         code = s_verify_since(t, since);

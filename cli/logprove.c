@@ -487,7 +487,7 @@ bool logprove_audit_tree(logdb_t *db, uint64_t size, const uint8_t root[MERKLE_H
             s_stack_push(a, h);
     }
     ok = ok && s_audit_end(a, size);
-    if (ok) {
+    if (ok && root) {
         uint8_t got[MERKLE_HASH_BYTES];
         s_stack_root(a, got);
         if (sodium_memcmp(got, root, MERKLE_HASH_BYTES) != 0) {

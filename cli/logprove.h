@@ -108,7 +108,7 @@ at_err logprove_open(const note_verifier_t *v, const char *note, size_t len, che
  *  [0, size) from the stored bytes, every stored hash of levels 8 * L from
  *  them, compares each tile (L, N) of the tree of `size` with the stored
  *  one (width included) and the root with `root` (the checkpoint's or
- *  logdb_tree's). logprove_audit_range checks only the leaf hashes of
+ *  logdb_tree's; NULL: not compared). logprove_audit_range checks only the leaf hashes of
  *  entries [from, to) against the level-0 tiles. On a mismatch: false,
  *  *at = the first bad entry index (or the first leaf of the bad tile), and
  *  a message naming it in problem (LOGPROVE_ERR_MAX). */
