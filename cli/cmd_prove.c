@@ -553,7 +553,8 @@ int prove_verify_tree(logdb_t *db, const cfg_t *cfg, uint64_t from, uint64_t to,
             code = s_fail(0, "tree: the log has no Merkle tree (nothing to check the %s against)",
                           *since ? "saved checkpoint" : "log key");
         else
-            printf("verify: tree: none (a log written before the tree: the sink builds it when it opens the log)\n");
+            fprintf(stderr, "verify: tree: none (a log written before the tree: the sink builds it when it opens "
+                            "the log); nothing signed to check\n");   /* stderr: stdout stays the entries' summary */
     } else if (code == 0 && rc)
         code = s_tree_unreadable(db, rc, n);
     else if (code == 0 && (code = s_verify_tiles(t, from, to, n)) == 0 && (code = s_verify_checkpoint(t)) == 0
