@@ -89,6 +89,20 @@ static int s_log_key(const cfg_t *cfg, note_verifier_t *v, char *path, size_t ca
     return *given ? S_KEY_GIVEN : S_KEY_FOUND;
 }
 
+/*  Opens a note with the key when there is one. A key only found beside the
+ *  log (not given) that did not sign the note is not an error: the note is
+ *  read unchecked and *checked says so (a restored log, a re-keyed sink). */
+static at_err s_open_note(int have_key, const note_verifier_t *v, const char *note, size_t len, checkpoint_t *c,
+                          bool *checked)
+{
+    *checked = false;
+    at_err rc = logprove_open(have_key ? v : NULL, note, len, c);
+    if (rc == AT_ERR_NOT_FOUND && have_key == S_KEY_FOUND)
+        return logprove_open(NULL, note, len, c);
+    *checked = have_key && rc == AT_OK;
+    return rc;
+}
+
 static const char *s_open_err(at_err rc)
 {
     return rc == AT_ERR_SIGNATURE ? "the log's signature does not verify"
@@ -158,13 +172,17 @@ int prove_checkpoint(logdb_t *db, const cfg_t *cfg)
     char path[4096];
     int key = s_log_key(cfg, &v, path, sizeof path);
     checkpoint_t c;
+    bool checked;
     if (key < 0)
         return 1;
-    if (key && (rc = logprove_open(&v, note, len, &c)) != AT_OK) {
+    if (key && (rc = s_open_note(key, &v, note, len, &c, &checked)) != AT_OK) {
         fprintf(stderr, "attest log checkpoint: the checkpoint of size %" PRIu64 " does not open with %s: %s\n", at,
                 path, s_open_err(rc));
         return 1;
     }
+    if (key && !checked)
+        fprintf(stderr, "attest log checkpoint: warning: not signed by the key beside the log (%s); pass the log's "
+                        "key with --log-key\n", path);
     if (cfg_bool(cfg, "json") || !strcmp(cfg_str(cfg, "format"), "json")) {
         json_t *o = logprove_checkpoint_json(note, len);
         if (!o) {
@@ -393,6 +411,7 @@ typedef struct {
     checkpoint_t cp;            /* the newest checkpoint's body (when head.note) */
     note_verifier_t key;
     int have_key;               /* s_log_key's answer */
+    bool checked;               /* the newest checkpoint's signature was checked */
     char key_path[4096];
 } s_tree_t;
 
@@ -418,7 +437,7 @@ static int s_verify_checkpoint(s_tree_t *t)
         printf("verify: checkpoint: none stored (the sink has no log key); nothing signed to check\n");
         return 0;
     }
-    at_err rc = logprove_open(t->have_key ? &t->key : NULL, t->head.note, t->head.note_len, &t->cp);
+    at_err rc = s_open_note(t->have_key, &t->key, t->head.note, t->head.note_len, &t->cp, &t->checked);
     if (rc)
         return s_fail(t->head.note_size, "checkpoint of size %" PRIu64 ": %s%s%s", t->head.note_size,
                       s_open_err(rc), t->have_key ? " with " : "", t->have_key ? t->key_path : "");
@@ -434,8 +453,11 @@ static int s_verify_checkpoint(s_tree_t *t)
     char hex[2 * MERKLE_HASH_BYTES + 1];
     s_hex(t->cp.root, hex);
     char sig[4096 + NOTE_NAME_MAX + 16];
-    if (t->have_key)
+    if (t->checked)
         snprintf(sig, sizeof sig, "ok, by %s (%s)", t->key.name, t->key_path);
+    else if (t->have_key)
+        snprintf(sig, sizeof sig, "NOT CHECKED (the key beside the log, %s, did not sign it: pass the log's key "
+                                  "with --log-key)", t->key_path);
     else
         snprintf(sig, sizeof sig, "NOT CHECKED (no --log-key given and no DIR/../keys/log.pub)");
     printf("verify: checkpoint: size=%" PRIu64 " root=%s origin=%s time=%" PRIu64 " root=ok signature=%s\n",
@@ -468,8 +490,9 @@ static int s_verify_since(s_tree_t *t, const char *path)
         abort();
     checkpoint_t old;
     at_err rc = AT_OK;
+    bool checked = false;
     int code = s_read_file(path, buf, S_NOTE_FILE_MAX, &len);
-    if (code == 0 && (rc = logprove_open(t->have_key ? &t->key : NULL, buf, len, &old)) != AT_OK)
+    if (code == 0 && (rc = s_open_note(t->have_key, &t->key, buf, len, &old, &checked)) != AT_OK)
         code = s_fail(0, "--since %s: %s", path, s_open_err(rc));
     free(buf);
     if (code)
@@ -497,7 +520,7 @@ static int s_verify_since(s_tree_t *t, const char *path)
     if (code == 0)
         printf("verify: since: the tree of size %" PRIu64 " extends the saved checkpoint of size %" PRIu64
                " (%s; consistency proof of %zu hashes checked; signature %s)\n", new_size, old.size, path, p->len,
-               t->have_key ? "ok" : "NOT CHECKED");
+               checked ? "ok" : "NOT CHECKED");
     free(p);
     return code;
 }

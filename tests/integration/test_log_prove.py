@@ -466,6 +466,15 @@ def test_verify(t, c, w, tmp):
     rc, out, err = c.attest("log", "--dir", copy, "verify")
     t.check("verify without a key: exit 0, says the signature was NOT CHECKED", rc == 0 and "NOT CHECKED" in out,
             out + err)
+    rekeyed = os.path.join(tmp, "rekeyed")
+    shutil.copytree(c.log_dir, os.path.join(rekeyed, "log"))
+    os.makedirs(os.path.join(rekeyed, "keys"))
+    shutil.copy(w["other_pub"], os.path.join(rekeyed, "keys", "log.pub"))
+    rc, out, err = c.attest("log", "--dir", os.path.join(rekeyed, "log"), "verify")
+    t.check("verify beside another key (a restored log, a re-keyed sink): exit 0, the signature NOT CHECKED, "
+            "says the key beside the log did not sign it", rc == 0 and "did not sign it" in out, out + err)
+    rc, out, err = c.attest("log", "--dir", os.path.join(rekeyed, "log"), "verify", "--log-key", w["other_pub"])
+    t.check("... and with that key given: exit 1", rc == 1 and "no signature by this key" in out, out + err)
 
 
 def test_tamper(t, c, w, tmp):
