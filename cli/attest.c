@@ -22,6 +22,7 @@ static const s_command_t s_commands[] = {
     { "demo", cmd_demo, "start a local cluster, feed it signed attestations, show the log" },
     { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester (--curve, --log: other keys)" },
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
+    { "revoke", cmd_revoke, "revoke an attestation: sign and submit its revocation; print the outcome" },
     { "log", cmd_log, "read, export and verify the LMDB log" },
     { "note", cmd_note, "sign and verify signed notes (the log's checkpoints) with a log key" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },

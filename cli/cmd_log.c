@@ -6,7 +6,8 @@
  *                              stages); a negative INDEX counts from the end
  *    id HEX                    the valid entry with that attestation id (or a
  *                              unique prefix of it), else its invalid entries
- *                              (which claim no id: protocol.md 12)
+ *                              (which claim no id: protocol.md 12); a revoked
+ *                              one says by which entry (get too: s_add_status)
  *    tail [--n N] [--follow]   the last N entries as JSON lines (--format table: a
  *                              table); --follow keeps printing new entries (polls
  *                              every 200 ms) until Ctrl-C
@@ -36,6 +37,7 @@
 #include "logdb.h"
 #include "logfind.h"
 #include "logserve.h"
+#include "revoke.h"
 #include "wire.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -128,6 +130,60 @@ static int s_print_rejected(const logdb_entry_t *e, void *arg)
     return e->verdict == WIRE_VALID ? 0 : s_print_line(e, arg);
 }
 
+/*  The revocation at index by: its index, id and reason (its data, when
+ *  UTF-8) as a new JSON object. */
+static json_t *s_revocation_json(s_log_t *self, uint64_t by)
+{
+    logdb_entry_t r;
+    attestation_t a;
+    json_t *o = json_pack("{s:I}", "index", (json_int_t) by);
+    if (logdb_get(self->db, by, &r, NULL, NULL) != AT_OK)
+        return o;
+    json_object_set_new(o, "id", jsonl_hex(r.id, AT_ID_BYTES));
+    json_t *why = attestation_decode(&a, r.att, r.att_len) == AT_OK && a.data_len
+                      ? json_stringn((const char *) a.data, a.data_len) : NULL;   /* NULL: not UTF-8 */
+    if (why)
+        json_object_set_new(o, "reason", why);
+    return o;
+}
+
+/*  A valid revocation: "revokes" {index, id} of its target (from the
+ *  status index, which records the target's entry). */
+static void s_add_revokes(s_log_t *self, json_t *o, const logdb_entry_t *e)
+{
+    attestation_t a;
+    uint8_t target[AT_ID_BYTES];
+    uint64_t target_index, by;
+    char hex[2 * AT_ID_BYTES + 1];
+    if (e->verdict != WIRE_VALID || attestation_decode(&a, e->att, e->att_len) != AT_OK || !revoke_is(&a)
+        || a.subject_len != 2 * AT_ID_BYTES)
+        return;
+    memcpy(hex, a.subject, 2 * AT_ID_BYTES);
+    hex[2 * AT_ID_BYTES] = 0;
+    if (!jsonl_unhex(hex, target, AT_ID_BYTES) || logdb_revoked(self->db, target, &target_index, &by) != AT_OK
+        || by != e->index)
+        return;
+    json_object_set_new(o, "revokes", json_pack("{s:I, s:s}", "index", (json_int_t) target_index, "id", hex));
+}
+
+/*  "status": valid, invalid or revoked, and for a revoked entry
+ *  "revoked_by" {index, id, reason} (the status index, logdb_revoked).
+ *  *by is set to the revocation's index, UINT64_MAX when not revoked. */
+static void s_add_status(s_log_t *self, json_t *o, const logdb_entry_t *e, uint64_t *by)
+{
+    uint64_t target;
+    *by = UINT64_MAX;
+    at_err rc = e->verdict == WIRE_VALID ? logdb_revoked(self->db, e->id, &target, by) : AT_ERR_NOT_FOUND;
+    if (rc != AT_OK && rc != AT_ERR_NOT_FOUND)
+        fprintf(stderr, "attest log: the revocation index: %s\n", at_strerror(rc));
+    json_object_set_new(o, "status", json_string(rc == AT_OK ? "revoked" : e->verdict == WIRE_VALID ? "valid"
+                                                                                                     : "invalid"));
+    if (rc == AT_OK)
+        json_object_set_new(o, "revoked_by", s_revocation_json(self, *by));
+    else
+        *by = UINT64_MAX;
+}
+
 static int s_print_pretty(s_log_t *self, uint64_t index)
 {
     logdb_entry_t e;
@@ -143,7 +199,14 @@ static int s_print_pretty(s_log_t *self, uint64_t index)
     }
     json_t *o = jsonl_entry(&e);
     logfind_add_human(o, &e);
+    uint64_t by;
+    s_add_status(self, o, &e, &by);
+    s_add_revokes(self, o, &e);
     jsonl_print_pretty(stdout, o);
+    const char *rid = json_string_value(json_object_get(json_object_get(o, "revoked_by"), "id"));   /* NULL-safe */
+    if (by != UINT64_MAX)
+        fprintf(stderr, "attest log: entry %" PRIu64 ": revoked at index %" PRIu64 " by entry %.16s\n", index, by,
+                rid ? rid : "?");
     json_decref(o);
     return 0;
 }
@@ -343,6 +406,7 @@ static int s_export(s_log_t *self)
 typedef struct {
     uint64_t n, valid, invalid;
     uint64_t keyed;                   /* entries naming both authenticated keys (format 2, CURVE) */
+    uint64_t revocations;             /* valid revocations (store/revoke.h) */
     uint8_t prev[LOGDB_HASH_BYTES];   /* hash of the previous stored value */
     uint64_t last_seq;                /* seq of the previous entry */
     char problem[256];
@@ -386,6 +450,30 @@ static bool s_verify_id(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, ui
     return true;
 }
 
+/*  A revocation is judged again in log order, at its own index
+ *  (store/revoke.h): *verdict and *reason become the judgement the log must
+ *  hold; a valid one must be in the status index as the target's
+ *  revocation. */
+static bool s_verify_revocation(s_log_t *self, s_verify_t *v, const logdb_entry_t *e, uint64_t i, uint8_t *verdict,
+                                int *reason)
+{
+    revoke_judgement_t j;
+    at_err rc = revoke_judge(self->db, i, e->att, e->att_len, *verdict, (uint8_t) *reason, &j);
+    if (rc)
+        return s_problem(v, "revocation: reading its target failed: %s", at_strerror(rc));
+    *verdict = j.verdict;
+    *reason = j.reason;
+    if (!j.revocation || j.verdict != WIRE_VALID || e->verdict != WIRE_VALID)
+        return true;
+    uint64_t target, by;
+    rc = logdb_revoked(self->db, j.target, &target, &by);
+    if (rc != AT_OK || target != j.target_index || by != i)
+        return s_problem(v, "revocations: the status index does not record this revocation of entry %" PRIu64
+                         " (%s)", j.target_index, rc ? at_strerror(rc) : "another entry is recorded");
+    v->revocations++;
+    return true;
+}
+
 /*  One entry: stored index, chain link, id, ids index, verdict. */
 static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
 {
@@ -415,6 +503,8 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
     if (!s_verify_id(self, v, &e, i))
         return false;
     uint8_t verdict = reason ? WIRE_INVALID : WIRE_VALID;
+    if (!s_verify_revocation(self, v, &e, i, &verdict, &reason))
+        return false;
     if (e.verdict != verdict || e.reason != reason)
         return s_problem(v, "verdicts: stored %s (%s) but a fresh judgement gives %s (%s)",
                          e.verdict == WIRE_VALID ? "valid" : "invalid", at_strerror(e.reason),
@@ -545,6 +635,9 @@ static int s_verify_report(s_log_t *self, const s_verify_t *v, uint64_t from, ui
         printf("verify: checked entries [%" PRIu64 ", %" PRIu64 ") (the chain link into them included)\n", from, to);
     printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n",
            to - from, v->valid, v->invalid);
+    if (v->revocations)
+        printf("verify: revocations: %" PRIu64 " valid, each judged again in log order and in the status index\n",
+               v->revocations);
     if (v->keyed)
         printf("verify: lineage: %" PRIu64 " entries name the producer's and the worker's authenticated keys, %" PRIu64
                " (format 1 or --insecure) name none\n", v->keyed, to - from - v->keyed);
@@ -576,8 +669,10 @@ static int s_worker_entry(const logdb_entry_t *e, void *arg)
     uint8_t id[AT_ID_BYTES];
     int reason = attestation_judge(e->att, e->att_len, e->t_verified / 1000000u,
                                    (uint64_t) cfg_int(w->log->cfg, "clock-skew-s"), id);
-    bool agree = sodium_memcmp(id, e->id, AT_ID_BYTES) == 0 && e->reason == reason
-              && e->verdict == (reason ? WIRE_INVALID : WIRE_VALID);
+    /* A revocation the worker judged valid may be logged invalid by the sink (store/revoke.h). */
+    bool sinks = reason == AT_OK && revoke_is_reason(e->reason);
+    bool agree = sodium_memcmp(id, e->id, AT_ID_BYTES) == 0
+              && (sinks || (e->reason == reason && e->verdict == (reason ? WIRE_INVALID : WIRE_VALID)));
     w->judged++;
     w->disagree += !agree;
     printf("entry %" PRIu64 ": seq %" PRIu64 ", judged %s (%s), re-judged %s (%s)%s\n", e->index, e->seq,

@@ -14,5 +14,6 @@ int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_verify_receipt(int argc, char **argv);
 int cmd_note(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 
 #endif

@@ -30,6 +30,10 @@ static const char *s_names[AT_ERR_COUNT_] = {
     [AT_ERR_INTERRUPTED] = "interrupted",
     [AT_ERR_QUARANTINED] = "quarantined",
     [AT_ERR_DENIED] = "denied",
+    [AT_ERR_REVOKE_UNKNOWN] = "revoke_unknown",
+    [AT_ERR_REVOKE_KEY] = "revoke_key",
+    [AT_ERR_REVOKE_TWICE] = "revoke_twice",
+    [AT_ERR_REVOKE_SUBJECT] = "revoke_subject",
 };
 
 const char *at_strerror(int err)

@@ -35,6 +35,11 @@ typedef enum {
     AT_ERR_INTERRUPTED = 24,   /* stopped by a signal */
     AT_ERR_QUARANTINED = 25,   /* the worker is quarantined: the spot audit caught it lying */
     AT_ERR_DENIED = 26,        /* the sender's CURVE key is not allowed in this role */
+    /* A revocation (store/revoke.h) the sink logs invalid, judged in log order: */
+    AT_ERR_REVOKE_UNKNOWN = 27,  /* its target is not (yet) in the log with a valid entry */
+    AT_ERR_REVOKE_KEY = 28,      /* signed by another key than the target's attester */
+    AT_ERR_REVOKE_TWICE = 29,    /* its target is revoked already */
+    AT_ERR_REVOKE_SUBJECT = 30,  /* the subject is not 64 lowercase hex digits, or names a revocation */
     AT_ERR_COUNT_
 } at_err;
 

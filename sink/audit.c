@@ -59,7 +59,11 @@ bool audit_parse_sample(const char *text, uint32_t *bp)
     return true;
 }
 
-/*  Re-judges one entry; true when the worker's judgement stands. */
+/*  Re-judges one entry; true when the worker's judgement stands. It is
+ *  compared with the verdict the WORKER gave (the sink's reorder item, not
+ *  the entry as logged): a revocation the worker judged valid and the sink
+ *  then logged invalid in log order (revoke_unknown .. revoke_subject,
+ *  store/revoke.h) is the sink's judgement, never held against the worker. */
 static bool s_agrees(const audit_t *self, const s_item_t *it, audit_finding_t *f)
 {
     uint8_t id[AT_ID_BYTES];

@@ -37,7 +37,8 @@ typedef struct audit_t audit_t;
 /*  A committed entry to audit: every pointer is borrowed for the call. */
 typedef struct {
     uint64_t index, t_verified;
-    uint8_t verdict, reason;            /* as the worker judged it */
+    uint8_t verdict, reason;            /* as the worker judged it (before the sink's revocation
+                                           judgement, store/revoke.h, which the audit leaves alone) */
     const uint8_t *id;                  /* AT_ID_BYTES, as the worker computed it */
     const char *worker;                 /* <= WIRE_NAME_MAX bytes */
     size_t worker_len;

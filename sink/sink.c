@@ -23,6 +23,7 @@
 #include "log.h"
 #include "logdb.h"
 #include "reorder.h"
+#include "revoke.h"
 #include "sink_metrics.h"
 #include "wire.h"
 #include "zap.h"
@@ -282,7 +283,7 @@ static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now,
     e.producer_key_len = it->producer_key_len;
     e.worker_key = it->worker_key;
     e.worker_key_len = it->worker_key_len;
-    at_err rc = logdb_append(self->log, &e);
+    at_err rc = revoke_append(self->log, &e);   /* a revocation is judged in log order (store/revoke.h) */
     if (rc == AT_ERR_DUPLICATE) {
         uint64_t index;
         if ((rc = logdb_lookup_id(self->log, it->id, &index)) != AT_OK
@@ -293,7 +294,7 @@ static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now,
     }
     if (rc != AT_OK)
         return rc;
-    *out = (wire_result_t) { it->seq, e.index, it->verdict, it->reason, false };
+    *out = (wire_result_t) { it->seq, e.index, e.verdict, e.reason, false };   /* as logged */
     return AT_OK;
 }
 

@@ -29,6 +29,8 @@ struct logdb_t {
     bool has_audit;          /* the "audit" database exists (a reader of an older log: maybe not) */
     findex_t *fx;            /* the find indexes (by_attester, by_schema, by_subject) */
     bool has_find;           /* they exist (a reader of an older log: maybe not) */
+    MDB_dbi revoked;         /* the revocation status index (section "revoked") */
+    bool has_revoked;        /* it exists (a reader of an older log: maybe not) */
     MDB_txn *txn;            /* the current write or read transaction */
     bool writing;
     logdb_state_t st;        /* writer: state including the open batch */
@@ -67,6 +69,7 @@ static void s_bloom_add(logdb_t *self, const uint8_t *id);
 static at_err s_bloom_load(logdb_t *self, MDB_txn *txn);
 static at_err s_tree_open(logdb_t *self);
 static at_err s_tree_reload(logdb_t *self);
+static int s_open_revoked(logdb_t *self, MDB_txn *txn, bool readonly);
 
 static void s_find_map(logdb_t *self)
 {
@@ -207,6 +210,8 @@ static at_err s_open_dbs(logdb_t *self, bool readonly)
         rc = s_open_find(self, txn, readonly);
     if (!rc)
         rc = tiles_open(self->tree, txn, !readonly, &self->has_tree);
+    if (!rc)
+        rc = s_open_revoked(self, txn, readonly);
     if (rc) {
         mdb_txn_abort(txn);
         return s_db_err(rc, "init");
@@ -1227,4 +1232,55 @@ at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **not
     if (!self->has_tree)
         return AT_ERR_NOT_FOUND;
     return tiles_checkpoint_get(self->tree, self->txn, index, true, note, len, at_size);
+}
+
+/* ---------------------------------------------------------------- revoked */
+
+/*  The "revoked" database (logdb.h): created by the writer; a reader of a
+ *  log written before it finds none. Returns an LMDB code. */
+static int s_open_revoked(logdb_t *self, MDB_txn *txn, bool readonly)
+{
+    int rc = mdb_dbi_open(txn, "revoked", readonly ? 0 : MDB_CREATE, &self->revoked);
+    self->has_revoked = rc == 0;
+    return rc == MDB_NOTFOUND && readonly ? 0 : rc;
+}
+
+static at_err s_revoked_get(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *target_index, uint64_t *by_index)
+{
+    MDB_val k = { AT_ID_BYTES, (void *) id }, v;
+    int rc = mdb_get(self->txn, self->revoked, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return AT_ERR_NOT_FOUND;
+    if (rc)
+        return s_db_err(rc, "revoked");
+    if (v.mv_size != LOGDB_REVOKED_BYTES)
+        return AT_ERR_CORRUPT;
+    *target_index = s_get_be64(v.mv_data);
+    *by_index = s_get_be64((const uint8_t *) v.mv_data + 8);
+    return AT_OK;
+}
+
+at_err logdb_revoked(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *target_index, uint64_t *by_index)
+{
+    if (!self->has_revoked)
+        return AT_ERR_NOT_FOUND;
+    bool temporary = !self->txn;
+    at_err err = temporary ? logdb_read_begin(self) : AT_OK;
+    if (err)
+        return err;
+    err = s_revoked_get(self, id, target_index, by_index);
+    if (temporary)
+        logdb_read_end(self);
+    return err;
+}
+
+at_err logdb_revoked_put(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t target_index, uint64_t by_index)
+{
+    assert(self->txn && self->writing && self->has_revoked);
+    uint8_t vb[LOGDB_REVOKED_BYTES];
+    s_put_be64(vb, target_index);
+    s_put_be64(vb + 8, by_index);
+    MDB_val k = { AT_ID_BYTES, (void *) id }, v = { sizeof vb, vb };
+    int rc = mdb_put(self->txn, self->revoked, &k, &v, 0);
+    return rc ? s_db_err(rc, "record revocation") : AT_OK;
 }

@@ -251,6 +251,31 @@ at_err logdb_checkpoint(logdb_t *self, uint64_t size, const char **note, size_t 
 at_err logdb_checkpoint_covering(logdb_t *self, uint64_t index, const char **note, size_t *len, uint64_t *at_size)
     __attribute__((warn_unused_result));
 
+/* ---------------------------------------------------------------- revoked */
+/*  The status index of revocations (store/revoke.h; protocol.md 14):
+ *    "revoked": key 32-byte attestation id of a revoked target -> value
+ *               u64 big-endian index of the target's (valid) entry, then
+ *               u64 big-endian index of the valid revocation's entry
+ *               (16 bytes); written in the batch's transaction when the
+ *               revocation is appended, never rewritten
+ *  A log written before revocations existed has none (readers: not found).
+ */
+#define LOGDB_REVOKED_BYTES 16
+
+/*  Whether the target id is revoked: AT_OK with *target_index (its valid
+ *  entry) and *by_index (the revocation's entry) set, AT_ERR_NOT_FOUND when
+ *  it is not, AT_ERR_CORRUPT for a record of the wrong size, AT_ERR_DB. In
+ *  the writer's batch (which sees its own records) or a read snapshot, or
+ *  a temporary snapshot when no transaction is open. */
+at_err logdb_revoked(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t *target_index, uint64_t *by_index)
+    __attribute__((warn_unused_result));
+/*  Writer, in a batch, after logdb_append of the revocation: records that
+ *  the target id (entry target_index) is revoked by entry by_index.
+ *  store/revoke.c calls it; it judges nothing. AT_ERR_DB, AT_ERR_MAP_FULL
+ *  (the batch is then unusable: logdb_abort). */
+at_err logdb_revoked_put(logdb_t *self, const uint8_t id[AT_ID_BYTES], uint64_t target_index, uint64_t by_index)
+    __attribute__((warn_unused_result));
+
 /*  The same as entry_decode() and entry_hash() (tlog/entry.h), under the
  *  names older callers use. */
 at_err logdb_entry_decode(logdb_entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));

@@ -43,7 +43,7 @@ DEPLOY = os.path.join(ROOT, "deploy")
 ROLES = ["broker", "sink", "worker"]
 START_EVENT = {"broker": "BRK-START", "sink": "SNK-START", "worker": "WRK-START"}
 RUNTIME_PACKAGES = ["libzmq5", "libczmq4", "libmsgpackc2", "liblmdb0", "libsodium23", "libjansson4",
-                    "libmicrohttpd12"]
+                    "libmicrohttpd12", "libcurl4"]
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 120}, document-start: disable}}"
 
 
@@ -337,6 +337,7 @@ def start_config(t, bindir, tmp, i, label, role, text, extra, known, backend, de
     if role == "sink":
         over["log-dir"] = os.path.join(tmp, "log%d" % i)
         over["broker"] = dead                      # no broker: the sink runs all the same
+        over["log-key"] = ""                       # /etc/attest/keys/log.key is not on this host either
     if role == "worker":
         over["broker"] = backend                   # the helper broker answers LEAVE with LEAVE_OK
         over["sink"] = dead
