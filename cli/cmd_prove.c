@@ -12,10 +12,13 @@
  *                                        consistency with a checkpoint saved earlier
  *
  *  The log's public key: --log-key FILE, else DIR/../keys/log.pub when it
- *  exists (where `attest up` writes it); without one the signature is not
- *  checked and verify says so. Encodings: docs/protocol-14-proofs.md.
+ *  exists (where `attest up` writes it); without one, or when the key found
+ *  beside the log did not sign the checkpoint, the signature is not checked
+ *  and verify says so; a key given that did not sign it fails. Encodings:
+ *  docs/protocol-14-proofs.md; operators' notes: docs/ops-proofs.md.
  */
 #include "cmd_prove.h"
+#include "alloc.h"
 #include "logprove.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -142,7 +145,7 @@ static int s_print_json(json_t *o)
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!s)
-        abort();
+        at_alloc_fail_("json_dumps", 0);   /* jansson fails only for want of memory here */
     printf("%s\n", s);
     free(s);
     return fflush(stdout) == 0 ? 0 : 1;
@@ -318,9 +321,7 @@ int prove_inclusion(logdb_t *db, const cfg_t *cfg)
         return 2;
     if ((code = s_index(db, cfg_positional(cfg, 1), &index)) != 0 || (code = s_head(db, "prove", &h)) != 0)
         return code;
-    logprove_inclusion_t *p = malloc(sizeof *p);
-    if (!p)
-        abort();
+    logprove_inclusion_t *p = at_malloc(sizeof *p);
     char err[LOGPROVE_ERR_MAX];
     at_err rc = logprove_inclusion(db, index, s_default_size(cfg, &h), p, err);
     if (rc)
@@ -389,9 +390,7 @@ int prove_consistency(logdb_t *db, const cfg_t *cfg)
     }
     if ((code = s_head(db, "consistency", &h)) != 0)
         return code;
-    logprove_consistency_t *p = malloc(sizeof *p);
-    if (!p)
-        abort();
+    logprove_consistency_t *p = at_malloc(sizeof *p);
     char err[LOGPROVE_ERR_MAX];
     at_err rc = logprove_consistency(db, old_size, new_size, p, err);
     if (rc)
@@ -484,10 +483,8 @@ static int s_read_file(const char *path, char *buf, size_t cap, size_t *len)
  *  key), is of the same origin, and the newest tree extends it. */
 static int s_verify_since(s_tree_t *t, const char *path)
 {
-    char *buf = malloc(S_NOTE_FILE_MAX);
+    char *buf = at_malloc(S_NOTE_FILE_MAX);
     size_t len;
-    if (!buf)
-        abort();
     checkpoint_t old;
     at_err rc = AT_OK;
     bool checked = false;
@@ -508,9 +505,7 @@ static int s_verify_since(s_tree_t *t, const char *path)
         printf("verify: since: the saved checkpoint %s is of the empty tree, which every tree extends\n", path);
         return 0;
     }
-    logprove_consistency_t *p = malloc(sizeof *p);
-    if (!p)
-        abort();
+    logprove_consistency_t *p = at_malloc(sizeof *p);
     char err[LOGPROVE_ERR_MAX];
     if ((rc = logprove_consistency(t->db, old.size, new_size, p, err)) != AT_OK)
         code = s_fail(old.size, "--since %s: %s", path, err);
@@ -563,9 +558,7 @@ static int s_tree_unreadable(logdb_t *db, at_err rc, uint64_t n)
 
 int prove_verify_tree(logdb_t *db, const cfg_t *cfg, uint64_t from, uint64_t to, uint64_t n)
 {
-    s_tree_t *t = calloc(1, sizeof *t);
-    if (!t)
-        abort();
+    s_tree_t *t = at_calloc(1, sizeof *t);
     t->db = db;
     t->cfg = cfg;
     const char *since = cfg_str(cfg, "since");

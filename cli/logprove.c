@@ -13,6 +13,7 @@
  *  complete subtrees (RFC 9162 2.1.1 folds them right to left).
  */
 #include "logprove.h"
+#include "alloc.h"
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -35,9 +36,7 @@ static void s_err(char *err, const char *fmt, ...)
 static json_t *s_b64(const void *bytes, size_t len)
 {
     size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-    char *s = malloc(cap);
-    if (!s)
-        abort();
+    char *s = at_malloc(cap);
     sodium_bin2base64(s, cap, bytes, len, sodium_base64_VARIANT_ORIGINAL);
     json_t *j = json_string(s);
     free(s);
@@ -269,9 +268,7 @@ char *logprove_c2sp(const logprove_inclusion_t *p)
     if (!p->note)
         return NULL;
     size_t cap = 64 + p->len * (S_B64_HASH + 1) + p->note_len + 1;
-    char *s = malloc(cap);
-    if (!s)
-        abort();
+    char *s = at_malloc(cap);
     size_t n = (size_t) snprintf(s, cap, "c2sp.org/tlog-proof@v1\nindex %" PRIu64 "\n", p->index);
     for (size_t i = 0; i < p->len; i++) {
         sodium_bin2base64(s + n, cap - n, p->proof[i], MERKLE_HASH_BYTES, sodium_base64_VARIANT_ORIGINAL);
@@ -475,9 +472,7 @@ static bool s_audit_end(s_audit_t *a, uint64_t size)
 bool logprove_audit_tree(logdb_t *db, uint64_t size, const uint8_t root[MERKLE_HASH_BYTES], logprove_audit_t *st,
                          uint64_t *at, char *problem)
 {
-    s_audit_t *a = calloc(1, sizeof *a);
-    if (!a)
-        abort();
+    s_audit_t *a = at_calloc(1, sizeof *a);
     *a = (s_audit_t) { .db = db, .st = st, .at = at, .problem = problem };
     bool ok = true;
     for (uint64_t i = 0; i < size && ok; i++) {
