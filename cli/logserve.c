@@ -107,17 +107,24 @@ static void s_bad(logserve_t *self, s_reply_t *r, unsigned status, const char *m
 
 /* ---------------------------------------------------------------- snapshot */
 
-/*  The newest checkpoint's tree size: what may be served. */
-static bool s_newest_size(logserve_t *self, s_reply_t *r, uint64_t *size)
+/*  The newest checkpoint (its note borrowed from the snapshot) and its tree
+ *  size, which bounds what may be served; false with r set when there is
+ *  none or it cannot be read. */
+static bool s_newest(logserve_t *self, s_reply_t *r, const char **note, size_t *len, uint64_t *size)
 {
-    const char *note;
-    size_t len;
-    at_err err = logdb_checkpoint(self->db, 0, &note, &len, size);
+    at_err err = logdb_checkpoint(self->db, 0, note, len, size);
     if (err == AT_ERR_NOT_FOUND)
         s_text(r, MHD_HTTP_NOT_FOUND, "no checkpoint yet: the log has no signed tree head to serve\n");
     else if (err)
         s_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the log cannot be read now\n");
     return err == AT_OK;
+}
+
+static bool s_newest_size(logserve_t *self, s_reply_t *r, uint64_t *size)
+{
+    const char *note;
+    size_t len;
+    return s_newest(self, r, &note, &len, size);
 }
 
 /*  True when the tile's hashes (or the bundle's entries) are all inside the
@@ -136,13 +143,8 @@ static void s_checkpoint(logserve_t *self, const s_tile_req_t *q, s_reply_t *r)
     const char *note;
     size_t len;
     uint64_t size;
-    at_err err = logdb_checkpoint(self->db, 0, &note, &len, &size);
-    if (err == AT_OK)
+    if (s_newest(self, r, &note, &len, &size))
         s_body(r, note, len, S_TEXT, "no-cache");
-    else if (err == AT_ERR_NOT_FOUND)
-        s_text(r, MHD_HTTP_NOT_FOUND, "no checkpoint yet: the log has no signed tree head to serve\n");
-    else
-        s_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the log cannot be read now\n");
 }
 
 /*  The store lacks what the checkpoint covers: the log is damaged. */
@@ -303,12 +305,13 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
 {
     (void) version;
     (void) upload;
-    (void) con_cls;
+    static int answered;   /* *con_cls once the answer is queued: later calls (a request body) only consume */
     logserve_t *self = cls;
-    if (*upload_len) {
-        *upload_len = 0;   /* a request body is ignored: the answer is already queued */
+    if (*con_cls == &answered || *upload_len) {
+        *upload_len = 0;   /* a request body is ignored: the answer is queued at the first call */
         return MHD_YES;
     }
+    *con_cls = &answered;
     s_reply_t r;
     s_kind kind = s_route(self, method, url, &r);
     s_count(self, kind, &r);

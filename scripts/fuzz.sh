@@ -19,7 +19,7 @@ ROOT=$PWD
 SECS=${1:-45}
 BUILD=${2:-build-fuzz}
 JOBS=${FUZZ_JOBS:-2}
-TARGETS=${FUZZ_TARGETS:-"attestation wire jsonl config entry tile_path"}
+TARGETS=${FUZZ_TARGETS:-"attestation wire jsonl config entry tile_path note"}
 
 CC=clang cmake -S . -B "$BUILD" -DATTEST_FUZZ=ON >/dev/null
 cmake --build "$BUILD" -j2 --target $(printf 'fuzz_%s ' $TARGETS)

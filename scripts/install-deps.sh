@@ -17,6 +17,7 @@ PACKAGES=(
   iproute2 nftables   # the chaos test: ip netns, tc; nft drop rules for loss and partitions
   prometheus   # for promtool: test_metrics checks the metrics exposition with it
   python3-yaml yamllint
+  golang-go golang-golang-x-mod-dev   # tests only: Go interop (test_note_go: Go's sumdb/note checks our signed notes)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -187,9 +187,21 @@ static size_t s_key_text(const char *prefix, const note_verifier_t *v, const uin
     return (size_t) n;
 }
 
+/*  sodium_malloc and randombytes need libsodium initialised (sodium_malloc
+ *  aborts as misuse otherwise); sodium_init is idempotent and thread-safe,
+ *  so the signer does it itself rather than trust every caller to. */
+static void s_sodium_init(void)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "attest: libsodium failed to initialise; aborting\n");
+        abort();
+    }
+}
+
 /*  A signer from its seed: the key pair in sodium_malloc'ed memory. */
 static note_signer_t *s_signer_new(const note_verifier_t *named, const uint8_t seed[crypto_sign_SEEDBYTES])
 {
+    s_sodium_init();
     note_signer_t *self = at_calloc(1, sizeof *self);
     self->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     if (!self->sk) {
@@ -231,6 +243,7 @@ at_err note_keygen(const char *name, char *skey, size_t skey_cap, char *vkey, si
         || vkey_cap < NOTE_KEY_TEXT_MAX)
         return AT_ERR_CONFIG;
     memcpy(v.name, name, strlen(name) + 1);
+    s_sodium_init();
     randombytes_buf(seed, sizeof seed);
     note_signer_t *self = s_signer_new(&v, seed);
     note_verifier_t pub = self->v;

@@ -2,8 +2,8 @@
 """test_log_serve.py: `attest log serve`, the tlog-tiles HTTP API of the log
 (docs/protocol-14-serve.md), checked by recomputing everything it serves.
 
-  serve:   a cluster whose sink signs checkpoints (a log key made here with
-           PyNaCl in Go's note key format) takes N=1000 attestations; then
+  serve:   a cluster whose sink signs checkpoints (the harness's log key,
+           origin set apart) takes N=1000 attestations; then
            `attest log serve` on a free port. /checkpoint parses as a C2SP
            checkpoint of size 1000 and its Ed25519 signature checks; the
            entry bundles hold exactly the stored entries; SHA-256(0x00 ||
@@ -20,6 +20,8 @@
            served now (tiles only grow).
   metrics: attest_logserve_requests_total by kind and status and
            attest_logserve_bad_requests_total count what was asked.
+  cli:     --help, usage errors (exit 2), no log or a port in use (exit 1),
+           `attest log --dir DIR serve`.
   up:      `attest up` starts the log server beside the cluster and prints
            its URL; /checkpoint answers there once the sink signs one.
 """
@@ -53,17 +55,15 @@ def note_key_id(name, pub):
     return hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4]
 
 
-def make_log_key(path, name):
-    """Writes a note signer key (Go's PRIVATE+KEY+name+hash+base64 text) to
-    path; returns the Ed25519 public key bytes."""
-    sk = nacl.signing.SigningKey.generate()
-    pub = bytes(sk.verify_key)
-    kid = note_key_id(name, pub).hex()
-    text = "PRIVATE+KEY+%s+%s+%s" % (name, kid, base64.b64encode(b"\x01" + bytes(sk)).decode())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    return pub
+def load_verifier(path):
+    """(name, Ed25519 public key) of a note verifier key file
+    ("name+hash+base64(0x01 || key)", as attest keygen --log writes it)."""
+    with open(path) as f:
+        name, kid, b64 = f.read().strip().split("+", 2)   # base64 may hold "+", a name may not
+    raw = base64.b64decode(b64)
+    if raw[:1] != b"\x01" or len(raw) != 33 or note_key_id(name, raw[1:]).hex() != kid:
+        raise RuntimeError("%s: not an Ed25519 note verifier key" % path)
+    return name, raw[1:]
 
 
 def open_note(text, name, pub):
@@ -209,12 +209,12 @@ def submit(cl, n, timeout=180):
 
 # ---------------------------------------------------------------- checks
 
-def check_checkpoint(T, h, pub, size):
+def check_checkpoint(T, h, key, size):
     st, hd, body = h.get("/checkpoint")
     T.check("checkpoint: 200, text/plain; charset=utf-8, Cache-Control no-cache",
             st == 200 and hd.get("content-type") == "text/plain; charset=utf-8"
             and hd.get("cache-control") == "no-cache", (st, hd))
-    text, ok = open_note(body.decode("utf-8", "replace"), ORIGIN, pub)
+    text, ok = open_note(body.decode("utf-8", "replace"), *key)
     T.check("checkpoint: the log key's signature verifies over the body", ok, body[:300])
     origin, n, root, t = parse_checkpoint(text or "\n\n\n")
     T.check("checkpoint: origin %s, size %d, a time line near now" % (ORIGIN, size),
@@ -291,6 +291,16 @@ def check_methods(T, h):
             int(hd.get("content-length", "0")) > 0, (st, hd))
     st, _, body = h.get("/healthz")
     T.check("healthz: 200 ok", st == 200 and body == b"ok\n", (st, body))
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    got = []
+    for path, method in (("/checkpoint", "GET"), ("/tile/0/000", "GET"), ("/nope", "GET"), ("/checkpoint", "POST"),
+                         ("/tile/entries/000", "GET")):
+        c.request(method, path, body=b"abc" if method == "POST" else None)
+        r = c.getresponse()
+        got.append((r.status, len(r.read())))
+    c.close()
+    T.check("keep-alive: five requests (a POST with a body among them) on one connection, each answered",
+            [g[0] for g in got] == [200, 200, 404, 405, 200] and got[1][1] == 8192, got)
 
 
 def check_garbage(T, h, proc):
@@ -310,14 +320,14 @@ def check_garbage(T, h, proc):
     T.check("garbage on the socket: the server is alive and answers", proc.alive() and st == 200, st)
 
 
-def serve(cl, T, pub):
+def serve(cl, T, key):
     rc, out = submit(cl, N)
     T.check("%d attestations committed" % N, rc == 0, out[-400:])
     proc, h = start_server(cl, ["--metrics", "127.0.0.1:%d" % cl.mport])
     text = wait_checkpoint(h, N)
     T.check("a checkpoint of size %d is served" % N, text != "", text[:200])
     log = C.read_log(cl.log_dir)
-    root = check_checkpoint(T, h, pub, N)
+    root = check_checkpoint(T, h, key, N)
     hashes = check_tree(T, h, log, N, root)
     st, hd, body = h.get(tile_path(0, 0, 5))
     T.check("tile/0/000.p/5 of a full tile: its first 5 hashes, partial caching",
@@ -341,7 +351,7 @@ def reader_loop(h, stop, counts):
         i += 1
 
 
-def grow(cl, T, pub, h, old_hashes):
+def grow(cl, T, key, h, old_hashes):
     stop, counts = threading.Event(), {}
     readers = [threading.Thread(target=reader_loop, args=(h, stop, counts)) for _ in range(2)]
     for r in readers:
@@ -355,7 +365,7 @@ def grow(cl, T, pub, h, old_hashes):
     text = wait_checkpoint(h, 2 * N)
     T.check("grow: the checkpoint grew to %d" % (2 * N), text != "")
     log = C.read_log(cl.log_dir)
-    root = check_checkpoint(T, h, pub, 2 * N)
+    root = check_checkpoint(T, h, key, 2 * N)
     hashes = check_tree(T, h, log, 2 * N, root)
     T.check("grow: the level-0 hashes served at %d are a prefix of those served at %d" % (N, 2 * N),
             hashes[:N] == old_hashes)
@@ -391,14 +401,14 @@ def check_metrics(T, port):
 def test_serve(args, T):
     with C.Cluster(args.bin) as cl:
         cl.mport = C.free_port()
-        key = os.path.join(cl.tmp, "log.key")
-        pub = make_log_key(key, ORIGIN)
+        key = load_verifier(cl.log_pub)   # the harness's log key (attest keygen --log); the sink signs with it
         cl.start_broker()
-        cl.start_sink(["--log-key", key, "--origin", ORIGIN])
+        cl.start_sink(["--origin", ORIGIN])
         cl.start_worker("w0")
-        proc, h, hashes = serve(cl, T, pub)
-        grow(cl, T, pub, h, hashes)
+        proc, h, hashes = serve(cl, T, key)
+        grow(cl, T, key, h, hashes)
         check_metrics(T, cl.mport)
+        test_cli(args, T, cl.log_dir)
         T.check("SIGTERM: attest log serve exits 0", proc.stop() == 0, proc.stderr_text()[-500:])
         bad = proc.stderr_text().count("LSV-BADREQ")
         T.check("bad requests logged, rate limited (at most 5 a second)", 0 < bad < 60, bad)
@@ -411,13 +421,10 @@ def test_serve(args, T):
 def test_up(args, T):
     """attest up runs the log server beside the cluster and prints its URL."""
     tmp = tempfile.mkdtemp(prefix="attest-it-up-")
-    key = os.path.join(tmp, "log.key")
-    pub = make_log_key(key, ORIGIN)
     ports = [C.free_port() for _ in range(4)]
     argv = [os.path.join(args.bin, "attest"), "up", "--data-dir", os.path.join(tmp, "data"), "--insecure",
             "--frontend-port", str(ports[0]), "--backend-port", str(ports[1]), "--sink-port", str(ports[2]),
-            "--metrics-port", "0", "--workers", "1", "--log-listen", "127.0.0.1:%d" % ports[3],
-            "--sink-args", "--log-key %s --origin %s" % (key, ORIGIN)]
+            "--metrics-port", "0", "--workers", "1", "--log-listen", "127.0.0.1:%d" % ports[3]]
     up = C.Proc("up", argv, os.path.join(tmp, "up.err"))
     try:
         end = time.time() + 30
@@ -426,8 +433,9 @@ def test_up(args, T):
         T.check("up: prints the log server's URL", "http://127.0.0.1:%d" % ports[3] in up.stderr_text(),
                 up.stderr_text()[-800:])
         text = wait_checkpoint(Http(ports[3]), 0, timeout=20)
-        body, ok = open_note(text, ORIGIN, pub)
-        T.check("up: /checkpoint on --log-listen answers with a signed checkpoint", ok, text[:200])
+        body, ok = open_note(text, *load_verifier(os.path.join(tmp, "data", "keys", "log.pub")))
+        T.check("up: /checkpoint on --log-listen answers with a checkpoint signed by DATA/keys/log.key", ok,
+                text[:200])
     finally:
         up.send_signal(signal.SIGINT)
         rc = up.wait(20)
@@ -442,6 +450,39 @@ def port_open(port):
             return True
     except OSError:
         return False
+
+
+def test_cli(args, T, log_dir):
+    """--help, usage errors (exit 2), a missing log (exit 1), flags before
+    the subcommand, a port taken (exit 1)."""
+    a = os.path.join(args.bin, "attest")
+
+    def run(*argv):
+        p = subprocess.run([a] + list(argv), capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+    rc, out = run("log", "serve", "--help")
+    T.check("cli: attest log serve --help lists its settings (exit 0)", rc == 0 and all(
+        "--" + k in out for k in ("dir", "listen", "threads", "connections", "timeout-s", "partial-max-age-s",
+                                  "metrics")), out[-600:])
+    rc, out = run("log", "--help")
+    T.check("cli: attest log --help names serve", rc == 0 and "serve" in out, out[-300:])
+    rc1, out1 = run("log", "serve", "--bogus", "1")
+    rc2, out2 = run("log", "serve", "--dir", log_dir, "--listen", "nonsense")
+    rc3, out3 = run("log", "serve", "--threads", "0")
+    T.check("cli: an unknown flag, a bad --listen, --threads 0: exit 2 naming it",
+            rc1 == 2 and "bogus" in out1 and rc2 == 2 and "nonsense" in out2 and rc3 == 2 and "threads" in out3,
+            (rc1, rc2, rc3, out2[-200:]))
+    rc, out = run("log", "serve", "--dir", "/nonexistent/log", "--listen", "127.0.0.1:0")
+    T.check("cli: no log at --dir: exit 1 saying so", rc == 1 and "no log at" in out, (rc, out[-200:]))
+    port = C.free_port()
+    p = C.Proc("logserve-cli", [a, "log", "--dir", log_dir, "serve", "--listen", "127.0.0.1:%d" % port],
+               os.path.join(os.path.dirname(log_dir), "logserve-cli.err"))
+    up = C.wait_port(port, proc=p)
+    T.check("cli: attest log --dir DIR serve (flags before the subcommand) serves",
+            up and Http(port).get("/healthz")[0] == 200, p.stderr_text()[-300:])
+    rc, out = run("log", "serve", "--dir", log_dir, "--listen", "127.0.0.1:%d" % port)
+    T.check("cli: a port in use: exit 1 saying so", rc == 1 and "cannot serve" in out, (rc, out[-200:]))
+    T.check("cli: SIGTERM: exit 0", p.stop() == 0)
 
 
 def body(args, T):
