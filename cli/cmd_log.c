@@ -21,6 +21,8 @@
  *                              spot audit's recorded disagreements about it
  *    serve [--listen ADDR]     the tlog-tiles HTTP server (cli/logserve.h: its
  *                              own options table, dispatched before ours)
+ *    checkpoint, prove, consistency, and verify's tree checks (--log-key,
+ *    --since FILE, --to J): cmd_prove.c (cmd_prove.h)
  *
  *  Entries are rendered by jsonl_entry (field list in jsonl.h). Flags may be
  *  given before or after the subcommand.
@@ -28,6 +30,7 @@
 #include "alloc.h"
 #include "attestation.h"
 #include "clock.h"
+#include "cmd_prove.h"
 #include "commands.h"
 #include "config.h"
 #include "jsonl.h"
@@ -64,10 +67,19 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("schema", "", "find: entries with this schema"),
     CFG_STR_NAMED("subject", "", "find: entries with this subject"),
     CFG_STR_NAMED("reason", "", "find: entries with this reason (ok, signature, expired, ...)"),
-    CFG_STR_NAMED("since", "", "find: committed at or after TIME (ISO 8601 UTC, or an age: 90s, 10m, 2h, 1d)"),
+    CFG_STR_NAMED("since", "", "find: committed at or after TIME (ISO 8601 UTC, or an age: 90s, 10m, 2h, 1d); "
+                               "verify: a checkpoint FILE saved earlier, which today's log must extend"),
     CFG_STR_NAMED("until", "", "find: committed at or before TIME (as --since)"),
     CFG_INT_NAMED("limit", "0", 0, INT64_MAX, "find: at most N entries (0: all)"),
-    CFG_STR_NAMED("format", "", "find, tail: table or json (JSON lines); find's default is table, tail's json"),
+    CFG_STR_NAMED("format", "", "find, tail: table or json (JSON lines); find's default is table, tail's json; "
+                                "prove: text, json, c2sp (C2SP tlog-proof) or rfc9162; consistency: text, json or "
+                                "rfc9162"),
+    CFG_INT_NAMED("to", "0", 0, INT64_MAX, "verify: stop before this index (with --from: re-verify [from, to))"),
+    CFG_INT_NAMED("size", "0", 0, INT64_MAX, "checkpoint, prove: the tree size (default: the newest checkpoint's)"),
+    CFG_BOOL_NAMED("json", "false", "checkpoint, prove, consistency: JSON output (= --format json)"),
+    CFG_BOOL_NAMED("base64", "false", "prove, consistency --format rfc9162: base64 text, not raw bytes"),
+    CFG_STR_NAMED("log-key", "", "checkpoint, verify: the log's public key file (default: DIR/../keys/log.pub "
+                                 "if it exists)"),
 };
 
 typedef struct {
@@ -577,6 +589,7 @@ static bool s_verify_start(s_log_t *self, s_verify_t *v, uint64_t from)
 }
 
 static int s_verify_worker(s_log_t *self, const char *worker);
+static int s_verify_report(s_log_t *self, const s_verify_t *v, uint64_t from, uint64_t to);
 
 static int s_verify(s_log_t *self)
 {
@@ -590,12 +603,15 @@ static int s_verify(s_log_t *self)
     if (*cfg_str(self->cfg, "worker"))
         return s_verify_worker(self, cfg_str(self->cfg, "worker"));
     v.n = st.next_index;
-    uint64_t from = (uint64_t) cfg_int(self->cfg, "from");
+    uint64_t from = (uint64_t) cfg_int(self->cfg, "from"), to = (uint64_t) cfg_int(self->cfg, "to");
+    to = cfg_is_set(self->cfg, "to") && to < v.n ? to : v.n;
     uint64_t at = v.n, last = at_clock_mono_us();
     bool ok = s_verify_tail(self, &v, &st, &at);
     if (ok && !(ok = s_verify_start(self, &v, from)))
         at = from;
-    for (uint64_t i = from; i < v.n && ok; i++) {
+    if (ok && to < from && !(ok = s_problem(&v, "--to %" PRIu64 " is below --from %" PRIu64, to, from)))
+        at = to;
+    for (uint64_t i = from; i < to && ok; i++) {
         if (!(ok = s_verify_entry(self, &v, i)))
             at = i;
         if (at_clock_mono_us() - last >= S_PROGRESS_US) {
@@ -603,23 +619,29 @@ static int s_verify(s_log_t *self)
             fprintf(stderr, "verify: %" PRIu64 "/%" PRIu64 " entries checked\n", i + 1, v.n);
         }
     }
-    if (ok)
+    if (ok && to == v.n)
         ok = s_verify_end(self, &v, &st, &at);
     if (!ok) {
         printf("verify: FAILED at index %" PRIu64 ": %s\n", at, v.problem);
         return 1;
     }
-    if (from)
-        printf("verify: checked from index %" PRIu64 " (the chain link into it included)\n", from);
+    return s_verify_report(self, &v, from, to);
+}
+
+/*  The entries passed: says so, then the tree's checks (cmd_prove.c). */
+static int s_verify_report(s_log_t *self, const s_verify_t *v, uint64_t from, uint64_t to)
+{
+    if (from || to < v->n)
+        printf("verify: checked entries [%" PRIu64 ", %" PRIu64 ") (the chain link into them included)\n", from, to);
     printf("verify: entries=%" PRIu64 " valid=%" PRIu64 " invalid=%" PRIu64 " chain=ok ids=ok verdicts=ok\n",
-           v.n - from, v.valid, v.invalid);
-    if (v.revocations)
+           to - from, v->valid, v->invalid);
+    if (v->revocations)
         printf("verify: revocations: %" PRIu64 " valid, each judged again in log order and in the status index\n",
-               v.revocations);
-    if (v.keyed)
+               v->revocations);
+    if (v->keyed)
         printf("verify: lineage: %" PRIu64 " entries name the producer's and the worker's authenticated keys, %" PRIu64
-               " (format 1 or --insecure) name none\n", v.keyed, v.n - from - v.keyed);
-    return 0;
+               " (format 1 or --insecure) name none\n", v->keyed, to - from - v->keyed);
+    return prove_verify_tree(self->db, self->cfg, from, to, v->n);
 }
 
 /* --------------------------------------------------------------------------
@@ -690,6 +712,13 @@ static int s_verify_worker(s_log_t *self, const char *worker)
 }
 
 /* --------------------------------------------------------------------------
+ * Proofs (cmd_prove.c) */
+
+static int s_checkpoint(s_log_t *self) { return prove_checkpoint(self->db, self->cfg); }
+static int s_prove(s_log_t *self) { return prove_inclusion(self->db, self->cfg); }
+static int s_consistency(s_log_t *self) { return prove_consistency(self->db, self->cfg); }
+
+/* --------------------------------------------------------------------------
  * Dispatch */
 
 typedef struct {
@@ -709,7 +738,10 @@ static const s_sub_t s_subs[] = {
     { "reindex", 0, NULL, "reindex" },
     { "rejected", 0, s_rejected, "rejected" },
     { "export", 0, s_export, "export [--out FILE]" },
-    { "verify", 0, s_verify, "verify [--from INDEX] [--worker ID]" },
+    { "verify", 0, s_verify, "verify [--from I] [--to J] [--log-key PUB] [--since CHECKPOINT_FILE] [--worker ID]" },
+    { "checkpoint", 0, s_checkpoint, "checkpoint [--size N] [--json] [--log-key PUB]" },
+    { "prove", 1, s_prove, "prove INDEX|ID [--size N] [--json | --format c2sp|rfc9162 [--base64]]" },
+    { "consistency", 2, s_consistency, "consistency OLD NEW [--json | --format rfc9162 [--base64]]" },
 };
 #define S_NSUBS (sizeof s_subs / sizeof s_subs[0])
 
@@ -717,8 +749,8 @@ static const s_sub_t *s_find_sub(const cfg_t *cfg)
 {
     const char *name = cfg_positional(cfg, 0);
     if (!name) {
-        fprintf(stderr, "attest log: which subcommand? count, get, id, tail, find, rejected, export, verify or "
-                        "reindex (try --help)\n");
+        fprintf(stderr, "attest log: which subcommand? count, get, id, tail, find, rejected, export, verify, "
+                        "checkpoint, prove, consistency, serve or reindex (try --help)\n");
         return NULL;
     }
     for (size_t i = 0; i < S_NSUBS; i++) {
@@ -836,14 +868,20 @@ int cmd_log(int argc, char **argv)
                          "  reindex                   build the find indexes of an older log (sink stopped)\n"
                          "  rejected                  invalid entries as JSON lines\n"
                          "  export [--out FILE]       every entry as JSON lines\n"
-                         "  verify [--from INDEX]     check indices, hash chain, ids index and verdicts\n"
+                         "  verify [--from I] [--to J] check indices, hash chain, ids index, verdicts, the\n"
+                         "                            Merkle tree and the newest checkpoint (--log-key PUB:\n"
+                         "                            its signature); --since FILE: the log extends that\n"
+                         "                            saved checkpoint\n"
+                         "  checkpoint [--size N]     the newest (or size-N) signed checkpoint (--json)\n"
+                         "  prove INDEX|ID [--size N] inclusion proof (--json, --format c2sp|rfc9162)\n"
+                         "  consistency OLD NEW       consistency proof (--json, --format rfc9162)\n"
                          "  verify --worker ID        list and re-judge every entry ID judged, and the\n"
                          "                            spot audit's disagreements about it (exit 1 if any)\n"
                          "  serve [--listen ADDR]     serve checkpoint, tiles and entry bundles over HTTP\n"
                          "                            (tlog-tiles; 'attest log serve --help' lists its options)",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
-        .positionals = "SUBCOMMAND [ARG]",
+        .positionals = "SUBCOMMAND [ARG...]",
         .fn = s_run,
     };
     return cfg_run(&app, argc, argv);
