@@ -14,7 +14,10 @@ too) and writes a receipt per acknowledged line; then:
     up to the checkpoint's root;
   - tampered receipts fail: a flipped entry byte, a flipped proof hash, a
     wrong index, a flipped signature, another log's key;
-  - a resubmission (duplicate) gets the receipt of the entry already logged.
+  - a resubmission (duplicate) gets the receipt of the entry already logged;
+  - a log server serving a tampered tile (a copy of the log with one hash of
+    level-0 tile 0 flipped) gets no receipt out of the fetcher: it refuses
+    (receipt_error), it does not write a receipt.
 
     /usr/bin/python3 test_receipts.py --bin BUILD/bin
 """
@@ -23,7 +26,11 @@ import glob
 import hashlib
 import json
 import os
+import shutil
+import struct
 import sys
+
+import lmdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as C  # noqa: E402
@@ -127,6 +134,38 @@ def flip_sig(r):
     r["checkpoint"] = body + " " + flip_b64(sig.strip(), 10) + "\n"
 
 
+def start_server_on(c, log_dir):
+    port = C.free_port()
+    argv = [c.exe("attest"), "log", "serve", "--dir", log_dir, "--listen", "127.0.0.1:%d" % port]
+    p = C.Proc("logserve-copy", argv, os.path.join(c.tmp, "logserve-copy.err"))
+    if not C.wait_port(port, proc=p):
+        raise RuntimeError("attest log serve did not start:\n" + p.stderr_text())
+    return p, "http://127.0.0.1:%d" % port
+
+
+def lying_server(t, c, again):
+    """A copy of the log whose level-0 tile 0 has one hash flipped, served:
+    the fetcher must refuse to make the receipt of an entry in that tile."""
+    copy = os.path.join(c.tmp, "log-copy")
+    shutil.copytree(c.log_dir, copy, ignore=shutil.ignore_patterns("writer.lock"))
+    env = lmdb.open(copy, max_dbs=16, subdir=True, map_size=1 << 30)
+    tiles = env.open_db(b"tiles", create=False)
+    with env.begin(write=True, db=tiles) as txn:
+        key = bytes([0]) + struct.pack(">Q", 0)
+        v = bytearray(txn.get(key))
+        v[3 * 32 + 5] ^= 1      # the hash of leaf 3
+        txn.put(key, bytes(v))
+    env.close()
+    server, url = start_server_on(c, copy)
+    rdir = os.path.join(c.tmp, "receipts-lying")
+    rc, out, err = submit(c, again, rdir, url)
+    a = json.loads(out.splitlines()[0]) if out.strip() else {}
+    t.check("a log server with a tampered tile: no receipt, an error instead (exit 1)",
+            rc == 1 and "receipt" not in a and a.get("receipt_error") == "corrupt"
+            and not glob.glob(os.path.join(rdir, "*.json")), (rc, out, err[-300:]))
+    server.stop()
+
+
 def body(args, t):
     with C.Cluster(args.bin) as c:
         c.start(workers=2, threads=1)
@@ -172,6 +211,7 @@ def body(args, t):
         t.check("a duplicate gets the receipt of the entry already logged", rc == 0 and a.get("duplicate")
                 and a.get("index") == first["index"] and os.path.exists(a.get("receipt", "")), (rc, out, err))
         server.stop()
+        lying_server(t, c, again)
         c.finish(t, "receipts")
 
 
