@@ -109,8 +109,10 @@ static int s_demo(const cfg_t *cfg, void *settings)
     fflush(stdout);
     printf("demo: the log lives in %s (LMDB). Explore it with:\n"
            "  build/bin/attest log --dir %s count | tail --n 5 | rejected | get INDEX | verify\n"
+           "  prove it to others: build/bin/attest trace INDEX --dir %s; attest log checkpoint | prove INDEX;\n"
+           "  the log's public key is %s/keys/log.pub\n"
            "  process logs: %s/*.log; run the pipeline yourself: build/bin/attest up --data-dir %s\n",
-           log_dir, log_dir, dir, dir);
+           log_dir, log_dir, log_dir, dir, dir, dir);
     return rc || vrc || t.refused ? 1 : 0;
 }
 
