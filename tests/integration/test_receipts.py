@@ -23,7 +23,6 @@ too) and writes a receipt per acknowledged line; then:
 """
 import base64
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ import lmdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as C  # noqa: E402
 import logfixture as lf  # noqa: E402
+import tlogfixture as tf  # noqa: E402
 
 N = 700
 
@@ -70,46 +70,15 @@ def submit(c, lines, rdir, url):
                     "--log-url", url, "--log-key", c.log_pub, timeout=300)
 
 
-def mth_path_root(index, size, leaf, proof):
-    """RFC 9162 2.1.3.2: the root an inclusion proof leads to, or None."""
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            r = hashlib.sha256(b"\x01" + p + r).digest()
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = hashlib.sha256(b"\x01" + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    return r if sn == 0 else None
-
-
 def python_check(t, receipt, pub_text):
-    """The receipt checked from the formats alone (protocol.md 14)."""
-    import nacl.signing
-    name, _, b64 = pub_text.strip().split("+", 2)
-    key = base64.b64decode(b64)[1:]
-    note = receipt["checkpoint"]
-    body, sigs = note.split("\n\n", 1)
-    body += "\n"
-    sig = base64.b64decode(sigs.split(" ")[2].strip())[4:]
-    try:
-        nacl.signing.VerifyKey(key).verify(body.encode(), sig)
-        signed = True
-    except Exception:
-        signed = False
-    lines = body.split("\n")
-    size, root = int(lines[1]), base64.b64decode(lines[2])
+    """The receipt checked from the formats alone (protocol.md 14), by tlogfixture."""
+    body = tf.open_note(receipt["checkpoint"], pub_text)
+    cp = tf.parse_checkpoint(body) if body else {}
     entry = base64.b64decode(receipt["entry"])
-    leaf = hashlib.sha256(b"\x00" + entry).digest()
     proof = [base64.b64decode(p) for p in receipt["inclusion_proof"]]
-    got = mth_path_root(receipt["index"], size, leaf, proof)
-    t.check("python: the checkpoint is signed by the log key, the proof leads to its root",
-            signed and size == receipt["tree_size"] and got == root, (signed, size, receipt["tree_size"]))
+    ok = body is not None and cp["size"] == receipt["tree_size"] and tf.verify_inclusion(
+        receipt["index"], cp["size"], tf.leaf_hash(entry), proof, cp["root"])
+    t.check("python: the checkpoint is signed by the log key, the proof leads to its root", ok, cp)
 
 
 def tamper(t, c, path, label, fn, key=None):

@@ -16,7 +16,6 @@ implementation here (RFC 6962 hashing, C2SP tiles and checkpoints).
 
     /usr/bin/python3 test_tree.py --bin BUILD/bin
 """
-import base64
 import hashlib
 import os
 import signal
@@ -29,6 +28,7 @@ import lmdb
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as C  # noqa: E402
 import faults as fl  # noqa: E402
+import tlogfixture as tf  # noqa: E402
 
 
 def read_tree(path):
@@ -46,8 +46,7 @@ def read_tree(path):
     return raws, tiles, cps, meta
 
 
-def node(a, b):
-    return hashlib.sha256(b"\x01" + a + b).digest()
+node = tf.node_hash
 
 
 def levels(leaves):
@@ -76,24 +75,11 @@ def root_of(lv, size):
 
 def open_checkpoint(note, pub_text):
     """(origin, size, root) when the note is signed by the key, else None."""
-    import nacl.signing
-    name, key_id, b64 = pub_text.strip().split("+", 2)
-    key = base64.b64decode(b64)[1:]
-    body, sigs = note.split("\n\n", 1)
-    body += "\n"
-    for line in sigs.splitlines():
-        parts = line.split(" ")
-        if len(parts) == 3 and parts[0] == "\u2014" and parts[1] == name:
-            raw = base64.b64decode(parts[2])
-            if raw[:4].hex() != key_id:
-                continue
-            try:
-                nacl.signing.VerifyKey(key).verify(body.encode(), raw[4:])
-            except Exception:
-                return None
-            lines = body.split("\n")
-            return lines[0], int(lines[1]), base64.b64decode(lines[2])
-    return None
+    body = tf.open_note(note, pub_text)
+    if body is None:
+        return None
+    cp = tf.parse_checkpoint(body)
+    return cp["origin"], cp["size"], cp["root"]
 
 
 def check_tree(t, label, path, pub_text, full=True):
