@@ -21,6 +21,7 @@
 #include "broker_metrics.h"
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "sinklink.h"
 #include "tasks.h"
 #include "wire.h"
@@ -781,6 +782,7 @@ static void s_turns(broker_t *self)
             busy = true;
         workers_dispatch(self->workers, (size_t) tasks_queued(self->tasks), s_send_tasks, self);
         s_metrics(self);
+        notify_watchdog();   /* systemd WatchdogSec=: the loop still turns (every turn, busy or not) */
     }
 }
 
