@@ -278,7 +278,7 @@ static void s_start_logserve(cluster_t *self)
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argc = s_arg(p, argc, "%s", fixed[i]);
     argc = s_arg(p, argc, "%s", self->o.log_level ? self->o.log_level : "info");
-    argc = s_arg(p, argc, "--dir");
+    argc = s_arg(p, argc, "--log-dir");
     argc = s_arg(p, argc, "%s", self->log_dir);
     argc = s_arg(p, argc, "--listen");
     argc = s_arg(p, argc, "%s", self->log_listen);
