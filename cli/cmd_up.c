@@ -73,6 +73,29 @@ static void s_ready_poll(const cluster_t *c, s_ready_t *r)
     }
 }
 
+/*  Where producers connect, with which keys, and where metrics and the log
+ *  server are. */
+static void s_banner(const cluster_t *c, bool insecure)
+{
+    fprintf(stderr, "attest up: producers connect to %s; the log is %s\n", cluster_frontend(c), cluster_log_dir(c));
+    if (insecure)
+        fprintf(stderr, "attest up: WARNING: --insecure: every link is plaintext and unauthenticated\n"
+                        "attest up: try 'attest submit --insecure --broker %s --key KEYFILE < lines.jsonl'; "
+                        "Ctrl-C stops\n", cluster_frontend(c));
+    else
+        fprintf(stderr, "attest up: CURVE on every link; keys in %s\n"
+                        "attest up: try 'attest submit --broker %s --curve-secret %s/producer_secret --broker-key %s/broker"
+                        " --key KEYFILE < lines.jsonl'; Ctrl-C stops\n", cluster_keys_dir(c), cluster_frontend(c),
+                cluster_keys_dir(c), cluster_keys_dir(c));
+    int mp = cluster_metrics_port(c);
+    if (mp)
+        fprintf(stderr, "attest up: metrics on http://127.0.0.1:%d/metrics (broker), :%d (sink), :%d.. (workers); "
+                        "'attest status' or 'attest top' shows the cluster\n", mp, mp + 1, mp + 2);
+    if (*cluster_log_url(c))
+        fprintf(stderr, "attest up: the log server (tlog-tiles) on %s: /checkpoint, /tile/L/N, /tile/entries/N\n",
+                cluster_log_url(c));
+}
+
 static int s_up(const cfg_t *cfg, void *settings)
 {
     (void) cfg;
@@ -97,23 +120,7 @@ static int s_up(const cfg_t *cfg, void *settings)
     cluster_t *c = cluster_start(&o);
     if (!c)
         return 1;
-    fprintf(stderr, "attest up: producers connect to %s; the log is %s\n", cluster_frontend(c), cluster_log_dir(c));
-    if (s->insecure)
-        fprintf(stderr, "attest up: WARNING: --insecure: every link is plaintext and unauthenticated\n"
-                        "attest up: try 'attest submit --insecure --broker %s --key KEYFILE < lines.jsonl'; "
-                        "Ctrl-C stops\n", cluster_frontend(c));
-    else
-        fprintf(stderr, "attest up: CURVE on every link; keys in %s\n"
-                        "attest up: try 'attest submit --broker %s --curve-secret %s/producer_secret --broker-key %s/broker"
-                        " --key KEYFILE < lines.jsonl'; Ctrl-C stops\n", cluster_keys_dir(c), cluster_frontend(c),
-                cluster_keys_dir(c), cluster_keys_dir(c));
-    int mp = cluster_metrics_port(c);
-    if (mp)
-        fprintf(stderr, "attest up: metrics on http://127.0.0.1:%d/metrics (broker), :%d (sink), :%d.. (workers); "
-                        "'attest status' or 'attest top' shows the cluster\n", mp, mp + 1, mp + 2);
-    if (*cluster_log_url(c))
-        fprintf(stderr, "attest up: the log server (tlog-tiles) on %s: /checkpoint, /tile/L/N, /tile/entries/N\n",
-                cluster_log_url(c));
+    s_banner(c, s->insecure);
     int code = 0;
     while (!zsys_interrupted) {
         s_ready_poll(c, &ready);
