@@ -185,6 +185,23 @@ static void s_note(s_submit_t *self, const uint8_t *att, size_t att_len)
     fflush(self->signed_out);
 }
 
+/*  The line's error when no credit came within timeout-ms, naming why:
+ *  the broker has no sink (it said so), its pipeline stayed full, or it
+ *  stopped answering. */
+static void s_no_credit(s_submit_t *self, const char *broker)
+{
+    char why[800];
+    const char *no_sink = at_client_no_sink(self->client);
+    if (no_sink)
+        snprintf(why, sizeof why, "no credit from the broker at %s within %d ms: it has no sink (%s); stopping",
+                 broker, self->timeout_ms, no_sink);
+    else
+        snprintf(why, sizeof why, "no credit from the broker at %s within %d ms: %s (see --timeout-ms); stopping",
+                 broker, self->timeout_ms,
+                 at_client_connected(self->client) ? "it answers, but its pipeline stayed full" : "it stopped answering");
+    s_line_error(self, self->lines, why);
+}
+
 /*  Parses and submits one line; false to stop reading. */
 static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const char *broker)
 {
@@ -205,9 +222,7 @@ static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const 
         char key[24];
         s_line_key(self->lines, key);
         zhashx_delete(self->pending, key);   /* not sent */
-        snprintf(err, sizeof err, "no credit from the broker at %s within %d ms (is it running? see --broker, "
-                 "--timeout-ms); stopping", broker, self->timeout_ms);
-        s_line_error(self, self->lines, err);
+        s_no_credit(self, broker);
         return false;
     }
     if (rc) {
