@@ -21,6 +21,7 @@
 #include "broker_metrics.h"
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "sinklink.h"
 #include "tasks.h"
 #include "wire.h"
@@ -136,6 +137,27 @@ static void s_reject(broker_t *self, wire_out_t *out, const wire_msg_t *m, at_er
 
 /* ---------- frontend: producers ---------- */
 
+/*  While admission is closed for want of a sink, a producer is told so
+ *  (ERROR no_sink, protocol.md 5.10) after WELCOME and with every PONG: it
+ *  gets no credit meanwhile, and without this it could not tell "no sink"
+ *  from "pipeline full". Nothing is refused; CREDIT means open again. */
+static void s_tell_no_sink(broker_t *self, producer_t *p)
+{
+    if (sinklink_up(self->sink))
+        return;
+    char text[200];
+    const char *sink = sinklink_instance(self->sink);
+    if (!sinklink_registered(self->sink))
+        snprintf(text, sizeof text, "admission closed: no sink has registered with the broker yet");
+    else if (!sinklink_confirmed(self->sink))
+        snprintf(text, sizeof text, "admission closed: sink %s has registered and is not confirmed yet", sink);
+    else
+        snprintf(text, sizeof text, "admission closed: sink %s silent for %" PRIu64 " ms (sink-timeout-ms %" PRId64
+                 "); open again when it is back", sink, sinklink_silent_us(self->sink, at_clock_mono_us()) / 1000,
+                 self->set->sink_timeout_ms);
+    wire_send_error(&self->fout, producer_peer(p), AT_ERR_NO_SINK, text);
+}
+
 static void s_on_hello(broker_t *self, producer_t *p, const wire_msg_t *m)
 {
     (void) p;
@@ -146,6 +168,7 @@ static void s_on_hello(broker_t *self, producer_t *p, const wire_msg_t *m)
     producer_set_key(p, self->zap && zap_user_key(m->user_id, key) ? key : NULL);
     wire_welcome_t w = { grant, (uint64_t) self->set->max_batch };
     wire_send_welcome(&self->fout, producer_peer(p), &w);
+    s_tell_no_sink(self, p);
 }
 
 /*  Admits one attestation of a SUBMIT; returns 0 or the refusal reason.
@@ -239,6 +262,7 @@ static void s_on_ping(broker_t *self, producer_t *p, const wire_msg_t *m)
 {
     (void) m;
     wire_send_empty(&self->fout, producer_peer(p), WIRE_PONG);
+    s_tell_no_sink(self, p);
 }
 
 static void s_on_bye(broker_t *self, producer_t *p, const wire_msg_t *m)
@@ -781,6 +805,7 @@ static void s_turns(broker_t *self)
             busy = true;
         workers_dispatch(self->workers, (size_t) tasks_queued(self->tasks), s_send_tasks, self);
         s_metrics(self);
+        notify_watchdog();   /* systemd WatchdogSec=: the loop still turns (every turn, busy or not) */
     }
 }
 

@@ -1,10 +1,13 @@
 /*  main.c: attest-broker.
+ *  systemd (Type=notify): READY=1 once both sockets are bound, STOPPING=1
+ *  when the loop ends; the loop sends the WATCHDOG=1 keep-alives.
  *  Exit codes: 0 clean stop (signal), --help or --version; 1 runtime
  *  failure (e.g. an endpoint cannot be bound); 2 bad usage or configuration. */
 #include "attestation.h"
 #include "broker.h"
 #include "curve.h"
 #include "log.h"
+#include "notify.h"
 #include <czmq.h>
 
 /*  CURVE needs the three allowlists (exit 2 naming the one missing). */
@@ -42,7 +45,9 @@ static int s_main(const cfg_t *cfg, void *settings)
     curve_keys_wipe(&keys);
     if (!broker)
         return 1;
+    notify_ready("bound: producers connect to the frontend, workers and the sink to the backend");
     int rc = broker_run(broker) == AT_OK ? 0 : 1;
+    notify_stopping();
     broker_destroy(&broker);
     return rc;
 }

@@ -96,6 +96,9 @@ struct at_client_t {
     uint64_t last_ping_us;
     uint64_t next_hello_us;
     uint64_t malformed;               /* bad messages from the broker */
+    char endpoint[256];               /* the broker's, for messages */
+    bool no_sink;                     /* the broker said admission is closed (ERROR no_sink), no credit since */
+    char no_sink_text[256];           /* its words */
     wire_out_t out;                   /* counts and logs failed sends (CLI-SEND) */
     wire_items_t batch;               /* the SUBMIT being built */
 };
@@ -269,6 +272,7 @@ static void s_rejoin(at_client_t *self, const char *why, bool say_bye)
     if (say_bye)
         s_send_simple(self, WIRE_BYE);   /* a live but slow broker forgets the old session cleanly */
     self->connected = false;
+    self->no_sink = false;   /* whatever the old session was told */
     self->rejoin = true;
     self->credit = 0;
     self->next_hello_us = 0;
@@ -277,6 +281,8 @@ static void s_rejoin(at_client_t *self, const char *why, bool say_bye)
 /*  Credit from the broker pays for the resubmission backlog first. */
 static void s_add_credit(at_client_t *self, uint64_t n)
 {
+    if (n > 0)
+        self->no_sink = false;   /* credit: admission is open again */
     uint64_t take = n < self->unfunded ? n : self->unfunded;
     self->unfunded -= take;
     self->funded += take;
@@ -443,6 +449,15 @@ static int s_on_error(at_client_t *self, const wire_msg_t *m)
     uint8_t reason = m->u.error.reason;
     const char *text = m->u.error.text;
     size_t len = m->u.error.text_len;
+    if (reason == AT_ERR_NO_SINK) {
+        /* A notice, not a refusal (protocol.md 5.10): admission is closed
+         * until the broker has a sink; its CREDIT will say it is open. */
+        if (!self->no_sink)
+            at_log_debug("CLI-NO-SINK", "the broker at %s: %.*s", self->endpoint, (int) len, text);
+        snprintf(self->no_sink_text, sizeof self->no_sink_text, "%.*s", (int) len, text);
+        self->no_sink = self->connected;
+        return 0;
+    }
     if (reason == AT_ERR_PROTOCOL) {
         /* "say HELLO first": the broker does not know this connection (it
          * restarted, or timed us out). While not connected this is the
@@ -505,6 +520,7 @@ at_client_t *at_client_new_curve(const char *endpoint, const char *producer, con
         return NULL;
     at_client_t *self = at_calloc(1, sizeof *self);
     memcpy(self->producer, producer, plen);
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock) {
         at_log_error("CLI-CONNECT", "cannot create a socket: %s", zmq_strerror(zmq_errno()));
@@ -627,16 +643,31 @@ static int s_left_ms(uint64_t deadline_us, bool forever)
     return now >= deadline_us ? 0 : (int) ((deadline_us - now + 999) / 1000);
 }
 
-/*  Credit has not come for a while: say what we are waiting for, once per
- *  wait, so that a person sees it within seconds, not at the timeout. */
-static void s_say_waiting(const at_client_t *self)
+/*  Why a submit waits for credit: the broker does not answer, it has no
+ *  sink (it said so), or it answers and grants nothing (its pipeline is
+ *  full). */
+typedef enum { S_WAIT_NONE, S_WAIT_BROKER, S_WAIT_NO_SINK, S_WAIT_FULL } s_wait_t;
+
+static s_wait_t s_wait_cause(const at_client_t *self)
 {
-    if (!self->connected)
-        at_log_warn("CLI-WAIT", "waiting for the broker: no answer to HELLO for %u s (is it running, and is"
-                    " --broker its frontend?)", S_WAIT_NOTICE_US / 1000000u);
+    return !self->connected ? S_WAIT_BROKER : self->no_sink ? S_WAIT_NO_SINK : S_WAIT_FULL;
+}
+
+/*  Credit has not come for a while: say what we are waiting for, and again
+ *  whenever the cause changes, so that a person sees it within seconds, not
+ *  at the timeout. */
+static void s_say_waiting(const at_client_t *self, s_wait_t cause)
+{
+    if (cause == S_WAIT_BROKER)
+        at_log_warn("CLI-WAIT", "waiting for the broker at %s: no answer to HELLO (is it running, and is"
+                    " --broker its frontend?)", self->endpoint);
+    else if (cause == S_WAIT_NO_SINK)
+        at_log_warn("CLI-WAIT", "waiting: the broker at %s has no sink (%s); it admits again once the sink is"
+                    " back", self->endpoint, self->no_sink_text);
     else
-        at_log_warn("CLI-WAIT", "the broker answers but has granted no credit for %u s: it has no sink yet,"
-                    " or its pipeline is full (see the broker's log: BRK-SINK)", S_WAIT_NOTICE_US / 1000000u);
+        at_log_warn("CLI-WAIT", "waiting: the broker at %s has granted no credit for %u s: its pipeline is full"
+                    " (attestations wait for the workers and the sink; see its BRK-STATS)", self->endpoint,
+                    S_WAIT_NOTICE_US / 1000000u);
 }
 
 at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void *user, int timeout_ms,
@@ -649,16 +680,16 @@ at_err at_client_submit(at_client_t *self, const uint8_t *att, size_t len, void 
     if (self->credit == 0)
         at_client_pump(self, 0);
     uint64_t since = at_clock_mono_us();
-    bool said = false;
+    s_wait_t said = S_WAIT_NONE;
     while (self->credit == 0) {
         if (zsys_interrupted)
             return AT_ERR_INTERRUPTED;
         int left = s_left_ms(deadline, forever);
         if (left == 0)
             return AT_ERR_BUSY;
-        if (!said && at_clock_mono_us() - since >= S_WAIT_NOTICE_US) {
-            s_say_waiting(self);
-            said = true;
+        if (at_clock_mono_us() - since >= S_WAIT_NOTICE_US && s_wait_cause(self) != said) {
+            said = s_wait_cause(self);
+            s_say_waiting(self, said);
         }
         at_client_pump(self, left < 500 ? left : 500);
     }
@@ -699,3 +730,4 @@ at_err at_client_flush(at_client_t *self, int timeout_ms)
 size_t at_client_pending(const at_client_t *self) { return self->npending; }
 uint64_t at_client_credit(const at_client_t *self) { return self->credit; }
 bool at_client_connected(const at_client_t *self) { return self->connected; }
+const char *at_client_no_sink(const at_client_t *self) { return self->no_sink ? self->no_sink_text : NULL; }

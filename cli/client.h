@@ -107,5 +107,10 @@ size_t at_client_pending(const at_client_t *self);
 uint64_t at_client_credit(const at_client_t *self);
 /*  True once the broker has answered HELLO. */
 bool at_client_connected(const at_client_t *self);
+/*  While the broker says admission is closed because it has no sink
+ *  (ERROR no_sink, docs/protocol.md 5.10) and has granted no credit since:
+ *  its words (borrowed, valid until the next call into the client); else
+ *  NULL. A submit waiting for credit names this cause (CLI-WAIT). */
+const char *at_client_no_sink(const at_client_t *self);
 
 #endif

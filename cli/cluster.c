@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "log.h"
 #include "note.h"
+#include "scrape.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
@@ -277,7 +278,7 @@ static void s_start_logserve(cluster_t *self)
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argc = s_arg(p, argc, "%s", fixed[i]);
     argc = s_arg(p, argc, "%s", self->o.log_level ? self->o.log_level : "info");
-    argc = s_arg(p, argc, "--dir");
+    argc = s_arg(p, argc, "--log-dir");
     argc = s_arg(p, argc, "%s", self->log_dir);
     argc = s_arg(p, argc, "--listen");
     argc = s_arg(p, argc, "%s", self->log_listen);
@@ -710,6 +711,71 @@ const char *cluster_frontend(const cluster_t *self) { return self->front; }
 const char *cluster_backend(const cluster_t *self) { return self->back; }
 const char *cluster_sink_endpoint(const cluster_t *self) { return self->sinkep; }
 int cluster_metrics_port(const cluster_t *self) { return self->o.metrics_port; }
+
+/*  Appends ", wI" (or "wI" first) to the list in out while it fits. */
+static void s_list_add(char *out, size_t cap, size_t *used, int i)
+{
+    if (*used >= cap)
+        return;
+    int n = snprintf(out + *used, cap - *used, "%sw%d", *used ? ", " : "", i);
+    *used += n > 0 ? (size_t) n : 0;
+}
+
+/*  True when the scrape holds a broker series for a thread of worker i
+ *  (label worker="wI/T"). */
+static bool s_worker_seen(const scrape_t *s, int i)
+{
+    char want[24], label[96];
+    int wl = snprintf(want, sizeof want, "w%d/", i);
+    for (size_t k = 0; k < scrape_count(s); k++) {
+        const scrape_sample_t *x = scrape_at(s, k);
+        if (strcmp(x->name, "attest_broker_worker_inflight") == 0 && scrape_label(x, "worker", label, sizeof label)
+            && strncmp(label, want, (size_t) wl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*  How many of the worker processes the broker has registered; the others
+ *  are listed in missing. */
+static int s_workers_seen(const cluster_t *self, const scrape_t *s, char *missing, size_t cap)
+{
+    int n = 0;
+    size_t used = 0;
+    missing[0] = 0;
+    for (int i = 0; i < self->nworkers; i++) {
+        if (s_worker_seen(s, i))
+            n++;
+        else
+            s_list_add(missing, cap, &used, i);
+    }
+    return n;
+}
+
+bool cluster_ready(const cluster_t *self, char *why, size_t cap)
+{
+    char addr[32], err[128], missing[256];
+    if (!self->o.metrics_port) {
+        snprintf(why, cap, "metrics are off, so readiness cannot be seen");
+        return false;
+    }
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", self->o.metrics_port);
+    scrape_t *s = scrape_fetch(addr, 500, err, sizeof err);
+    if (!s) {
+        snprintf(why, cap, "the broker's metrics on %s do not answer (%s)", addr, err);
+        return false;
+    }
+    double up = 0;
+    bool sink = scrape_value(s, "attest_broker_sink_up", NULL, NULL, &up) && up > 0;
+    int seen = s_workers_seen(self, s, missing, sizeof missing);
+    scrape_destroy(&s);
+    bool workers = seen == self->nworkers;
+    snprintf(why, cap, "%s; %d of %d workers connected to the broker%s%s%s",
+             sink ? "the sink is registered with the broker"
+                  : "the sink has not registered with the broker (attest_broker_sink_up 0: admission closed)",
+             seen, self->nworkers, workers ? "" : " (missing: ", workers ? "" : missing, workers ? "" : ")");
+    return sink && workers;
+}
 
 const char *cluster_log_dir(const cluster_t *self) { return self->log_dir; }
 const char *cluster_log_url(const cluster_t *self) { return self->log_url; }

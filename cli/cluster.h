@@ -75,6 +75,17 @@ const char *cluster_log_pub(const cluster_t *self);
  *  off (not asked for, or the ports were in use: said on stderr). */
 int cluster_metrics_port(const cluster_t *self);
 
+/*  One look at whether the cluster is ready, through the broker's metrics
+ *  (127.0.0.1:cluster_metrics_port): the sink registered and confirmed
+ *  (attest_broker_sink_up 1) and every worker process with a verifier
+ *  thread registered (a series labelled worker="wI/..."; cluster_add_worker
+ *  names worker i wI). True when ready; why[] then says what is up, else
+ *  what is missing ("the sink has not registered with the broker", "1 of 2
+ *  workers connected to the broker (missing: w1)", the metrics not
+ *  answering). False too when metrics are off (nothing to look at). Waits
+ *  at most 500 ms for the scrape. */
+bool cluster_ready(const cluster_t *self, char *why, size_t cap);
+
 /*  The log server's base URL ("http://127.0.0.1:5558"); "" when there is none. */
 const char *cluster_log_url(const cluster_t *self);
 

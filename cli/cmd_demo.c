@@ -99,17 +99,17 @@ static int s_demo(const cfg_t *cfg, void *settings)
            t.refused, t.dup);
     printf("demo: auditing the log (indices, hash chain, ids, every verdict re-checked):\n");
     fflush(stdout);
-    char *verify[] = { "log", "--dir", log_dir, "verify", NULL };
+    char *verify[] = { "log", "--log-dir", log_dir, "verify", NULL };
     int vrc = cmd_log(4, verify);
     fflush(stdout);
     printf("demo: the last 3 entries:\n");
     fflush(stdout);
-    char *tail[] = { "log", "--dir", log_dir, "tail", "--n", "3", NULL };
+    char *tail[] = { "log", "--log-dir", log_dir, "tail", "--n", "3", NULL };
     cmd_log(6, tail);
     fflush(stdout);
     printf("demo: the log lives in %s (LMDB). Explore it with:\n"
-           "  build/bin/attest log --dir %s count | tail --n 5 | rejected | get INDEX | verify\n"
-           "  prove it to others: build/bin/attest trace INDEX --dir %s; attest log checkpoint | prove INDEX;\n"
+           "  build/bin/attest log --log-dir %s count | tail --n 5 | rejected | get INDEX | verify\n"
+           "  prove it to others: build/bin/attest trace INDEX --log-dir %s; attest log checkpoint | prove INDEX;\n"
            "  the log's public key is %s/keys/log.pub\n"
            "  process logs: %s/*.log; run the pipeline yourself: build/bin/attest up --data-dir %s\n",
            log_dir, log_dir, log_dir, dir, dir, dir);

@@ -1,4 +1,4 @@
-/*  cmd_log.c: `attest log [--dir DIR] SUBCOMMAND`: reads, exports and
+/*  cmd_log.c: `attest log [--log-dir DIR] SUBCOMMAND`: reads, exports and
  *  verifies the LMDB log through the logdb read API (see logdb.h).
  *
  *    count                     number of entries
@@ -54,7 +54,7 @@
 #define S_PROGRESS_US 1000000u
 
 static const cfg_def_t s_defs[] = {
-    CFG_STR_NAMED("dir", "attest-data/log", "log directory (holds data.mdb)"),
+    CFG_STR_ALIAS_NAMED("log-dir", "dir", "attest-data/log", "log directory (the sink's --log-dir; holds data.mdb)"),
     CFG_INT_NAMED_SHORT("n", 'n', "10", 0, INT64_MAX, "tail: how many entries"),
     CFG_BOOL_NAMED_SHORT("follow", 'f', "false", "tail: keep printing new entries until Ctrl-C"),
     CFG_STR_NAMED_SHORT("out", 'o', NULL, "export: file to write (default: standard output)"),
@@ -757,7 +757,7 @@ static const s_sub_t *s_find_sub(const cfg_t *cfg)
         if (strcmp(name, s_subs[i].name) != 0)
             continue;
         if (cfg_npositional(cfg) != 1 + s_subs[i].nargs) {
-            fprintf(stderr, "attest log: usage: attest log [--dir DIR] %s\n", s_subs[i].usage);
+            fprintf(stderr, "attest log: usage: attest log [--log-dir DIR] %s\n", s_subs[i].usage);
             return NULL;
         }
         return &s_subs[i];
@@ -778,10 +778,10 @@ static logdb_t *s_open(const char *dir)
         if (e == EACCES)
             fprintf(stderr, "attest log: permission denied reading %s: run as a user who may read the log\n", path);
         else if (stat(sub, &st) == 0)
-            fprintf(stderr, "attest log: no log at %s, but there is one in %s/log: did you mean --dir %s/log?\n",
+            fprintf(stderr, "attest log: no log at %s, but there is one in %s/log: did you mean --log-dir %s/log?\n",
                     dir, dir, dir);
         else
-            fprintf(stderr, "attest log: no log at %s (%s): start the pipeline with 'attest up' or pass --dir\n",
+            fprintf(stderr, "attest log: no log at %s (%s): start the pipeline with 'attest up' or pass --log-dir\n",
                     dir, strerror(e));
         return NULL;
     }
@@ -803,7 +803,7 @@ static int s_run(const cfg_t *cfg, void *unused)
     const s_sub_t *sub = s_find_sub(cfg);
     if (!sub)
         return 2;
-    s_log_t self = { .cfg = cfg, .dir = cfg_str(cfg, "dir"), .arg = cfg_positional(cfg, 1) };
+    s_log_t self = { .cfg = cfg, .dir = cfg_str(cfg, "log-dir"), .arg = cfg_positional(cfg, 1) };
     if (!sub->run)
         return s_reindex(self.dir);
     self.db = s_open(self.dir);
@@ -854,7 +854,7 @@ int cmd_log(int argc, char **argv)
         return s_serve(argc, argv, serve);
     const cfg_app_t app = {
         .prog = "attest log",
-        .summary = "Usage: attest log [--dir DIR] SUBCOMMAND [options]\n\n"
+        .summary = "Usage: attest log [--log-dir DIR] SUBCOMMAND [options]\n\n"
                          "Subcommands:\n"
                          "  count                     number of entries\n"
                          "  get INDEX|ID-PREFIX       one entry as pretty JSON (-1: the last one)\n"

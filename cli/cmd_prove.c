@@ -69,7 +69,7 @@ static int s_log_key(const cfg_t *cfg, note_verifier_t *v, char *path, size_t ca
         snprintf(path, cap, "%s", given);
     else {
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s", cfg_str(cfg, "dir"));
+        snprintf(dir, sizeof dir, "%s", cfg_str(cfg, "log-dir"));
         size_t n = strlen(dir);
         while (n > 1 && dir[n - 1] == '/')
             dir[--n] = '\0';

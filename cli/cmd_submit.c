@@ -9,7 +9,8 @@
  *                                            line submitted but not answered)
  *  A summary goes to stderr. Exit 0 when every line was acknowledged (valid
  *  or invalid), 1 when any line failed to parse, was refused or timed out,
- *  130 when interrupted (SIGINT/SIGTERM).
+ *  or when the broker did not answer HELLO within --connect-timeout-ms (then
+ *  no line is read), 130 when interrupted (SIGINT/SIGTERM).
  *
  *  --receipts DIR (with --log-url and --log-key) writes, for every
  *  acknowledged attestation, its receipt (cli/receipt.h) to DIR/<id>.json,
@@ -25,6 +26,8 @@
 #include "client.h"
 #include "cluster.h"
 #include "alloc.h"
+#include "clock.h"
+#include "log.h"
 #include "commands.h"
 #include "config.h"
 #include "jsonl.h"
@@ -58,6 +61,8 @@ static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED("log-key", NULL, "the log's public key (attest keygen --log; attest up: DATA/keys/log.pub)"),
     CFG_INT_NAMED("timeout-ms", "30000", 0, 86400000,
                   "how long to wait for broker credit for a line, and at the end for outstanding acknowledgements"),
+    CFG_INT_NAMED("connect-timeout-ms", "5000", 0, 86400000,
+                  "how long to wait at the start for the broker to answer HELLO, else exit 1 (0: no separate wait)"),
 };
 
 typedef struct {
@@ -180,6 +185,23 @@ static void s_note(s_submit_t *self, const uint8_t *att, size_t att_len)
     fflush(self->signed_out);
 }
 
+/*  The line's error when no credit came within timeout-ms, naming why:
+ *  the broker has no sink (it said so), its pipeline stayed full, or it
+ *  stopped answering. */
+static void s_no_credit(s_submit_t *self, const char *broker)
+{
+    char why[800];
+    const char *no_sink = at_client_no_sink(self->client);
+    if (no_sink)
+        snprintf(why, sizeof why, "no credit from the broker at %s within %d ms: it has no sink (%s); stopping",
+                 broker, self->timeout_ms, no_sink);
+    else
+        snprintf(why, sizeof why, "no credit from the broker at %s within %d ms: %s (see --timeout-ms); stopping",
+                 broker, self->timeout_ms,
+                 at_client_connected(self->client) ? "it answers, but its pipeline stayed full" : "it stopped answering");
+    s_line_error(self, self->lines, why);
+}
+
 /*  Parses and submits one line; false to stop reading. */
 static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const char *broker)
 {
@@ -200,9 +222,7 @@ static bool s_submit_line(s_submit_t *self, const char *line, size_t len, const 
         char key[24];
         s_line_key(self->lines, key);
         zhashx_delete(self->pending, key);   /* not sent */
-        snprintf(err, sizeof err, "no credit from the broker at %s within %d ms (is it running? see --broker, "
-                 "--timeout-ms); stopping", broker, self->timeout_ms);
-        s_line_error(self, self->lines, err);
+        s_no_credit(self, broker);
         return false;
     }
     if (rc) {
@@ -340,6 +360,30 @@ static int s_finish(s_submit_t *self)
     return (self->errors || self->refused || outstanding || self->receipt_errors || rc != AT_OK) ? 1 : 0;
 }
 
+/*  Waits up to timeout_ms (0: not at all) for the broker to answer HELLO,
+ *  saying after 2 s what it waits for. 0 when it answered (or on SIGINT,
+ *  which the caller reports), 1 after saying that it did not: a broker that
+ *  is not there is told apart from one that answers but grants no credit. */
+static int s_connect(s_submit_t *self, const char *broker, int timeout_ms)
+{
+    uint64_t start = at_clock_mono_us(), end = start + (uint64_t) timeout_ms * 1000;
+    bool said = false;
+    while (timeout_ms && !at_client_connected(self->client) && !zsys_interrupted && at_clock_mono_us() < end) {
+        at_client_pump(self->client, 100);
+        if (!said && at_clock_mono_us() - start >= 2000000u && !at_client_connected(self->client)) {
+            at_log_warn("CLI-WAIT", "waiting for the broker at %s: no answer to HELLO yet (--connect-timeout-ms %d)",
+                        broker, timeout_ms);
+            said = true;
+        }
+    }
+    if (!timeout_ms || at_client_connected(self->client) || zsys_interrupted)
+        return 0;
+    fprintf(stderr, "attest submit: the broker at %s did not answer HELLO within %d ms: is it running, and is --broker "
+                    "its frontend? (with CURVE: is --broker-key its certificate, and our key in its allow-producers?)\n",
+            broker, timeout_ms);
+    return 1;
+}
+
 static int s_open_receipts(s_submit_t *self, const cfg_t *cfg)
 {
     const char *dir = cfg_str(cfg, "receipts"), *url = cfg_str(cfg, "log-url"), *key = cfg_str(cfg, "log-key");
@@ -418,13 +462,15 @@ static int s_run(const cfg_t *cfg, void *unused)
             code = 1;
         }
     }
+    if (code == 0)
+        code = s_connect(&self, cfg_str(cfg, "broker"), (int) cfg_int(cfg, "connect-timeout-ms"));
     if (code == 0) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         at_client_set_handler(self.client, s_on_ack, &self);
         s_read_all(&self, cfg_str(cfg, "broker"));
         code = s_finish(&self);
-        at_client_destroy(&self.client);
     }
+    at_client_destroy(&self.client);
     if (self.in && self.in != stdin)
         fclose(self.in);
     if (self.signed_out)
@@ -440,7 +486,7 @@ int cmd_submit(int argc, char **argv)
     const cfg_app_t app = {
         .prog = "attest submit",
         .summary = "Usage: attest submit [--broker ENDPOINT] [--key FILE] [--producer NAME] [--input FILE]\n"
-                         "                     [--signed-out FILE] [--timeout-ms N]\n"
+                         "                     [--signed-out FILE] [--timeout-ms N] [--connect-timeout-ms N]\n"
                          "                     [--receipts DIR --log-url URL --log-key FILE]\n\n"
                          "Reads attestations as JSON lines, submits them and prints one JSON line per outcome.\n"
                          "Line fields: schema, subject, data | data_b64, issued_at, expires_at, nonce, and\n"

@@ -1,4 +1,4 @@
-/*  cmd_trace.c: `attest trace ID|INDEX [--dir DIR] [--log-key PUB] [--json]`:
+/*  cmd_trace.c: `attest trace ID|INDEX [--log-dir DIR] [--log-key PUB] [--json]`:
  *  everything the log knows about one attestation, in one view, read from
  *  one read snapshot of the LMDB log (no cluster needed):
  *    entry        id, index, verdict and reason, the attestation's schema,
@@ -51,7 +51,7 @@
 #define S_PATH_MAX 4096
 
 static const cfg_def_t s_defs[] = {
-    CFG_STR_NAMED("dir", "attest-data/log", "log directory (holds data.mdb)"),
+    CFG_STR_ALIAS_NAMED("log-dir", "dir", "attest-data/log", "log directory (the sink's --log-dir; holds data.mdb)"),
     CFG_STR_NAMED("log-key", "", "the log's public key file (NAME.pub of 'attest keygen --log') to check the "
                                  "checkpoint's signature with (default: DIR/../keys/log.pub when it exists)"),
     CFG_BOOL_NAMED("json", "false", "one JSON object with every field, for tools"),
@@ -269,7 +269,7 @@ static int s_load_key(s_trace_t *t)
     if (*given)
         snprintf(t->key_path, sizeof t->key_path, "%s", given);
     else
-        snprintf(t->key_path, sizeof t->key_path, "%s/../keys/log.pub", cfg_str(t->cfg, "dir"));
+        snprintf(t->key_path, sizeof t->key_path, "%s/../keys/log.pub", cfg_str(t->cfg, "log-dir"));
     if (!*given && stat(t->key_path, &st) != 0) {
         t->key_path[0] = '\0';
         return 0;
@@ -837,7 +837,7 @@ static logdb_t *s_open(const char *dir)
     char path[S_PATH_MAX];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     if (access(path, R_OK) != 0) {
-        fprintf(stderr, "attest trace: cannot read the log at %s: %s (pass --dir, the sink's --log-dir)\n", path,
+        fprintf(stderr, "attest trace: cannot read the log at %s: %s (pass --log-dir, the sink's --log-dir)\n", path,
                 strerror(errno));
         return NULL;
     }
@@ -884,13 +884,13 @@ static int s_run(const cfg_t *cfg, void *unused)
 {
     (void) unused;
     if (cfg_npositional(cfg) != 1) {
-        fprintf(stderr, "attest trace: usage: attest trace ID|INDEX [--dir DIR] [--log-key PUB] [--json]\n");
+        fprintf(stderr, "attest trace: usage: attest trace ID|INDEX [--log-dir DIR] [--log-key PUB] [--json]\n");
         return 2;
     }
     s_trace_t *t = at_calloc(1, sizeof *t);   /* proofs and paths: too big for the stack */
     t->cfg = cfg;
     int code = s_load_key(t);
-    if (!code && !(t->db = s_open(cfg_str(cfg, "dir"))))
+    if (!code && !(t->db = s_open(cfg_str(cfg, "log-dir"))))
         code = 1;
     if (!code && logdb_read_begin(t->db) != AT_OK) {
         fprintf(stderr, "attest trace: cannot read the log\n");
@@ -908,7 +908,7 @@ int cmd_trace(int argc, char **argv)
 {
     const cfg_app_t app = {
         .prog = "attest trace",
-        .summary = "Usage: attest trace ID|INDEX [--dir DIR] [--log-key PUB] [--json]\n\n"
+        .summary = "Usage: attest trace ID|INDEX [--log-dir DIR] [--log-key PUB] [--json]\n\n"
                    "Everything the log knows about one attestation: the entry and its attestation,\n"
                    "its lineage (producer and its key, cseq, broker seq, worker and its key), the\n"
                    "stage timestamps and durations, the other entries with its id, the spot\n"

@@ -420,7 +420,7 @@ logserve_t *logserve_new(const logserve_opts_t *opts, at_err *err)
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", opts->dir);
     if (stat(path, &st) != 0) {
-        at_log_error("LSV-START", "no log at %s (%s): pass the sink's --log-dir as --dir", opts->dir, strerror(errno));
+        at_log_error("LSV-START", "no log at %s (%s): pass the sink's --log-dir", opts->dir, strerror(errno));
         *err = AT_ERR_NOT_FOUND;
     } else if ((self->db = logdb_open(opts->dir, true, 0, err)) != NULL && (*err = s_start_metrics(self)) == AT_OK) {
         *err = s_start_http(self);
@@ -452,7 +452,8 @@ int logserve_port(const logserve_t *self) { return self ? self->port : 0; }
 
 #define O_ logserve_opts_t
 static const cfg_def_t s_defs[] = {
-    CFG_STR_AT(O_, dir, "dir", "attest-data/log", "log directory (the sink's --log-dir; holds data.mdb)"),
+    CFG_STR_ALIAS_AT(O_, dir, "log-dir", "dir", "attest-data/log",
+                     "log directory (the sink's --log-dir; holds data.mdb)"),
     CFG_STR_AT(O_, listen, "listen", "127.0.0.1:5558", "HOST:PORT to serve on (:PORT every interface; port 0: any)"),
     CFG_INT_AT(O_, threads, "threads", "2", 1, 64, "HTTP threads (libmicrohttpd's pool)"),
     CFG_INT_AT(O_, connections, "connections", "256", 1, 65536, "open connections at most; more wait in the backlog"),
@@ -495,7 +496,7 @@ int logserve_main(int argc, char **argv)
         .prog = "attest log serve",
         .summary = "attest log serve: serves the log's checkpoint, Merkle tree tiles and entry\n"
                    "bundles over HTTP (the C2SP tlog-tiles API), read-only, until Ctrl-C.\n\n"
-                   "Usage: attest log serve [--dir DIR] [--listen HOST:PORT] [options]",
+                   "Usage: attest log serve [--log-dir DIR] [--listen HOST:PORT] [options]",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .log_component = "logserve",

@@ -90,6 +90,9 @@ typedef struct {
 #define CFG_INT_ALIAS_NAMED(name_, alias_, def, lo, hi, help_)                                          \
     { .name = (name_), .type = CFG_INT, .defval = (def), .min = (lo), .max = (hi), .help = (help_),      \
       .offset = CFG_NO_FIELD, .alias = (alias_) }
+#define CFG_STR_ALIAS_NAMED(name_, alias_, def, help_)                                                  \
+    { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD,         \
+      .alias = (alias_) }
 #define CFG_STR_NAMED(name_, def, help_)                                                                 \
     { .name = (name_), .type = CFG_STR, .defval = (def), .help = (help_), .offset = CFG_NO_FIELD }
 #define CFG_BOOL_NAMED(name_, def, help_)                                                                \

@@ -21,7 +21,7 @@ best_us() {
     best=
     for r in $(seq "$runs"); do
         t0=$(date +%s%N)
-        "$build/bin/attest" log --dir "$dir/log" find --attester "$key" --format "$1" >/dev/null 2>"$dir/err"
+        "$build/bin/attest" log --log-dir "$dir/log" find --attester "$key" --format "$1" >/dev/null 2>"$dir/err"
         t1=$(date +%s%N)
         us=$(( (t1 - t0) / 1000 ))
         if [ -z "$best" ] || [ "$us" -lt "$best" ]; then best=$us; fi

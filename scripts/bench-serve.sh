@@ -91,7 +91,7 @@ port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 bench_pid=$!
 i=0
 while [ ! -e "$tmp/with/log/data.mdb" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-"$A" log serve --dir "$tmp/with/log" --listen "127.0.0.1:$port" 2>"$tmp/serve.err" &
+"$A" log serve --log-dir "$tmp/with/log" --listen "127.0.0.1:$port" 2>"$tmp/serve.err" &
 serve_pid=$!
 /usr/bin/python3 -c "$readers_py" "$port" "$readers" "$tmp/stop" >"$tmp/readers.out" &
 reader_pid=$!

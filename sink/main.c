@@ -2,11 +2,14 @@
  *  The settings are bound once into a sink_settings_t by cfg_run.
  *  Exit codes: 0 clean stop (signal) or --help/--version; 1 runtime failure
  *  (e.g. the log directory cannot be created, a port is taken); 2 bad usage
- *  or configuration, including a pipeline-window the broker refused. */
+ *  or configuration, including a pipeline-window the broker refused.
+ *  systemd (Type=notify): READY=1 once the log is open and the sockets are
+ *  made (the verdicts socket bound), STOPPING=1 after the loop ends. */
 #include "attestation.h"
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "sink.h"
 #include <stdio.h>
 
@@ -42,7 +45,9 @@ static int s_main(const cfg_t *cfg, void *settings)
     curve_keys_wipe(&keys);
     if (!sink)
         return 1;
+    notify_ready("log open, verdicts socket bound");
     int rc = sink_run(sink);
+    notify_stopping();
     sink_destroy(&sink);
     return rc == 0 || rc == 2 ? rc : 1;   /* 2: the broker refused our configuration */
 }

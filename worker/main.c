@@ -1,6 +1,8 @@
 /*  main.c: attest-worker: N verifier threads, each an independent worker.
  *  The settings table binds every key to a field of worker_settings_t,
  *  parsed once by cfg_run; each thread's verifier_opts_t is filled from it.
+ *  systemd (Type=notify): READY=1 once a verifier has heard from the
+ *  broker, STOPPING=1 on the stop request (s_until_stopped).
  *  Exit codes: 0 clean stop (signal) or --help/--version; 1 runtime failure;
  *  2 bad usage or configuration. */
 #include "verifier.h"
@@ -10,6 +12,7 @@
 #include "config.h"
 #include "wire.h"
 #include "log.h"
+#include "notify.h"
 #include "alloc.h"
 #include <czmq.h>
 #include <stdint.h>
@@ -101,6 +104,26 @@ static void s_install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/*  The main thread while the verifiers run: tells systemd READY=1 once one
+ *  of them has heard from the broker (the worker is connected), and returns
+ *  when a stop was asked for (a signal, or a verifier that failed), telling
+ *  systemd STOPPING=1. */
+static void s_until_stopped(const s_thread_t *threads, int n, const char *base)
+{
+    bool ready = false;
+    while (atomic_load(&s_signals) == 0) {
+        for (int i = 0; !ready && i < n; i++)
+            if (atomic_load(&threads[i].stats.heard_us) != 0) {
+                char status[96];
+                snprintf(status, sizeof status, "worker %s connected to the broker", base);
+                notify_ready(status);
+                ready = true;
+            }
+        usleep(50000);
+    }
+    notify_stopping();
+}
+
 /*  The keys, loaded once at start and shared read-only by the threads. */
 static curve_keys_t s_keys;
 static char s_peer_keys[2][CURVE_Z85_LEN + 1];
@@ -165,6 +188,7 @@ static int s_run(const worker_settings_t *s)
             break;
         }
     }
+    s_until_stopped(threads, started, base);
     verifier_stats_t total = { 0 };
     for (int i = 0; i < started; i++) {
         void *ret = NULL;

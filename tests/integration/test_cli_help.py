@@ -173,6 +173,7 @@ def submit_e2e(t, c, tmp):
     e2 = by_id.get(bytes.fromhex(res.get(2, {}).get("id", "00" * 32)))
     t.check("data_b64 is decoded into the stored data",
             e2 is not None and lf.decode_attestation(e2["att"])["data"] == b"\xff\x00\x01")
+    log_dir_spellings(t, c)
     rc, out, err = c.attest("log", "--dir", c.log_dir, "verify")
     t.check("attest log verify passes", rc == 0 and "chain=ok" in out and "ids=ok" in out and "verdicts=ok" in out,
             out + err)
@@ -181,6 +182,25 @@ def submit_e2e(t, c, tmp):
     o = json.loads(out.splitlines()[0]) if rc == 0 and out.strip() else {}
     t.check("resubmitting line 1's content signs a new attestation (fresh nonce) -> a new index",
             o.get("verdict") == "valid" and o.get("index") == 5, (rc, out, err))
+
+
+def log_dir_spellings(t, c):
+    """--log-dir names the log directory everywhere (as for the sink and
+    bench); the old --dir still works, with a CFG-DEPRECATED warning."""
+    attest = c.exe("attest")
+    for cmd in (["log"], ["trace"], ["log", "serve"]):
+        rc, out, _ = run([attest] + cmd + ["--help"])
+        t.check("attest %s --help lists --log-dir, and --dir as its old name" % " ".join(cmd),
+                rc == 0 and "--log-dir TEXT" in out
+                and "--dir TEXT" in out and "old name of --log-dir" in out, out[-600:])
+    rc1, new_out, new_err = c.attest("log", "--log-dir", c.log_dir, "count")
+    rc2, old_out, old_err = c.attest("log", "--dir", c.log_dir, "count")
+    t.check("attest log --log-dir D count and --dir D count agree", rc1 == 0 and rc2 == 0 and new_out == old_out
+            and new_out.strip() != "", (rc1, rc2, new_out, old_out))
+    t.check("--log-dir: no warning; --dir: CFG-DEPRECATED naming log-dir", "CFG-DEPRECATED" not in new_err
+            and "CFG-DEPRECATED" in old_err and "'log-dir'" in old_err, (new_err, old_err))
+    rc, out, err = c.attest("trace", "--log-dir", c.log_dir, "0", "--json")
+    t.check("attest trace --log-dir D 0 reads the log", rc == 0 and out.strip() != "", (rc, err[-300:]))
 
 
 def body(args, t):
