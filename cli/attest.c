@@ -20,7 +20,7 @@ static const s_command_t s_commands[] = {
     { "status", cmd_status, "one screen about a running cluster, from its metrics (--json too)" },
     { "top", cmd_top, "attest status, refreshed every second until Ctrl-C" },
     { "demo", cmd_demo, "start a local cluster, feed it signed attestations, show the log" },
-    { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester (--curve, --log: other keys)" },
+    { "keygen", cmd_keygen, "make an Ed25519 key pair for an attester (--curve, --log, --witness: other keys)" },
     { "submit", cmd_submit, "submit attestations read as JSON lines; print acknowledgements" },
     { "revoke", cmd_revoke, "revoke an attestation: sign and submit its revocation; print the outcome" },
     { "log", cmd_log, "read, export and verify the LMDB log" },
@@ -28,6 +28,7 @@ static const s_command_t s_commands[] = {
     { "trace", cmd_trace, "everything about one attestation: lineage, stages, checkpoint, proof, status" },
     { "bench", cmd_bench, "benchmark a local cluster and print one summary line" },
     { "verify-receipt", cmd_verify_receipt, "check receipts offline with the log's public key alone" },
+    { "witness", cmd_witness, "witness a log: check its checkpoints are consistent, cosign them" },
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -8,10 +8,15 @@
  *  `attest keygen --log --out DIR/NAME [--name KEYNAME]`: makes the
  *  transparency log's Ed25519 note key (note.h): DIR/NAME.key, the signer
  *  key text (mode 0600, for the sink's log-key setting), and DIR/NAME.pub,
- *  the verifier key text (0644, to publish); prints the verifier key. */
+ *  the verifier key text (0644, to publish); prints the verifier key.
+ *  `attest keygen --witness --out DIR/NAME [--name KEYNAME]`: a witness's
+ *  key (cosig.h): DIR/NAME.key, the same kind of note signer key text, and
+ *  DIR/NAME.pub, its cosignature verifier key (type 0x04) for the log
+ *  servers' --witness-keys directories and for clients. */
 #include "attestation.h"
 #include "commands.h"
 #include "config.h"
+#include "cosig.h"
 #include "curve.h"
 #include "jsonl.h"
 #include "note.h"
@@ -19,18 +24,22 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define S_LOG_NAME "attest.local/log"
+#define S_WITNESS_NAME "attest.local/witness"
 
 static const cfg_def_t s_defs[] = {
     CFG_STR_NAMED_SHORT("out", 'o', NULL, "key file to write (required)"),
     CFG_BOOL_NAMED("force", "false", "overwrite FILE if it exists"),
     CFG_BOOL_NAMED("curve", "false", "a CURVE key pair for the links: FILE (public) and FILE_secret (0600)"),
     CFG_BOOL_NAMED("log", "false", "the log's note key: FILE.key (signer, 0600) and FILE.pub (verifier)"),
-    CFG_STR_NAMED("name", S_LOG_NAME, "with --log: the key name, by convention the log's origin"),
+    CFG_BOOL_NAMED("witness", "false", "a witness's key: FILE.key (signer, 0600) and FILE.pub (cosignature verifier)"),
+    CFG_STR_NAMED("name", S_LOG_NAME, "with --log: the key name, by convention the log's origin; with --witness: "
+                  "the witness's name (default " S_WITNESS_NAME ")"),
 };
 
 /*  Writes text and a newline to path with the given mode (also when the
@@ -54,7 +63,21 @@ static int s_write_text(const char *path, const char *text, mode_t mode, bool fo
     return 0;
 }
 
-static int s_log_key(const char *path, const char *name, bool force)
+/*  The cosignature verifier key text of a witness's signer key text. */
+static void s_witness_vkey(const char *skey, char *vkey, size_t cap)
+{
+    at_err err;
+    note_signer_t *s = note_signer_parse(skey, &err);
+    note_verifier_t v;
+    if (!s)
+        abort();   /* cannot be: note_keygen wrote it */
+    cosig_signer_verifier(s, &v);
+    note_signer_destroy(&s);
+    if (cosig_verifier_format(&v, vkey, cap) == 0)
+        abort();   /* cannot be: NOTE_KEY_TEXT_MAX holds it */
+}
+
+static int s_log_key(const char *path, const char *name, bool witness, bool force)
 {
     char skey[NOTE_KEY_TEXT_MAX], vkey[NOTE_KEY_TEXT_MAX], key_path[4096], pub_path[4096];
     snprintf(key_path, sizeof key_path, "%.4000s.key", path);
@@ -68,6 +91,8 @@ static int s_log_key(const char *path, const char *name, bool force)
                 "spaces or control characters\n", name, NOTE_NAME_MAX);
         return 2;
     }
+    if (witness)
+        s_witness_vkey(skey, vkey, sizeof vkey);
     int rc = s_write_text(key_path, skey, 0600, force);
     sodium_memzero(skey, sizeof skey);
     if (rc == 0)
@@ -98,18 +123,20 @@ static int s_run(const cfg_t *cfg, void *unused)
         fprintf(stderr, "attest keygen: --out FILE is required (where to write the key pair)\n");
         return 2;
     }
-    if (cfg_bool(cfg, "curve") && cfg_bool(cfg, "log")) {
-        fprintf(stderr, "attest keygen: --curve and --log make different keys: give one\n");
+    bool curve = cfg_bool(cfg, "curve"), log_key = cfg_bool(cfg, "log"), witness = cfg_bool(cfg, "witness");
+    if (curve + log_key + witness > 1) {
+        fprintf(stderr, "attest keygen: --curve, --log and --witness make different keys: give one\n");
         return 2;
     }
-    if (cfg_is_set(cfg, "name") && !cfg_bool(cfg, "log")) {
-        fprintf(stderr, "attest keygen: --name names a log key: it needs --log\n");
+    if (cfg_is_set(cfg, "name") && !log_key && !witness) {
+        fprintf(stderr, "attest keygen: --name names a log or witness key: it needs --log or --witness\n");
         return 2;
     }
     if (cfg_bool(cfg, "curve"))
         return s_curve(path, cfg_bool(cfg, "force"));
-    if (cfg_bool(cfg, "log"))
-        return s_log_key(path, cfg_str(cfg, "name"), cfg_bool(cfg, "force"));
+    if (log_key || witness)
+        return s_log_key(path, witness && !cfg_is_set(cfg, "name") ? S_WITNESS_NAME : cfg_str(cfg, "name"), witness,
+                         cfg_bool(cfg, "force"));
     uint8_t pk[AT_KEY_BYTES], sk[AT_SECRET_BYTES];
     crypto_sign_keypair(pk, sk);
     char err[JSONL_ERR_MAX];
@@ -131,7 +158,8 @@ int cmd_keygen(int argc, char **argv)
         .prog = "attest keygen",
         .summary = "Usage: attest keygen --out FILE [--force]\n"
                    "       attest keygen --curve --out DIR/NAME [--force]\n"
-                   "       attest keygen --log --out DIR/NAME [--name KEYNAME] [--force]\n\n"
+                   "       attest keygen --log --out DIR/NAME [--name KEYNAME] [--force]\n"
+                   "       attest keygen --witness --out DIR/NAME [--name KEYNAME] [--force]\n\n"
                          "Makes an Ed25519 key pair for an attester, writes it to FILE as JSON\n"
                          "{\"public\": hex, \"secret\": hex} (mode 0600) and prints the public key.\n"
                          "With --curve: a CurveZMQ key pair for a daemon or producer: DIR/NAME, the\n"
@@ -142,7 +170,12 @@ int cmd_keygen(int argc, char **argv)
                          "setting (mode 0600; back it up, keep it secret), and DIR/NAME.pub, the\n"
                          "verifier key to publish to whoever checks checkpoints and receipts; prints\n"
                          "the verifier key. --name KEYNAME (default \"" S_LOG_NAME "\") is the key\n"
-                         "name, by convention the log's origin (the sink's origin setting).",
+                         "name, by convention the log's origin (the sink's origin setting).\n"
+                         "With --witness: a witness's key (C2SP tlog-cosignature, Ed25519): DIR/NAME.key,\n"
+                         "the signer key for `attest witness --key` (mode 0600), and DIR/NAME.pub, its\n"
+                         "cosignature verifier key (type 0x04) for the log servers' --witness-keys\n"
+                         "directories and for clients; --name (default \"" S_WITNESS_NAME "\") names the\n"
+                         "witness, by convention a schema-less URL.",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],
         .fn = s_run,

@@ -16,5 +16,6 @@ int cmd_verify_receipt(int argc, char **argv);
 int cmd_note(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
 
 #endif

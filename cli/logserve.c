@@ -10,6 +10,7 @@
 #include "logserve.h"
 #include "alloc.h"
 #include "config.h"
+#include "cosigstore.h"
 #include "log.h"
 #include "logdb.h"
 #include "merkle.h"
@@ -17,6 +18,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -32,10 +34,12 @@
 #define S_TEXT "text/plain; charset=utf-8"
 #define S_BINARY "application/octet-stream"
 #define S_BUNDLE_ENTRY_MAX 0xffff   /* an entry bundle's uint16 length prefix */
+#define S_POST_MAX (21 + COSIG_LINE_MAX)   /* a POST /cosignature body: "<size>\n<line>\n" */
 
-typedef enum { S_K_CHECKPOINT, S_K_TILE, S_K_ENTRIES, S_K_HEALTHZ, S_K_OTHER, S_KINDS } s_kind;
-static const char *const s_kind_names[S_KINDS] = { "checkpoint", "tile", "entries", "healthz", "other" };
-static const unsigned s_statuses[] = { 200, 404, 405, 500, 503 };
+typedef enum { S_K_CHECKPOINT, S_K_TILE, S_K_ENTRIES, S_K_HEALTHZ, S_K_COSIGNATURE, S_K_OTHER, S_KINDS } s_kind;
+static const char *const s_kind_names[S_KINDS] = { "checkpoint", "tile", "entries", "healthz", "cosignature",
+                                                   "other" };
+static const unsigned s_statuses[] = { 200, 400, 403, 404, 405, 500, 503 };
 #define S_STATUSES (sizeof s_statuses / sizeof s_statuses[0])
 
 struct logserve_t {
@@ -49,7 +53,18 @@ struct logserve_t {
     metrics_series_t *requests[S_KINDS][S_STATUSES];
     metrics_series_t *bytes[S_KINDS];
     metrics_series_t *bad, *http_errors;
+    cosigstore_t *cosigs;          /* NULL without --witness-keys */
 };
+
+/*  A POST /cosignature request body, gathered over libmicrohttpd's calls
+ *  (the connection's *con_cls until answered; freed by s_completed). */
+typedef struct {
+    size_t len;
+    bool over;                     /* longer than S_POST_MAX: refused */
+    char buf[S_POST_MAX];
+} s_post_t;
+
+static int s_answered;             /* *con_cls once a request's answer is queued */
 
 /*  One answer. body (malloc'd, handed to MHD) or text (static). */
 typedef struct {
@@ -59,6 +74,7 @@ typedef struct {
     const char *text;
     const char *type;              /* Content-Type */
     const char *cache;             /* Cache-Control */
+    uint64_t size;                 /* a checkpoint's tree size (cosignatures to attach) */
 } s_reply_t;
 
 /*  A parsed tile path. */
@@ -143,8 +159,10 @@ static void s_checkpoint(logserve_t *self, const s_tile_req_t *q, s_reply_t *r)
     const char *note;
     size_t len;
     uint64_t size;
-    if (s_newest(self, r, &note, &len, &size))
+    if (s_newest(self, r, &note, &len, &size)) {
         s_body(r, note, len, S_TEXT, "no-cache");
+        r->size = size;
+    }
 }
 
 /*  The store lacks what the checkpoint covers: the log is damaged. */
@@ -230,6 +248,122 @@ static void s_in_snapshot(logserve_t *self, s_serve_fn *fn, const s_tile_req_t *
     }
 }
 
+/* ---------------------------------------------------------------- cosignatures */
+
+/*  The body of a stored checkpoint note: every byte up to its last blank
+ *  line (the log signs it with one signature line); 0 when there is none. */
+static size_t s_note_body_len(const char *note, size_t len)
+{
+    for (size_t i = len; i >= 2; i--)
+        if (note[i - 2] == '\n' && note[i - 1] == '\n')
+            return i - 1;
+    return 0;
+}
+
+/*  Appends the stored cosignatures of the checkpoint in r (14.8). */
+static void s_attach(logserve_t *self, s_reply_t *r)
+{
+    if (!self->cosigs || r->status != MHD_HTTP_OK || !r->body)
+        return;
+    size_t body_len = s_note_body_len((const char *) r->body, r->len);
+    char extra[COSIGSTORE_ATTACH_MAX];
+    size_t n = body_len ? cosigstore_attach(self->cosigs, r->size, (const char *) r->body, body_len, extra,
+                                            sizeof extra) : 0;
+    if (n == 0)
+        return;
+    r->body = at_realloc(r->body, r->len + n);
+    memcpy(r->body + r->len, extra, n);
+    r->len += n;
+}
+
+/*  The body of the stored checkpoint of tree size `size` (malloc'd), read
+ *  in a snapshot of its own. */
+static at_err s_stored_body(logserve_t *self, uint64_t size, char **body, size_t *body_len)
+{
+    const char *note = NULL;
+    size_t len = 0;
+    uint64_t at = 0;
+    pthread_mutex_lock(&self->lock);
+    at_err err = logdb_read_begin(self->db);
+    if (err == AT_OK) {
+        err = logdb_checkpoint(self->db, size, &note, &len, &at);   /* size 0 asks for the newest */
+        if (err == AT_OK && at != size)
+            err = AT_ERR_NOT_FOUND;
+        size_t n = err ? 0 : s_note_body_len(note, len);
+        if (err == AT_OK && n == 0)
+            err = AT_ERR_CORRUPT;
+        if (err == AT_OK) {
+            *body = at_malloc(n);
+            memcpy(*body, note, n);
+            *body_len = n;
+        }
+        logdb_read_end(self->db);
+    }
+    pthread_mutex_unlock(&self->lock);
+    return err;
+}
+
+/*  "<tree size, canonical decimal>\n<cosignature line>\n". */
+static bool s_parse_post(const s_post_t *p, uint64_t *size, const char **line, size_t *line_len)
+{
+    const char *nl = p->over || p->len == 0 ? NULL : memchr(p->buf, '\n', p->len);
+    size_t digits = nl ? (size_t) (nl - p->buf) : 0;
+    if (digits == 0 || digits > 20 || (digits > 1 && p->buf[0] == '0') || p->buf[p->len - 1] != '\n')
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < digits; i++) {
+        unsigned d = (unsigned) ((unsigned char) p->buf[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *size = v;
+    *line = nl + 1;
+    *line_len = p->len - digits - 1;
+    return *line_len > 1 && !memchr(*line, '\n', *line_len - 1);
+}
+
+static void s_refuse(s_reply_t *r, unsigned status, const char *text, uint64_t size, const char *witness,
+                     at_err err)
+{
+    at_log_limited(AT_LOG_WARN, "LSV-COSIG-REFUSED", "POST /cosignature (tree size %" PRIu64 ", witness %s): %u %s",
+                   size, witness ? witness : "?", status, err ? at_strerror(err) : "malformed body");
+    s_text(r, status, text);
+}
+
+/*  POST /cosignature: verified against an allowlisted witness key and the
+ *  stored checkpoint of its size, then stored (cosigstore.h). */
+static void s_cosignature(logserve_t *self, const s_post_t *p, s_reply_t *r)
+{
+    uint64_t size = 0;
+    const char *line, *witness = NULL;
+    size_t line_len, body_len;
+    char *body = NULL;
+    if (!s_parse_post(p, &size, &line, &line_len)) {
+        s_refuse(r, MHD_HTTP_BAD_REQUEST, "bad request: the body is \"<tree size>\\n<cosignature line>\\n\"\n", size,
+                 NULL, AT_OK);
+        return;
+    }
+    at_err err = s_stored_body(self, size, &body, &body_len);
+    if (err == AT_OK)
+        err = cosigstore_put(self->cosigs, size, body, body_len, line, line_len, &witness);
+    free(body);
+    if (err == AT_OK) {
+        at_log_debug("LSV-COSIG", "witness %s cosigned the checkpoint of tree size %" PRIu64, witness, size);
+        s_text(r, MHD_HTTP_OK, "ok\n");
+    } else if (err == AT_ERR_NOT_FOUND)
+        s_refuse(r, MHD_HTTP_NOT_FOUND, "no checkpoint of that tree size is stored\n", size, witness, err);
+    else if (err == AT_ERR_DENIED)
+        s_refuse(r, MHD_HTTP_FORBIDDEN, "forbidden: no allowlisted witness key has this name and key ID\n", size,
+                 witness, err);
+    else if (err == AT_ERR_SHAPE || err == AT_ERR_SIGNATURE)
+        s_refuse(r, MHD_HTTP_BAD_REQUEST, "bad request: not a cosignature of the checkpoint of that size\n", size,
+                 witness, err);
+    else
+        s_refuse(r, err == AT_ERR_IO ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_SERVICE_UNAVAILABLE,
+                 "cannot take it now\n", size, witness, err);
+}
+
 /* ---------------------------------------------------------------- routing */
 
 static void s_healthz(logserve_t *self, const s_tile_req_t *q, s_reply_t *r)
@@ -262,6 +396,8 @@ static s_kind s_route(logserve_t *self, const char *method, const char *url, s_r
                 s_in_snapshot(self, s_routes[i].fn, NULL, r);
             else
                 s_routes[i].fn(self, NULL, r);
+            if (s_routes[i].kind == S_K_CHECKPOINT)
+                s_attach(self, r);   /* outside the snapshot: file reads and signature checks */
             return s_routes[i].kind;
         }
     s_tile_req_t q;
@@ -300,22 +436,65 @@ static enum MHD_Result s_send(struct MHD_Connection *conn, s_reply_t *r)
     return rc;
 }
 
+/*  POST /cosignature: the body is gathered (bounded) over the calls, then
+ *  answered at the last one (no more upload data). */
+static enum MHD_Result s_on_post(logserve_t *self, struct MHD_Connection *conn, const char *upload,
+                                 size_t *upload_len, void **con_cls)
+{
+    s_post_t *p = *con_cls;
+    if (!p) {
+        *con_cls = at_calloc(1, sizeof *p);
+        return MHD_YES;
+    }
+    if (*upload_len) {
+        if (p->len + *upload_len > S_POST_MAX) {
+            p->over = true;
+        } else {
+            memcpy(p->buf + p->len, upload, *upload_len);
+            p->len += *upload_len;
+        }
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    s_reply_t r;
+    s_cosignature(self, p, &r);
+    free(p);
+    *con_cls = &s_answered;
+    s_count(self, S_K_COSIGNATURE, &r);
+    return s_send(conn, &r);
+}
+
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                     const char *version, const char *upload, size_t *upload_len, void **con_cls)
 {
     (void) version;
-    (void) upload;
-    static int answered;   /* *con_cls once the answer is queued: later calls (a request body) only consume */
     logserve_t *self = cls;
-    if (*con_cls == &answered || *upload_len) {
+    if (*con_cls == &s_answered) {
         *upload_len = 0;   /* a request body is ignored: the answer is queued at the first call */
         return MHD_YES;
     }
-    *con_cls = &answered;
+    if (self->cosigs && strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strcmp(url, "/cosignature") == 0)
+        return s_on_post(self, conn, upload, upload_len, con_cls);
+    if (*upload_len) {
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    *con_cls = &s_answered;
     s_reply_t r;
     s_kind kind = s_route(self, method, url, &r);
     s_count(self, kind, &r);
     return s_send(conn, &r);
+}
+
+/*  A request's end, answered or not: frees a POST body gathered. */
+static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void) cls;
+    (void) conn;
+    (void) toe;
+    if (*con_cls && *con_cls != &s_answered)
+        free(*con_cls);
+    *con_cls = NULL;
 }
 
 /*  libmicrohttpd's own complaints (a malformed request, a connection it
@@ -366,6 +545,7 @@ static at_err s_start_http(logserve_t *self)
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     self->daemon = MHD_start_daemon(flags, 0, NULL, NULL, s_on_request, self,
                                     MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+                                    MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
                                     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned) self->o.threads,
                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned) self->o.connections,
@@ -408,6 +588,25 @@ static at_err s_start_metrics(logserve_t *self)
     return metrics_serve(self->metrics, self->o.metrics, "LSV-METRICS");
 }
 
+/*  The witness allowlist and the cosignature store, when asked for. */
+static at_err s_start_cosigs(logserve_t *self)
+{
+    bool keys = self->o.witness_keys && *self->o.witness_keys, store = self->o.cosignatures && *self->o.cosignatures;
+    if (!keys && !store)
+        return AT_OK;
+    if (!keys || !store) {
+        at_log_error("LSV-START", "--witness-keys DIR and --cosignatures DIR go together (the allowlist of "
+                     "witness keys, where their cosignatures are kept)");
+        return AT_ERR_CONFIG;
+    }
+    at_err err;
+    self->cosigs = cosigstore_new(self->o.witness_keys, self->o.cosignatures, &err);
+    if (self->cosigs)
+        at_log_info("LSV-WITNESS", "%zu witness key(s) from %s; cosignatures kept in %s: POST /cosignature",
+                    cosigstore_witnesses(self->cosigs), self->o.witness_keys, self->o.cosignatures);
+    return err;
+}
+
 logserve_t *logserve_new(const logserve_opts_t *opts, at_err *err)
 {
     assert(opts->threads >= 1 && opts->connections >= 1);
@@ -422,7 +621,8 @@ logserve_t *logserve_new(const logserve_opts_t *opts, at_err *err)
     if (stat(path, &st) != 0) {
         at_log_error("LSV-START", "no log at %s (%s): pass the sink's --log-dir", opts->dir, strerror(errno));
         *err = AT_ERR_NOT_FOUND;
-    } else if ((self->db = logdb_open(opts->dir, true, 0, err)) != NULL && (*err = s_start_metrics(self)) == AT_OK) {
+    } else if ((self->db = logdb_open(opts->dir, true, 0, err)) != NULL && (*err = s_start_metrics(self)) == AT_OK
+               && (*err = s_start_cosigs(self)) == AT_OK) {
         *err = s_start_http(self);
     }
     if (*err) {
@@ -439,6 +639,7 @@ void logserve_destroy(logserve_t **self_p)
     logserve_t *self = *self_p;
     if (self->daemon)
         MHD_stop_daemon(self->daemon);   /* joins the threads: no request runs after this */
+    cosigstore_destroy(&self->cosigs);
     metrics_destroy(&self->metrics);
     logdb_destroy(&self->db);
     pthread_mutex_destroy(&self->lock);
@@ -463,6 +664,11 @@ static const cfg_def_t s_defs[] = {
     CFG_INT_AT(O_, partial_max_age_s, "partial-max-age-s", "10", 0, 86400,
                "Cache-Control max-age of partial tiles and bundles (full ones: a year, immutable)"),
     CFG_STR_AT(O_, metrics, "metrics", "", "serve Prometheus /metrics on HOST:PORT (empty: off)"),
+    CFG_STR_AT(O_, witness_keys, "witness-keys", "",
+               "directory of witness verifier keys (attest keygen --witness: NAME.pub) whose cosignatures are "
+               "taken (POST /cosignature) and served on /checkpoint (empty: none)"),
+    CFG_STR_AT(O_, cosignatures, "cosignatures", "",
+               "directory where accepted cosignatures are kept (with --witness-keys)"),
     CFG_STR_NAMED("log-level", "info", "debug, info, warn or error"),
 };
 #undef O_
@@ -496,6 +702,8 @@ int logserve_main(int argc, char **argv)
         .prog = "attest log serve",
         .summary = "attest log serve: serves the log's checkpoint, Merkle tree tiles and entry\n"
                    "bundles over HTTP (the C2SP tlog-tiles API), read-only, until Ctrl-C.\n\n"
+                   "With --witness-keys DIR --cosignatures DIR it also takes witness cosignatures\n"
+                   "(POST /cosignature, from `attest witness`) and appends them to /checkpoint.\n\n"
                    "Usage: attest log serve [--log-dir DIR] [--listen HOST:PORT] [options]",
         .defs = s_defs,
         .ndefs = sizeof s_defs / sizeof s_defs[0],

@@ -7,6 +7,12 @@
  *                                     big-endian uint16 length, then its
  *                                     stored value bytes (the leaf)
  *    GET /healthz                     200 "ok"
+ *    POST /cosignature                with witness keys (protocol.md 14.8): a
+ *                                     witness's cosignature, "<size>\n<line>\n";
+ *                                     200, 400, 403 (not allowlisted), 404
+ *
+ *  With witness keys, /checkpoint carries the stored cosignatures of its
+ *  size after the log's signature line (cosigstore.h).
  *
  *  Nothing beyond the newest checkpoint's tree size is ever served, so
  *  every byte a client gets is covered by a signed checkpoint. Full tiles
@@ -40,6 +46,8 @@ typedef struct {
     int64_t timeout_s;            /* an idle connection is closed after this */
     int64_t partial_max_age_s;    /* Cache-Control max-age of partial tiles and bundles */
     const char *metrics;          /* "" : none; else Prometheus /metrics on this address; borrowed */
+    const char *witness_keys;     /* "" or NULL: no witnesses; else the allowlist directory (cosigstore.h) */
+    const char *cosignatures;     /* with witness_keys: where accepted cosignatures are kept; borrowed */
 } logserve_opts_t;
 
 typedef struct logserve_t logserve_t;

@@ -405,6 +405,40 @@ static at_err s_refresh(receipt_fetcher_t *self)
     return AT_OK;
 }
 
+at_err receipt_refresh(receipt_fetcher_t *self)
+{
+    return s_refresh(self);
+}
+
+at_err receipt_fetcher_hold(receipt_fetcher_t *self, const char *note, size_t len)
+{
+    size_t body_len;
+    checkpoint_t cp;
+    if (self->have)
+        return AT_ERR_PROTOCOL;
+    if (len >= S_NOTE_MAX)
+        return AT_ERR_SHAPE;
+    at_err err = note_open(&self->key, note, len, &body_len);
+    if (err)
+        return err == AT_ERR_SHAPE ? AT_ERR_SHAPE : AT_ERR_SIGNATURE;
+    if (checkpoint_parse(&cp, note, body_len) != AT_OK)
+        return AT_ERR_SHAPE;
+    self->cp = cp;
+    memcpy(self->note, note, len);
+    self->note_len = len;
+    self->have = true;
+    return AT_OK;
+}
+
+const char *receipt_checkpoint(const receipt_fetcher_t *self, checkpoint_t *cp, size_t *len)
+{
+    if (!self->have)
+        return NULL;
+    *cp = self->cp;
+    *len = self->note_len;
+    return self->note;
+}
+
 at_err receipt_need(receipt_fetcher_t *self, uint64_t index, int timeout_ms, int poll_ms)
 {
     uint64_t end = at_clock_mono_us() + (uint64_t) timeout_ms * 1000;

@@ -26,6 +26,7 @@
 #ifndef AT_RECEIPT_H
 #define AT_RECEIPT_H
 #include "at_err.h"
+#include "checkpoint.h"
 #include "merkle.h"
 #include "note.h"
 #include <stdbool.h>
@@ -56,6 +57,23 @@ at_err receipt_build(receipt_fetcher_t *self, uint64_t index, const uint8_t *id,
     __attribute__((warn_unused_result));
 /*  The size of the checkpoint held (0: none yet). */
 uint64_t receipt_tree_size(const receipt_fetcher_t *self);
+
+/*  For a witness (cmd_witness.c). receipt_fetcher_hold: before the first
+ *  fetch, holds note (a checkpoint signed by the log key, e.g. the last one
+ *  the witness cosigned) as if fetched, so that every checkpoint fetched
+ *  later must be consistent with it; note is copied. AT_ERR_SIGNATURE (not
+ *  signed by the log key), AT_ERR_SHAPE (not a checkpoint note, or too
+ *  long), AT_ERR_PROTOCOL (a checkpoint is held already).
+ *  receipt_refresh: fetches /checkpoint once, verifies it and checks it
+ *  against the one held (errors as receipt_need; AT_ERR_NOT_FOUND: the
+ *  server has none yet); the held one is replaced only on AT_OK.
+ *  receipt_checkpoint: the held checkpoint's note (borrowed until the next
+ *  call on self; its length in *len) and its parsed body in *cp; NULL when
+ *  none is held. */
+at_err receipt_fetcher_hold(receipt_fetcher_t *self, const char *note, size_t len)
+    __attribute__((warn_unused_result));
+at_err receipt_refresh(receipt_fetcher_t *self) __attribute__((warn_unused_result));
+const char *receipt_checkpoint(const receipt_fetcher_t *self, checkpoint_t *cp, size_t *len);
 
 /*  What a verified receipt says. The strings borrow nothing. */
 typedef struct {

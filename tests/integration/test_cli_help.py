@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
 
-SUBCOMMANDS = ["up", "demo", "keygen", "submit", "log", "bench", "status", "top", "revoke", "verify-receipt", "note", "trace"]
+SUBCOMMANDS = ["up", "demo", "keygen", "submit", "log", "bench", "status", "top", "revoke", "verify-receipt", "note", "trace", "witness"]
 DAEMONS = ["attest-broker", "attest-sink", "attest-worker"]
 
 
