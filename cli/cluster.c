@@ -95,6 +95,37 @@ static int s_add_args(s_proc_t *p, int argc, const char *extra)
     return argc;
 }
 
+/*  A worker's metrics address from --worker-args: HOST:PORT (or :PORT)
+ *  with the port moved up by the worker's number, so that each worker of
+ *  `--worker-args "--metrics :9200"` gets its own (9200, 9201, ...). */
+static char *s_worker_metrics(const char *value, int i)
+{
+    const char *colon = strrchr(value, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || !end || *end || port <= 0 || port + i > 65535)
+        return at_strdup(value);   /* not HOST:PORT (or off): as given, the worker says what is wrong */
+    char *out = NULL;
+    if (asprintf(&out, "%.*s:%ld", (int) (colon - value), value, port + i) < 0)
+        abort();
+    return out;
+}
+
+/*  --worker-args for worker i: as s_add_args, with --metrics moved per worker. */
+static int s_add_worker_args(s_proc_t *p, int argc, const char *extra, int i)
+{
+    int first = argc;
+    argc = s_add_args(p, argc, extra);
+    for (int k = first; k + 1 < argc; k++) {
+        if (strcmp(p->argv[k], "--metrics") != 0)
+            continue;
+        char *moved = s_worker_metrics(p->argv[k + 1], i);
+        free(p->argv[k + 1]);
+        p->argv[k + 1] = moved;
+    }
+    return argc;
+}
+
 static int s_arg(s_proc_t *p, int argc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int s_arg(s_proc_t *p, int argc, const char *fmt, ...)
 {
@@ -212,7 +243,7 @@ int cluster_add_worker(cluster_t *self, const char *extra_args)
                                          "--sink-key", "sink" };
     argc = s_key_args(self, p, argc, keys, 6);
     argc = s_metrics_arg(self, p, argc, 2 + i);
-    argc = s_add_args(p, argc, self->o.worker_args);
+    argc = s_add_worker_args(p, argc, self->o.worker_args, i);
     argc = s_add_args(p, argc, extra_args);
     p->argv[argc] = NULL;
     s_spawn(self, p);

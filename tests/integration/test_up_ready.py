@@ -113,9 +113,30 @@ def not_ready(args, T, tmp, name, extra, want):
     T.check("%s: Ctrl-C stops it, exit 0" % name, rc == 0, rc)
 
 
+def worker_metrics(args, T, tmp):
+    """--worker-args "--metrics 127.0.0.1:P": worker i serves on P + i."""
+    base = free_run(WORKERS)
+    u = Up(args, ["--worker-args", "--metrics 127.0.0.1:%d" % base], tmp, "worker-metrics")
+    try:
+        ok = u.wait_for("attest up: ready", 60)
+        got = []
+        for i in range(WORKERS):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % (base + i), timeout=5) as r:
+                    text = r.read().decode()
+                got.append("attest_worker_" in text)
+            except OSError:
+                got.append(False)
+        T.check("--worker-args --metrics: worker i on port %d + i" % base, ok and all(got), (got, u.p.stderr_text()[-500:]))
+    finally:
+        rc = u.stop()
+    T.check("worker-metrics: Ctrl-C stops it, exit 0", rc == 0, rc)
+
+
 def body(args, T):
     tmp = tempfile.mkdtemp(prefix="attest-ready-")
     healthy(args, T, tmp)
+    worker_metrics(args, T, tmp)
     nowhere = "tcp://127.0.0.1:%d" % C.free_port()
     not_ready(args, T, tmp, "workers-elsewhere", ["--worker-args", "--broker " + nowhere],
               "0 of %d workers connected to the broker (missing: w0, w1)" % WORKERS)
