@@ -34,6 +34,7 @@ static const char *s_names[AT_ERR_COUNT_] = {
     [AT_ERR_REVOKE_KEY] = "revoke_key",
     [AT_ERR_REVOKE_TWICE] = "revoke_twice",
     [AT_ERR_REVOKE_SUBJECT] = "revoke_subject",
+    [AT_ERR_POISON] = "poison",
 };
 
 const char *at_strerror(int err)

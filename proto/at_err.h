@@ -40,6 +40,7 @@ typedef enum {
     AT_ERR_REVOKE_KEY = 28,      /* signed by another key than the target's attester */
     AT_ERR_REVOKE_TWICE = 29,    /* its target is revoked already */
     AT_ERR_REVOKE_SUBJECT = 30,  /* the subject is not 64 lowercase hex digits, or names a revocation */
+    AT_ERR_POISON = 31,        /* logged invalid by the broker: every worker holding it died (poison-deliveries) */
     AT_ERR_COUNT_
 } at_err;
 

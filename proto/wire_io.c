@@ -326,6 +326,15 @@ int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len)
     return s_send(o, NULL, &s, NULL);
 }
 
+int wire_send_poison(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks)
+{
+    s_msg_t s;
+    s_begin(&s, WIRE_POISON, 2);
+    msgpack_pack_uint64(&s.pk, epoch);
+    s_items(&s, tasks, WIRE_POISON);
+    return s_send(o, to, &s, tasks);
+}
+
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts)
 {
     s_msg_t s;

@@ -105,6 +105,7 @@ typedef struct {
     uint64_t quarantined_dropped;  /* verdict items of quarantined workers: dropped */
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
     uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
+    uint64_t poison;          /* POISON items taken from the broker (logged invalid, poison) */
 } s_counters_t;
 
 struct sink_t {
@@ -140,6 +141,8 @@ struct sink_t {
     note_signer_t *signer;           /* the log key: signs a checkpoint per commit (NULL: none) */
     char origin[CHECKPOINT_ORIGIN_MAX + 1];
     zap_t *zap;                      /* the workers' allowlist; NULL: plaintext (--insecure) */
+    uint8_t broker_key[WIRE_KEY_BYTES];   /* with CURVE: the broker's key, the "worker" key of poison entries */
+    bool has_broker_key;
     uint64_t window;                 /* pipeline-window, sent in SINK_HELLO */
     int exit_code;                   /* non-zero: stop sink_run with it (2: the broker refused our config) */
 };
@@ -430,6 +433,8 @@ static void s_audit_offer(sink_t *self, size_t n)
         reorder_item_t it;
         if (self->batch[i].duplicate || !audit_pick(self->audit) || reorder_peek(self->rb, i, &it) != 0)
             continue;
+        if (it.reason == AT_ERR_POISON)   /* the broker's verdict: no worker judged it */
+            continue;
         char ident[WIRE_NAME_MAX + 1];
         s_identity(it.worker, it.worker_len, it.worker_key, it.worker_key_len, ident);
         audit_item_t a = { self->batch[i].index, it.t_verified, it.verdict, it.reason, it.id, ident,
@@ -577,6 +582,23 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
     }
 }
 
+/*  Decodes every item into self->scratch; false (counted, logged) when one
+ *  is malformed or claims reason poison, the broker's verdict alone (7.6;
+ *  the audit never samples it). */
+static bool s_decode_verdicts(sink_t *self, const wire_list_t *items)
+{
+    for (size_t i = 0; i < items->n; i++) {
+        at_err rc = wire_verdict_at(items, i, &self->scratch[i]);
+        if (rc == AT_OK && self->scratch[i].reason == AT_ERR_POISON)
+            rc = AT_ERR_RANGE;
+        if (rc != AT_OK) {
+            s_malformed(self, "worker", "VERDICTS item", rc);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*  VERDICTS [epoch, worker_id, items] (the message checked by wire_recv):
  *  all or nothing on malformed items. */
 static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
@@ -585,7 +607,6 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
     uint64_t epoch = vs->epoch;
     const char *worker = vs->worker;
     size_t wlen = vs->worker_len, n = vs->items.n;
-    at_err rc;
     uint8_t key[WIRE_KEY_BYTES];
     bool has_key = false;
     if (self->zap) {   /* the worker's identity is its authenticated key, never a name it sends */
@@ -611,17 +632,63 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
                        worker, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = wire_verdict_at(&vs->items, i, &self->scratch[i])) != AT_OK) {
-            s_malformed(self, "worker", "VERDICTS item", rc);
-            return;
-        }
-    }
+    if (!s_decode_verdicts(self, &vs->items))
+        return;
     self->c.received += n;
     s_note_queue_wait(self, self->scratch, n);
     bool reading = false;
     for (size_t i = 0; i < n; i++)
         s_take(self, &self->scratch[i], worker, wlen, has_key ? key : NULL, &reading);
+    if (reading)
+        logdb_read_end(self->log);
+}
+
+/*  One POISON item as the verdict the broker gives it: invalid, reason
+ *  poison, judged by "broker" now. The id is computed here (the broker
+ *  admitted only attestations that decode). */
+static at_err s_poison_verdict(const wire_list_t *items, size_t i, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
+{
+    at_err rc = wire_task_at(items, i, &v->task);
+    attestation_t a;
+    if (rc == AT_OK)
+        rc = attestation_decode(&a, v->task.att, v->task.att_len);
+    if (rc != AT_OK)
+        return rc;
+    attestation_id(&a, id);
+    v->id = id;
+    v->t_verified = at_clock_wall_us();
+    v->verdict = WIRE_INVALID;
+    v->reason = AT_ERR_POISON;
+    return AT_OK;
+}
+
+/*  POISON [epoch, items], from the broker (the DEALER's only peer): tasks
+ *  whose workers kept dying while holding them. Each is taken as a verdict
+ *  of worker "broker" (with CURVE the broker's key is the entry's worker
+ *  key), invalid with reason poison, and committed in seq order like any
+ *  other (protocol.md 7.6). */
+static void s_on_poison(sink_t *self, const wire_msg_t *m)
+{
+    const wire_tasks_t *p = &m->u.poison;
+    if (!self->has_epoch || p->epoch != self->epoch) {
+        self->c.stale += p->items.n;
+        at_log_limited(AT_LOG_WARN, "SNK-STALE", "POISON of epoch %" PRIu64 ": %zu dropped", p->epoch, p->items.n);
+        return;
+    }
+    uint8_t ids[WIRE_BATCH_MAX][AT_ID_BYTES];
+    for (size_t i = 0; i < p->items.n; i++) {
+        at_err rc = s_poison_verdict(&p->items, i, &self->scratch[i], ids[i]);
+        if (rc != AT_OK) {
+            s_malformed(self, "broker", "POISON item", rc);
+            return;
+        }
+    }
+    bool reading = false;
+    self->c.received += p->items.n;
+    self->c.poison += p->items.n;
+    for (size_t i = 0; i < p->items.n; i++)
+        s_take(self, &self->scratch[i], "broker", strlen("broker"), self->has_broker_key ? self->broker_key : NULL,
+               &reading);
     if (reading)
         logdb_read_end(self->log);
 }
@@ -669,7 +736,8 @@ static void s_on_error(sink_t *self, const wire_msg_t *m)
 }
 
 static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome,
-                                                                 [WIRE_ERROR] = s_on_error };
+                                                                 [WIRE_ERROR] = s_on_error,
+                                                                 [WIRE_POISON] = s_on_poison };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
@@ -700,10 +768,10 @@ static void s_log_stats(sink_t *self, const char *event)
     at_log_info(event, "received=%" PRIu64 " committed=%" PRIu64 " duplicates=%" PRIu64 " stale=%" PRIu64
                 " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
                 " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
-                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " buffered=%zu next_seq=%" PRIu64
-                " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
+                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " buffered=%zu next_seq=%"
+                PRIu64 " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
                 c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
-                c->commits, avg, c->commit_failures, c->send_failures, reorder_filled(self->rb),
+                c->commits, avg, c->commit_failures, c->send_failures, c->poison, reorder_filled(self->rb),
                 self->next_seq, self->next_index);
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -984,6 +1052,7 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
     self->window = (uint64_t) s->pipeline_window;
+    self->has_broker_key = keys && broker_key && zmq_z85_decode(self->broker_key, broker_key) != NULL;
     wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);

@@ -370,6 +370,24 @@ static void test_rt_sink(wire_out_t *o)
         wire_msg_done(&m);
     }
     wire_items_destroy(&vs);
+    /* POISON: TASKS' items, broker to sink (protocol.md 7.6). */
+    wire_items_t ps;
+    wire_items_init(&ps, WIRE_POISON);
+    for (uint64_t i = 0; i < 2; i++) {
+        wire_task_t t = s_task(i);
+        wire_items_task(&ps, &t);
+    }
+    CHECK(wire_send_poison(o, NULL, 5, &ps) == 0);
+    if (s_recv(s_b, false, &m, WIRE_POISON)) {
+        CHECK(m.u.poison.epoch == 5 && m.u.poison.items.n == 2);
+        for (size_t i = 0; i < m.u.poison.items.n; i++) {
+            wire_task_t t;
+            CHECK_ERR(wire_task_at(&m.u.poison.items, i, &t), AT_OK);
+            CHECK(s_task_is(&t, i));
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&ps);
 }
 
 /*  DEALER -> ROUTER and back: the routing id, replies to a peer, frames. */
@@ -437,6 +455,7 @@ static void test_type_names(void)
 {
     CHECK(strcmp(wire_type_name(WIRE_HELLO), "HELLO") == 0);
     CHECK(strcmp(wire_type_name(WIRE_VERDICTS), "VERDICTS") == 0);
+    CHECK(strcmp(wire_type_name(WIRE_POISON), "POISON") == 0);
     CHECK(strcmp(wire_type_name(0), "unknown") == 0);
     CHECK(strcmp(wire_type_name(WIRE_REVOKE), "REVOKE") == 0);
     CHECK(strcmp(wire_type_name(WIRE_RELEASE), "RELEASE") == 0);
@@ -564,6 +583,9 @@ static const raw_case_t s_field_cases[] = {
     C("TASKS str epoch", "\x94\x01\x15\xa1""e\x91\x05", AT_ERR_TYPE),
     C("TASKS empty", "\x94\x01\x15\x01\x90", AT_ERR_SHAPE),
     C("TASKS not an array", "\x94\x01\x15\x01\x05", AT_ERR_TYPE),
+    C("POISON str epoch", "\x94\x01\x22\xa1""e\x91\x05", AT_ERR_TYPE),
+    C("POISON empty", "\x94\x01\x22\x01\x90", AT_ERR_SHAPE),
+    C("POISON wrong field count", "\x93\x01\x22\x01", AT_ERR_SHAPE),
     C("DONE ok", "\x94\x01\x16\x90\x00", AT_OK),
     C("DONE a bad seq is not a message error", "\x94\x01\x16\x91\xa1x\x00", AT_OK),
     C("DONE credit 1024", "\x94\x01\x16\x90\xcd\x04\x00", AT_OK),
@@ -1082,6 +1104,7 @@ static const wire_list_t *s_list_of(const wire_msg_t *m)
     case WIRE_ACK: return &m->u.ack;
     case WIRE_REFUSE: return &m->u.refuse;
     case WIRE_TASKS: return &m->u.tasks.items;
+    case WIRE_POISON: return &m->u.poison.items;
     case WIRE_DONE: return &m->u.done.seqs;
     case WIRE_COMMITTED: return &m->u.committed.results;
     case WIRE_VERDICTS: return &m->u.verdicts.items;
