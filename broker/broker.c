@@ -606,11 +606,13 @@ static void s_expire(broker_t *self, uint64_t now)
  *  message lost, a worker that dropped it) would hold the sink's watermark
  *  forever: after redeliver-ms it is dispatched again. The sink ignores a
  *  second verdict for a sequence number it holds, and answers one it has
- *  committed from the log. */
+ *  committed from the log. Not the seqs the live sink says it holds (its
+ *  disk full, say): sending them again would only burn the workers' CPU. */
 static void s_redeliver(broker_t *self, uint64_t now)
 {
-    uint64_t limit = (uint64_t) self->set->redeliver_ms * 1000;
-    size_t n = tasks_requeue_older(self->tasks, now, limit);
+    uint64_t limit = (uint64_t) self->set->redeliver_ms * 1000, from, to;
+    (void) sinklink_held(self->sink, &from, &to);
+    size_t n = tasks_requeue_older(self->tasks, now, limit, from, to);
     self->st.redispatched += n;
     if (n)
         at_log_limited(AT_LOG_WARN, "BRK-REDELIVER", "%zu tasks not committed after %" PRIu64 " ms: dispatched again",

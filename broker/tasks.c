@@ -255,9 +255,14 @@ static bool s_held_by(const task_t *t, const void *worker, uint64_t now)
     return t->state == TASK_DISPATCHED && t->worker == worker;
 }
 
-static bool s_older(const task_t *t, const void *limit, uint64_t now)
+typedef struct {
+    uint64_t limit, held_from, held_to;
+} s_older_t;
+
+static bool s_older(const task_t *t, const void *arg, uint64_t now)
 {
-    return now - t->t_state > *(const uint64_t *) limit;
+    const s_older_t *o = arg;
+    return now - t->t_state > o->limit && (t->seq < o->held_from || t->seq >= o->held_to);
 }
 
 static bool s_any(const task_t *t, const void *arg, uint64_t now)
@@ -271,9 +276,11 @@ size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool c
     return s_requeue_if(self, s_held_by, worker, 0, charge);
 }
 
-size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us)
+size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
+                           uint64_t held_to)
 {
-    return s_requeue_if(self, s_older, &older_than_us, now_mono, false);
+    s_older_t o = { older_than_us, held_from, held_to };
+    return s_requeue_if(self, s_older, &o, now_mono, false);
 }
 
 size_t tasks_requeue_all(tasks_t *self) { return s_requeue_if(self, s_any, NULL, 0, false); }

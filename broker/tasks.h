@@ -121,13 +121,16 @@ uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx);
 
 /*  Requeues (at the front, in seq order) every DISPATCHED or VERIFIED task
  *  that matches: held by `worker` (DISPATCHED only), or in its state for
- *  longer than older_than_us at now_mono, or every one. Returns how many
+ *  longer than older_than_us at now_mono and outside [held_from, held_to)
+ *  (the seqs the sink says it holds: not redelivered), or every one.
+ *  Returns how many
  *  (poison tasks included: those become TASK_POISON, not QUEUED).
  *  tasks_requeue_worker with `charge` counts the delivery against each task
  *  (the worker died, disconnected or was dropped while holding it); a task
  *  that reaches the poison count becomes TASK_POISON. */
 size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool charge);
-size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us);
+size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
+                           uint64_t held_to);
 size_t tasks_requeue_all(tasks_t *self);
 
 /*  Tasks in the ring whose count is above 0 and that are not poison (cheap). */

@@ -127,8 +127,9 @@ static at_err s_dec_sink_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_sink_hello_t *h = &m->u.sink_hello;
     if (mpfield_str(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || mpfield_u64(&f[1], &h->next_seq)
-        || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window))
-        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window]");
+        || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window)
+        || mpfield_u64(&f[5], &h->held))
+        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window, held]");
     return AT_OK;
 }
 
@@ -180,7 +181,7 @@ static const struct {
     [WIRE_BYE] = T(0, s_dec_none), [WIRE_REVOKE] = T(1, s_dec_amount), [WIRE_RELEASE] = T(1, s_dec_amount),
     [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(2, s_dec_done),
     [WIRE_HEARTBEAT] = T(0, s_dec_none), [WIRE_LEAVE] = T(0, s_dec_none), [WIRE_LEAVE_OK] = T(0, s_dec_none),
-    [WIRE_SINK_HELLO] = T(5, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
+    [WIRE_SINK_HELLO] = T(6, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
     [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),
     [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
 };

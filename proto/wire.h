@@ -26,7 +26,8 @@
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
  *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint,
  *                          epoch uint (the broker epoch the sink has adopted; 0: none),
- *                          window uint (the sink's pipeline-window; must equal the broker's)]
+ *                          window uint (the sink's pipeline-window; must equal the broker's),
+ *                          held uint (verdicts it holds in order from next_seq, not yet committed)]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
  *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
@@ -175,6 +176,7 @@ typedef struct {
     size_t instance_len;
     uint64_t next_seq, next_index, epoch;
     uint64_t window;   /* the sink's pipeline-window */
+    uint64_t held;     /* verdicts held for seqs next_seq .. next_seq + held - 1, not yet committed */
 } wire_sink_hello_t;
 typedef struct { uint64_t epoch, first_seq; } wire_sink_welcome_t;
 typedef struct { const char *worker; size_t worker_len; } wire_quarantine_t;              /* worker 1..64 */

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #define S_RETRY_US 100000u           /* wait after a failed commit */
+#define S_DISKFULL_REPEAT_US 10000000u   /* a "still full" line at most this often */
 #define S_STATS_US 10000000u         /* periodic statistics line */
 #define S_DRAIN_MAX 256              /* messages per socket per loop turn */
 #define S_PULL_HWM 64                /* VERDICTS messages queued per worker */
@@ -129,6 +130,8 @@ struct sink_t {
     uint64_t ready_since;            /* mono us the ready prefix became non-empty; 0 = empty */
     uint64_t paused_at;              /* mono us a batch pause began, until the drain after it; 0 = none */
     uint64_t retry_at;               /* mono us before which no commit is tried */
+    int disk_full;                   /* 0, or the cause while commits fail for lack of space (NO_SPACE, QUOTA) */
+    uint64_t disk_full_since, disk_full_logged, disk_full_failures;   /* mono us, mono us, failed commits */
     uint64_t next_hello, next_stats;
     s_counters_t c, c_logged;
     sink_metrics_t *metrics;         /* NULL: metrics off */
@@ -200,7 +203,8 @@ static void s_send_hello(sink_t *self)
 {
     wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
                             .next_seq = self->next_seq, .next_index = self->next_index,
-                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window };
+                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window,
+                            .held = reorder_ready(self->rb) };
     (void) wire_send_sink_hello(&self->out, &h);
     self->c.send_failures = self->out.failures;
 }
@@ -247,11 +251,55 @@ static bool s_grow_map(sink_t *self)
     return true;
 }
 
+static const char *s_space_cause(at_err rc)
+{
+    return rc == AT_ERR_QUOTA ? "EDQUOT: disk quota exceeded" : "ENOSPC: no space left on device";
+}
+
+/*  A commit failed for lack of space: an operational state, said once when
+ *  it begins (and every S_DISKFULL_REPEAT_US while it lasts), not at every
+ *  retry. The verdicts stay in the reorder buffer; SINK_HELLO tells the
+ *  broker it holds them, so it does not redeliver them. */
+static void s_disk_full(sink_t *self, at_err rc, uint64_t now)
+{
+    self->disk_full_failures++;
+    if (!self->disk_full) {
+        self->disk_full = rc;
+        self->disk_full_since = self->disk_full_logged = now;
+        at_log_error("SNK-DISKFULL", "the log's disk is full (%s) at index %" PRIu64 ", seq %" PRIu64 ": %zu verdicts"
+                     " held (the broker is told it need not redeliver them), commits retried every 100 ms; they"
+                     " resume by themselves when space is freed", s_space_cause(rc), self->next_index, self->next_seq,
+                     reorder_ready(self->rb));
+        return;
+    }
+    if (now - self->disk_full_logged < S_DISKFULL_REPEAT_US)
+        return;
+    self->disk_full_logged = now;
+    at_log_warn("SNK-DISKFULL", "the log's disk is still full (%s) after %" PRIu64 " s: %" PRIu64 " commits failed,"
+                " %zu verdicts held", s_space_cause(rc), (now - self->disk_full_since) / 1000000,
+                self->disk_full_failures, reorder_ready(self->rb));
+}
+
+/*  A commit succeeded: a disk-full state, if any, is over. */
+static void s_disk_ok(sink_t *self)
+{
+    if (!self->disk_full)
+        return;
+    at_log_info("SNK-DISKFULL", "space again: commits resumed after %" PRIu64 " ms of a full disk (%" PRIu64
+                " failed commits)", (at_clock_mono_us() - self->disk_full_since) / 1000, self->disk_full_failures);
+    self->disk_full = 0;
+    self->disk_full_failures = 0;
+}
+
 static at_err s_commit_failed(sink_t *self, at_err rc, size_t n)
 {
+    uint64_t now = at_clock_mono_us();
     self->c.commit_failures++;
-    self->retry_at = at_clock_mono_us() + S_RETRY_US;
-    if (rc == AT_ERR_MAP_FULL)
+    self->retry_at = now + S_RETRY_US;
+    sink_metrics_commit_failed(self->metrics, rc);
+    if (rc == AT_ERR_NO_SPACE || rc == AT_ERR_QUOTA)
+        s_disk_full(self, rc, now);
+    else if (rc == AT_ERR_MAP_FULL)
         at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "the log is full: its map is at the maximum map-size-mb %d at"
                        " index %" PRIu64 "; raise map-size-mb and restart the sink; %zu verdicts held, retrying",
                        self->map_size_mb, self->next_index, n);
@@ -497,6 +545,8 @@ static at_err s_commit_once(sink_t *self)
     at_err rc;
     while ((rc = s_commit_batch(self, n)) == AT_ERR_MAP_FULL && s_grow_map(self)) {
     }
+    if (rc == AT_OK)
+        s_disk_ok(self);
     return rc == AT_OK ? AT_OK : s_commit_failed(self, rc, n);
 }
 
@@ -836,6 +886,7 @@ static void s_metrics(sink_t *self)
     s.map_size = self->map.map_size;
     s.map_used = self->map.used;
     s.map_used_ppm = (uint64_t) ((double) self->map.used * 1e6 / (double) ((uint64_t) self->map_size_mb << 20));
+    s.disk_full = self->disk_full != 0;
     sink_metrics_publish(self->metrics, &s);
 }
 

@@ -6,7 +6,8 @@
  *  released callback; renumbering an empty ring; poison: a task whose
  *  worker dies holding it N times in a row becomes TASK_POISON (never
  *  queued again, redelivered as poison), a DONE resets the count, uncharged
- *  requeues do not count, suspects are found by worker.
+ *  requeues do not count, suspects are found by worker; redelivery skips
+ *  the seqs the sink holds.
  */
 #include "check.h"
 #include "tasks.h"
@@ -102,11 +103,32 @@ static void test_requeues(void)
     CHECK(s_released_w1 == 2 && s_released_w2 == 0);
     CHECK(tasks_pop(t)->seq == 0 && tasks_pop(t)->seq == 2 && tasks_pop(t) == NULL);
     /* 1, 3, 5 dispatched at 100, 4 verified at 200: older than 150 at 300 are 1, 3, 5. */
-    CHECK(tasks_requeue_older(t, 300, 150) == 3);
+    CHECK(tasks_requeue_older(t, 300, 150, 0, 0) == 3);
     CHECK(s_released_w2 == 3);
     CHECK(tasks_pop(t)->seq == 1 && tasks_pop(t)->seq == 3 && tasks_pop(t)->seq == 5);
     CHECK(tasks_requeue_all(t) == 1);               /* only 4 was still in flight */
     CHECK(tasks_pop(t)->seq == 4);
+    tasks_destroy(&t);
+}
+
+/*  Redelivery skips the seqs the sink says it holds (SINK_HELLO held). */
+static void test_requeue_held(void)
+{
+    tasks_t *t = tasks_new(16, NULL, NULL);
+    for (uint64_t i = 0; i < 6; i++)
+        tasks_admit(t, P, i, 0, s_att, sizeof s_att);
+    uint64_t w;
+    for (uint64_t i = 0; i < 6; i++) {
+        tasks_dispatched(t, tasks_pop(t), W1, 0, 100);
+        CHECK(tasks_verified(t, i, W1, 100, &w));
+    }
+    /* The sink holds 1..3 (a full disk): only 0, 4 and 5 are sent again. */
+    CHECK(tasks_requeue_older(t, 1000, 100, 1, 4) == 3);
+    CHECK(tasks_pop(t)->seq == 0 && tasks_pop(t)->seq == 4 && tasks_pop(t)->seq == 5 && tasks_pop(t) == NULL);
+    CHECK(tasks_get(t, 2)->state == TASK_VERIFIED);
+    /* Once the sink no longer vouches for them they go too. */
+    CHECK(tasks_requeue_older(t, 1000, 100, 0, 0) == 3);
+    CHECK(tasks_pop(t)->seq == 1);
     tasks_destroy(&t);
 }
 
@@ -163,7 +185,7 @@ static void test_poison(void)
     /* Uncharged requeues (the sink was lost, a redelivery, a new sink) do not count. */
     CHECK(tasks_requeue_worker(t, W2, false) == 1 && tasks_get(t, 0)->failures == 1);
     s_dispatch(t, 0, W2, 40);
-    CHECK(tasks_requeue_older(t, 100, 10) == 2 && tasks_get(t, 0)->failures == 1);   /* 0, and the verified 1 */
+    CHECK(tasks_requeue_older(t, 100, 10, 0, 0) == 2 && tasks_get(t, 0)->failures == 1);   /* 0, and the verified 1 */
     CHECK(tasks_pop(t)->seq == 0 && tasks_pop(t)->seq == 1);
     task_t *x = tasks_get(t, 0);
     tasks_dispatched(t, x, W2, 1000, 110);
@@ -181,7 +203,7 @@ static void test_poison(void)
     tasks_poison_sent(t, x, 140);
     CHECK(x->state == TASK_VERIFIED && tasks_poison_pending(t) == 0 && tasks_poisoned(t, out, 4) == 0);
     /* A POISON lost on the way: redelivery sends it to the sink again, never to a worker. */
-    CHECK(tasks_requeue_older(t, 300, 100) == 2);    /* 0 (sent at 140) and 1 (verified at 120) */
+    CHECK(tasks_requeue_older(t, 300, 100, 0, 0) == 2);    /* 0 (sent at 140) and 1 (verified at 120) */
     CHECK(x->state == TASK_POISON && tasks_poison_pending(t) == 1);
     CHECK(tasks_pop(t)->seq == 1 && tasks_pop(t) == NULL);
     CHECK(tasks_requeue_all(t) == 0);               /* nothing in flight: 0 waits for the sink, 1 for a worker */
@@ -221,6 +243,7 @@ int main(void)
     test_window_bound();
     test_dispatch_done_ack();
     test_requeues();
+    test_requeue_held();
     test_restart_and_compaction();
     test_poison();
     test_poison_first_death();
