@@ -1073,6 +1073,8 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind, con
 static at_err s_open_sockets(sink_t *self, const sink_settings_t *s, const curve_keys_t *keys,
                              const char *broker_key)
 {
+    /* the broker's key is the worker key of the entries it judges (POISON) */
+    self->has_broker_key = keys && broker_key && zmq_z85_decode(self->broker_key, broker_key) != NULL;
     if (keys) {   /* the ZAP handler before the listener */
         if (!(self->zap = zap_new()) || zap_allow(self->zap, "verdicts", "worker", s->allow_workers) != AT_OK)
             return AT_ERR_IO;
@@ -1103,7 +1105,6 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
     self->window = (uint64_t) s->pipeline_window;
-    self->has_broker_key = keys && broker_key && zmq_z85_decode(self->broker_key, broker_key) != NULL;
     wire_items_init(&self->results, WIRE_COMMITTED);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);

@@ -52,6 +52,18 @@ static metrics_series_t *s_verdict_series(sink_metrics_t *self, bool valid, int 
 static const uint64_t s_bounds[] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
                                      100000, 250000, 500000, 1000000, 2500000, 5000000 };
 
+/*  A full disk and failed commits. */
+static void s_define_space(sink_metrics_t *self)
+{
+    metrics_t *m = self->reg;
+    self->disk_full = metrics_gauge(m, "attest_sink_disk_full",
+                                    "1 while commits fail for lack of space on the log's disk (ENOSPC, EDQUOT).");
+    self->failures = metrics_family(m, "attest_sink_commit_failures_total", METRICS_COUNTER,
+                                    "Failed commits (retried every 100 ms), by cause.", "cause", 1);
+    for (size_t i = 0; i < sizeof s_fail_causes / sizeof s_fail_causes[0]; i++)
+        s_fail_series(self, s_fail_causes[i]);
+}
+
 static void s_define(sink_metrics_t *self)
 {
     metrics_t *m = self->reg;
@@ -106,12 +118,7 @@ static void s_define(sink_metrics_t *self)
     s_verdict_series(self, true, AT_OK);
     for (size_t i = 0; i < sizeof s_invalid_reasons / sizeof s_invalid_reasons[0]; i++)
         s_verdict_series(self, false, s_invalid_reasons[i]);
-    self->disk_full = metrics_gauge(m, "attest_sink_disk_full",
-                                    "1 while commits fail for lack of space on the log's disk (ENOSPC, EDQUOT).");
-    self->failures = metrics_family(m, "attest_sink_commit_failures_total", METRICS_COUNTER,
-                                    "Failed commits (retried every 100 ms), by cause.", "cause", 1);
-    for (size_t i = 0; i < sizeof s_fail_causes / sizeof s_fail_causes[0]; i++)
-        s_fail_series(self, s_fail_causes[i]);
+    s_define_space(self);
 }
 
 sink_metrics_t *sink_metrics_new(const char *address, at_err *rc)
