@@ -48,6 +48,7 @@ struct broker_t {
     workers_t *workers;
     sinklink_t *sink;
     wire_items_t batch;         /* the TASKS being built */
+    wire_items_t poison;        /* the POISON being built */
     wire_items_t refusals;      /* the REFUSE being built */
     stats_t st;
     uint64_t last_tick, last_stats;
@@ -93,25 +94,50 @@ static void s_released(void *ctx, struct worker_t *w)
     workers_released(w);
 }
 
-/*  Sends up to max queued tasks to w as one TASKS; returns how many. */
+/*  Adds task t to a TASKS or POISON being built, stamped t_dispatched. */
+static void s_item_task(wire_items_t *items, const task_t *t, uint64_t t_dispatched)
+{
+    const char *name = producer_name(t->producer);
+    const uint8_t *key = producer_key(t->producer);
+    wire_task_t wt = { t->seq, name, strlen(name), t->cseq, t->t_received, t_dispatched, t->att, t->att_len,
+                       key, key ? WIRE_KEY_BYTES : 0 };
+    wire_items_task(items, &wt);
+}
+
+/*  Pops up to max queued tasks for w into batch. A suspect (a task whose
+ *  last delivery ended with its worker's death, tasks.h) goes alone, to a
+ *  worker that holds nothing, so that a next death is charged to it only. */
+static size_t s_pop_for(broker_t *self, const worker_t *w, task_t **batch, size_t max)
+{
+    size_t n = 0;
+    task_t *t;
+    while (n < max && (t = tasks_pop(self->tasks)) != NULL) {
+        if (t->failures && (n || worker_inflight(w))) {
+            tasks_unpop(self->tasks, t);
+            break;
+        }
+        batch[n++] = t;
+        if (t->failures)
+            break;
+    }
+    return n;
+}
+
+/*  Sends up to max queued tasks to w as one TASKS; returns how many. A
+ *  worker holding a suspect gets nothing more until it reports it. */
 static size_t s_send_tasks(void *ctx, worker_t *w, size_t max)
 {
     broker_t *self = ctx;
     task_t *batch[WIRE_BATCH_MAX];
-    size_t n = 0;
     uint64_t now = at_clock_wall_us(), mono = at_clock_mono_us();
-    wire_items_clear(&self->batch);
-    task_t *t;
-    while (n < max && (t = tasks_pop(self->tasks)) != NULL) {
-        const char *name = producer_name(t->producer);
-        const uint8_t *key = producer_key(t->producer);
-        wire_task_t wt = { t->seq, name, strlen(name), t->cseq, t->t_received, now, t->att, t->att_len,
-                           key, key ? WIRE_KEY_BYTES : 0 };
-        wire_items_task(&self->batch, &wt);
-        batch[n++] = t;
-    }
+    if (tasks_holds_suspect(self->tasks, w))
+        return 0;
+    size_t n = s_pop_for(self, w, batch, max);
     if (!n)
         return 0;
+    wire_items_clear(&self->batch);
+    for (size_t i = 0; i < n; i++)
+        s_item_task(&self->batch, batch[i], now);
     if (wire_send_tasks(&self->bout, worker_peer(w), sinklink_epoch(self->sink), &self->batch) != 0) {
         for (size_t i = n; i-- > 0;)
             tasks_unpop(self->tasks, batch[i]);
@@ -313,9 +339,19 @@ static void s_on_frontend(broker_t *self, const wire_msg_t *m)
 
 /* ---------- backend: workers ---------- */
 
+/*  Whether a worker leaving now is charged with the tasks it held (poison,
+ *  tasks.h): only while the sink was heard lately. Workers blocked behind a
+ *  stalled sink stop heartbeating and die of the sink's fault, not of a
+ *  task's. */
+static bool s_charge_deaths(const broker_t *self)
+{
+    uint64_t bound = (uint64_t) self->set->sink_timeout_ms * 1000 / 2;
+    return sinklink_up(self->sink) && sinklink_silent_us(self->sink, at_clock_mono_us()) < bound;
+}
+
 static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
 {
-    size_t n = tasks_requeue_worker(self->tasks, w);
+    size_t n = tasks_requeue_worker(self->tasks, w, s_charge_deaths(self));
     self->st.redispatched += n;
     workers_remove(self->workers, w, why, n);
 }
@@ -354,8 +390,8 @@ static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
                       &restarted);
     workers_set_identity(w, ident);
-    if (restarted)   /* a worker restarting its session holds nothing */
-        self->st.redispatched += tasks_requeue_worker(self->tasks, w);
+    if (restarted)   /* a worker restarting its session holds nothing; its process lives on: not charged */
+        self->st.redispatched += tasks_requeue_worker(self->tasks, w, false);
 }
 
 static void s_on_done(broker_t *self, worker_t *w, const wire_msg_t *m)
@@ -594,11 +630,13 @@ static void s_expire(broker_t *self, uint64_t now)
  *  message lost, a worker that dropped it) would hold the sink's watermark
  *  forever: after redeliver-ms it is dispatched again. The sink ignores a
  *  second verdict for a sequence number it holds, and answers one it has
- *  committed from the log. */
+ *  committed from the log. Not the seqs the live sink says it holds (its
+ *  disk full, say): sending them again would only burn the workers' CPU. */
 static void s_redeliver(broker_t *self, uint64_t now)
 {
-    uint64_t limit = (uint64_t) self->set->redeliver_ms * 1000;
-    size_t n = tasks_requeue_older(self->tasks, now, limit);
+    uint64_t limit = (uint64_t) self->set->redeliver_ms * 1000, from, to;
+    (void) sinklink_held(self->sink, &from, &to);
+    size_t n = tasks_requeue_older(self->tasks, now, limit, from, to);
     self->st.redispatched += n;
     if (n)
         at_log_limited(AT_LOG_WARN, "BRK-REDELIVER", "%zu tasks not committed after %" PRIu64 " ms: dispatched again",
@@ -618,11 +656,12 @@ static void s_log_stats(broker_t *self)
                 "admitted=%" PRIu64 " refused=%" PRIu64 " dispatched=%" PRIu64 " redispatched=%" PRIu64
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
-                " producers=%zu workers=%zu quarantined=%zu send_failures=%" PRIu64,
+                " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
-                workers_quarantined_count(self->workers), self->fout.failures + self->bout.failures);
+                workers_quarantined_count(self->workers), tasks_poison_count(self->tasks),
+                self->fout.failures + self->bout.failures);
 }
 
 static void s_timers(broker_t *self)
@@ -677,6 +716,7 @@ static void s_metrics(broker_t *self)
         .insecure = self->zap == NULL, .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
         .unauthorised = self->st.unauthorised,
         .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
+        .poisoned = tasks_poison_count(self->tasks),
     };
     broker_metrics_publish(self->metrics, &s);
 }
@@ -719,12 +759,14 @@ broker_t *broker_new(const broker_settings_t *set, const curve_keys_t *keys)
     self->set = set;
     uint64_t window = (uint64_t) set->pipeline_window;
     self->tasks = tasks_new(window, s_released, self);
+    tasks_set_poison(self->tasks, (uint32_t) set->poison_deliveries);
     self->adm = admission_new(window, (uint64_t) set->producer_window, (uint64_t) set->credit_idle_ms * 1000,
                               (uint64_t) set->producer_timeout_ms * 1000);
     self->workers = workers_new((size_t) set->dispatch_chunk, (uint64_t) set->target_latency_ms * 1000,
                                 (uint64_t) set->worker_timeout_ms * 1000);
     self->sink = sinklink_new(sinklink_random_epoch(), (uint64_t) set->sink_timeout_ms * 1000);
     wire_items_init(&self->batch, WIRE_TASKS);
+    wire_items_init(&self->poison, WIRE_POISON);
     wire_items_init(&self->refusals, WIRE_REFUSE);
     if (keys && s_open_zap(self, set) != AT_OK) {
         broker_destroy(&self);
@@ -763,6 +805,7 @@ void broker_destroy(broker_t **self_p)
     sinklink_destroy(&self->sink);
     broker_metrics_destroy(&self->metrics);
     wire_items_destroy(&self->batch);
+    wire_items_destroy(&self->poison);
     wire_items_destroy(&self->refusals);
     if (self->front)
         wire_out_destroy(&self->fout);
@@ -789,6 +832,31 @@ static void s_batch_pause(const broker_t *self)
         usleep((useconds_t) us);
 }
 
+/*  Tasks judged poison go to the registered sink as POISON: it logs them
+ *  invalid (reason poison) in seq order, and its COMMITTED acknowledges
+ *  them like any verdict. A failed send is tried again at the next turn;
+ *  a POISON lost on the way is sent again after redeliver-ms. */
+static void s_send_poison(broker_t *self)
+{
+    if (!tasks_poison_pending(self->tasks) || !sinklink_registered(self->sink))
+        return;
+    task_t *batch[WIRE_BATCH_MAX];
+    size_t n = tasks_poisoned(self->tasks, batch, WIRE_BATCH_MAX);
+    wire_items_clear(&self->poison);
+    for (size_t i = 0; i < n; i++)
+        s_item_task(&self->poison, batch[i], batch[i]->t_dispatched);
+    if (wire_send_poison(&self->bout, sinklink_peer(self->sink), sinklink_epoch(self->sink), &self->poison) != 0)
+        return;
+    uint64_t mono = at_clock_mono_us();
+    for (size_t i = 0; i < n; i++) {
+        const task_t *t = batch[i];
+        at_log_limited(AT_LOG_WARN, "BRK-POISON", "seq %" PRIu64 " (producer %s, cseq %" PRIu64 "): %" PRIu16
+                       " deliveries in a row ended with the worker's death: sent to the sink to be logged invalid"
+                       " (poison)", t->seq, producer_name(t->producer), t->cseq, t->failures);
+        tasks_poison_sent(self->tasks, batch[i], mono);
+    }
+}
+
 /*  One busy stretch: drain both sockets, dispatch, until nothing comes. */
 static void s_turns(broker_t *self)
 {
@@ -804,6 +872,7 @@ static void s_turns(broker_t *self)
         for (int i = 0; i < S_TURN_MAX && s_recv_one(self, &self->fout, s_on_frontend, "frontend"); i++)
             busy = true;
         workers_dispatch(self->workers, (size_t) tasks_queued(self->tasks), s_send_tasks, self);
+        s_send_poison(self);
         s_metrics(self);
         notify_watchdog();   /* systemd WatchdogSec=: the loop still turns (every turn, busy or not) */
     }

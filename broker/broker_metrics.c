@@ -22,7 +22,7 @@ struct broker_metrics_t {
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
-    metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency;
+    metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency, *poisoned;
     metrics_family_t *refused, *inflight, *done, *window;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
@@ -45,6 +45,9 @@ static void s_define(broker_metrics_t *self)
     self->redispatched = metrics_counter(m, "attest_broker_redispatched_total",
                                          "Tasks queued again (worker gone or silent, redelivery, new sink).");
     self->acked = metrics_counter(m, "attest_broker_acked_total", "Acknowledgements sent to producers.");
+    self->poisoned = metrics_counter(m, "attest_broker_poison_total",
+                                     "Tasks logged invalid (poison): their workers died holding them poison-deliveries"
+                                     " times in a row.");
     self->duplicates = metrics_counter(m, "attest_broker_duplicates_total",
                                        "Committed results whose attestation id was already in the log.");
     self->malformed = metrics_counter(m, "attest_broker_malformed_total",
@@ -175,6 +178,7 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->dispatched, s->dispatched);
     metrics_set(self->redispatched, s->redispatched);
     metrics_set(self->acked, s->acked);
+    metrics_set(self->poisoned, s->poisoned);
     metrics_set(self->duplicates, s->duplicates);
     metrics_set(self->malformed, s->malformed);
     metrics_set(self->queue_depth, s->queue_depth);

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t unauthorised;          /* messages from a key not allowed in that role */
     uint64_t oldest_age_us;         /* now - t_received of the task at the ring's base (0: none held) */
     uint64_t epoch;                 /* this broker instance's epoch */
+    uint64_t poisoned;              /* tasks judged poison (poison-deliveries worker deaths in a row) */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -17,6 +17,7 @@ struct sinklink_t {
     uint64_t last_seen;
     uint64_t timeout_us;
     bool lost;
+    uint64_t held_from, held_to;   /* what the sink holds uncommitted (its latest SINK_HELLO of our epoch) */
 };
 
 uint64_t sinklink_random_epoch(void)
@@ -94,6 +95,11 @@ sinklink_plan_t sinklink_hello(sinklink_t *self, const uint8_t *rid, size_t rid_
     memcpy(self->rid, rid, self->peer.rid_len);
     if (!same)
         s_register(self, h, &plan);
+    self->held_from = self->held_to = 0;
+    if (h->epoch == self->epoch) {   /* else its buffer is of another numbering */
+        self->held_from = h->next_seq;
+        self->held_to = h->next_seq + (h->held < h->window ? h->held : h->window);
+    }
     plan.welcome.epoch = self->epoch;
     plan.welcome.first_seq = self->confirmed ? h->next_seq : plan.renumber ? plan.start : next_seq;
     return plan;
@@ -116,6 +122,14 @@ bool sinklink_check(sinklink_t *self, uint64_t now)
 }
 
 bool sinklink_up(const sinklink_t *self) { return self->have_sink && self->confirmed && !self->lost; }
+
+bool sinklink_held(const sinklink_t *self, uint64_t *from, uint64_t *to)
+{
+    bool up = sinklink_up(self);
+    *from = up ? self->held_from : 0;
+    *to = up ? self->held_to : 0;
+    return up && *to > *from;
+}
 uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now) { return now - self->last_seen; }
 
 bool sinklink_is_sink(const sinklink_t *self, const uint8_t *rid, size_t rid_len)

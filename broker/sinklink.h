@@ -25,6 +25,11 @@
  *  broker closes admission until the sink speaks again (the plan's
  *  `recovered`).
  *
+ *  What the sink holds: each SINK_HELLO of our epoch says how many verdicts
+ *  the sink holds in order from its watermark and has not committed yet
+ *  (`held`; a full disk makes it grow). While the sink is up, the broker
+ *  does not redeliver those seqs (sinklink_held): the sink has them.
+ *
  *  The module decides; the caller acts on the returned plan.
  */
 #ifndef AT_SINKLINK_H
@@ -69,6 +74,9 @@ void sinklink_seen(sinklink_t *self, uint64_t now);
 bool sinklink_check(sinklink_t *self, uint64_t now);
 /*  The sink is registered, confirmed and not lost: admission may be open. */
 bool sinklink_up(const sinklink_t *self);
+/*  The seqs [*from, *to) the sink said it holds in its latest SINK_HELLO of
+ *  our epoch; false (and an empty range) unless the sink is up. */
+bool sinklink_held(const sinklink_t *self, uint64_t *from, uint64_t *to);
 uint64_t sinklink_silent_us(const sinklink_t *self, uint64_t now);
 
 /*  True when rid is the registered sink's connection (for QUARANTINE). */

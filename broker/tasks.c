@@ -4,6 +4,10 @@
  *  stale when a queued task is acknowledged (a new sink answered it from
  *  its log) or requeued twice; tasks_pop skips them, and a full deque is
  *  rebuilt from the ring in seq order.
+ *
+ *  Two counters keep the poison bookkeeping off the hot path: suspects
+ *  (tasks whose count is above 0, not poison) and poison_pending (tasks in
+ *  TASK_POISON); the ring is scanned for either only while it is non-zero.
  */
 #include "tasks.h"
 #include "alloc.h"
@@ -19,6 +23,9 @@ struct tasks_t {
     uint64_t qcap, q_head, q_len;
     tasks_released_fn *released;
     void *ctx;
+    uint32_t poison_after;          /* 0: never */
+    uint64_t suspects, poison_pending;
+    uint64_t poisoned;              /* tasks judged poison, ever */
 };
 
 tasks_t *tasks_new(uint64_t window, tasks_released_fn *released, void *ctx)
@@ -47,6 +54,8 @@ void tasks_destroy(tasks_t **self_p)
     *self_p = NULL;
 }
 
+void tasks_set_poison(tasks_t *self, uint32_t deliveries) { self->poison_after = deliveries; }
+
 uint64_t tasks_window(const tasks_t *self) { return self->window; }
 uint64_t tasks_base(const tasks_t *self) { return self->base; }
 uint64_t tasks_next_seq(const tasks_t *self) { return self->next_seq; }
@@ -61,6 +70,7 @@ static bool s_in_ring(const tasks_t *self, uint64_t seq) { return seq >= self->b
 void tasks_restart_at(tasks_t *self, uint64_t seq)
 {
     assert(self->base == self->next_seq && "renumbering a ring that holds tasks");
+    assert(self->suspects == 0 && self->poison_pending == 0);
     self->base = self->next_seq = seq;
     self->q_head = self->q_len = 0;
 }
@@ -135,7 +145,7 @@ void tasks_unpop(tasks_t *self, task_t *t)
 void tasks_dispatched(tasks_t *self, task_t *t, struct worker_t *worker, uint64_t now_wall, uint64_t now_mono)
 {
     (void) self;
-    assert(t->state == TASK_QUEUED);
+    assert(t->state == TASK_QUEUED && !t->poison);
     t->state = TASK_DISPATCHED;
     t->worker = worker;
     t->t_dispatched = now_wall;
@@ -149,6 +159,9 @@ bool tasks_verified(tasks_t *self, uint64_t seq, const struct worker_t *worker, 
     if (!t || t->state != TASK_DISPATCHED || t->worker != worker)
         return false;
     *waited = now_mono - t->t_state;
+    if (t->failures)   /* a DONE: the count of deliveries in a row starts again */
+        self->suspects--;
+    t->failures = 0;
     t->state = TASK_VERIFIED;
     t->t_state = now_mono;
     t->worker = NULL;
@@ -169,6 +182,8 @@ task_t *tasks_ack(tasks_t *self, uint64_t seq)
     if (!t || t->state == TASK_ACKED || t->state == TASK_FREE)
         return NULL;
     s_release(self, t);
+    if (t->state == TASK_POISON)   /* answered before it went out (from the log) */
+        self->poison_pending--;
     t->state = TASK_ACKED;   /* if still queued, tasks_pop skips it */
     return t;
 }
@@ -182,6 +197,8 @@ uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx)
             break;
         if (freed)
             freed(ctx, t->producer);
+        if (t->failures && !t->poison)
+            self->suspects--;
         free(t->att);
         memset(t, 0, sizeof *t);
         self->base++;
@@ -190,21 +207,44 @@ uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx)
     return n;
 }
 
+/*  The delivery of t ended with its worker's death: one more in a row. */
+static void s_charge(tasks_t *self, task_t *t)
+{
+    if (t->failures == 0)
+        self->suspects++;
+    if (t->failures < UINT16_MAX)
+        t->failures++;
+    if (self->poison_after && t->failures >= self->poison_after) {
+        t->poison = true;
+        self->suspects--;
+        self->poisoned++;
+    }
+}
+
 typedef bool(s_match_fn)(const task_t *t, const void *arg, uint64_t now);
 
 /*  The one requeue loop: from the top of the ring down, so that pushing
- *  each at the front leaves them in seq order. */
-static size_t s_requeue_if(tasks_t *self, s_match_fn *match, const void *arg, uint64_t now)
+ *  each at the front leaves them in seq order. A poison task goes to
+ *  TASK_POISON (for the sink) instead of the queue. */
+static size_t s_requeue_if(tasks_t *self, s_match_fn *match, const void *arg, uint64_t now, bool charge)
 {
     size_t n = 0;
     for (uint64_t seq = self->next_seq; seq-- > self->base;) {
         task_t *t = s_slot(self, seq);
         if ((t->state != TASK_DISPATCHED && t->state != TASK_VERIFIED) || !match(t, arg, now))
             continue;
+        bool held = t->state == TASK_DISPATCHED;
         s_release(self, t);
+        if (held && charge)
+            s_charge(self, t);
+        n++;
+        if (t->poison) {
+            t->state = TASK_POISON;
+            self->poison_pending++;
+            continue;
+        }
         t->state = TASK_QUEUED;
         s_push_front(self, seq);
-        n++;
     }
     return n;
 }
@@ -215,9 +255,14 @@ static bool s_held_by(const task_t *t, const void *worker, uint64_t now)
     return t->state == TASK_DISPATCHED && t->worker == worker;
 }
 
-static bool s_older(const task_t *t, const void *limit, uint64_t now)
+typedef struct {
+    uint64_t limit, held_from, held_to;
+} s_older_t;
+
+static bool s_older(const task_t *t, const void *arg, uint64_t now)
 {
-    return now - t->t_state > *(const uint64_t *) limit;
+    const s_older_t *o = arg;
+    return now - t->t_state > o->limit && (t->seq < o->held_from || t->seq >= o->held_to);
 }
 
 static bool s_any(const task_t *t, const void *arg, uint64_t now)
@@ -226,14 +271,50 @@ static bool s_any(const task_t *t, const void *arg, uint64_t now)
     return true;
 }
 
-size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker)
+size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool charge)
 {
-    return s_requeue_if(self, s_held_by, worker, 0);
+    return s_requeue_if(self, s_held_by, worker, 0, charge);
 }
 
-size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us)
+size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
+                           uint64_t held_to)
 {
-    return s_requeue_if(self, s_older, &older_than_us, now_mono);
+    s_older_t o = { older_than_us, held_from, held_to };
+    return s_requeue_if(self, s_older, &o, now_mono, false);
 }
 
-size_t tasks_requeue_all(tasks_t *self) { return s_requeue_if(self, s_any, NULL, 0); }
+size_t tasks_requeue_all(tasks_t *self) { return s_requeue_if(self, s_any, NULL, 0, false); }
+
+uint64_t tasks_suspects(const tasks_t *self) { return self->suspects; }
+
+bool tasks_holds_suspect(const tasks_t *self, const struct worker_t *worker)
+{
+    if (self->suspects == 0)
+        return false;
+    for (uint64_t seq = self->base; seq < self->next_seq; seq++) {
+        const task_t *t = &self->ring[seq % self->window];
+        if (t->state == TASK_DISPATCHED && t->failures && t->worker == worker)
+            return true;
+    }
+    return false;
+}
+
+uint64_t tasks_poison_pending(const tasks_t *self) { return self->poison_pending; }
+uint64_t tasks_poison_count(const tasks_t *self) { return self->poisoned; }
+
+size_t tasks_poisoned(tasks_t *self, task_t **out, size_t max)
+{
+    size_t n = 0;
+    for (uint64_t seq = self->base; self->poison_pending && seq < self->next_seq && n < max; seq++)
+        if (s_slot(self, seq)->state == TASK_POISON)
+            out[n++] = s_slot(self, seq);
+    return n;
+}
+
+void tasks_poison_sent(tasks_t *self, task_t *t, uint64_t now_mono)
+{
+    assert(t->state == TASK_POISON && t->poison);
+    t->state = TASK_VERIFIED;
+    t->t_state = now_mono;
+    self->poison_pending--;
+}

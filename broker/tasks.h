@@ -20,6 +20,23 @@
  *  leaves its worker without a DONE (requeued, or acknowledged while the
  *  worker still held it), the `released` callback given to tasks_new is
  *  called with that worker, so the worker registry can keep its count.
+ *
+ *  Poison (tasks_set_poison). Each task counts the deliveries in a row that
+ *  ended because the worker holding it died, disconnected or was dropped
+ *  (tasks_requeue_worker with charge; a DONE resets the count). A task with
+ *  a count above 0 is a suspect: the caller dispatches it alone, to a
+ *  worker that holds nothing, and sends that worker nothing more until it
+ *  reports (tasks_holds_suspect), so that the next death is charged to the
+ *  suspect only and innocent tasks that shared a batch with it are cleared
+ *  by their DONE. At `poison-deliveries` the task is not requeued but
+ *  becomes TASK_POISON: the caller sends it to the sink (POISON, logged
+ *  invalid with reason poison) and calls tasks_poison_sent, which makes it
+ *  VERIFIED; every later requeue of it (redelivery, a new sink) makes it
+ *  TASK_POISON again, never QUEUED: it is never dispatched to a worker
+ *  again.
+ *
+ *      DISPATCHED --(worker gone, charged, count reaches N)--> POISON
+ *      POISON --(tasks_poison_sent)--> VERIFIED --(requeue)--> POISON
  */
 #ifndef AT_TASKS_H
 #define AT_TASKS_H
@@ -27,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { TASK_FREE = 0, TASK_QUEUED, TASK_DISPATCHED, TASK_VERIFIED, TASK_ACKED } task_state;
+typedef enum { TASK_FREE = 0, TASK_QUEUED, TASK_DISPATCHED, TASK_VERIFIED, TASK_ACKED, TASK_POISON } task_state;
 
 struct producer_t;   /* admission.h: opaque here */
 struct worker_t;     /* workers.h: opaque here */
@@ -43,6 +60,8 @@ typedef struct {
     struct worker_t *worker;             /* while DISPATCHED */
     uint8_t *att;                        /* owned by the ring */
     uint32_t att_len;
+    uint16_t failures;                   /* deliveries in a row ended by the worker's death (no DONE) */
+    bool poison;                         /* judged poison: goes to the sink, never to a worker again */
 } task_t;
 
 typedef void(tasks_released_fn)(void *ctx, struct worker_t *worker);
@@ -54,6 +73,10 @@ typedef struct tasks_t tasks_t;
 tasks_t *tasks_new(uint64_t window, tasks_released_fn *released, void *ctx);
 /*  Frees the ring and every attestation it holds; NULLs *self_p. */
 void tasks_destroy(tasks_t **self_p);
+
+/*  After `deliveries` charged deliveries in a row without a DONE a task is
+ *  poison (0, the default: never). */
+void tasks_set_poison(tasks_t *self, uint32_t deliveries);
 
 uint64_t tasks_window(const tasks_t *self);
 uint64_t tasks_base(const tasks_t *self);       /* lowest seq not yet freed */
@@ -97,11 +120,34 @@ typedef void(tasks_freed_fn)(void *ctx, struct producer_t *producer);
 uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx);
 
 /*  Requeues (at the front, in seq order) every DISPATCHED or VERIFIED task
- *  that matches: held by `worker` (when not NULL; DISPATCHED only), or in
- *  its state for longer than older_than_us at now_mono (when not 0), or
- *  every one (worker NULL and older_than_us 0). Returns how many. */
-size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker);
-size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us);
+ *  that matches: held by `worker` (DISPATCHED only), or in its state for
+ *  longer than older_than_us at now_mono and outside [held_from, held_to)
+ *  (the seqs the sink says it holds: not redelivered), or every one.
+ *  Returns how many
+ *  (poison tasks included: those become TASK_POISON, not QUEUED).
+ *  tasks_requeue_worker with `charge` counts the delivery against each task
+ *  (the worker died, disconnected or was dropped while holding it); a task
+ *  that reaches the poison count becomes TASK_POISON. */
+size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool charge);
+size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
+                           uint64_t held_to);
 size_t tasks_requeue_all(tasks_t *self);
+
+/*  Tasks in the ring whose count is above 0 and that are not poison (cheap). */
+uint64_t tasks_suspects(const tasks_t *self);
+/*  True when `worker` holds a DISPATCHED suspect (scans the ring, so only
+ *  when tasks_suspects() > 0; false at once otherwise). */
+bool tasks_holds_suspect(const tasks_t *self, const struct worker_t *worker);
+
+/*  Tasks waiting to be sent to the sink as POISON (cheap). */
+uint64_t tasks_poison_pending(const tasks_t *self);
+/*  Tasks judged poison since tasks_new. */
+uint64_t tasks_poison_count(const tasks_t *self);
+/*  Fills out with up to max TASK_POISON tasks in seq order; returns how
+ *  many. They stay TASK_POISON until tasks_poison_sent. */
+size_t tasks_poisoned(tasks_t *self, task_t **out, size_t max);
+/*  t (TASK_POISON) went to the sink at now_mono: VERIFIED, sent again as
+ *  POISON after redeliver-ms like any verified task is redelivered. */
+void tasks_poison_sent(tasks_t *self, task_t *t, uint64_t now_mono);
 
 #endif

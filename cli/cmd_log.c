@@ -474,6 +474,25 @@ static bool s_verify_revocation(s_log_t *self, s_verify_t *v, const logdb_entry_
     return true;
 }
 
+/*  A fresh judgement of e, its id in id. An entry logged invalid with reason
+ *  poison is the broker's verdict (workers died verifying it, protocol.md
+ *  8.5): it is not judged again (that could crash this tool too); only its
+ *  id is computed. */
+static int s_judge_entry(s_log_t *self, const logdb_entry_t *e, uint8_t id[AT_ID_BYTES])
+{
+    if (e->verdict == WIRE_INVALID && e->reason == AT_ERR_POISON) {
+        attestation_t a;
+        at_err rc = attestation_decode(&a, e->att, e->att_len);
+        memset(id, 0, AT_ID_BYTES);
+        if (rc != AT_OK)
+            return rc;
+        attestation_id(&a, id);
+        return AT_ERR_POISON;
+    }
+    return attestation_judge(e->att, e->att_len, e->t_verified / 1000000u,
+                             (uint64_t) cfg_int(self->cfg, "clock-skew-s"), id);
+}
+
 /*  One entry: stored index, chain link, id, ids index, verdict. */
 static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
 {
@@ -496,8 +515,7 @@ static bool s_verify_entry(s_log_t *self, s_verify_t *v, uint64_t i)
                          i ? "" : " (entry 0 must have zeroes)");
     entry_hash(raw, raw_len, v->prev);
     uint8_t id[AT_ID_BYTES];
-    int reason = attestation_judge(e.att, e.att_len, e.t_verified / 1000000u,
-                                   (uint64_t) cfg_int(self->cfg, "clock-skew-s"), id);
+    int reason = s_judge_entry(self, &e, id);
     if (sodium_memcmp(id, e.id, AT_ID_BYTES) != 0)
         return s_problem(v, "ids: the stored id is not the attestation's id");
     if (!s_verify_id(self, v, &e, i))

@@ -35,6 +35,9 @@ static const char *s_names[AT_ERR_COUNT_] = {
     [AT_ERR_REVOKE_TWICE] = "revoke_twice",
     [AT_ERR_REVOKE_SUBJECT] = "revoke_subject",
     [AT_ERR_NO_SINK] = "no_sink",
+    [AT_ERR_POISON] = "poison",
+    [AT_ERR_NO_SPACE] = "no_space",
+    [AT_ERR_QUOTA] = "quota",
 };
 
 const char *at_strerror(int err)

@@ -41,6 +41,9 @@ typedef enum {
     AT_ERR_REVOKE_TWICE = 29,    /* its target is revoked already */
     AT_ERR_REVOKE_SUBJECT = 30,  /* the subject is not 64 lowercase hex digits, or names a revocation */
     AT_ERR_NO_SINK = 31,       /* admission closed: the broker has no (confirmed, live) sink; ERROR notice */
+    AT_ERR_POISON = 32,        /* logged invalid by the broker: every worker holding it died (poison-deliveries) */
+    AT_ERR_NO_SPACE = 33,      /* the filesystem is full (ENOSPC, or LMDB's EIO of a short write on a full disk) */
+    AT_ERR_QUOTA = 34,         /* the disk quota is exhausted (EDQUOT) */
     AT_ERR_COUNT_
 } at_err;
 

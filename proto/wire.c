@@ -104,10 +104,14 @@ static at_err s_dec_ready(wire_msg_t *m, const msgpack_object *f)
 
 static at_err s_dec_tasks(wire_msg_t *m, const msgpack_object *f)
 {
-    if (mpfield_u64(&f[0], &m->u.tasks.epoch))
-        return s_bad(m, AT_ERR_TYPE, "TASKS epoch is not an unsigned integer");
-    at_err rc = s_list(&f[1], &m->u.tasks.items, WIRE_BATCH_MAX, false);
-    return rc ? s_bad(m, rc, "TASKS needs an array of 1..1024 tasks") : AT_OK;
+    bool poison = m->type == WIRE_POISON;
+    wire_tasks_t *t = poison ? &m->u.poison : &m->u.tasks;
+    if (mpfield_u64(&f[0], &t->epoch))
+        return s_bad(m, AT_ERR_TYPE, poison ? "POISON epoch is not an unsigned integer"
+                                            : "TASKS epoch is not an unsigned integer");
+    at_err rc = s_list(&f[1], &t->items, WIRE_BATCH_MAX, false);
+    return rc ? s_bad(m, rc, poison ? "POISON needs an array of 1..1024 tasks" : "TASKS needs an array of 1..1024 tasks")
+              : AT_OK;
 }
 
 static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
@@ -123,8 +127,9 @@ static at_err s_dec_sink_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_sink_hello_t *h = &m->u.sink_hello;
     if (mpfield_str(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || mpfield_u64(&f[1], &h->next_seq)
-        || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window))
-        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window]");
+        || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window)
+        || mpfield_u64(&f[5], &h->held))
+        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window, held]");
     return AT_OK;
 }
 
@@ -176,9 +181,9 @@ static const struct {
     [WIRE_BYE] = T(0, s_dec_none), [WIRE_REVOKE] = T(1, s_dec_amount), [WIRE_RELEASE] = T(1, s_dec_amount),
     [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(2, s_dec_done),
     [WIRE_HEARTBEAT] = T(0, s_dec_none), [WIRE_LEAVE] = T(0, s_dec_none), [WIRE_LEAVE_OK] = T(0, s_dec_none),
-    [WIRE_SINK_HELLO] = T(5, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
+    [WIRE_SINK_HELLO] = T(6, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
     [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),
-    [WIRE_VERDICTS] = T(3, s_dec_verdicts),
+    [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
 };
 #undef T
 
@@ -190,7 +195,8 @@ static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_TASKS] = "TASKS", [WIRE_DONE] = "DONE", [WIRE_HEARTBEAT] = "HEARTBEAT",
     [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK",
     [WIRE_SINK_HELLO] = "SINK_HELLO", [WIRE_SINK_WELCOME] = "SINK_WELCOME",
-    [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_VERDICTS] = "VERDICTS",
+    [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_POISON] = "POISON",
+    [WIRE_VERDICTS] = "VERDICTS",
 };
 
 const char *wire_type_name(int type)
@@ -479,7 +485,7 @@ void wire_int_pack_refusal(msgpack_packer *pk, const wire_refusal_t *r)
 size_t wire_int_list_max(wire_type kind)
 {
     switch (kind) {
-    case WIRE_SUBMIT: case WIRE_TASKS: case WIRE_VERDICTS: case WIRE_DONE: return WIRE_BATCH_MAX;
+    case WIRE_SUBMIT: case WIRE_TASKS: case WIRE_POISON: case WIRE_VERDICTS: case WIRE_DONE: return WIRE_BATCH_MAX;
     case WIRE_ACK: case WIRE_REFUSE: case WIRE_COMMITTED: return WIRE_RESULTS_MAX;
     default: return 0;
     }
@@ -542,7 +548,7 @@ void wire_items_submit(wire_items_t *l, const wire_submit_t *s)
 
 void wire_items_task(wire_items_t *l, const wire_task_t *t)
 {
-    msgpack_packer pk = s_packer(l, l->kind_ == WIRE_TASKS);
+    msgpack_packer pk = s_packer(l, l->kind_ == WIRE_TASKS || l->kind_ == WIRE_POISON);
     wire_int_pack_task(&pk, t);
 }
 

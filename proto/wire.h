@@ -26,10 +26,13 @@
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
  *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint,
  *                          epoch uint (the broker epoch the sink has adopted; 0: none),
- *                          window uint (the sink's pipeline-window; must equal the broker's)]
+ *                          window uint (the sink's pipeline-window; must equal the broker's),
+ *                          held uint (verdicts it holds in order from next_seq, not yet committed)]
  *    SINK_WELCOME B->S [1, 31, epoch uint, first_seq uint]
  *    COMMITTED    S->B [1, 32, epoch uint, next_seq uint, [[seq, index, verdict, reason, duplicate bool], ...]]
  *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
+ *    POISON       B->S [1, 34, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin,
+ *                                            producer_key bin 0|32], ...]]  (TASKS' items: log them invalid, poison)
  *  Sink PULL (worker PUSH):
  *    VERDICTS  W->S [1, 40, epoch uint, worker_id str<=64,
  *                    [[seq, producer str, cseq, t_received, t_dispatched, t_verified,
@@ -76,6 +79,7 @@
  *    COMMITTED       AT_ERR_TYPE (a number not a uint, not an array), OVERSIZE
  *                    (> WIRE_RESULTS_MAX)
  *    QUARANTINE      AT_ERR_TYPE (worker id not a str, empty, > 64 bytes)
+ *    POISON          as TASKS
  *    VERDICTS        AT_ERR_TYPE (epoch not a uint, worker not a str, not an array),
  *                    OVERSIZE (worker > 64 bytes, > WIRE_BATCH_MAX items), SHAPE (empty)
  *  These are the codes the broker answered with before there was one codec.
@@ -110,6 +114,7 @@ typedef enum {
     WIRE_READY = 20, WIRE_TASKS = 21, WIRE_DONE = 22, WIRE_HEARTBEAT = 23, WIRE_LEAVE = 24,
     WIRE_LEAVE_OK = 25,
     WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32, WIRE_QUARANTINE = 33,
+    WIRE_POISON = 34,
     WIRE_VERDICTS = 40,
     WIRE_TYPE_MAX_ = 41
 } wire_type;
@@ -171,6 +176,7 @@ typedef struct {
     size_t instance_len;
     uint64_t next_seq, next_index, epoch;
     uint64_t window;   /* the sink's pipeline-window */
+    uint64_t held;     /* verdicts held for seqs next_seq .. next_seq + held - 1, not yet committed */
 } wire_sink_hello_t;
 typedef struct { uint64_t epoch, first_seq; } wire_sink_welcome_t;
 typedef struct { const char *worker; size_t worker_len; } wire_quarantine_t;              /* worker 1..64 */
@@ -203,6 +209,7 @@ typedef struct {
         wire_error_t error;
         wire_ready_t ready;
         wire_tasks_t tasks;
+        wire_tasks_t poison;     /* POISON: the same shape as TASKS */
         wire_done_t done;
         wire_sink_hello_t sink_hello;
         wire_sink_welcome_t sink_welcome;
@@ -247,8 +254,8 @@ at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) __attribute__(
 
 /* ---- building ---- */
 
-/*  A list of batch items being built (for SUBMIT, TASKS, VERDICTS, ACK,
- *  COMMITTED, REFUSE, DONE). One kind per list (asserted). Owns its buffer,
+/*  A list of batch items being built (for SUBMIT, TASKS, POISON, VERDICTS,
+ *  ACK, COMMITTED, REFUSE, DONE). One kind per list (asserted). Owns its buffer,
  *  which grows as needed and is kept by wire_items_clear for reuse; the
  *  items are copied into it (packed), so the arguments are borrowed for the
  *  call only. */
@@ -263,7 +270,7 @@ void wire_items_init(wire_items_t *l, wire_type kind);
 void wire_items_destroy(wire_items_t *l);
 void wire_items_clear(wire_items_t *l);
 void wire_items_submit(wire_items_t *l, const wire_submit_t *s);
-void wire_items_task(wire_items_t *l, const wire_task_t *t);
+void wire_items_task(wire_items_t *l, const wire_task_t *t);            /* TASKS or POISON */
 void wire_items_verdict(wire_items_t *l, const wire_verdict_t *v);
 void wire_items_result(wire_items_t *l, const wire_result_t *r);     /* ACK or COMMITTED */
 void wire_items_refusal(wire_items_t *l, const wire_refusal_t *r);
@@ -311,6 +318,7 @@ int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m);
 int wire_send_sink_welcome(wire_out_t *o, const wire_peer_t *to, const wire_sink_welcome_t *m);
 int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const wire_items_t *results);
 int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len);
+int wire_send_poison(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks);
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =

@@ -290,12 +290,13 @@ int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit)
 int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m)
 {
     s_msg_t s;
-    s_begin(&s, WIRE_SINK_HELLO, 5);
+    s_begin(&s, WIRE_SINK_HELLO, 6);
     s_str(&s, m->instance, m->instance_len < WIRE_NAME_MAX ? m->instance_len : WIRE_NAME_MAX);
     msgpack_pack_uint64(&s.pk, m->next_seq);
     msgpack_pack_uint64(&s.pk, m->next_index);
     msgpack_pack_uint64(&s.pk, m->epoch);
     msgpack_pack_uint64(&s.pk, m->window);
+    msgpack_pack_uint64(&s.pk, m->held);
     return s_send(o, NULL, &s, NULL);
 }
 
@@ -324,6 +325,15 @@ int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len)
     s_begin(&s, WIRE_QUARANTINE, 1);
     s_str(&s, worker, len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX);
     return s_send(o, NULL, &s, NULL);
+}
+
+int wire_send_poison(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks)
+{
+    s_msg_t s;
+    s_begin(&s, WIRE_POISON, 2);
+    msgpack_pack_uint64(&s.pk, epoch);
+    s_items(&s, tasks, WIRE_POISON);
+    return s_send(o, to, &s, tasks);
 }
 
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts)

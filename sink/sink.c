@@ -34,6 +34,7 @@
 #include <string.h>
 
 #define S_RETRY_US 100000u           /* wait after a failed commit */
+#define S_DISKFULL_REPEAT_US 10000000u   /* a "still full" line at most this often */
 #define S_STATS_US 10000000u         /* periodic statistics line */
 #define S_DRAIN_MAX 256              /* messages per socket per loop turn */
 #define S_PULL_HWM 64                /* VERDICTS messages queued per worker */
@@ -105,6 +106,7 @@ typedef struct {
     uint64_t quarantined_dropped;  /* verdict items of quarantined workers: dropped */
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
     uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
+    uint64_t poison;          /* POISON items taken from the broker (logged invalid, poison) */
 } s_counters_t;
 
 struct sink_t {
@@ -128,6 +130,8 @@ struct sink_t {
     uint64_t ready_since;            /* mono us the ready prefix became non-empty; 0 = empty */
     uint64_t paused_at;              /* mono us a batch pause began, until the drain after it; 0 = none */
     uint64_t retry_at;               /* mono us before which no commit is tried */
+    int disk_full;                   /* 0, or the cause while commits fail for lack of space (NO_SPACE, QUOTA) */
+    uint64_t disk_full_since, disk_full_logged, disk_full_failures;   /* mono us, mono us, failed commits */
     uint64_t next_hello, next_stats;
     s_counters_t c, c_logged;
     sink_metrics_t *metrics;         /* NULL: metrics off */
@@ -140,6 +144,8 @@ struct sink_t {
     note_signer_t *signer;           /* the log key: signs a checkpoint per commit (NULL: none) */
     char origin[CHECKPOINT_ORIGIN_MAX + 1];
     zap_t *zap;                      /* the workers' allowlist; NULL: plaintext (--insecure) */
+    uint8_t broker_key[WIRE_KEY_BYTES];   /* with CURVE: the broker's key, the "worker" key of poison entries */
+    bool has_broker_key;
     uint64_t window;                 /* pipeline-window, sent in SINK_HELLO */
     int exit_code;                   /* non-zero: stop sink_run with it (2: the broker refused our config) */
 };
@@ -197,7 +203,8 @@ static void s_send_hello(sink_t *self)
 {
     wire_sink_hello_t h = { .instance = self->instance, .instance_len = strlen(self->instance),
                             .next_seq = self->next_seq, .next_index = self->next_index,
-                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window };
+                            .epoch = self->has_epoch ? self->epoch : 0, .window = self->window,
+                            .held = reorder_ready(self->rb) };
     (void) wire_send_sink_hello(&self->out, &h);
     self->c.send_failures = self->out.failures;
 }
@@ -244,11 +251,55 @@ static bool s_grow_map(sink_t *self)
     return true;
 }
 
+static const char *s_space_cause(at_err rc)
+{
+    return rc == AT_ERR_QUOTA ? "EDQUOT: disk quota exceeded" : "ENOSPC: no space left on device";
+}
+
+/*  A commit failed for lack of space: an operational state, said once when
+ *  it begins (and every S_DISKFULL_REPEAT_US while it lasts), not at every
+ *  retry. The verdicts stay in the reorder buffer; SINK_HELLO tells the
+ *  broker it holds them, so it does not redeliver them. */
+static void s_disk_full(sink_t *self, at_err rc, uint64_t now)
+{
+    self->disk_full_failures++;
+    if (!self->disk_full) {
+        self->disk_full = rc;
+        self->disk_full_since = self->disk_full_logged = now;
+        at_log_error("SNK-DISKFULL", "the log's disk is full (%s) at index %" PRIu64 ", seq %" PRIu64 ": %zu verdicts"
+                     " held (the broker is told it need not redeliver them), commits retried every 100 ms; they"
+                     " resume by themselves when space is freed", s_space_cause(rc), self->next_index, self->next_seq,
+                     reorder_ready(self->rb));
+        return;
+    }
+    if (now - self->disk_full_logged < S_DISKFULL_REPEAT_US)
+        return;
+    self->disk_full_logged = now;
+    at_log_warn("SNK-DISKFULL", "the log's disk is still full (%s) after %" PRIu64 " s: %" PRIu64 " commits failed,"
+                " %zu verdicts held", s_space_cause(rc), (now - self->disk_full_since) / 1000000,
+                self->disk_full_failures, reorder_ready(self->rb));
+}
+
+/*  A commit succeeded: a disk-full state, if any, is over. */
+static void s_disk_ok(sink_t *self)
+{
+    if (!self->disk_full)
+        return;
+    at_log_info("SNK-DISKFULL", "space again: commits resumed after %" PRIu64 " ms of a full disk (%" PRIu64
+                " failed commits)", (at_clock_mono_us() - self->disk_full_since) / 1000, self->disk_full_failures);
+    self->disk_full = 0;
+    self->disk_full_failures = 0;
+}
+
 static at_err s_commit_failed(sink_t *self, at_err rc, size_t n)
 {
+    uint64_t now = at_clock_mono_us();
     self->c.commit_failures++;
-    self->retry_at = at_clock_mono_us() + S_RETRY_US;
-    if (rc == AT_ERR_MAP_FULL)
+    self->retry_at = now + S_RETRY_US;
+    sink_metrics_commit_failed(self->metrics, rc);
+    if (rc == AT_ERR_NO_SPACE || rc == AT_ERR_QUOTA)
+        s_disk_full(self, rc, now);
+    else if (rc == AT_ERR_MAP_FULL)
         at_log_limited(AT_LOG_ERROR, "SNK-MAPFULL", "the log is full: its map is at the maximum map-size-mb %d at"
                        " index %" PRIu64 "; raise map-size-mb and restart the sink; %zu verdicts held, retrying",
                        self->map_size_mb, self->next_index, n);
@@ -430,6 +481,8 @@ static void s_audit_offer(sink_t *self, size_t n)
         reorder_item_t it;
         if (self->batch[i].duplicate || !audit_pick(self->audit) || reorder_peek(self->rb, i, &it) != 0)
             continue;
+        if (it.reason == AT_ERR_POISON)   /* the broker's verdict: no worker judged it */
+            continue;
         char ident[WIRE_NAME_MAX + 1];
         s_identity(it.worker, it.worker_len, it.worker_key, it.worker_key_len, ident);
         audit_item_t a = { self->batch[i].index, it.t_verified, it.verdict, it.reason, it.id, ident,
@@ -492,6 +545,8 @@ static at_err s_commit_once(sink_t *self)
     at_err rc;
     while ((rc = s_commit_batch(self, n)) == AT_ERR_MAP_FULL && s_grow_map(self)) {
     }
+    if (rc == AT_OK)
+        s_disk_ok(self);
     return rc == AT_OK ? AT_OK : s_commit_failed(self, rc, n);
 }
 
@@ -577,6 +632,23 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
     }
 }
 
+/*  Decodes every item into self->scratch; false (counted, logged) when one
+ *  is malformed or claims reason poison, the broker's verdict alone (7.6;
+ *  the audit never samples it). */
+static bool s_decode_verdicts(sink_t *self, const wire_list_t *items)
+{
+    for (size_t i = 0; i < items->n; i++) {
+        at_err rc = wire_verdict_at(items, i, &self->scratch[i]);
+        if (rc == AT_OK && self->scratch[i].reason == AT_ERR_POISON)
+            rc = AT_ERR_RANGE;
+        if (rc != AT_OK) {
+            s_malformed(self, "worker", "VERDICTS item", rc);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*  VERDICTS [epoch, worker_id, items] (the message checked by wire_recv):
  *  all or nothing on malformed items. */
 static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
@@ -585,7 +657,6 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
     uint64_t epoch = vs->epoch;
     const char *worker = vs->worker;
     size_t wlen = vs->worker_len, n = vs->items.n;
-    at_err rc;
     uint8_t key[WIRE_KEY_BYTES];
     bool has_key = false;
     if (self->zap) {   /* the worker's identity is its authenticated key, never a name it sends */
@@ -611,17 +682,63 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
                        worker, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = wire_verdict_at(&vs->items, i, &self->scratch[i])) != AT_OK) {
-            s_malformed(self, "worker", "VERDICTS item", rc);
-            return;
-        }
-    }
+    if (!s_decode_verdicts(self, &vs->items))
+        return;
     self->c.received += n;
     s_note_queue_wait(self, self->scratch, n);
     bool reading = false;
     for (size_t i = 0; i < n; i++)
         s_take(self, &self->scratch[i], worker, wlen, has_key ? key : NULL, &reading);
+    if (reading)
+        logdb_read_end(self->log);
+}
+
+/*  One POISON item as the verdict the broker gives it: invalid, reason
+ *  poison, judged by "broker" now. The id is computed here (the broker
+ *  admitted only attestations that decode). */
+static at_err s_poison_verdict(const wire_list_t *items, size_t i, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
+{
+    at_err rc = wire_task_at(items, i, &v->task);
+    attestation_t a;
+    if (rc == AT_OK)
+        rc = attestation_decode(&a, v->task.att, v->task.att_len);
+    if (rc != AT_OK)
+        return rc;
+    attestation_id(&a, id);
+    v->id = id;
+    v->t_verified = at_clock_wall_us();
+    v->verdict = WIRE_INVALID;
+    v->reason = AT_ERR_POISON;
+    return AT_OK;
+}
+
+/*  POISON [epoch, items], from the broker (the DEALER's only peer): tasks
+ *  whose workers kept dying while holding them. Each is taken as a verdict
+ *  of worker "broker" (with CURVE the broker's key is the entry's worker
+ *  key), invalid with reason poison, and committed in seq order like any
+ *  other (protocol.md 7.6). */
+static void s_on_poison(sink_t *self, const wire_msg_t *m)
+{
+    const wire_tasks_t *p = &m->u.poison;
+    if (!self->has_epoch || p->epoch != self->epoch) {
+        self->c.stale += p->items.n;
+        at_log_limited(AT_LOG_WARN, "SNK-STALE", "POISON of epoch %" PRIu64 ": %zu dropped", p->epoch, p->items.n);
+        return;
+    }
+    uint8_t ids[WIRE_BATCH_MAX][AT_ID_BYTES];
+    for (size_t i = 0; i < p->items.n; i++) {
+        at_err rc = s_poison_verdict(&p->items, i, &self->scratch[i], ids[i]);
+        if (rc != AT_OK) {
+            s_malformed(self, "broker", "POISON item", rc);
+            return;
+        }
+    }
+    bool reading = false;
+    self->c.received += p->items.n;
+    self->c.poison += p->items.n;
+    for (size_t i = 0; i < p->items.n; i++)
+        s_take(self, &self->scratch[i], "broker", strlen("broker"), self->has_broker_key ? self->broker_key : NULL,
+               &reading);
     if (reading)
         logdb_read_end(self->log);
 }
@@ -669,7 +786,8 @@ static void s_on_error(sink_t *self, const wire_msg_t *m)
 }
 
 static const s_handler_fn s_broker_handlers[WIRE_TYPE_MAX_] = { [WIRE_SINK_WELCOME] = s_on_welcome,
-                                                                 [WIRE_ERROR] = s_on_error };
+                                                                 [WIRE_ERROR] = s_on_error,
+                                                                 [WIRE_POISON] = s_on_poison };
 static const s_handler_fn s_worker_handlers[WIRE_TYPE_MAX_] = { [WIRE_VERDICTS] = s_on_verdicts };
 
 /*  Handles up to S_DRAIN_MAX messages; true when the socket ran dry. */
@@ -700,10 +818,10 @@ static void s_log_stats(sink_t *self, const char *event)
     at_log_info(event, "received=%" PRIu64 " committed=%" PRIu64 " duplicates=%" PRIu64 " stale=%" PRIu64
                 " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
                 " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
-                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " buffered=%zu next_seq=%" PRIu64
-                " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
+                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " buffered=%zu next_seq=%"
+                PRIu64 " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
                 c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
-                c->commits, avg, c->commit_failures, c->send_failures, reorder_filled(self->rb),
+                c->commits, avg, c->commit_failures, c->send_failures, c->poison, reorder_filled(self->rb),
                 self->next_seq, self->next_index);
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -768,6 +886,7 @@ static void s_metrics(sink_t *self)
     s.map_size = self->map.map_size;
     s.map_used = self->map.used;
     s.map_used_ppm = (uint64_t) ((double) self->map.used * 1e6 / (double) ((uint64_t) self->map_size_mb << 20));
+    s.disk_full = self->disk_full != 0;
     sink_metrics_publish(self->metrics, &s);
 }
 
@@ -954,6 +1073,8 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind, con
 static at_err s_open_sockets(sink_t *self, const sink_settings_t *s, const curve_keys_t *keys,
                              const char *broker_key)
 {
+    /* the broker's key is the worker key of the entries it judges (POISON) */
+    self->has_broker_key = keys && broker_key && zmq_z85_decode(self->broker_key, broker_key) != NULL;
     if (keys) {   /* the ZAP handler before the listener */
         if (!(self->zap = zap_new()) || zap_allow(self->zap, "verdicts", "worker", s->allow_workers) != AT_OK)
             return AT_ERR_IO;

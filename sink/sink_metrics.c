@@ -15,7 +15,22 @@ struct sink_metrics_t {
     metrics_family_t *verdicts;
     metrics_series_t *by[2][AT_ERR_COUNT_];   /* [valid?][reason]: made at first use */
     metrics_series_t *map_size, *map_used, *map_used_ratio;
+    metrics_series_t *disk_full;
+    metrics_family_t *failures;
+    metrics_series_t *fail_by[AT_ERR_COUNT_];   /* by cause: made at first use */
 };
+
+/*  Failure causes shown from the start (as 0). */
+static const at_err s_fail_causes[] = { AT_ERR_NO_SPACE, AT_ERR_QUOTA, AT_ERR_MAP_FULL, AT_ERR_IO, AT_ERR_DB };
+
+static metrics_series_t *s_fail_series(sink_metrics_t *self, int cause)
+{
+    if (cause <= 0 || cause >= AT_ERR_COUNT_)
+        cause = AT_ERR_DB;
+    if (!self->fail_by[cause])
+        self->fail_by[cause] = metrics_series(self->failures, at_strerror(cause));
+    return self->fail_by[cause];
+}
 
 /*  Shown from the start (as 0) so that rate() works from the first one. */
 static const at_err s_invalid_reasons[] = { AT_ERR_SIGNATURE, AT_ERR_EXPIRED, AT_ERR_NOT_YET_VALID };
@@ -36,6 +51,18 @@ static metrics_series_t *s_verdict_series(sink_metrics_t *self, bool valid, int 
 /*  Commit durations, microseconds: 100 us .. 5 s. */
 static const uint64_t s_bounds[] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
                                      100000, 250000, 500000, 1000000, 2500000, 5000000 };
+
+/*  A full disk and failed commits. */
+static void s_define_space(sink_metrics_t *self)
+{
+    metrics_t *m = self->reg;
+    self->disk_full = metrics_gauge(m, "attest_sink_disk_full",
+                                    "1 while commits fail for lack of space on the log's disk (ENOSPC, EDQUOT).");
+    self->failures = metrics_family(m, "attest_sink_commit_failures_total", METRICS_COUNTER,
+                                    "Failed commits (retried every 100 ms), by cause.", "cause", 1);
+    for (size_t i = 0; i < sizeof s_fail_causes / sizeof s_fail_causes[0]; i++)
+        s_fail_series(self, s_fail_causes[i]);
+}
 
 static void s_define(sink_metrics_t *self)
 {
@@ -91,6 +118,7 @@ static void s_define(sink_metrics_t *self)
     s_verdict_series(self, true, AT_OK);
     for (size_t i = 0; i < sizeof s_invalid_reasons / sizeof s_invalid_reasons[0]; i++)
         s_verdict_series(self, false, s_invalid_reasons[i]);
+    s_define_space(self);
 }
 
 sink_metrics_t *sink_metrics_new(const char *address, at_err *rc)
@@ -144,6 +172,13 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->map_size, s->map_size);
     metrics_set(self->map_used, s->map_used);
     metrics_set(self->map_used_ratio, s->map_used_ppm);
+    metrics_set(self->disk_full, s->disk_full ? 1 : 0);
+}
+
+void sink_metrics_commit_failed(sink_metrics_t *self, int cause)
+{
+    if (self)
+        metrics_add(s_fail_series(self, cause), 1);
 }
 
 void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason)

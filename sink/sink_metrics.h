@@ -30,6 +30,7 @@ typedef struct {
     uint64_t epoch;                 /* the adopted broker epoch, 0: none */
     uint64_t map_size, map_used;    /* the LMDB map now and the bytes in use (logdb_map_usage) */
     uint64_t map_used_ppm;          /* map_used per million of the maximum (map-size-mb) */
+    bool disk_full;                 /* commits fail for lack of space (ENOSPC, EDQUOT) */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =
@@ -46,5 +47,8 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
 void sink_metrics_verdict(sink_metrics_t *self, bool valid, int reason);
 
 void sink_metrics_commit(sink_metrics_t *self, uint64_t us);
+/*  One commit failed with this cause (an at_err code):
+ *  attest_sink_commit_failures_total{cause}. From the sink's loop only. */
+void sink_metrics_commit_failed(sink_metrics_t *self, int cause);
 
 #endif

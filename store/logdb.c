@@ -21,7 +21,11 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+/*  Free space below which LMDB's EIO of a failed commit is a full disk. */
+#define LOGDB_LOW_SPACE (64u << 20)
 
 struct logdb_t {
     MDB_env *env;
@@ -141,14 +145,35 @@ static void s_mkdirs(const char *dir)
     mkdir(path, 0750);
 }
 
-/*  A full map is not logged here: the writer grows it (logdb_grow) or says
- *  why not (the sink's SNK-MAP-GROW / SNK-MAPFULL). */
+/*  An LMDB result as an at_err. LMDB passes system errors through as errno
+ *  values: a full filesystem (ENOSPC) and an exhausted quota (EDQUOT) are
+ *  named, like a full map, and not logged here: they are operational states
+ *  the writer reports (the sink's SNK-DISKFULL; a full map it grows with
+ *  logdb_grow or says why not, SNK-MAP-GROW / SNK-MAPFULL). Any other errno
+ *  is AT_ERR_IO, LMDB's own codes AT_ERR_DB, both logged here. */
 static at_err s_db_err(int rc, const char *what)
 {
     if (rc == MDB_MAP_FULL)
         return AT_ERR_MAP_FULL;
+    if (rc == ENOSPC)
+        return AT_ERR_NO_SPACE;
+    if (rc == EDQUOT)
+        return AT_ERR_QUOTA;
     at_log_limited(AT_LOG_ERROR, "LOG-DB", "%s: %s", what, mdb_strerror(rc));
-    return AT_ERR_DB;
+    return rc > 0 ? AT_ERR_IO : AT_ERR_DB;
+}
+
+/*  LMDB turns a short write into EIO ("short write, filesystem full?"):
+ *  the disk filled up in the middle of the commit. True when the log's
+ *  filesystem has less than LOGDB_LOW_SPACE bytes left for us, so that EIO
+ *  can be named for what it is. */
+static bool s_short_of_space(const logdb_t *self)
+{
+    const char *path;
+    struct statvfs sv;
+    if (mdb_env_get_path(self->env, &path) != 0 || statvfs(path, &sv) != 0)
+        return false;
+    return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize < LOGDB_LOW_SPACE;
 }
 
 /*  mdb_txn_begin, adopting a map the writer grew meanwhile (another
@@ -675,7 +700,7 @@ at_err logdb_commit(logdb_t *self, uint64_t next_seq)
     self->writing = false;
     if (rc) {
         s_forget_batch(self);
-        return s_db_err(rc, "commit");
+        return rc == EIO && s_short_of_space(self) ? AT_ERR_NO_SPACE : s_db_err(rc, "commit");
     }
     self->st.next_seq = next_seq;
     if (self->signer)

@@ -128,7 +128,11 @@ void logdb_prefetch_id(const logdb_t *self, const uint8_t id[AT_ID_BYTES]);
  *  is written and the batch may go on. Any other error (AT_ERR_MAP_FULL, DB)
  *  leaves the batch unusable: call logdb_abort. */
 at_err logdb_append(logdb_t *self, logdb_entry_t *e) __attribute__((warn_unused_result));
-/*  Records next_seq and commits durably. On failure the batch is aborted. */
+/*  Records next_seq and commits durably. On failure the batch is aborted;
+ *  the cause is named: AT_ERR_MAP_FULL (the map; logdb_grow), AT_ERR_NO_SPACE
+ *  (the filesystem is full: ENOSPC, or LMDB's EIO of a short write while
+ *  little space is left), AT_ERR_QUOTA (EDQUOT), AT_ERR_IO (another system
+ *  error), AT_ERR_DB (LMDB's own). The first three are not logged here. */
 at_err logdb_commit(logdb_t *self, uint64_t next_seq) __attribute__((warn_unused_result));
 void logdb_abort(logdb_t *self);
 

@@ -24,6 +24,7 @@
 typedef struct {
     const char *broker, *sink, *id, *log_level, *metrics;
     const char *curve_secret, *broker_key, *sink_key;
+    const char *test_crash_subject;
     bool insecure;
     int64_t threads, credit, chunk, report_us, clock_skew_s, heartbeat_ms, drain_timeout_ms;
     int64_t test_delay_us, sim_verify_us;
@@ -50,6 +51,8 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(W_, sim_verify_us, "sim-verify-us", "0", 0, 10000000, "TEST ONLY: sleep this long instead of verifying"),
     CFG_BOOL_AT(W_, test_lie, "test-lie", "false",
                 "TEST ONLY: lie, judging every bad signature valid (the sink's audit must quarantine this worker)"),
+    CFG_STR_AT(W_, test_crash_subject, "test-crash-subject", "",
+               "TEST ONLY: abort() when verifying an attestation with this subject (a poison message; empty: never)"),
     CFG_STR_AT(W_, log_level, "log-level", "info", "debug, info, warn or error"),
     CFG_STR_AT(W_, metrics, "metrics", "",
                "serve Prometheus metrics at http://ADDR/metrics: HOST:PORT or :PORT (empty or 0: off)"),
@@ -145,6 +148,7 @@ static void s_fill_opts(const worker_settings_t *s, verifier_opts_t *o, const ch
     o->test_delay_us = (uint64_t) s->test_delay_us;
     o->sim_verify_us = (uint64_t) s->sim_verify_us;
     o->test_lie = s->test_lie;
+    o->test_crash_subject = *s->test_crash_subject ? s->test_crash_subject : NULL;
     o->drain_ms = (uint64_t) s->drain_timeout_ms;
     o->signals = &s_signals;
 }
@@ -173,6 +177,9 @@ static int s_run(const worker_settings_t *s)
     worker_metrics_set_insecure(metrics, s_keys.sec[0] == '\0');
     at_log_info("WRK-START", "worker %s: %d verifier threads, broker %s, sink %s (settings: CFG lines at"
                 " --log-level debug)", base, n, s->broker, s->sink);
+    if (*s->test_crash_subject)
+        at_log_warn("WRK-CRASH", "worker %s: TEST ONLY test-crash-subject is on: an attestation with subject '%s'"
+                    " makes this process abort", base, s->test_crash_subject);
     if (s->test_lie)
         at_log_warn("WRK-LIE", "worker %s: TEST ONLY test-lie is on: every bad signature is judged valid", base);
     /* Exit status 1 when a thread cannot start (the started ones are told to

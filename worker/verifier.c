@@ -96,9 +96,25 @@ static void s_sim_cost(s_ctx_t *c)
     }
 }
 
+/*  TEST ONLY: a poison message, an attestation that kills the worker
+ *  verifying it (protocol.md 8.5: after poison-deliveries deaths in a row
+ *  the broker has it logged invalid instead). */
+static void s_test_crash(const s_ctx_t *c, const wire_task_t *t)
+{
+    const char *subject = c->o->test_crash_subject;
+    attestation_t a;
+    if (!subject || attestation_decode(&a, t->att, t->att_len) != AT_OK)
+        return;
+    if (a.subject_len == strlen(subject) && memcmp(a.subject, subject, a.subject_len) == 0) {
+        at_log_error("WRK-CRASH", "worker %s: TEST ONLY: subject '%s': aborting", c->o->id, subject);
+        abort();
+    }
+}
+
 static void s_judge(s_ctx_t *c, const wire_task_t *t, wire_verdict_t *v, uint8_t id[AT_ID_BYTES])
 {
     at_err rc;
+    s_test_crash(c, t);
     /* One clock reading: the recorded t_verified is the time the verdict
      * was judged at, so an auditor can re-judge it exactly. */
     v->t_verified = at_clock_wall_us();

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t test_delay_us;      /* test only: extra sleep per task */
     uint64_t sim_verify_us;      /* test only: sleep instead of verifying */
     bool test_lie;               /* test only: judge every bad signature valid */
+    const char *test_crash_subject; /* test only: abort() on an attestation with this subject (NULL: never) */
     uint64_t drain_ms;           /* longest a drain may take before stopping at once */
     const atomic_int *signals;   /* stop requests so far: 1 = drain, 2 = stop now */
     bool curve;                  /* CURVE on both links (else plaintext) */

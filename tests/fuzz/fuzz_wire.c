@@ -68,6 +68,7 @@ static void s_items(const wire_msg_t *m)
     switch (m->type) {
     case WIRE_SUBMIT: s_submit(&m->u.submit); break;
     case WIRE_TASKS: s_tasks(&m->u.tasks.items); break;
+    case WIRE_POISON: s_tasks(&m->u.poison.items); break;
     case WIRE_VERDICTS: s_verdicts(&m->u.verdicts.items); break;
     case WIRE_ACK: s_results(&m->u.ack); break;
     case WIRE_COMMITTED: s_results(&m->u.committed.results); break;

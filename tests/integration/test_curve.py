@@ -105,7 +105,7 @@ def wrong_roles(t, c, ctx):
     s.setsockopt(zmq.LINGER, 0)
     cl.curve_socket(s, keys=c.client_keys("worker"))
     s.connect(c.backend)
-    s.send(P(cl.SINK_HELLO, "fake-sink", 0, 0, 0, 16384))
+    s.send(P(cl.SINK_HELLO, "fake-sink", 0, 0, 0, 16384, 0))
     err = cl.expect_error(s, 5.0)
     t.check("SINK_HELLO with a worker key: ERROR denied", err is not None and err[0] == cl.E["denied"], err)
     s.close(0)

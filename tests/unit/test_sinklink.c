@@ -4,14 +4,14 @@
  *  our epoch and the watermark we offered; a watermark that moved before
  *  confirmation is offered again; a replacement sink after confirmation
  *  requeues what is in flight; COMMITTED accepted only from the current
- *  sink and epoch.
+ *  sink and epoch; what the sink says it holds.
  */
 #include "check.h"
 #include "sinklink.h"
 
 static wire_sink_hello_t s_hello(const char *inst, uint64_t next_seq, uint64_t epoch)
 {
-    return (wire_sink_hello_t) { inst, strlen(inst), next_seq, next_seq, epoch, 16384 };
+    return (wire_sink_hello_t) { inst, strlen(inst), next_seq, next_seq, epoch, 16384, 0 };
 }
 
 static const uint8_t R1[] = { 7, 1 }, R2[] = { 7, 2 };
@@ -63,6 +63,30 @@ static void test_replacement_and_commits(void)
     sinklink_destroy(&s);
 }
 
+/*  What the sink holds (SINK_HELLO held): only of our epoch, only while it is up. */
+static void test_held(void)
+{
+    sinklink_t *s = sinklink_new(9, 5000000);
+    uint64_t from, to;
+    wire_sink_hello_t h = s_hello("i1", 0, 9);
+    sinklink_hello(s, R1, 2, &h, 0, 1000000);
+    sinklink_hello(s, R1, 2, &h, 0, 1000001);       /* confirmed, holds nothing */
+    CHECK(!sinklink_held(s, &from, &to) && from == to);
+    h = s_hello("i1", 100, 9);
+    h.held = 50;
+    sinklink_hello(s, R1, 2, &h, 200, 1500000);
+    CHECK(sinklink_held(s, &from, &to) && from == 100 && to == 150);
+    h.held = 1u << 30;                               /* never beyond the window */
+    sinklink_hello(s, R1, 2, &h, 200, 1600000);
+    CHECK(sinklink_held(s, &from, &to) && from == 100 && to == 100 + 16384);
+    CHECK(sinklink_check(s, 7000000) && !sinklink_held(s, &from, &to));   /* lost: it vouches for nothing */
+    h = s_hello("i1", 100, 5);                       /* another epoch's buffer */
+    h.held = 50;
+    sinklink_hello(s, R1, 2, &h, 200, 7100000);
+    CHECK(!sinklink_held(s, &from, &to));
+    sinklink_destroy(&s);
+}
+
 static void test_lost_and_back(void)
 {
     sinklink_t *s = sinklink_new(9, 5000000);
@@ -85,5 +109,6 @@ int main(void)
     test_confirm();
     test_replacement_and_commits();
     test_lost_and_back();
+    test_held();
     return check_done("test_sinklink");
 }

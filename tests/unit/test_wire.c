@@ -336,12 +336,12 @@ static void test_rt_sink(wire_out_t *o)
 {
     wire_msg_t m;
     wire_sink_hello_t h = { .instance = "sink-a", .instance_len = 6, .next_seq = 12, .next_index = 9, .epoch = 77,
-                            .window = 8192 };
+                            .window = 8192, .held = 300 };
     CHECK(wire_send_sink_hello(o, &h) == 0);
     if (s_recv(s_b, false, &m, WIRE_SINK_HELLO)) {
         const wire_sink_hello_t *g = &m.u.sink_hello;
         CHECK(s_str_is(g->instance, g->instance_len, "sink-a") && g->next_seq == 12 && g->next_index == 9
-              && g->epoch == 77 && g->window == 8192);
+              && g->epoch == 77 && g->window == 8192 && g->held == 300);
         wire_msg_done(&m);
     }
     wire_sink_welcome_t w = { .epoch = 4, .first_seq = 12 };
@@ -370,6 +370,24 @@ static void test_rt_sink(wire_out_t *o)
         wire_msg_done(&m);
     }
     wire_items_destroy(&vs);
+    /* POISON: TASKS' items, broker to sink (protocol.md 7.6). */
+    wire_items_t ps;
+    wire_items_init(&ps, WIRE_POISON);
+    for (uint64_t i = 0; i < 2; i++) {
+        wire_task_t t = s_task(i);
+        wire_items_task(&ps, &t);
+    }
+    CHECK(wire_send_poison(o, NULL, 5, &ps) == 0);
+    if (s_recv(s_b, false, &m, WIRE_POISON)) {
+        CHECK(m.u.poison.epoch == 5 && m.u.poison.items.n == 2);
+        for (size_t i = 0; i < m.u.poison.items.n; i++) {
+            wire_task_t t;
+            CHECK_ERR(wire_task_at(&m.u.poison.items, i, &t), AT_OK);
+            CHECK(s_task_is(&t, i));
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&ps);
 }
 
 /*  DEALER -> ROUTER and back: the routing id, replies to a peer, frames. */
@@ -437,6 +455,7 @@ static void test_type_names(void)
 {
     CHECK(strcmp(wire_type_name(WIRE_HELLO), "HELLO") == 0);
     CHECK(strcmp(wire_type_name(WIRE_VERDICTS), "VERDICTS") == 0);
+    CHECK(strcmp(wire_type_name(WIRE_POISON), "POISON") == 0);
     CHECK(strcmp(wire_type_name(0), "unknown") == 0);
     CHECK(strcmp(wire_type_name(WIRE_REVOKE), "REVOKE") == 0);
     CHECK(strcmp(wire_type_name(WIRE_RELEASE), "RELEASE") == 0);
@@ -564,6 +583,9 @@ static const raw_case_t s_field_cases[] = {
     C("TASKS str epoch", "\x94\x01\x15\xa1""e\x91\x05", AT_ERR_TYPE),
     C("TASKS empty", "\x94\x01\x15\x01\x90", AT_ERR_SHAPE),
     C("TASKS not an array", "\x94\x01\x15\x01\x05", AT_ERR_TYPE),
+    C("POISON str epoch", "\x94\x01\x22\xa1""e\x91\x05", AT_ERR_TYPE),
+    C("POISON empty", "\x94\x01\x22\x01\x90", AT_ERR_SHAPE),
+    C("POISON wrong field count", "\x93\x01\x22\x01", AT_ERR_SHAPE),
     C("DONE ok", "\x94\x01\x16\x90\x00", AT_OK),
     C("DONE a bad seq is not a message error", "\x94\x01\x16\x91\xa1x\x00", AT_OK),
     C("DONE credit 1024", "\x94\x01\x16\x90\xcd\x04\x00", AT_OK),
@@ -571,12 +593,14 @@ static const raw_case_t s_field_cases[] = {
     C("DONE credit 5000", "\x94\x01\x16\x90\xcd\x13\x88", AT_ERR_TYPE),
     C("DONE seqs not an array", "\x94\x01\x16\x07\x00", AT_ERR_TYPE),
     C("DONE str credit", "\x94\x01\x16\x90\xa1x", AT_ERR_TYPE),
-    C("SINK_HELLO ok", "\x97\x01\x1e\xa1s\x01\x01\x01\xcd\x40\x00", AT_OK),
-    C("SINK_HELLO empty instance", "\x97\x01\x1e\xa0\x01\x01\x01\x01", AT_OK),
-    C("SINK_HELLO int instance", "\x97\x01\x1e\x05\x01\x01\x01\x01", AT_ERR_TYPE),
-    C("SINK_HELLO str next_seq", "\x97\x01\x1e\xa1s\xa1x\x01\x01\x01", AT_ERR_TYPE),
-    C("SINK_HELLO nil epoch", "\x97\x01\x1e\xa1s\x01\x01\xc0\x01", AT_ERR_TYPE),
-    C("SINK_HELLO str window", "\x97\x01\x1e\xa1s\x01\x01\x01\xa1x", AT_ERR_TYPE),
+    C("SINK_HELLO ok", "\x98\x01\x1e\xa1s\x01\x01\x01\xcd\x40\x00\x00", AT_OK),
+    C("SINK_HELLO empty instance", "\x98\x01\x1e\xa0\x01\x01\x01\x01\x00", AT_OK),
+    C("SINK_HELLO int instance", "\x98\x01\x1e\x05\x01\x01\x01\x01\x00", AT_ERR_TYPE),
+    C("SINK_HELLO str next_seq", "\x98\x01\x1e\xa1s\xa1x\x01\x01\x01\x00", AT_ERR_TYPE),
+    C("SINK_HELLO nil epoch", "\x98\x01\x1e\xa1s\x01\x01\xc0\x01\x00", AT_ERR_TYPE),
+    C("SINK_HELLO str window", "\x98\x01\x1e\xa1s\x01\x01\x01\xa1x\x00", AT_ERR_TYPE),
+    C("SINK_HELLO str held", "\x98\x01\x1e\xa1s\x01\x01\x01\x01\xa1x", AT_ERR_TYPE),
+    C("SINK_HELLO without held (the old five fields)", "\x97\x01\x1e\xa1s\x01\x01\x01\x01", AT_ERR_SHAPE),
     C("SINK_HELLO without window (the old four fields)", "\x96\x01\x1e\xa1s\x01\x01\x01", AT_ERR_SHAPE),
     C("SINK_WELCOME nil first_seq", "\x94\x01\x1f\x01\xc0", AT_ERR_TYPE),
     C("COMMITTED ok", "\x95\x01\x20\x01\x01\x90", AT_OK),
@@ -648,9 +672,9 @@ static void test_field_rejections(tpk_t *w)
     msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
     msgpack_pack_uint8(&w->pk, 1);
     s_check_built(w, "READY 65-byte id", WIRE_READY, AT_ERR_TYPE);
-    t_begin(w, WIRE_SINK_HELLO, 5);
+    t_begin(w, WIRE_SINK_HELLO, 6);
     msgpack_pack_str_with_body(&w->pk, s_long_name, 65);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         msgpack_pack_uint8(&w->pk, 1);
     s_check_built(w, "SINK_HELLO 65-byte instance", WIRE_SINK_HELLO, AT_ERR_TYPE);
     t_begin(w, WIRE_VERDICTS, 3);
@@ -1082,6 +1106,7 @@ static const wire_list_t *s_list_of(const wire_msg_t *m)
     case WIRE_ACK: return &m->u.ack;
     case WIRE_REFUSE: return &m->u.refuse;
     case WIRE_TASKS: return &m->u.tasks.items;
+    case WIRE_POISON: return &m->u.poison.items;
     case WIRE_DONE: return &m->u.done.seqs;
     case WIRE_COMMITTED: return &m->u.committed.results;
     case WIRE_VERDICTS: return &m->u.verdicts.items;
