@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as cl  # noqa: E402
 import logfixture as lf  # noqa: E402
 import test_log_serve as ls  # noqa: E402  (note, checkpoint and RFC 6962 helpers)
+from tlogfixture import verify_inclusion  # noqa: E402  (RFC 9162 2.1.3.2)
 
 SCHEMA = "attest/revocation/v1"
 REVOKE_UNKNOWN, REVOKE_KEY, REVOKE_TWICE, REVOKE_SUBJECT = 27, 28, 29, 30
@@ -187,26 +188,6 @@ def inclusion_path(hashes, m):
     if m < k:
         return inclusion_path(hashes[:k], m) + [ls.mth(hashes[k:])]
     return inclusion_path(hashes[k:], m - k) + [ls.mth(hashes[:k])]
-
-
-def verify_inclusion(index, size, leaf, path, root):
-    """RFC 9162 2.1.3.2."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = ls.node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = ls.node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
 
 
 def newest_checkpoint(path):
