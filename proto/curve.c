@@ -26,11 +26,11 @@ static int s_check_private(const char *path, char err[CURVE_ERR_MAX])
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, CURVE_ERR_MAX, "%s: %s", path, strerror(errno));
+        snprintf(err, CURVE_ERR_MAX, "%.400s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        snprintf(err, CURVE_ERR_MAX, "%s: a secret key file must be a regular file of mode 0600 (it is %04o)",
+        snprintf(err, CURVE_ERR_MAX, "%.400s: a secret key file must be a regular file of mode 0600 (it is %04o)",
                  path, (unsigned) (st.st_mode & 07777));
         return -1;
     }
