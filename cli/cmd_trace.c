@@ -4,7 +4,8 @@
  *    entry        id, index, verdict and reason, the attestation's schema,
  *                 attester, subject, issued_at, expires_at
  *    lineage      producer and its authenticated CURVE key, cseq, broker
- *                 seq, the worker and its key (entry format 2)
+ *                 seq and epoch (entry format 3), the worker and its key
+ *                 (format 2)
  *    stages       t_received, t_dispatched, t_verified, t_committed and
  *                 the durations between them
  *    same id      the other entries with the id (invalid copies, and the
@@ -474,6 +475,10 @@ static void s_human_lineage(const s_trace_t *t)
     s_kv("producer_key:", "%s%s", pk, e->producer_key_len ? "" : " (entry format 1 or --insecure: no key)");
     s_kv("cseq:", "%" PRIu64, e->cseq);
     s_kv("broker seq:", "%" PRIu64, e->seq);
+    if (e->format >= 3)
+        s_kv("broker epoch:", "%" PRIu64, e->epoch);
+    else
+        s_kv("broker epoch:", "unknown (entry format %u has none)", (unsigned) e->format);
     s_kv("worker:", "%.*s", (int) e->worker_len, e->worker);
     s_kv("worker_key:", "%s", wk);
 }
@@ -658,6 +663,7 @@ static json_t *s_json_lineage(const logdb_entry_t *e)
     json_object_set_new(o, "producer_key_hex", s_json_key(e->producer_key, e->producer_key_len, true));
     json_object_set_new(o, "cseq", json_integer((json_int_t) e->cseq));
     json_object_set_new(o, "seq", json_integer((json_int_t) e->seq));
+    json_object_set_new(o, "epoch", e->format >= 3 ? json_integer((json_int_t) e->epoch) : json_null());
     json_object_set_new(o, "worker", json_stringn(e->worker_len ? e->worker : "", e->worker_len));
     json_object_set_new(o, "worker_key", s_json_key(e->worker_key, e->worker_key_len, false));
     json_object_set_new(o, "worker_key_hex", s_json_key(e->worker_key, e->worker_key_len, true));

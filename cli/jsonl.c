@@ -322,6 +322,7 @@ json_t *jsonl_entry(const logdb_entry_t *e)
     json_t *o = json_object();
     json_object_set_new(o, "index", json_integer((json_int_t) e->index));
     json_object_set_new(o, "seq", json_integer((json_int_t) e->seq));
+    json_object_set_new(o, "epoch", json_integer((json_int_t) e->epoch));
     json_object_set_new(o, "id", jsonl_hex(e->id, AT_ID_BYTES));
     json_object_set_new(o, "verdict", json_string(e->verdict == WIRE_VALID ? "valid" : "invalid"));
     json_object_set_new(o, "reason", json_string(at_strerror(e->reason)));

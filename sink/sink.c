@@ -334,6 +334,7 @@ static at_err s_commit_one(sink_t *self, const reorder_item_t *it, uint64_t now,
     e.producer_key_len = it->producer_key_len;
     e.worker_key = it->worker_key;
     e.worker_key_len = it->worker_key_len;
+    e.epoch = self->epoch;   /* every buffered verdict is of the current epoch (s_on_welcome clears the others) */
     at_err rc = revoke_append(self->log, &e);   /* a revocation is judged in log order (store/revoke.h) */
     if (rc == AT_ERR_DUPLICATE) {
         uint64_t index;

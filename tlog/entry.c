@@ -53,6 +53,7 @@ static void s_pack(msgpack_packer *pk, const entry_t *e)
     msgpack_pack_bin_with_body(pk, e->att_len ? e->att : (const uint8_t *) "", e->att_len);
     msgpack_pack_bin_with_body(pk, e->producer_key_len ? e->producer_key : (const uint8_t *) "", e->producer_key_len);
     msgpack_pack_bin_with_body(pk, e->worker_key_len ? e->worker_key : (const uint8_t *) "", e->worker_key_len);
+    msgpack_pack_uint64(pk, e->epoch);
 }
 
 at_err entry_encode(const entry_t *e, uint8_t *out, size_t cap, size_t *len)
@@ -102,18 +103,30 @@ static at_err s_key(const msgpack_object *o, const uint8_t **p, size_t *n)
     return rc;
 }
 
-/*  Fills *e from the n (15: format 1, 17: format 2) elements of the array. */
+/*  The field count of each format (0: no such format). */
+static size_t s_fields_of(uint64_t format)
+{
+    switch (format) {
+    case 1: return ENTRY_FORMAT_1_FIELDS;
+    case 2: return ENTRY_FORMAT_2_FIELDS;
+    case 3: return ENTRY_FIELDS;
+    default: return 0;
+    }
+}
+
+/*  Fills *e from the n (15: format 1, 17: format 2, 18: format 3) elements of the array. */
 static at_err s_fields(entry_t *e, const msgpack_object *f, size_t n)
 {
     at_err rc;
     uint64_t v, verdict, reason;
     if ((rc = mpfield_u64(&f[0], &v))) return rc;
-    if (!((v == 1 && n == ENTRY_FORMAT_1_FIELDS) || (v == 2 && n == ENTRY_FIELDS))) return AT_ERR_VERSION;
+    if (s_fields_of(v) != n) return AT_ERR_VERSION;
     e->format = (uint8_t) v;
-    if (n == ENTRY_FIELDS) {
+    if (n >= ENTRY_FORMAT_2_FIELDS) {
         if ((rc = s_key(&f[15], &e->producer_key, &e->producer_key_len))) return rc;
         if ((rc = s_key(&f[16], &e->worker_key, &e->worker_key_len))) return rc;
     }
+    if (n == ENTRY_FIELDS && (rc = mpfield_u64(&f[17], &e->epoch))) return rc;
     if ((rc = mpfield_u64(&f[1], &e->index))) return rc;
     if ((rc = mpfield_u64(&f[2], &e->seq))) return rc;
     if ((rc = s_fixed_bin(&f[3], e->prev_hash, ENTRY_HASH_BYTES))) return rc;
@@ -142,6 +155,7 @@ at_err entry_decode(entry_t *out, const uint8_t *buf, size_t len)
     msgpack_zone *zone;
     at_err rc = mpzone_unpack(buf, len, &root, &zone);
     if (rc == AT_OK && (root.type != MSGPACK_OBJECT_ARRAY || (root.via.array.size != ENTRY_FIELDS
+                                                              && root.via.array.size != ENTRY_FORMAT_2_FIELDS
                                                               && root.via.array.size != ENTRY_FORMAT_1_FIELDS)))
         rc = AT_ERR_SHAPE;
     if (rc == AT_OK)

@@ -1,15 +1,19 @@
 /*  entry.h: the value codec of one log entry, and the hash that chains them.
  *
  *  An entry is stored in the log's "entries" database (store/logdb.h) as a
- *  msgpack array of 17 (format 2, written since CURVE):
- *    [format=2, index, seq, prev_hash bin32, id bin32, verdict, reason,
+ *  msgpack array of 18 (format 3, written since the broker epoch was added):
+ *    [format=3, index, seq, prev_hash bin32, id bin32, verdict, reason,
  *     producer str, cseq, worker str, t_received, t_dispatched, t_verified,
- *     t_committed, attestation bin, producer_key bin 0|32, worker_key bin 0|32]
+ *     t_committed, attestation bin, producer_key bin 0|32, worker_key bin 0|32,
+ *     epoch]
  *  producer_key and worker_key are the CURVE public keys the broker and the
- *  sink authenticated (empty when the cluster ran --insecure). Entries of
- *  format 1 (the first 15 fields, no keys) stay readable: the decoder
- *  accepts both and gives format 1 entries empty keys; the chain hashes
- *  the stored bytes whatever the format.
+ *  sink authenticated (empty when the cluster ran --insecure); epoch is the
+ *  broker epoch under which seq was assigned (protocol 9), so (epoch, seq)
+ *  names the broker's numbering of the attestation. Entries of format 1 (the
+ *  first 15 fields, no keys) and format 2 (the first 17, no epoch) stay
+ *  readable: the decoder accepts all three and gives older entries empty
+ *  keys and epoch 0 (unknown); the chain and the tree hash the stored bytes
+ *  whatever the format.
  *  hash(entry) = BLAKE2b-256 of the value bytes exactly as stored; the log
  *  chains entries by storing hash(entry i) as prev_hash of entry i + 1.
  *
@@ -25,17 +29,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENTRY_FORMAT 2          /* written */
-#define ENTRY_FIELDS 17
+#define ENTRY_FORMAT 3          /* written */
+#define ENTRY_FIELDS 18
+#define ENTRY_FORMAT_2_FIELDS 17
 #define ENTRY_FORMAT_1_FIELDS 15
 #define ENTRY_KEY_BYTES 32      /* a CURVE public key */
 #define ENTRY_HASH_BYTES 32
 #define ENTRY_NAME_MAX 64       /* producer and worker names; the wire's WIRE_NAME_MAX */
-/*  Longest encoding (exact; test_entry checks it): array header 3 (17 > 15), format 1
- *  and verdict 1 (fixints), reason 2, seven u64 at 9, two bin32 at 34, two
- *  names at 2 + ENTRY_NAME_MAX, the attestation at 3 + AT_ENCODED_MAX, two
- *  keys at 34. */
-#define ENTRY_ENCODED_MAX (3 + 1 + 1 + 2 + 7 * 9 + 2 * 34 + 2 * (2 + ENTRY_NAME_MAX) + 3 + AT_ENCODED_MAX + 2 * 34)
+/*  Longest encoding (exact; test_entry checks it): array header 3 (18 > 15), format 1
+ *  and verdict 1 (fixints), reason 2, eight u64 at 9 (epoch included), two
+ *  bin32 at 34, two names at 2 + ENTRY_NAME_MAX, the attestation at
+ *  3 + AT_ENCODED_MAX, two keys at 34. */
+#define ENTRY_ENCODED_MAX (3 + 1 + 1 + 2 + 8 * 9 + 2 * 34 + 2 * (2 + ENTRY_NAME_MAX) + 3 + AT_ENCODED_MAX + 2 * 34)
 
 typedef struct {
     uint64_t index, seq;
@@ -52,7 +57,8 @@ typedef struct {
     size_t att_len;
     const uint8_t *producer_key, *worker_key;   /* borrowed; ENTRY_KEY_BYTES or length 0 */
     size_t producer_key_len, worker_key_len;
-    uint8_t format;             /* decoded: 1 or 2 (the encoder writes ENTRY_FORMAT) */
+    uint64_t epoch;             /* the broker epoch of seq; 0 (unknown) in formats 1 and 2 */
+    uint8_t format;             /* decoded: 1, 2 or 3 (the encoder writes ENTRY_FORMAT) */
 } entry_t;
 
 /*  Encodes e into out[0..cap) and sets *len. AT_ERR_OVERSIZE when a name is
@@ -65,8 +71,8 @@ at_err entry_encode(const entry_t *e, uint8_t *out, size_t cap, size_t *len) __a
 /*  Decodes exactly one entry filling buf[0..len) into *out (zeroed first).
  *  producer, worker and att point into buf: borrowed for as long as buf
  *  lives. Codes: AT_ERR_MSGPACK (malformed, truncated), AT_ERR_TRAILING,
- *  AT_ERR_SHAPE (not an array of 15 or 17), AT_ERR_VERSION (format not 1 of
- *  15 fields or 2 of 17), AT_ERR_TYPE,
+ *  AT_ERR_SHAPE (not an array of 15, 17 or 18), AT_ERR_VERSION (format
+ *  not 1 of 15 fields, 2 of 17 or 3 of 18), AT_ERR_TYPE,
  *  AT_ERR_OVERSIZE, AT_ERR_RANGE (a field's value or size). */
 at_err entry_decode(entry_t *out, const uint8_t *buf, size_t len) __attribute__((warn_unused_result));
 

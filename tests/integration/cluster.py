@@ -47,7 +47,8 @@ E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, 
      "protocol": 14, "busy": 15, "timeout": 16, "duplicate": 22, "denied": 26}
 
 ENTRY_KEYS = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
-              "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key"]
+              "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key",
+              "epoch"]
 ZERO32 = bytes(32)
 
 _LIVE = set()          # every Proc not yet reaped, for the atexit hook
@@ -519,7 +520,9 @@ def read_log(path):
         entries, raws, ids, meta = [], [], {}, {}
         with env.begin(buffers=False) as txn:
             for k, v in txn.cursor(db=dbe):
-                e = dict(zip(ENTRY_KEYS, msgpack.unpackb(v, raw=False)))
+                f = msgpack.unpackb(v, raw=False)
+                e = dict(zip(ENTRY_KEYS, f))
+                e["_fields"] = len(f)
                 e["_key"] = struct.unpack(">Q", k)[0] if len(k) == 8 else -1
                 entries.append(e)
                 raws.append(bytes(v))
@@ -573,7 +576,7 @@ def log_problems(log):
     for i, (e, raw) in enumerate(zip(log.entries, log.raws)):
         if e["_key"] != i or e["index"] != i:
             bad.append("entry %d: key %d index %s (not contiguous)" % (i, e["_key"], e["index"]))
-        if e["format"] not in (1, 2) or len(ENTRY_KEYS) != 17:
+        if {1: 15, 2: 17, 3: 18}.get(e["format"]) != e["_fields"]:   # protocol.md 12
             bad.append("entry %d: format %r" % (i, e["format"]))
         if e["prev_hash"] != prev:
             bad.append("entry %d: prev_hash does not match the hash of entry %d" % (i, i - 1))

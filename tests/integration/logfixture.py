@@ -125,7 +125,8 @@ def pack_entry(e):
 def unpack_entry(value):
     f = msgpack.unpackb(value, raw=False)
     keys = ["format", "index", "seq", "prev_hash", "id", "verdict", "reason", "producer", "cseq", "worker",
-            "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key"]
+            "t_received", "t_dispatched", "t_verified", "t_committed", "att", "producer_key", "worker_key",
+            "epoch"]
     return dict(zip(keys, f))
 
 

@@ -13,7 +13,7 @@ Real executables on loopback, CURVE on (keys made by `attest keygen --curve`):
     and nothing is lost (every submitted attestation is logged once, in
     order); a new connection with that key is refused;
   * every entry names the producer's and the worker's authenticated keys
-    (log format 2), and `attest log verify` checks them.
+    (log format 2; format 3 adds the broker epoch), and `attest log verify` checks them.
 
     /usr/bin/python3 test_curve.py --bin BUILD/bin
 """
@@ -153,7 +153,10 @@ def check_log(t, c, atts):
     t.check("no problems in the log", not cl.log_problems(log), cl.log_problems(log)[:5])
     prod = zmq.utils.z85.decode(c.pub("producer"))
     workers = {zmq.utils.z85.decode(c.pub("worker")): "worker", zmq.utils.z85.decode(c.pub("worker2")): "worker2"}
-    t.check("every entry is format 2", all(e["format"] == 2 for e in log.entries))
+    t.check("every entry is format 3", all(e["format"] == 3 for e in log.entries))
+    epochs = {e["epoch"] for e in log.entries}
+    t.check("every entry names the one broker epoch (nonzero) its seq was assigned under",
+            len(epochs) == 1 and 0 not in epochs, epochs)
     t.check("every entry names the producer's key",
             all(bytes(e["producer_key"]) == prod for e in log.entries))
     used = {workers.get(bytes(e["worker_key"]), "?") for e in log.entries}

@@ -103,6 +103,9 @@ def check_entry(t, c, label, tr, want, stored):
     t.check("%s: lineage: broker seq as stored, worker w0/0 (thread 0 of w0) and its key" % label, ln.get("seq") == stored["seq"]
             and ln.get("worker") == "w0/0" and ln.get("worker_key") == c.pub("worker").decode()
             and ln.get("producer_key_hex") == stored["producer_key"].hex(), ln)
+    t.check("%s: lineage: broker epoch as stored (entry format 3), nonzero" % label,
+            stored["format"] == 3 and ln.get("epoch") == stored["epoch"] and stored["epoch"] != 0,
+            (ln.get("epoch"), stored.get("epoch"), stored.get("format")))
 
 
 def check_stages(t, label, tr, stored):

@@ -48,7 +48,8 @@ static bool s_same(const entry_t *a, const entry_t *b)
         && a->t_committed == b->t_committed && a->att_len == b->att_len && memcmp(a->att, b->att, a->att_len) == 0
         && a->producer_key_len == b->producer_key_len && a->worker_key_len == b->worker_key_len
         && memcmp(a->producer_key, b->producer_key, a->producer_key_len) == 0
-        && memcmp(a->worker_key, b->worker_key, a->worker_key_len) == 0 && b->format == ENTRY_FORMAT;
+        && memcmp(a->worker_key, b->worker_key, a->worker_key_len) == 0 && a->epoch == b->epoch
+        && b->format == ENTRY_FORMAT;
 }
 
 static void test_round_trip(void)
@@ -64,7 +65,7 @@ static void test_round_trip(void)
         CHECK_ERR(entry_decode(&back, buf, len), AT_OK);
         CHECK(s_same(&e, &back));
         if (widest)
-            CHECK(back.att == buf + len - e.att_len - 2 * (2 + ENTRY_KEY_BYTES));   /* borrowed from buf */
+            CHECK(back.att == buf + len - e.att_len - 2 * (2 + ENTRY_KEY_BYTES) - 9);   /* borrowed from buf; the epoch u64 last */
         /* One byte short: refused, nothing written past the buffer. */
         buf[len - 1] = 0x5a;
         size_t short_len = 12345;
@@ -138,10 +139,12 @@ static void p_att_big(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zer
 
 static void p_v1(msgpack_packer *pk) { msgpack_pack_uint8(pk, 1); }
 static void p_v3(msgpack_packer *pk) { msgpack_pack_uint8(pk, 3); }
+static void p_v4(msgpack_packer *pk) { msgpack_pack_uint8(pk, 4); }
 static void p_key0(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 0); }
 static void p_key33(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, s_zeros, 33); }
 
-/*  Format 1 (15 fields, written before CURVE) stays readable; format 2 has 17. */
+/*  Format 1 (15 fields, written before CURVE) and format 2 (17, before the
+ *  epoch) stay readable; format 3 has 18. */
 static const entry_case_t s_entry_cases[] = {
     { "valid (format 1)", -1, 15, NULL, AT_OK },
     { "valid (format 2)", -1, 17, NULL, AT_OK },
@@ -150,10 +153,15 @@ static const entry_case_t s_entry_cases[] = {
     { "format 2, worker_key 33 bytes", 16, 17, p_key33, AT_ERR_OVERSIZE },
     { "format 2, worker_key a str", 16, 17, p_str, AT_ERR_TYPE },
     { "format 1 with 17 fields", 0, 17, p_v1, AT_ERR_VERSION },
-    { "format 3", 0, 17, p_v3, AT_ERR_VERSION },
+    { "valid (format 3)", -1, 18, NULL, AT_OK },
+    { "format 3, epoch a str", 17, 18, p_str, AT_ERR_TYPE },
+    { "format 3, epoch negative", 17, 18, p_neg, AT_ERR_TYPE },
+    { "format 3 with 17 fields", 0, 17, p_v3, AT_ERR_VERSION },
+    { "format 2 with 18 fields", 0, 18, p_v2, AT_ERR_VERSION },
+    { "format 4", 0, 18, p_v4, AT_ERR_VERSION },
     { "14 fields", -1, 14, NULL, AT_ERR_SHAPE },
     { "16 fields", -1, 16, NULL, AT_ERR_SHAPE },
-    { "18 fields", -1, 18, NULL, AT_ERR_SHAPE },
+    { "19 fields", -1, 19, NULL, AT_ERR_SHAPE },
     { "format 2 with 15 fields", 0, 15, p_v2, AT_ERR_VERSION },
     { "index as str", 1, 15, p_str, AT_ERR_TYPE },
     { "prev_hash 31 bytes", 3, 15, p_bin31, AT_ERR_RANGE },
@@ -172,7 +180,7 @@ static void s_pack_entry_field(msgpack_packer *pk, int i, int count)
 {
     static const uint8_t h[32] = { 9 };
     switch (i) {
-    case 0: msgpack_pack_uint8(pk, count == 17 ? 2 : 1); break;   /* 17 fields: format 2 */
+    case 0: msgpack_pack_uint8(pk, count == 18 ? 3 : count == 17 ? 2 : 1); break;   /* 17 fields: format 2, 18: 3 */
     case 15: case 16: msgpack_pack_bin_with_body(pk, h, 32); break;
     case 3: case 4: msgpack_pack_bin_with_body(pk, h, 32); break;
     case 5: case 6: msgpack_pack_uint8(pk, 1); break;
