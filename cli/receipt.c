@@ -9,6 +9,7 @@
  */
 #include "receipt.h"
 #include "alloc.h"
+#include "b64.h"
 #include "checkpoint.h"
 #include "clock.h"
 #include "entry.h"
@@ -504,13 +505,15 @@ static void s_puts(s_text_t *t, const char *src)
     s_put(t, src, strlen(src));
 }
 
+/*  Public bytes (an entry, proof hashes): b64.h's encoder, not libsodium's
+ *  constant-time one, which was 5 of a receipt's 12 us. */
 static void s_put_b64(s_text_t *t, const uint8_t *bin, size_t len)
 {
-    char buf[sodium_base64_ENCODED_LEN(ENTRY_ENCODED_MAX, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(buf, sizeof buf, bin, len, sodium_base64_VARIANT_ORIGINAL);
-    s_put(t, "\"", 1);
-    s_put(t, buf, strlen(buf));
-    s_put(t, "\"", 1);
+    char buf[B64_ENCODED_LEN(ENTRY_ENCODED_MAX) + 2];
+    buf[0] = '"';
+    size_t n = b64_encode(buf + 1, sizeof buf - 2, bin, len);
+    buf[1 + n] = '"';
+    s_put(t, buf, n + 2);
 }
 
 /*  A JSON string of the note: note_open accepted it, so it is UTF-8 without
@@ -519,13 +522,16 @@ static void s_put_b64(s_text_t *t, const uint8_t *bin, size_t len)
 static void s_put_note(s_text_t *t, const char *note, size_t len)
 {
     s_put(t, "\"", 1);
+    size_t run = 0;   /* start of the bytes not written yet: copied in runs */
     for (size_t i = 0; i < len; i++) {
         const char *esc = note[i] == '\n' ? "\\n" : note[i] == '"' ? "\\\"" : note[i] == '\\' ? "\\\\" : NULL;
-        if (esc)
-            s_put(t, esc, 2);
-        else
-            s_put(t, note + i, 1);
+        if (!esc)
+            continue;
+        s_put(t, note + run, i - run);
+        s_put(t, esc, 2);
+        run = i + 1;
     }
+    s_put(t, note + run, len - run);
     s_put(t, "\"", 1);
 }
 
@@ -535,7 +541,8 @@ static void s_put_note(s_text_t *t, const char *note, size_t len)
 static char *s_receipt_json(const receipt_fetcher_t *self, const entry_t *e, const uint8_t *entry, size_t len,
                             const merkle_hash_t *proof, size_t plen)
 {
-    s_text_t t = { NULL, 0, 0 };
+    size_t guess = 512 + B64_ENCODED_LEN(len) + plen * (B64_ENCODED_LEN(MERKLE_HASH_BYTES) + 6) + 2 * self->note_len;
+    s_text_t t = { at_malloc(guess), 0, guess };   /* one allocation: the JSON fits */
     char head[256], hex[2 * AT_ID_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, e->id, AT_ID_BYTES);
     int n = snprintf(head, sizeof head, "{\n \"format\": \"%s\",\n \"index\": %" PRIu64 ",\n \"id\": \"%s\",\n"
