@@ -1,5 +1,6 @@
 /*  attestation.c: strict codec, signing bytes, id, Ed25519 sign and verify. */
 #include "attestation.h"
+#include "utf8.h"
 #include "mpfield.h"
 #include "mpzone.h"
 #include <msgpack.h>
@@ -11,32 +12,6 @@ static const char s_domain[10] = "attest/v1";   /* 9 chars and the NUL */
 at_err at_crypto_init(void)
 {
     return sodium_init() < 0 ? AT_ERR_IO : AT_OK;
-}
-
-/*  Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). */
-static bool s_utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
-        else return false;
-        if (n - i <= k) return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000)
-            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += k + 1;
-    }
-    return true;
 }
 
 static uint64_t s_be_get(const uint8_t *p, int bytes)
@@ -114,8 +89,8 @@ at_err attestation_check(const attestation_t *a)
         return AT_ERR_OVERSIZE;
     if (a->schema_len == 0 || a->subject_len == 0 || !a->attester || !a->nonce || !a->signature)
         return AT_ERR_RANGE;
-    if (!s_utf8_ok((const uint8_t *) a->schema, a->schema_len)
-        || !s_utf8_ok((const uint8_t *) a->subject, a->subject_len))
+    if (!utf8_valid((const uint8_t *) a->schema, a->schema_len)
+        || !utf8_valid((const uint8_t *) a->subject, a->subject_len))
         return AT_ERR_RANGE;
     if (a->has_expires && a->expires_at <= a->issued_at)
         return AT_ERR_RANGE;

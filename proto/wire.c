@@ -47,8 +47,8 @@ static at_err s_dec_none(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_hello_t *h = &m->u.hello;
-    if (mpfield_str(&f[0], &h->name, &h->name_len, WIRE_NAME_MAX) || h->name_len == 0)
-        return s_bad(m, AT_ERR_TYPE, "HELLO needs a producer name of 1..64 bytes");
+    if (mpfield_name(&f[0], &h->name, &h->name_len, WIRE_NAME_MAX) || h->name_len == 0)
+        return s_bad(m, AT_ERR_TYPE, "HELLO needs a producer name of 1..64 bytes of UTF-8 without control characters");
     return AT_OK;
 }
 
@@ -96,9 +96,9 @@ static at_err s_dec_error(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_ready(wire_msg_t *m, const msgpack_object *f)
 {
     wire_ready_t *r = &m->u.ready;
-    if (mpfield_str(&f[0], &r->worker, &r->worker_len, WIRE_NAME_MAX) || r->worker_len == 0
+    if (mpfield_name(&f[0], &r->worker, &r->worker_len, WIRE_NAME_MAX) || r->worker_len == 0
         || mpfield_u64(&f[1], &r->credit) || r->credit > WIRE_READY_CREDIT_MAX)
-        return s_bad(m, AT_ERR_TYPE, "READY needs [worker_id str, credit uint]");
+        return s_bad(m, AT_ERR_TYPE, "READY needs [worker_id str (1..64 bytes of UTF-8 without control characters), credit uint]");
     return AT_OK;
 }
 
@@ -126,10 +126,10 @@ static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_sink_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_sink_hello_t *h = &m->u.sink_hello;
-    if (mpfield_str(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || mpfield_u64(&f[1], &h->next_seq)
+    if (mpfield_name(&f[0], &h->instance, &h->instance_len, WIRE_NAME_MAX) || mpfield_u64(&f[1], &h->next_seq)
         || mpfield_u64(&f[2], &h->next_index) || mpfield_u64(&f[3], &h->epoch) || mpfield_u64(&f[4], &h->window)
         || mpfield_u64(&f[5], &h->held))
-        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance, next_seq, next_index, epoch, window, held]");
+        return s_bad(m, AT_ERR_TYPE, "SINK_HELLO needs [instance (UTF-8, no control characters), next_seq, next_index, epoch, window, held]");
     return AT_OK;
 }
 
@@ -152,8 +152,8 @@ static at_err s_dec_committed(wire_msg_t *m, const msgpack_object *f)
 static at_err s_dec_quarantine(wire_msg_t *m, const msgpack_object *f)
 {
     wire_quarantine_t *q = &m->u.quarantine;
-    if (mpfield_str(&f[0], &q->worker, &q->worker_len, WIRE_NAME_MAX) || q->worker_len == 0)
-        return s_bad(m, AT_ERR_TYPE, "QUARANTINE needs [worker_id str 1..64]");
+    if (mpfield_name(&f[0], &q->worker, &q->worker_len, WIRE_NAME_MAX) || q->worker_len == 0)
+        return s_bad(m, AT_ERR_TYPE, "QUARANTINE needs [worker_id str 1..64, UTF-8 without control characters]");
     return AT_OK;
 }
 
@@ -162,9 +162,9 @@ static at_err s_dec_verdicts(wire_msg_t *m, const msgpack_object *f)
     wire_verdicts_t *v = &m->u.verdicts;
     if (mpfield_u64(&f[0], &v->epoch))
         return s_bad(m, AT_ERR_TYPE, "VERDICTS epoch is not an unsigned integer");
-    at_err rc = mpfield_str(&f[1], &v->worker, &v->worker_len, WIRE_NAME_MAX);
+    at_err rc = mpfield_name(&f[1], &v->worker, &v->worker_len, WIRE_NAME_MAX);
     if (rc)
-        return s_bad(m, rc, "VERDICTS worker id is not a str of at most 64 bytes");
+        return s_bad(m, rc, "VERDICTS worker id is not a str of at most 64 bytes of UTF-8 without control characters");
     rc = s_list(&f[2], &v->items, WIRE_BATCH_MAX, false);
     return rc ? s_bad(m, rc, "VERDICTS needs an array of 1..1024 verdicts") : AT_OK;
 }
@@ -345,7 +345,7 @@ static at_err s_task_fields(const msgpack_object *f, wire_task_t *out)
 {
     at_err rc;
     if ((rc = mpfield_u64(&f[0], &out->seq))) return rc;
-    if ((rc = mpfield_str(&f[1], &out->producer, &out->producer_len, WIRE_NAME_MAX))) return rc;
+    if ((rc = mpfield_name(&f[1], &out->producer, &out->producer_len, WIRE_NAME_MAX))) return rc;
     if ((rc = mpfield_u64(&f[2], &out->cseq))) return rc;
     if ((rc = mpfield_u64(&f[3], &out->t_received))) return rc;
     return mpfield_u64(&f[4], &out->t_dispatched);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "wire.h"
 #include "log.h"
+#include "utf8.h"
 #include "notify.h"
 #include "alloc.h"
 #include <czmq.h>
@@ -44,7 +45,7 @@ static const cfg_def_t s_settings[] = {
                "while busy, report verdicts at least this often (0: per chunk only)"),
     CFG_INT_AT(W_, clock_skew_s, "clock-skew-s", "300", 0, 86400, "how far in the future issued_at may be"),
     CFG_INT_AT(W_, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval when idle"),
-    CFG_STR_AT(W_, id, "id", "", "worker name in the log (empty: host-pid)"),
+    CFG_STR_AT(W_, id, "id", "", "worker name in the log, <= 40 bytes of UTF-8, no control characters (empty: host-pid)"),
     CFG_INT_AT(W_, drain_timeout_ms, "drain-timeout-ms", "10000", 0, 600000,
                "on SIGTERM, longest wait for the broker's LEAVE_OK before stopping at once"),
     CFG_INT_AT(W_, test_delay_us, "test-delay-us", "0", 0, 10000000, "TEST ONLY: extra delay per task"),
@@ -227,6 +228,11 @@ static int s_main(const cfg_t *cfg, void *settings)
     zsys_init();
     zsys_set_logstream(NULL);
     const worker_settings_t *s = settings;
+    if (strlen(s->id) > 40 || !utf8_name_ok(s->id, strlen(s->id))) {
+        fprintf(stderr, "attest-worker: --id '%s': a worker id is at most 40 bytes of UTF-8 without control"
+                        " characters (each thread adds /N; protocol.md 4)\n", s->id);
+        return 2;
+    }
     int urc = curve_require("attest-worker", s->curve_secret, s->insecure, &s_keys);
     const char *names[2] = { "broker-key", "sink-key" }, *paths[2] = { s->broker_key, s->sink_key };
     if (urc == 0 && s_keys.sec[0])

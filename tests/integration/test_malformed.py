@@ -70,6 +70,8 @@ def frontend_cases(t, c, ctx):
         ("PING before HELLO", P(cl.PING), 14),
         ("HELLO with an empty name", P(cl.HELLO, ""), 4),
         ("HELLO with a binary name", P(cl.HELLO, b"bin"), 4),
+        ("HELLO with a control character in the name", P(cl.HELLO, "evil\nBRK-FAKE"), 4),
+        ("HELLO with a name that is not UTF-8", msgpack.packb([1, 1, b"p\xff"], use_bin_type=False), 4),
     ]
     for what, frame, want in cases:
         s = dealer(ctx, c.frontend)
@@ -281,6 +283,9 @@ def backend_cases(t, c, ctx):
         ("DONE before READY", P(cl.DONE, [1, 2, 3], 0), 14),
         ("READY with an int id", P(cl.READY, 5, 1), 4),
         ("READY with an empty id", P(cl.READY, "", 1), 4),
+        ("READY with an id that is not UTF-8 (it would reach /metrics)",
+         msgpack.packb([1, cl.READY, b"w\xff\xfe", 1], use_bin_type=False), 4),
+        ("READY with a quote and a newline in the id", P(cl.READY, 'w"}\n#', 1), 4),
         ("READY with a string credit", P(cl.READY, "fake", "10"), 4),
         ("READY with a huge credit", P(cl.READY, "fake", 1 << 40), 4),
         ("READY with a negative credit", P(cl.READY, "fake", -1), 4),
