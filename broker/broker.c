@@ -21,6 +21,7 @@
 #include "broker_metrics.h"
 #include "clock.h"
 #include "log.h"
+#include <sodium.h>
 #include "notify.h"
 #include "sinklink.h"
 #include "tasks.h"
@@ -155,8 +156,12 @@ static void s_reject(broker_t *self, wire_out_t *out, const wire_msg_t *m, at_er
                      const char *text)
 {
     self->st.malformed++;
-    at_log_limited(AT_LOG_WARN, "BRK-MALFORMED", "%s: %s (%zu bytes) refused: %s: %s", side,
-                   wire_type_name(m->type), m->size, at_strerror(code), text);
+    char rid[2 * 8 + 1] = "";   /* from whom: the connection's routing id (its first 8 bytes) and CURVE key */
+    if (m->rid_len)
+        sodium_bin2hex(rid, sizeof rid, m->rid, m->rid_len < 8 ? m->rid_len : 8);
+    at_log_limited(AT_LOG_WARN, "BRK-MALFORMED", "%s peer %s%s%s: %s (%zu bytes) refused: %s: %s", side, rid,
+                   m->user_id ? " key " : "", m->user_id ? m->user_id : "", wire_type_name(m->type), m->size,
+                   at_strerror(code), text);
     wire_peer_t to = { m->rid, m->rid_len, side };
     wire_send_error(out, &to, code, text);
 }

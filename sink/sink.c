@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "log.h"
+#include "utf8.h"
 #include "logdb.h"
 #include "reorder.h"
 #include "revoke.h"
@@ -566,10 +567,20 @@ static void s_commit_ready(sink_t *self)
 
 /* ------------------------------------------------------------- receiving */
 
-static void s_malformed(sink_t *self, const char *peer, const char *what, at_err rc)
+/*  Counts and logs (rate-limited) what was dropped and from whom: the
+ *  peer's role, the name it gave (VERDICTS) and its authenticated CURVE key
+ *  when m is known, the message's size and the decoder's reason. */
+static void s_malformed(sink_t *self, const char *peer, const wire_msg_t *m, const char *what, at_err rc)
 {
     self->c.malformed++;
-    at_log_limited(AT_LOG_WARN, "SNK-MALFORMED", "%s: %s dropped: %s", peer, what, at_strerror(rc));
+    const char *name = m && m->type == WIRE_VERDICTS && m->u.verdicts.worker_len ? m->u.verdicts.worker : NULL;
+    if (name && !utf8_name_ok(name, m->u.verdicts.worker_len))
+        name = NULL;   /* what the decoder refused is not printed */
+    int name_len = name ? (int) m->u.verdicts.worker_len : 0;
+    at_log_limited(AT_LOG_WARN, "SNK-MALFORMED", "%s%s%.*s%s%s: %s (%zu bytes) dropped: %s%s%s", peer,
+                   name ? " " : "", name_len, name ? name : "", m && m->user_id ? " key " : "",
+                   m && m->user_id ? m->user_id : "", what, m ? m->size : 0, at_strerror(rc),
+                   m && m->why ? ": " : "", m && m->why ? m->why : "");
 }
 
 /*  Answers a verdict behind next_seq from the log, inside one read snapshot
@@ -628,7 +639,7 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
         self->c.redelivered++;
         break;
     case REORDER_TOO_LARGE:
-        s_malformed(self, "worker", "verdict", AT_ERR_OVERSIZE);
+        s_malformed(self, "worker", NULL, "verdict", AT_ERR_OVERSIZE);
         break;
     }
 }
@@ -636,14 +647,16 @@ static void s_take(sink_t *self, const wire_verdict_t *v, const char *worker, si
 /*  Decodes every item into self->scratch; false (counted, logged) when one
  *  is malformed or claims reason poison, the broker's verdict alone (7.6;
  *  the audit never samples it). */
-static bool s_decode_verdicts(sink_t *self, const wire_list_t *items)
+static bool s_decode_verdicts(sink_t *self, const wire_msg_t *m, const wire_list_t *items)
 {
     for (size_t i = 0; i < items->n; i++) {
         at_err rc = wire_verdict_at(items, i, &self->scratch[i]);
         if (rc == AT_OK && self->scratch[i].reason == AT_ERR_POISON)
             rc = AT_ERR_RANGE;
         if (rc != AT_OK) {
-            s_malformed(self, "worker", "VERDICTS item", rc);
+            char what[48];
+            snprintf(what, sizeof what, "VERDICTS item %zu of %zu", i, items->n);
+            s_malformed(self, "worker", m, what, rc);
             return false;
         }
     }
@@ -683,7 +696,7 @@ static void s_on_verdicts(sink_t *self, const wire_msg_t *m)
                        worker, n);
         return;
     }
-    if (!s_decode_verdicts(self, &vs->items))
+    if (!s_decode_verdicts(self, m, &vs->items))
         return;
     self->c.received += n;
     s_note_queue_wait(self, self->scratch, n);
@@ -730,7 +743,7 @@ static void s_on_poison(sink_t *self, const wire_msg_t *m)
     for (size_t i = 0; i < p->items.n; i++) {
         at_err rc = s_poison_verdict(&p->items, i, &self->scratch[i], ids[i]);
         if (rc != AT_OK) {
-            s_malformed(self, "broker", "POISON item", rc);
+            s_malformed(self, "broker", NULL, "POISON item", rc);
             return;
         }
     }
@@ -800,11 +813,11 @@ static bool s_drain(sink_t *self, void *handle, const s_handler_fn *table, const
         if (rc == AT_ERR_BUSY)
             return true;
         if (rc != AT_OK)
-            s_malformed(self, peer, m.type ? wire_type_name(m.type) : "message", rc);
+            s_malformed(self, peer, &m, m.type ? wire_type_name(m.type) : "message", rc);
         else if (table[m.type])
             table[m.type](self, &m);
         else
-            s_malformed(self, peer, wire_type_name(m.type), AT_ERR_PROTOCOL);
+            s_malformed(self, peer, &m, wire_type_name(m.type), AT_ERR_PROTOCOL);
         wire_msg_done(&m);
     }
     return false;

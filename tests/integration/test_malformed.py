@@ -465,6 +465,16 @@ def body(args, t):
                 None not in counts.values() and counts["malformed"] >= sink_want["malformed"]
                 and counts["stale"] == sink_want["stale"] and counts["out_of_window"] == sink_want["out_of_window"],
                 counts)
+        # Every counted malformed message says what it was and from whom
+        # (issue: the counter rose with no line naming the sender).
+        bl = [l for l in c.broker.stderr_text().splitlines() if "BRK-MALFORMED" in l and "suppressed" not in l]
+        t.check("BRK-MALFORMED lines name the side, the peer's routing id and its CURVE key, the type and size",
+                bl and all(re.search(r"(frontend|backend) peer [0-9a-f]+( key \w+:\S+)?: \S+ \(\d+ bytes\) refused", l)
+                           for l in bl) and any(" key producer:" in l for l in bl) and any(" key worker:" in l for l in bl),
+                bl[:3])
+        sl = [l for l in c.sink.stderr_text().splitlines() if "SNK-MALFORMED" in l]
+        t.check("SNK-MALFORMED lines name the peer, its CURVE key and the size",
+                sl and any(re.search(r"worker( \S+)? key worker:\S+: .* \(\d+ bytes\) dropped", l) for l in sl), sl[:3])
         if t.failed:
             c.dump_stderr()
         c.stop_and_check(t)
