@@ -54,6 +54,7 @@ struct logdb_t {
     uint64_t flush_upto;
     tiles_t *tree;           /* the Merkle tree's tiles and checkpoints (writer: its state) */
     bool has_tree;           /* they exist (a reader of an older log: maybe not) */
+    uint64_t tree_tried_us;  /* reader without them: when it last looked again (s_tree_appeared) */
     const note_signer_t *signer;   /* writer: checkpoints signed with it (borrowed); NULL = none */
     const char *origin;      /* borrowed */
     uint64_t cp_keep;        /* checkpoints kept */
@@ -733,9 +734,37 @@ void logdb_abort(logdb_t *self)
     self->tail_loaded = false;
 }
 
+/*  A reader opened on a log written before the tree (no "tiles" and
+ *  "checkpoints" yet) looks again, at most once a second, for the
+ *  databases a sink creates when it integrates the tree (14.1), so that a
+ *  long-running reader such as `attest log serve` serves them without a
+ *  restart. The handles are opened in a read transaction of their own and
+ *  kept by committing it (LMDB closes a handle opened in an aborted one). */
+static void s_tree_appeared(logdb_t *self)
+{
+    uint64_t now = at_clock_mono_us();
+    if (self->tree_tried_us && now - self->tree_tried_us < 1000000)
+        return;
+    self->tree_tried_us = now;
+    MDB_txn *txn;
+    bool present = false;
+    if (s_txn_begin(self, MDB_RDONLY, &txn))
+        return;
+    if (tiles_open(self->tree, txn, false, &present) == 0 && present && mdb_txn_commit(txn) == 0) {
+        self->has_tree = true;
+        at_log_info("LOG-TREE", "the log's Merkle tree appeared: its tiles and checkpoints are read from now on");
+        return;
+    }
+    if (present)
+        return;   /* the commit failed: txn is gone; looked again in a second */
+    mdb_txn_abort(txn);
+}
+
 at_err logdb_read_begin(logdb_t *self)
 {
     assert(!self->txn);
+    if (self->readonly && !self->has_tree)
+        s_tree_appeared(self);
     int rc = s_txn_begin(self, MDB_RDONLY, &self->txn);
     if (rc) {
         self->txn = NULL;

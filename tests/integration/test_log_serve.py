@@ -485,8 +485,33 @@ def test_cli(args, T, log_dir):
     T.check("cli: SIGTERM: exit 0", p.stop() == 0)
 
 
+def test_tree_appears(args, T):
+    """A server started on a log written before the tree (no tiles yet)
+    answers 404, and serves the checkpoint once a sink has integrated the
+    tree, without a restart (it looks again for the tree, once a second)."""
+    import logfixture as F
+    with C.Cluster(args.bin) as cl:
+        pk, sk = F.make_keypair()
+        F.write_log(cl.log_dir, [{"att": F.make_attestation(sk, subject="old-%d" % i)[0]} for i in range(300)])
+        proc, h = start_server(cl)
+        st, _, _ = h.get("/checkpoint")
+        T.check("old log without a tree: /checkpoint is 404", st == 404, st)
+        cl.start_broker()
+        cl.start_sink(["--origin", ORIGIN])
+        text = wait_checkpoint(h, 300, timeout=20)
+        T.check("after a sink integrated the tree: the same server serves its checkpoint of size 300",
+                text != "", proc.stderr_text()[-500:])
+        T.check("the server said the tree appeared (LOG-TREE)", "tree appeared" in proc.stderr_text(),
+                proc.stderr_text()[-500:])
+        T.check("SIGTERM: exit 0", proc.stop() == 0)
+        if T.failed:
+            cl.dump_stderr()
+        cl.stop_and_check(T)
+
+
 def body(args, T):
     test_serve(args, T)
+    test_tree_appears(args, T)
     test_up(args, T)
 
 
