@@ -550,6 +550,22 @@ static const struct {
     [WIRE_HEARTBEAT] = { s_on_heartbeat, true, "worker" },  [WIRE_LEAVE] = { s_on_leave, true, "worker" },
 };
 
+/*  SIGHUP: the allowlists read again, and the quarantine set forgotten
+ *  (an operator lifted one with `attest log unquarantine`; the sink names
+ *  again, at its next heartbeat, those still in force, and drops the
+ *  verdicts of a quarantined worker meanwhile). */
+static void s_reload(broker_t *self)
+{
+    if (self->zap) {
+        at_log_info("BRK-RELOAD", "SIGHUP: reloading the allowlists");
+        (void) zap_reload(self->zap);
+    }
+    size_t n = workers_quarantine_clear(self->workers);
+    if (n)
+        at_log_info("BRK-RELOAD", "SIGHUP: %zu quarantined worker identities forgotten; the sink names again those"
+                    " still quarantined", n);
+}
+
 /*  A worker whose key was removed from the allowlist (SIGHUP) is dropped at
  *  its next message: its tasks go back to the queue, nothing is lost. */
 static bool s_back_unauthorised(broker_t *self, const wire_msg_t *m)
@@ -895,10 +911,8 @@ at_err broker_run(broker_t *self)
         zpoller_wait(poller, tick_ms < 100 ? tick_ms : 100);
         if (zpoller_terminated(poller) && (zsys_interrupted || errno != EINTR))
             break;   /* EINTR alone: SIGHUP */
-        if (zap_sighup_take() && self->zap) {
-            at_log_info("BRK-RELOAD", "SIGHUP: reloading the allowlists");
-            (void) zap_reload(self->zap);
-        }
+        if (zap_sighup_take())
+            s_reload(self);
         s_turns(self);
         s_timers(self);
     }

@@ -263,6 +263,13 @@ bool workers_quarantine(workers_t *self, const char *id, size_t len)
     return true;
 }
 
+size_t workers_quarantine_clear(workers_t *self)
+{
+    size_t n = zhashx_size(self->quarantined);
+    zhashx_purge(self->quarantined);
+    return n;
+}
+
 bool workers_quarantined(const workers_t *self, const char *id, size_t len)
 {
     char key[WIRE_NAME_MAX + 1];

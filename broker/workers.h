@@ -98,6 +98,10 @@ bool workers_quarantined(const workers_t *self, const char *id, size_t len);
 /*  A live worker with this identity, or NULL (call until NULL, removing each). */
 worker_t *workers_find_identity(workers_t *self, const char *id, size_t len);
 size_t workers_quarantined_count(const workers_t *self);
+/*  Forgets every quarantined identity (SIGHUP, after an operator lifted a
+ *  quarantine in the log: the sink names again, at its next heartbeat,
+ *  those still in force). Returns how many were forgotten. */
+size_t workers_quarantine_clear(workers_t *self);
 
 /*  The identity the quarantine knows w by (see workers.c s_identity);
  *  NULL or "": its worker_id. Copied. */

@@ -14,6 +14,7 @@
  *    find [filters]            entries matching every filter (cli/logfind.h)
  *    reindex                   builds the find indexes of an older log (a writer:
  *                              the sink must be stopped)
+ *    unquarantine IDENT        lifts a worker's quarantine (a writer: s_unquarantine)
  *    rejected                  invalid entries as JSON lines
  *    export [--out FILE]       every entry as JSON lines
  *    verify [--from I]         audits the log from index I (see s_verify_entry)
@@ -351,8 +352,69 @@ static int s_find(s_log_t *self)
 /*  Runs as the writer (not in a read snapshot): the sink must be stopped. */
 static logdb_t *s_open(const char *dir);
 
-static int s_reindex(const char *dir)
+/*  `unquarantine IDENT`: lifts the spot audit's quarantine of a worker
+ *  (after it was fixed): the identity as SNK-QUARANTINE and `verify
+ *  --worker` name it, "key:<Z85>" with CURVE, else the worker id. A lift is
+ *  recorded at the log's next_index (logdb.h); the disagreements stay. The
+ *  sink reads it at start; the broker forgets its quarantines on SIGHUP
+ *  (the sink tells it again of those still in force). */
+typedef struct {
+    const char *ident;
+    size_t hits;
+    uint64_t last;
+} s_lift_t;
+
+static int s_lift_count(const logdb_audit_t *a, void *arg)
 {
+    s_lift_t *l = arg;
+    if (a->worker_len == strlen(l->ident) && memcmp(a->worker, l->ident, a->worker_len) == 0) {
+        l->hits++;
+        l->last = a->index;
+    }
+    return 0;
+}
+
+static int s_unquarantine(const char *dir, const char *ident)
+{
+    logdb_t *db = s_open(dir);
+    if (!db)
+        return 1;
+    logdb_destroy(&db);
+    at_err err;
+    if (!(db = logdb_open(dir, false, 0, &err))) {
+        fprintf(stderr, "attest log unquarantine: cannot open the log at %s as its writer: %s%s\n", dir,
+                at_strerror(err), err == AT_ERR_BUSY ? " (stop the sink first: one writer per log)" : "");
+        return 1;
+    }
+    s_lift_t l = { ident, 0, 0 };
+    uint64_t lifted = 0, at = 0;
+    err = logdb_audit_each(db, s_lift_count, &l);
+    bool was_lifted = err == AT_OK && logdb_lift_at(db, ident, strlen(ident), &lifted) == AT_OK && lifted > l.last;
+    if (err == AT_OK && l.hits && !was_lifted)
+        err = logdb_lift_record(db, ident, strlen(ident), &at);
+    logdb_destroy(&db);
+    if (err) {
+        fprintf(stderr, "attest log unquarantine: %s\n", at_strerror(err));
+        return 1;
+    }
+    if (!l.hits) {
+        fprintf(stderr, "attest log unquarantine: '%s' is not quarantined: the log records no disagreement about it"
+                        " (the identity is what SNK-QUARANTINE names: key:<Z85> with CURVE, else the worker id)\n",
+                ident);
+        return 1;
+    }
+    if (was_lifted)
+        printf("unquarantine: %s: already lifted at index %" PRIu64 " (after its last disagreement, at %" PRIu64 ")\n",
+               ident, lifted, l.last);
+    else
+        printf("unquarantine: %s: lifted at index %" PRIu64 " (%zu recorded disagreements kept); start the sink, "
+               "then SIGHUP the broker so that it forgets the quarantine\n", ident, at, l.hits);
+    return 0;
+}
+
+static int s_reindex(const char *dir, const char *unused)
+{
+    (void) unused;
     logdb_t *db = s_open(dir);   /* a reader's checks and messages first: never create a log here */
     if (!db)
         return 1;
@@ -742,24 +804,26 @@ static int s_consistency(s_log_t *self) { return prove_consistency(self->db, sel
 typedef struct {
     const char *name;
     size_t nargs;
-    s_sub_fn *run;
+    s_sub_fn *run;              /* in one read snapshot */
+    int (*write)(const char *dir, const char *arg);   /* or as the log's writer (the sink stopped) */
     const char *usage;
 } s_sub_t;
 
 static const s_sub_t s_subs[] = {
-    { "count", 0, s_count, "count" },
-    { "get", 1, s_get, "get INDEX|ID-PREFIX" },
-    { "id", 1, s_id, "id HEX" },
-    { "tail", 0, s_tail, "tail [--n N] [--follow] [--format table|json]" },
-    { "find", 0, s_find, "find [--attester HEX] [--schema S] [--subject S] [--producer P] [--worker W] "
+    { "count", 0, s_count, NULL, "count" },
+    { "get", 1, s_get, NULL, "get INDEX|ID-PREFIX" },
+    { "id", 1, s_id, NULL, "id HEX" },
+    { "tail", 0, s_tail, NULL, "tail [--n N] [--follow] [--format table|json]" },
+    { "find", 0, s_find, NULL, "find [--attester HEX] [--schema S] [--subject S] [--producer P] [--worker W] "
                          "[--reason R] [--since T] [--until T] [--limit N] [--format table|json]" },
-    { "reindex", 0, NULL, "reindex" },
-    { "rejected", 0, s_rejected, "rejected" },
-    { "export", 0, s_export, "export [--out FILE]" },
-    { "verify", 0, s_verify, "verify [--from I] [--to J] [--log-key PUB] [--since CHECKPOINT_FILE] [--worker ID]" },
-    { "checkpoint", 0, s_checkpoint, "checkpoint [--size N] [--json] [--log-key PUB]" },
-    { "prove", 1, s_prove, "prove INDEX|ID [--size N] [--json | --format c2sp|rfc9162 [--base64]]" },
-    { "consistency", 2, s_consistency, "consistency OLD NEW [--json | --format rfc9162 [--base64]]" },
+    { "reindex", 0, NULL, s_reindex, "reindex" },
+    { "unquarantine", 1, NULL, s_unquarantine, "unquarantine IDENT" },
+    { "rejected", 0, s_rejected, NULL, "rejected" },
+    { "export", 0, s_export, NULL, "export [--out FILE]" },
+    { "verify", 0, s_verify, NULL, "verify [--from I] [--to J] [--log-key PUB] [--since CHECKPOINT_FILE] [--worker ID]" },
+    { "checkpoint", 0, s_checkpoint, NULL, "checkpoint [--size N] [--json] [--log-key PUB]" },
+    { "prove", 1, s_prove, NULL, "prove INDEX|ID [--size N] [--json | --format c2sp|rfc9162 [--base64]]" },
+    { "consistency", 2, s_consistency, NULL, "consistency OLD NEW [--json | --format rfc9162 [--base64]]" },
 };
 #define S_NSUBS (sizeof s_subs / sizeof s_subs[0])
 
@@ -768,7 +832,7 @@ static const s_sub_t *s_find_sub(const cfg_t *cfg)
     const char *name = cfg_positional(cfg, 0);
     if (!name) {
         fprintf(stderr, "attest log: which subcommand? count, get, id, tail, find, rejected, export, verify, "
-                        "checkpoint, prove, consistency, serve or reindex (try --help)\n");
+                        "checkpoint, prove, consistency, serve, reindex or unquarantine (try --help)\n");
         return NULL;
     }
     for (size_t i = 0; i < S_NSUBS; i++) {
@@ -822,8 +886,8 @@ static int s_run(const cfg_t *cfg, void *unused)
     if (!sub)
         return 2;
     s_log_t self = { .cfg = cfg, .dir = cfg_str(cfg, "log-dir"), .arg = cfg_positional(cfg, 1) };
-    if (!sub->run)
-        return s_reindex(self.dir);
+    if (sub->write)
+        return sub->write(self.dir, self.arg);
     self.db = s_open(self.dir);
     if (!self.db)
         return 1;
@@ -884,6 +948,8 @@ int cmd_log(int argc, char **argv)
                          "                            --producer --worker --reason --since --until\n"
                          "                            (all given must hold), --limit N, --format table|json\n"
                          "  reindex                   build the find indexes of an older log (sink stopped)\n"
+                         "  unquarantine IDENT        lift the spot audit's quarantine of a fixed worker\n"
+                         "                            (sink stopped; then SIGHUP the broker)\n"
                          "  rejected                  invalid entries as JSON lines\n"
                          "  export [--out FILE]       every entry as JSON lines\n"
                          "  verify [--from I] [--to J] check indices, hash chain, ids index, verdicts, the\n"

@@ -493,11 +493,16 @@ static void s_audit_offer(sink_t *self, size_t n)
     }
 }
 
+/*  A recorded disagreement quarantines its worker unless an operator
+ *  lifted the quarantine after it (`attest log unquarantine`, logdb.h). */
 static int s_load_quarantined(const logdb_audit_t *a, void *arg)
 {
     sink_t *self = arg;
     char key[WIRE_NAME_MAX + 1];
     s_key(a->worker, a->worker_len, key);
+    uint64_t lifted_at;
+    if (logdb_lift_at(self->log, key, strlen(key), &lifted_at) == AT_OK && lifted_at > a->index)
+        return 0;
     if (!zhashx_lookup(self->quarantined, key))
         zhashx_insert(self->quarantined, key, (void *) "quarantined");
     return 0;

@@ -944,6 +944,54 @@ at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg)
     return err;
 }
 
+static size_t s_lift_key(const char *ident, size_t len, char key[5 + LOGDB_IDENT_MAX])
+{
+    memcpy(key, "lift:", 5);
+    memcpy(key + 5, ident, len);
+    return 5 + len;
+}
+
+at_err logdb_lift_record(logdb_t *self, const char *ident, size_t len, uint64_t *at)
+{
+    assert(!self->txn && !self->readonly);
+    if (len == 0 || len > LOGDB_IDENT_MAX)
+        return AT_ERR_RANGE;
+    char kb[5 + LOGDB_IDENT_MAX];
+    uint8_t vb[8];
+    MDB_txn *txn;
+    int rc = s_txn_begin(self, 0, &txn);
+    if (rc)
+        return s_db_err(rc, "begin lift record");
+    *at = s_meta_u64(txn, self->meta, "next_index");
+    s_put_be64(vb, *at);
+    MDB_val k = { s_lift_key(ident, len, kb), kb }, v = { 8, vb };
+    if ((rc = mdb_put(txn, self->meta, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return s_db_err(rc, "lift record");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? s_db_err(rc, "commit lift record") : AT_OK;
+}
+
+at_err logdb_lift_at(logdb_t *self, const char *ident, size_t len, uint64_t *at)
+{
+    if (len == 0 || len > LOGDB_IDENT_MAX)
+        return AT_ERR_NOT_FOUND;
+    bool temporary = !self->txn;
+    at_err err = temporary ? logdb_read_begin(self) : AT_OK;
+    if (err)
+        return err;
+    char kb[5 + LOGDB_IDENT_MAX];
+    MDB_val k = { s_lift_key(ident, len, kb), kb }, v;
+    int rc = mdb_get(self->txn, self->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        *at = s_get_be64(v.mv_data);
+    err = rc == MDB_NOTFOUND ? AT_ERR_NOT_FOUND : rc ? s_db_err(rc, "lift") : v.mv_size != 8 ? AT_ERR_CORRUPT : AT_OK;
+    if (temporary)
+        logdb_read_end(self);
+    return err;
+}
+
 /* ------------------------------------------------------------------ find */
 
 bool logdb_find_indexed(logdb_t *self, uint64_t *from)

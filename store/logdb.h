@@ -172,6 +172,22 @@ at_err logdb_audit_record(logdb_t *self, const logdb_audit_t *a) __attribute__((
 typedef int(logdb_audit_fn)(const logdb_audit_t *a, void *arg);
 at_err logdb_audit_each(logdb_t *self, logdb_audit_fn *fn, void *arg) __attribute__((warn_unused_result));
 
+/*  Quarantine lifts (meta key "lift:" + the worker's identity, value u64
+ *  big-endian: the log's next_index when the lift was recorded). A worker
+ *  is quarantined by a recorded disagreement at index i unless a lift of
+ *  its identity was recorded at a next_index above i; the disagreements
+ *  themselves stay (the audit trail).
+ *  logdb_lift_record: writer, outside a batch, in its own durable write
+ *  transaction; *at gets the next_index recorded. Errors: AT_ERR_DB,
+ *  AT_ERR_MAP_FULL, AT_ERR_RANGE (an empty identity or one longer than
+ *  ENTRY_NAME_MAX + 4).
+ *  logdb_lift_at: the recorded lift of ident (current read snapshot or a
+ *  temporary one): AT_OK with *at, AT_ERR_NOT_FOUND when there is none. */
+#define LOGDB_IDENT_MAX (ENTRY_NAME_MAX + 4)
+at_err logdb_lift_record(logdb_t *self, const char *ident, size_t len, uint64_t *at)
+    __attribute__((warn_unused_result));
+at_err logdb_lift_at(logdb_t *self, const char *ident, size_t len, uint64_t *at) __attribute__((warn_unused_result));
+
 /* ---------------------------------------------------------------- find */
 
 typedef enum { LOGDB_BY_ATTESTER = 0, LOGDB_BY_SCHEMA = 1, LOGDB_BY_SUBJECT = 2, LOGDB_BY_COUNT_ = 3 } logdb_by_t;

@@ -88,6 +88,64 @@ def check_tool(t, c, q, liar, liar_ident):
             (rc, out[-300:], err))
 
 
+def check_lift(t, c, liar_ident, sm):
+    """The operator fixes the liar and lifts its quarantine: `attest log
+    unquarantine` (refused while the sink runs; an unknown identity is an
+    error), the sink restarted, SIGHUP to the broker; the fixed worker,
+    same key, is then given work again and its verdicts are committed."""
+    rc, out, err = c.attest("log", "--dir", c.log_dir, "unquarantine", liar_ident)
+    t.check("unquarantine while the sink runs: refused, exit 1, saying to stop the sink",
+            rc == 1 and "stop the sink first" in err, (rc, err[-300:]))
+    for w in [w for w in c.workers if w.name == "worker-liar"]:
+        w.stop()
+        c.workers.remove(w)   # stopped on purpose: not one of the processes that must be alive at the end
+    t.check("the sink stops (SIGTERM, exit 0)", c.sink.stop() == 0)
+    rc, out, err = c.attest("log", "--dir", c.log_dir, "unquarantine", "key:not-a-worker")
+    t.check("unquarantine of an identity never quarantined: exit 1 saying so", rc == 1 and "not quarantined" in err,
+            (rc, err[-300:]))
+    rc, out, err = c.attest("log", "--dir", c.log_dir, "unquarantine", liar_ident)
+    m = re.search(r"lifted at index (\d+)", out)
+    t.check("unquarantine: lifted at the log's next index, exit 0", rc == 0 and m, (rc, out, err[-300:]))
+    lift = int(m.group(1)) if m else None
+    rc, out2, _ = c.attest("log", "--dir", c.log_dir, "unquarantine", liar_ident)
+    t.check("unquarantine again: says it is already lifted, exit 0", rc == 0 and "already lifted" in out2, out2)
+    c.start_sink(["--audit-sample", "5", "--metrics", "127.0.0.1:%d" % sm])
+    time.sleep(1.0)
+    def second_sink():   # the sink's stderr file holds both runs
+        text = c.sink.stderr_text()
+        return text[text.rfind("SNK-START"):]
+    t.check("the restarted sink quarantines nobody", "workers quarantined" not in second_sink(), second_sink()[-400:])
+    os.kill(c.broker.pid, 1)   # SIGHUP: the broker forgets its quarantines
+    end = time.time() + 5
+    while time.time() < end and "quarantined worker identities forgotten" not in c.broker.stderr_text():
+        time.sleep(0.1)
+    t.check("SIGHUP: the broker forgot the quarantine (BRK-RELOAD)",
+            "quarantined worker identities forgotten" in c.broker.stderr_text(), c.broker.stderr_text()[-400:])
+    c.start_worker("fixed", 1, key="liar")   # the same key, no --test-lie
+    time.sleep(1.0)
+    more = make_atts(1500)
+    p = cl.Producer(c.frontend, "after-lift")
+    t.check("producer welcomed after the lift", p.hello())
+    cseqs = p.submit_all([a for a, _, _ in more], timeout=300)
+    t.check("every attestation after the lift acknowledged", all(x in p.acks for x in cseqs))
+    p.close()
+    log = cl.read_log(c.log_dir)
+    key = zmq_key(c, "liar")
+    fixed = [e for e in log.entries if bytes(e["worker_key"]) == key and lift is not None and e["index"] >= lift]
+    t.check("the fixed worker (the liar's key) judged entries again after the lift", len(fixed) > 0, len(fixed))
+    forged = {aid: f for _, aid, f in more}
+    t.check("and judged them correctly (forged ones invalid, the rest valid)",
+            all(bytes(e["id"]) in forged and (e["verdict"] == 0) == (not forged[bytes(e["id"])]) for e in fixed),
+            [(e["index"], e["verdict"]) for e in fixed][:5])
+    t.check("no new quarantine after the lift", "quarantined at next_index" not in second_sink(),
+            second_sink()[-400:])
+
+
+def zmq_key(c, name):
+    import zmq
+    return zmq.utils.z85.decode(c.pub(name))
+
+
 def body(args, t):
     n = max(2000, int(5000 * cl.scale()))
     atts = make_atts(n)
@@ -127,6 +185,7 @@ def body(args, t):
         log, liar = check_log(t, c, q, atts)
         if q is not None:
             check_tool(t, c, q, liar, liar_ident)
+            check_lift(t, c, liar_ident, sm)
         c.finish(t, "audit")
 
 
