@@ -416,7 +416,7 @@ static void s_on_done(broker_t *self, worker_t *w, const wire_msg_t *m)
         }
     }
     self->st.done += verified;
-    if (workers_done(self->workers, w, verified, d->seqs.n, max_wait, d->credit, mono))
+    if (workers_done(self->workers, w, verified, d->seqs.n, max_wait, d->held_us, d->credit, mono))
         s_worker_remove(self, w, "drained");
 }
 
@@ -723,7 +723,8 @@ static void s_metrics(broker_t *self)
     broker_metrics_workers_begin(self->metrics);
     for (worker_t *w = workers_first(self->workers); w; w = workers_next(self->workers)) {
         wcredit += worker_credit(w);
-        broker_metrics_worker(self->metrics, worker_id(w), worker_inflight(w), worker_reported(w), worker_cap(w));
+        broker_metrics_worker(self->metrics, worker_id(w), worker_inflight(w), worker_reported(w), worker_cap(w),
+                              worker_rtt_us(w));
     }
     broker_metrics_workers_end(self->metrics);
     broker_metrics_snapshot_t s = {

@@ -23,11 +23,11 @@ struct broker_metrics_t {
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
     metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency, *poisoned;
-    metrics_family_t *refused, *inflight, *done, *window;
+    metrics_family_t *refused, *inflight, *done, *window, *rtt;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
     char **ids;
-    uint64_t *w_inflight, *w_done, *w_window;
+    uint64_t *w_inflight, *w_done, *w_window, *w_rtt;
 };
 
 /*  Received -> acknowledged, microseconds: 1 ms .. 60 s. */
@@ -78,6 +78,9 @@ static void s_define(broker_metrics_t *self)
                                       "Times the sink was silent past sink-timeout-ms.");
     self->window = metrics_family(m, "attest_broker_worker_window", METRICS_GAUGE,
                                   "Congestion window of a worker thread: the most tasks it may hold now.", "worker", 1);
+    self->rtt = metrics_family(m, "attest_broker_worker_rtt_seconds", METRICS_GAUGE,
+                               "Network round trip to a worker as the broker estimates it (dispatch to DONE less the"
+                               " time the worker held the tasks; 0: no estimate yet).", "worker", 1000000);
     self->oldest_age = metrics_series(metrics_family(m, "attest_broker_oldest_uncommitted_age_seconds", METRICS_GAUGE,
                                                      "Age of the oldest attestation admitted and not yet "
                                                      "acknowledged (0: none waiting).", NULL, 1000000), NULL);
@@ -133,6 +136,7 @@ void broker_metrics_destroy(broker_metrics_t **self_p)
     free(self->w_inflight);
     free(self->w_done);
     free(self->w_window);
+    free(self->w_rtt);
     free(self);
     *self_p = NULL;
 }
@@ -213,7 +217,7 @@ void broker_metrics_acked(broker_metrics_t *self, uint64_t us)
 }
 
 void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done,
-                           uint64_t window)
+                           uint64_t window, uint64_t rtt_us)
 {
     if (!self)
         return;
@@ -222,6 +226,7 @@ void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t infl
             self->w_inflight[i] += inflight;
             self->w_done[i] += done;
             self->w_window[i] += window;
+            self->w_rtt[i] = rtt_us > self->w_rtt[i] ? rtt_us : self->w_rtt[i];
             return;
         }
     }
@@ -231,7 +236,8 @@ void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t infl
         self->w_inflight = realloc(self->w_inflight, self->cap * sizeof *self->w_inflight);
         self->w_done = realloc(self->w_done, self->cap * sizeof *self->w_done);
         self->w_window = realloc(self->w_window, self->cap * sizeof *self->w_window);
-        if (!self->ids || !self->w_inflight || !self->w_done || !self->w_window)
+        self->w_rtt = realloc(self->w_rtt, self->cap * sizeof *self->w_rtt);
+        if (!self->ids || !self->w_inflight || !self->w_done || !self->w_window || !self->w_rtt)
             abort();
     }
     self->ids[self->nw] = strdup(id);
@@ -239,6 +245,7 @@ void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t infl
         abort();
     self->w_inflight[self->nw] = inflight;
     self->w_window[self->nw] = window;
+    self->w_rtt[self->nw] = rtt_us;
     self->w_done[self->nw++] = done;
 }
 
@@ -249,4 +256,5 @@ void broker_metrics_workers_end(broker_metrics_t *self)
     metrics_publish(self->inflight, self->nw, (const char *const *) self->ids, self->w_inflight);
     metrics_publish(self->done, self->nw, (const char *const *) self->ids, self->w_done);
     metrics_publish(self->window, self->nw, (const char *const *) self->ids, self->w_window);
+    metrics_publish(self->rtt, self->nw, (const char *const *) self->ids, self->w_rtt);
 }

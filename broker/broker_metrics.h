@@ -48,10 +48,11 @@ void broker_metrics_destroy(broker_metrics_t **self_p);
 bool broker_metrics_due(broker_metrics_t *self);
 void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapshot_t *s);
 
-/*  The per-worker series: begin, one call per connected worker, end. */
+/*  The per-worker series: begin, one call per connected worker, end.
+ *  Threads with one id are one series: counts summed, rtt_us the largest. */
 void broker_metrics_workers_begin(broker_metrics_t *self);
 void broker_metrics_worker(broker_metrics_t *self, const char *id, uint64_t inflight, uint64_t done,
-                           uint64_t window);
+                           uint64_t window, uint64_t rtt_us);
 
 /*  An acknowledgement went out for a task received `us` microseconds ago
  *  (attest_broker_ack_latency_seconds). */

@@ -16,9 +16,18 @@ struct worker_t {
     wire_peer_t peer;
     uint64_t credit;            /* tasks it will still take */
     uint64_t inflight;          /* tasks it holds */
-    uint64_t cap;               /* most tasks it may hold now (congestion window) */
+    uint64_t cap;               /* most tasks it may hold now (congestion window): min(granted, bdp + room) */
+    uint64_t room;              /* the part for the worker's own time (AIMD against the target) */
+    uint64_t bdp;               /* the part on the wire: rate x rtt (a quarter more while probing) */
     uint64_t granted;           /* the credit it announced in READY */
-    uint64_t last_cut;          /* mono us of the last decrease of cap */
+    uint64_t last_cut;          /* mono us of the last decrease of room */
+    uint64_t rtt_us;            /* network round trip estimate; 0: none yet */
+    uint64_t rtt_min[2];        /* least sample of the current and the previous period */
+    uint64_t rtt_period;        /* mono us the current period began */
+    uint64_t rate;              /* tasks per second it completes: the most of the last one to two periods */
+    uint64_t rate_hi[2];        /* the most of the current and the previous period */
+    uint64_t rate_period;       /* mono us the current period began */
+    uint64_t rate_n, rate_t0;   /* tasks completed since rate_t0 (mono us) */
     uint64_t reported;
     uint64_t last_seen;
     bool draining;
@@ -94,7 +103,11 @@ worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, con
     memcpy(w->id, id, id_len);
     w->id[id_len] = 0;
     w->credit = w->granted = credit;
-    w->cap = credit < WORKERS_CAP_START ? credit : WORKERS_CAP_START;
+    w->cap = w->room = credit < WORKERS_CAP_START ? credit : WORKERS_CAP_START;
+    w->rtt_us = w->rate = w->rate_n = w->bdp = 0;
+    w->rtt_min[0] = w->rtt_min[1] = UINT64_MAX;
+    w->rate_hi[0] = w->rate_hi[1] = 0;
+    w->rtt_period = w->rate_t0 = w->rate_period = now;
     w->last_seen = now;
     at_log_info("BRK-WORKER", "worker %s ready with credit %" PRIu64 " (%zu workers)", w->id, credit,
                 zhashx_size(self->byrid));
@@ -111,28 +124,91 @@ worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint
     return w;
 }
 
-static void s_adapt_cap(workers_t *self, worker_t *w, uint64_t max_wait, size_t n, uint64_t now)
+/*  A round trip sample (dispatch to DONE, less the time the worker held
+ *  the tasks): the estimate is the least sample of this period and the
+ *  last (WORKERS_RTT_PERIOD_US each). Periods turn only when samples come,
+ *  so an estimate is kept, not forgotten, while none do. */
+static void s_rtt_sample(worker_t *w, uint64_t sample, uint64_t now)
 {
-    if (max_wait > self->target_us) {
-        if (now - w->last_cut >= self->target_us) {
-            w->cap -= w->cap / 4;
-            if (w->cap < WORKERS_CAP_MIN)
-                w->cap = WORKERS_CAP_MIN;
+    if (now - w->rtt_period >= WORKERS_RTT_PERIOD_US) {
+        w->rtt_min[1] = w->rtt_min[0];
+        w->rtt_min[0] = UINT64_MAX;
+        w->rtt_period = now;
+    }
+    if (sample < w->rtt_min[0])
+        w->rtt_min[0] = sample;
+    w->rtt_us = w->rtt_min[0] < w->rtt_min[1] ? w->rtt_min[0] : w->rtt_min[1];
+}
+
+/*  The completion rate: counted over intervals of at least a round trip
+ *  (and WORKERS_RATE_MIN_US), the most of this period and the last. The
+ *  most, not the mean: a window cut for a moment lowers the rate it lets
+ *  through, and a mean would make the next window smaller still. */
+static void s_rate_sample(worker_t *w, size_t verified, uint64_t now)
+{
+    w->rate_n += verified;
+    uint64_t span = now - w->rate_t0, min = w->rtt_us > WORKERS_RATE_MIN_US ? w->rtt_us : WORKERS_RATE_MIN_US;
+    if (span < min)
+        return;
+    if (now - w->rate_period >= WORKERS_RTT_PERIOD_US) {
+        w->rate_hi[1] = w->rate_hi[0];
+        w->rate_hi[0] = 0;
+        w->rate_period = now;
+    }
+    uint64_t r = w->rate_n * 1000000u / span;
+    if (r > w->rate_hi[0])
+        w->rate_hi[0] = r;
+    w->rate = w->rate_hi[0] > w->rate_hi[1] ? w->rate_hi[0] : w->rate_hi[1];
+    w->rate_n = 0;
+    w->rate_t0 = now;
+}
+
+/*  AIMD on room, against the worker's own time: cut by a quarter (not
+ *  below WORKERS_CAP_MIN, at most once per round trip + target, the time
+ *  a cut takes to show) when it exceeds the target, else grow by a
+ *  quarter of what was reported. Then cap = min(granted, bdp + room). */
+static void s_adapt_cap(workers_t *self, worker_t *w, uint64_t own_us, size_t n, uint64_t now)
+{
+    if (own_us > self->target_us) {
+        if (now - w->last_cut >= w->rtt_us + self->target_us) {
+            w->room -= w->room / 4;
+            if (w->room < WORKERS_CAP_MIN)
+                w->room = WORKERS_CAP_MIN;
             w->last_cut = now;
         }
     } else if (n) {
-        w->cap += n / 4 ? n / 4 : 1;
-        if (w->cap > w->granted)
-            w->cap = w->granted;
+        w->room += n / 4 ? n / 4 : 1;
+        if (w->room > w->granted)
+            w->room = w->granted;
     }
+    /* While its own time is within the target, probe: a quarter more than
+     * the rate it completes now (the rate a window allows is all it can
+     * show; without the margin it would never show it could do more). */
+    uint64_t bdp = w->rate * w->rtt_us / 1000000u;
+    if (own_us <= self->target_us)
+        bdp += bdp / 4;
+    w->bdp = bdp;
+    w->cap = bdp + w->room < w->granted ? bdp + w->room : w->granted;
+}
+
+/*  The worker's own time for this DONE: what it says it held the tasks
+ *  (held_us, when known), else the round trip less the network's. */
+static uint64_t s_own_time(const worker_t *w, uint64_t max_wait, uint64_t held_us)
+{
+    if (held_us)
+        return held_us;
+    return max_wait > w->rtt_us ? max_wait - w->rtt_us : 0;
 }
 
 bool workers_done(workers_t *self, worker_t *w, size_t verified, size_t reported, uint64_t max_wait_us,
-                  uint64_t credit, uint64_t now)
+                  uint64_t held_us, uint64_t credit, uint64_t now)
 {
     w->reported += reported;
     w->inflight -= verified <= w->inflight ? verified : w->inflight;
-    s_adapt_cap(self, w, max_wait_us, reported, now);
+    if (verified && held_us)
+        s_rtt_sample(w, max_wait_us > held_us ? max_wait_us - held_us : 0, now);
+    s_rate_sample(w, verified, now);
+    s_adapt_cap(self, w, verified ? s_own_time(w, max_wait_us, held_us) : 0, reported, now);
     if (w->draining)
         return w->inflight == 0;
     w->credit += credit;
@@ -167,18 +243,25 @@ void workers_released(worker_t *w)
 
 void workers_send_failed(worker_t *w) { w->credit = 0; }
 
-/*  How many tasks w may get now out of `queued`, given an even `share`. */
+/*  How many tasks w may get now out of `queued`, given an even `share`.
+ *  A message is at most dispatch-chunk and at most room: the worker judges
+ *  a message's tasks one after another, so one larger than what it may
+ *  hold for its own time would overrun the target by itself (a worker far
+ *  away holds much more than room, most of it on the wire). */
 static size_t s_room(const workers_t *self, const worker_t *w, size_t queued, size_t share)
 {
     if (!w->credit || w->inflight >= w->cap)
         return 0;
-    size_t max = w->credit < self->chunk ? (size_t) w->credit : self->chunk;
+    size_t chunk = w->room < self->chunk ? (size_t) w->room : self->chunk;
+    size_t max = w->credit < chunk ? (size_t) w->credit : chunk;
     if (max > share)
         max = share;
     if (max > w->cap - w->inflight)
         max = (size_t) (w->cap - w->inflight);
-    /* No dribbling: a worker that still holds a chunk gets a full one. */
-    if (max < self->chunk && w->inflight >= self->chunk && queued > max)
+    /* No dribbling: a worker that still holds a chunk (beyond what is on
+     * the wire to it) gets a full one. */
+    uint64_t holds = w->inflight > w->bdp ? w->inflight - w->bdp : 0;
+    if (max < chunk && holds >= chunk && queued > max)
         return 0;
     return max;
 }
@@ -296,6 +379,8 @@ const wire_peer_t *worker_peer(const worker_t *w) { return &w->peer; }
 uint64_t worker_inflight(const worker_t *w) { return w->inflight; }
 uint64_t worker_credit(const worker_t *w) { return w->credit; }
 uint64_t worker_cap(const worker_t *w) { return w->cap; }
+uint64_t worker_rtt_us(const worker_t *w) { return w->rtt_us; }
+uint64_t worker_rate(const worker_t *w) { return w->rate; }
 uint64_t worker_reported(const worker_t *w) { return w->reported; }
 bool worker_draining(const worker_t *w) { return w->draining; }
 size_t workers_count(const workers_t *self) { return zhashx_size(self->byrid); }

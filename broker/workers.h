@@ -6,14 +6,21 @@
  *  LEAVE starts a drain (no more dispatch; it is removed once it has
  *  reported everything it holds); worker-timeout-ms of silence removes it.
  *
- *  Congestion control per worker (AIMD, as TCP does for a path): a worker
- *  may hold at most `cap` tasks. When the tasks it reports waited longer
- *  than target-latency-ms between dispatch and DONE, cap shrinks by a
- *  quarter (at most once per target interval); otherwise it grows by a
- *  quarter of what was reported, up to the credit the worker announced. A
- *  fast worker so holds enough to stay busy, and a slow one only what it
- *  can finish in the target time, so it neither starves the others nor
- *  holds back the sink's watermark.
+ *  Congestion control per worker (protocol.md 8.2): a worker may hold at
+ *  most `cap` tasks, cap = min(credit announced, bdp + room). The round
+ *  trip of a DONE (dispatch to DONE) is the network's plus the worker's
+ *  own time, which DONE reports (held_us, when the worker knows it): the
+ *  network round trip `rtt` is estimated as the least (round trip -
+ *  held_us) over the last one to two WORKERS_RTT_PERIOD_US, and `rate` is
+ *  the worker's completion rate, so bdp = rate x rtt is what is in flight
+ *  on the wire when it is kept busy. `room` covers its own queueing and
+ *  verification, AIMD against target-latency-ms applied to the worker's
+ *  own time (held_us, else round trip - rtt): cut by a quarter (at most
+ *  once per rtt + target) when above, grown by a quarter of what was
+ *  reported when not. A worker 100 ms away so holds its 100 ms of work
+ *  more than a near one, and a slow one only what it can finish in the
+ *  target time, so it neither starves the others nor holds back the sink's
+ *  watermark.
  *
  *  Dispatch (workers_dispatch) is round robin over the workers with credit
  *  and room under their cap. Each gets at most dispatch-chunk tasks and at
@@ -44,6 +51,8 @@ typedef struct workers_t workers_t;
 
 #define WORKERS_CAP_START 64   /* a new worker's congestion window */
 #define WORKERS_CAP_MIN 4
+#define WORKERS_RTT_PERIOD_US 1000000u   /* the rtt estimate: least sample of this period and the last */
+#define WORKERS_RATE_MIN_US 50000u       /* the rate is averaged over intervals of at least this (and rtt) */
 
 /*  chunk: dispatch-chunk; target_us: target-latency-ms; timeout_us:
  *  worker-timeout-ms. */
@@ -58,11 +67,12 @@ worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, con
 worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint64_t now);
 
 /*  DONE: `verified` of the `reported` items were tasks it held, the
- *  longest waited max_wait_us; it grants `credit` more. Returns true when
+ *  longest waited max_wait_us (dispatch to now); the worker says it held
+ *  them held_us (0: not known); it grants `credit` more. Returns true when
  *  the worker was draining and has now reported everything: the caller
  *  must then call workers_remove. */
 bool workers_done(workers_t *self, worker_t *w, size_t verified, size_t reported, uint64_t max_wait_us,
-                  uint64_t credit, uint64_t now);
+                  uint64_t held_us, uint64_t credit, uint64_t now);
 /*  LEAVE. Returns true when the worker must be removed now (it was draining
  *  already, which means "stop at once", or holds nothing); otherwise the
  *  drain started and the caller sends LEAVE_OK. *at_once tells which. */
@@ -111,6 +121,8 @@ const wire_peer_t *worker_peer(const worker_t *w);   /* borrowed */
 uint64_t worker_inflight(const worker_t *w);
 uint64_t worker_credit(const worker_t *w);
 uint64_t worker_cap(const worker_t *w);
+uint64_t worker_rtt_us(const worker_t *w);           /* network round trip estimate (0: none yet) */
+uint64_t worker_rate(const worker_t *w);             /* tasks per second it completes (smoothed) */
 uint64_t worker_reported(const worker_t *w);         /* items in its DONEs, late ones too */
 bool worker_draining(const worker_t *w);
 size_t workers_count(const workers_t *self);

@@ -118,8 +118,8 @@ static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
 {
     wire_done_t *d = &m->u.done;
     if (s_list(&f[0], &d->seqs, WIRE_BATCH_MAX, true) || mpfield_u64(&f[1], &d->credit)
-        || d->credit > WIRE_BATCH_MAX)
-        return s_bad(m, AT_ERR_TYPE, "DONE needs [[seq...], credit]");
+        || d->credit > WIRE_BATCH_MAX || mpfield_u64(&f[2], &d->held_us))
+        return s_bad(m, AT_ERR_TYPE, "DONE needs [[seq...], credit, held_us]");
     return AT_OK;
 }
 
@@ -179,7 +179,7 @@ static const struct {
     [WIRE_CREDIT] = T(1, s_dec_amount), [WIRE_ACK] = T(1, s_dec_results), [WIRE_REFUSE] = T(1, s_dec_results),
     [WIRE_PING] = T(0, s_dec_none), [WIRE_PONG] = T(0, s_dec_none), [WIRE_ERROR] = T(2, s_dec_error),
     [WIRE_BYE] = T(0, s_dec_none), [WIRE_REVOKE] = T(1, s_dec_amount), [WIRE_RELEASE] = T(1, s_dec_amount),
-    [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(2, s_dec_done),
+    [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(3, s_dec_done),
     [WIRE_HEARTBEAT] = T(0, s_dec_none), [WIRE_LEAVE] = T(0, s_dec_none), [WIRE_LEAVE_OK] = T(0, s_dec_none),
     [WIRE_SINK_HELLO] = T(6, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
     [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),

@@ -20,7 +20,8 @@
  *    READY     W->B [1, 20, worker_id str 1..64, credit uint]
  *    TASKS     B->W [1, 21, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin,
  *                                         producer_key bin 0|32], ...]]
- *    DONE      W->B [1, 22, [seq, ...], credit uint]
+ *    DONE      W->B [1, 22, [seq, ...], credit uint, held_us uint]  (held_us: how long the worker held
+ *                                          these tasks, from their TASKS' arrival; 0: not known)
  *    HEARTBEAT W<->B [1, 23]
  *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
@@ -71,7 +72,7 @@
  *    TASKS           AT_ERR_TYPE (epoch not a uint, batch not an array), OVERSIZE
  *                    (> WIRE_BATCH_MAX), SHAPE (empty)
  *    DONE            AT_ERR_TYPE for anything bad (seqs not an array or > WIRE_BATCH_MAX,
- *                    credit not a uint or > WIRE_BATCH_MAX); a seq that is not a uint
+ *                    credit not a uint or > WIRE_BATCH_MAX, held_us not a uint); a seq that is not a uint
  *                    is not a message error (wire_seq_at)
  *    SINK_HELLO      AT_ERR_TYPE for anything bad (instance not a str or > 64 bytes,
  *                    a number not a uint)
@@ -186,7 +187,7 @@ typedef struct { const char *worker; size_t worker_len; } wire_quarantine_t;    
 typedef struct { const void *items_; size_t n; } wire_list_t;
 
 typedef struct { uint64_t epoch; wire_list_t items; } wire_tasks_t;                  /* wire_task_t, 1..WIRE_BATCH_MAX */
-typedef struct { wire_list_t seqs; uint64_t credit; } wire_done_t;                   /* u64, 0..WIRE_BATCH_MAX */
+typedef struct { wire_list_t seqs; uint64_t credit, held_us; } wire_done_t;          /* u64, 0..WIRE_BATCH_MAX */
 typedef struct { uint64_t epoch, next_seq; wire_list_t results; } wire_committed_t;  /* wire_result_t, 0..WIRE_RESULTS_MAX */
 typedef struct { uint64_t epoch; const char *worker; size_t worker_len; wire_list_t items; } wire_verdicts_t;  /* 1..WIRE_BATCH_MAX */
 
@@ -313,7 +314,7 @@ int wire_send_error(wire_out_t *o, const wire_peer_t *to, at_err reason, const c
 int wire_send_empty(wire_out_t *o, const wire_peer_t *to, wire_type type);  /* PING PONG BYE HEARTBEAT LEAVE LEAVE_OK */
 int wire_send_ready(wire_out_t *o, const char *worker, size_t len, uint64_t credit);
 int wire_send_tasks(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks);
-int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit);
+int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit, uint64_t held_us);
 int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m);
 int wire_send_sink_welcome(wire_out_t *o, const wire_peer_t *to, const wire_sink_welcome_t *m);
 int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const wire_items_t *results);

@@ -81,7 +81,7 @@ void wire_msg_done(wire_msg_t *m)
 /* ---- sending ---- */
 
 #define S_HEAD_MAX (WIRE_TEXT_MAX + 128)   /* header and scalar fields of any message */
-#define S_TAIL_MAX 16                      /* a uint after the batch (DONE's credit) */
+#define S_TAIL_MAX 32                      /* uints after the batch (DONE's credit and held_us) */
 
 /*  A message being packed: head, then the items of a wire_items_t, then tail. */
 typedef struct {
@@ -277,13 +277,14 @@ int wire_send_tasks(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const 
     return s_send(o, to, &s, tasks);
 }
 
-int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit)
+int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit, uint64_t held_us)
 {
     s_msg_t s;
-    s_begin(&s, WIRE_DONE, 2);
+    s_begin(&s, WIRE_DONE, 3);
     s_items(&s, seqs, WIRE_DONE);
     s.in_tail = true;
     msgpack_pack_uint64(&s.pk, credit);
+    msgpack_pack_uint64(&s.pk, held_us);
     return s_send(o, NULL, &s, seqs);
 }
 

@@ -38,8 +38,9 @@ static const cfg_def_t s_settings[] = {
                     "broker backend endpoint (HOST:PORT too)"),
     CFG_ENDPOINT_AT(W_, sink, "sink", ENDPOINT_CONNECT, "tcp://127.0.0.1:5557", "sink verdicts endpoint (HOST:PORT too)"),
     CFG_INT_AT(W_, threads, "threads", "0", 0, 256, "verifier threads (0: one per core)"),
-    CFG_INT_ALIAS_AT(W_, credit, "credit", "window", "512", 1, WIRE_BATCH_MAX,
-                     "credit each verifier thread grants the broker (tasks it may hold)"),
+    CFG_INT_ALIAS_AT(W_, credit, "credit", "window", "4096", 1, 16384,
+                     "credit each verifier thread grants the broker (tasks it may hold; to stay busy it must"
+                     " cover its rate x (round trip to the broker + target-latency-ms))"),
     CFG_INT_AT(W_, chunk, "chunk", "128", 1, WIRE_BATCH_MAX, "most verdicts reported per message"),
     CFG_INT_AT(W_, report_us, "report-us", "10000", 0, 10000000,
                "while busy, report verdicts at least this often (0: per chunk only)"),

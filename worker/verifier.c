@@ -5,6 +5,15 @@
  *  PUSH, then DONE), heartbeat when idle, and handle the drain. Sends block
  *  up to the socket's send timeout and are retried while the peer is slow
  *  (backpressure from the sink), until a stop request.
+ *
+ *  DONE says how long the reported tasks were held here (held_us), so that
+ *  the broker can tell its network round trip from our own time (protocol
+ *  6.3, 8.2). A TASKS message is held from its arrival in the DEALER's
+ *  receive queue: between tasks the verifier looks (ZMQ_EVENTS, no read)
+ *  whether a message is waiting and notes when it first saw one. The time
+ *  is exact for a message that arrived while nothing else was waiting
+ *  unread (the queue had been seen empty since the last read); one that
+ *  queued behind another has an unknown arrival, and its DONE says 0.
  */
 #include "verifier.h"
 #include "metrics.h"
@@ -29,9 +38,15 @@ typedef struct {
     bool drained;               /* LEAVE_OK arrived: everything was reported */
     uint64_t drain_deadline;    /* mono us */
     uint64_t last_recv;         /* mono us of the last message from the broker (or of LEAVE) */
+    /* held_us of DONE (see the top): the receive queue as seen between tasks */
+    bool rx_empty;              /* the DEALER was seen with nothing waiting since the last read */
+    bool rx_exact;              /* rx_since is the waiting message's arrival */
+    uint64_t rx_since;          /* mono us a waiting message was first seen; 0: none seen */
+    uint64_t held_from;         /* arrival of the TASKS being judged; 0: not known */
 } s_ctx_t;
 
 #define S_DRAIN_SILENCE_US 3000000u   /* draining, and the broker silent this long: it is gone */
+#define S_RX_BLIND_US 1000u           /* sends that blocked longer lose track of arrivals (held_us) */
 
 /*  True when the verifier must stop now: a second stop request, or a drain
  *  that took too long. */
@@ -73,7 +88,37 @@ static int s_tx_verdicts(s_ctx_t *c, wire_type type)
 static int s_tx_done(s_ctx_t *c, wire_type type)
 {
     (void) type;
-    return wire_send_done(&c->dout, &c->seqs, wire_items_count(&c->seqs));
+    uint64_t now = at_clock_mono_us();
+    uint64_t held = c->held_from ? now - c->held_from + 1 : 0;   /* >= 1 when known */
+    return wire_send_done(&c->dout, &c->seqs, wire_items_count(&c->seqs), held);
+}
+
+/*  Between tasks: notes when a message is first seen waiting on the DEALER. */
+static void s_rx_look(s_ctx_t *c)
+{
+    if (c->rx_since)
+        return;
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(zsock_resolve(c->dealer), ZMQ_EVENTS, &events, &len) != 0)
+        return;
+    if (events & ZMQ_POLLIN) {
+        c->rx_since = at_clock_mono_us();
+        c->rx_exact = c->rx_empty;
+    } else {
+        c->rx_empty = true;
+    }
+}
+
+/*  A message was read at now: its arrival, if known, becomes held_from. */
+static void s_rx_read(s_ctx_t *c, uint64_t now)
+{
+    if (c->rx_since)
+        c->held_from = c->rx_exact ? c->rx_since : 0;
+    else
+        c->held_from = c->rx_empty ? now : 0;
+    c->rx_since = 0;
+    c->rx_empty = false;
 }
 
 static void s_send_simple(s_ctx_t *c, wire_type type) { (void) s_send(c, s_tx_empty, type); }
@@ -161,6 +206,7 @@ static long s_chunk(s_ctx_t *c, const wire_list_t *items, size_t from, size_t to
         uint8_t id[AT_ID_BYTES];
         if (wire_task_at(items, i++, &t) != AT_OK)
             return -1;   /* checked before: cannot happen */
+        s_rx_look(c);
         uint64_t tj = at_clock_mono_us();
         s_judge(c, &t, &v, id);
         metrics_observe(c->o->verify_seconds, at_clock_mono_us() - tj);
@@ -169,9 +215,12 @@ static long s_chunk(s_ctx_t *c, const wire_list_t *items, size_t from, size_t to
         if (c->o->report_us && at_clock_mono_us() - t0 >= c->o->report_us)
             break;
     }
-    c->st->busy_us += at_clock_mono_us() - t0;
+    uint64_t ts = at_clock_mono_us();
+    c->st->busy_us += ts - t0;
     if (s_send(c, s_tx_verdicts, WIRE_VERDICTS) != 0 || s_send(c, s_tx_done, WIRE_DONE) != 0)
         return -1;
+    if (!c->rx_since && at_clock_mono_us() - ts > S_RX_BLIND_US)
+        c->rx_empty = false;   /* not looking while the sends blocked: an arrival then has no known time */
     return (long) i;
 }
 
@@ -248,9 +297,13 @@ static void s_recv_all(s_ctx_t *c)
     while (!c->drained && !s_stop_now(c)) {
         wire_msg_t m;
         at_err rc = wire_recv(zsock_resolve(c->dealer), false, &m);
-        if (rc == AT_ERR_BUSY)
+        if (rc == AT_ERR_BUSY) {
+            c->rx_empty = true;
+            c->rx_since = 0;
             return;
+        }
         c->last_recv = at_clock_mono_us();
+        s_rx_read(c, c->last_recv);
         c->st->heard_us = c->last_recv;
         if (rc != AT_OK) {
             c->st->malformed++;

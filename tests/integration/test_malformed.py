@@ -280,7 +280,7 @@ def backend_cases(t, c, ctx):
         ("garbage", b"\xc1", 1),
         ("trailing bytes", P(cl.HEARTBEAT) + b"\x00", 2),
         ("wrong field count", msgpack.packb([1, cl.READY, "w"]), 3),
-        ("DONE before READY", P(cl.DONE, [1, 2, 3], 0), 14),
+        ("DONE before READY", P(cl.DONE, [1, 2, 3], 0, 0), 14),
         ("READY with an int id", P(cl.READY, 5, 1), 4),
         ("READY with an empty id", P(cl.READY, "", 1), 4),
         ("READY with an id that is not UTF-8 (it would reach /metrics)",
@@ -306,15 +306,15 @@ def backend_cases(t, c, ctx):
     fake.send(P(cl.READY, "fake/0", 0))      # credit 0: the broker must send it no tasks
     time.sleep(0.2)
     for what, frame, want in [
-        ("DONE with a huge credit", P(cl.DONE, [], 5000), 4),
-        ("DONE with a non-array", P(cl.DONE, 7, 0), 4),
+        ("DONE with a huge credit", P(cl.DONE, [], 5000, 0), 4),
+        ("DONE with a non-array", P(cl.DONE, 7, 0, 0), 4),
         ("SUBMIT sent to the backend", P(cl.SUBMIT, [[1, b"x"]]), 11),
     ]:
         fake.send(frame)
         err = cl.expect_error(fake)
         t.check("backend (registered) %s -> ERROR %d" % (what, want), err is not None and err[0] == want, err)
     # DONE for seqs the fake does not hold (unknown, or dispatched elsewhere): ignored.
-    fake.send(P(cl.DONE, [10 ** 12, 2 ** 64 - 1, "x"] + list(range(0, 200)), 0))
+    fake.send(P(cl.DONE, [10 ** 12, 2 ** 64 - 1, "x"] + list(range(0, 200)), 0, 0))
     fake.send(P(cl.HEARTBEAT))
     # A COMMITTED from a peer that is not the sink: ignored (no ACKs from it).
     fake.send(P(cl.COMMITTED, 1, 10 ** 6, [[s, s, 0, 0, False] for s in range(0, 100)]))

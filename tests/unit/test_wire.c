@@ -318,9 +318,9 @@ static void test_rt_backend(wire_out_t *o)
     }
     for (uint64_t i = 0; i < 3; i++)
         wire_items_seq(&seqs, 1000 + i);
-    CHECK(wire_send_done(o, &seqs, 3) == 0);
+    CHECK(wire_send_done(o, &seqs, 3, UINT64_MAX) == 0);
     if (s_recv(s_b, false, &m, WIRE_DONE)) {
-        CHECK(m.u.done.seqs.n == 3 && m.u.done.credit == 3);
+        CHECK(m.u.done.seqs.n == 3 && m.u.done.credit == 3 && m.u.done.held_us == UINT64_MAX);
         for (size_t i = 0; i < m.u.done.seqs.n; i++) {
             uint64_t seq = 0;
             CHECK_ERR(wire_seq_at(&m.u.done.seqs, i, &seq), AT_OK);
@@ -596,13 +596,17 @@ static const raw_case_t s_field_cases[] = {
     C("POISON str epoch", "\x94\x01\x22\xa1""e\x91\x05", AT_ERR_TYPE),
     C("POISON empty", "\x94\x01\x22\x01\x90", AT_ERR_SHAPE),
     C("POISON wrong field count", "\x93\x01\x22\x01", AT_ERR_SHAPE),
-    C("DONE ok", "\x94\x01\x16\x90\x00", AT_OK),
-    C("DONE a bad seq is not a message error", "\x94\x01\x16\x91\xa1x\x00", AT_OK),
-    C("DONE credit 1024", "\x94\x01\x16\x90\xcd\x04\x00", AT_OK),
-    C("DONE credit 1025", "\x94\x01\x16\x90\xcd\x04\x01", AT_ERR_TYPE),
-    C("DONE credit 5000", "\x94\x01\x16\x90\xcd\x13\x88", AT_ERR_TYPE),
-    C("DONE seqs not an array", "\x94\x01\x16\x07\x00", AT_ERR_TYPE),
-    C("DONE str credit", "\x94\x01\x16\x90\xa1x", AT_ERR_TYPE),
+    C("DONE ok", "\x95\x01\x16\x90\x00\x00", AT_OK),
+    C("DONE a bad seq is not a message error", "\x95\x01\x16\x91\xa1x\x00\x00", AT_OK),
+    C("DONE credit 1024", "\x95\x01\x16\x90\xcd\x04\x00\x00", AT_OK),
+    C("DONE credit 1025", "\x95\x01\x16\x90\xcd\x04\x01\x00", AT_ERR_TYPE),
+    C("DONE credit 5000", "\x95\x01\x16\x90\xcd\x13\x88\x00", AT_ERR_TYPE),
+    C("DONE seqs not an array", "\x95\x01\x16\x07\x00\x00", AT_ERR_TYPE),
+    C("DONE str credit", "\x95\x01\x16\x90\xa1x\x00", AT_ERR_TYPE),
+    C("DONE held_us 2^64-1", "\x95\x01\x16\x90\x00\xcf\xff\xff\xff\xff\xff\xff\xff\xff", AT_OK),
+    C("DONE str held_us", "\x95\x01\x16\x90\x00\xa1x", AT_ERR_TYPE),
+    C("DONE negative held_us", "\x95\x01\x16\x90\x00\xff", AT_ERR_TYPE),
+    C("DONE without held_us (the old shape)", "\x94\x01\x16\x90\x00", AT_ERR_SHAPE),
     C("SINK_HELLO ok", "\x98\x01\x1e\xa1s\x01\x01\x01\xcd\x40\x00\x00", AT_OK),
     C("SINK_HELLO empty instance", "\x98\x01\x1e\xa0\x01\x01\x01\x01\x00", AT_OK),
     C("SINK_HELLO int instance", "\x98\x01\x1e\x05\x01\x01\x01\x01\x00", AT_ERR_TYPE),
@@ -646,7 +650,7 @@ static void s_check_built(tpk_t *w, const char *what, wire_type type, at_err wan
 /*  A batch message of n copies of one valid item (the bounds of each type). */
 static void s_batch(tpk_t *w, wire_type type, size_t n)
 {
-    t_begin(w, type, type == WIRE_COMMITTED ? 3 : type == WIRE_SUBMIT || type == WIRE_ACK ? 1 : 2);
+    t_begin(w, type, type == WIRE_COMMITTED || type == WIRE_DONE ? 3 : type == WIRE_SUBMIT || type == WIRE_ACK ? 1 : 2);
     if (type == WIRE_TASKS || type == WIRE_COMMITTED)
         msgpack_pack_uint8(&w->pk, 1);
     if (type == WIRE_COMMITTED)
@@ -661,8 +665,10 @@ static void s_batch(tpk_t *w, wire_type type, size_t n)
         msgpack_pack_uint8(&w->pk, 1);
         msgpack_pack_bin_with_body(&w->pk, s_big, 4);
     }
-    if (type == WIRE_DONE)
+    if (type == WIRE_DONE) {
         msgpack_pack_uint8(&w->pk, 0);
+        msgpack_pack_uint8(&w->pk, 0);
+    }
 }
 
 static void test_field_rejections(tpk_t *w)
@@ -1055,7 +1061,7 @@ static void s_build_seeds(wire_out_t *o, tpk_t *w)
     CHECK(wire_send_verdicts(o, 1, "w", 1, &vs) == 0); s_add_sent_seed();
     CHECK(wire_send_committed(o, 1, 2, &com) == 0); s_add_sent_seed();
     CHECK(wire_send_refuse(o, NULL, &ref) == 0); s_add_sent_seed();
-    CHECK(wire_send_done(o, &seqs, 2) == 0); s_add_sent_seed();
+    CHECK(wire_send_done(o, &seqs, 2, 1500) == 0); s_add_sent_seed();
     CHECK(wire_send_sink_hello(o, &h) == 0); s_add_sent_seed();
     CHECK(wire_send_error(o, NULL, AT_ERR_SHAPE, "shape") == 0); s_add_sent_seed();
     CHECK(wire_send_ready(o, "w", 1, 5) == 0); s_add_sent_seed();

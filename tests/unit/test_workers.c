@@ -4,7 +4,12 @@
  *  queue over idle workers; the chunk and congestion-window limits; no
  *  dribbling to a busy worker; credit returned by DONE; the window shrinking
  *  for a slow worker and growing for a fast one; drain and stop-at-once;
- *  silence; a failed send.
+ *  silence; a failed send. The window and distance (protocol.md 8.2): a
+ *  worker 100 ms away whose own time is short is not cut and ends up
+ *  holding its bandwidth-delay product; saturated there (held_us unknown),
+ *  its queueing part is cut but the bdp stays; a slow near worker is still
+ *  cut to the minimum; the rtt estimate (least sample over one to two
+ *  periods, kept while no samples come) and a held_us above the round trip.
  */
 #include "check.h"
 #include "workers.h"
@@ -60,12 +65,12 @@ static void test_done_and_window(void)
     CHECK(worker_inflight(a) == 64);   /* chunks of 16 up to the window */
     CHECK(l.n == 4 && l.max[0] == 16);
     /* Fast reports grow the window by a quarter of what was reported. */
-    CHECK(!workers_done(ws, a, 16, 16, 1000, 16, 100));
+    CHECK(!workers_done(ws, a, 16, 16, 1000, 0, 16, 100));
     CHECK(worker_cap(a) == 68 && worker_inflight(a) == 48 && worker_credit(a) == 512 - 64 + 16);
     /* A report that waited past the target cuts it by a quarter, once per target interval. */
-    CHECK(!workers_done(ws, a, 16, 16, 50000, 16, 30000));
+    CHECK(!workers_done(ws, a, 16, 16, 50000, 0, 16, 30000));
     CHECK(worker_cap(a) == 51);
-    CHECK(!workers_done(ws, a, 16, 16, 50000, 16, 30001));
+    CHECK(!workers_done(ws, a, 16, 16, 50000, 0, 16, 30001));
     CHECK(worker_cap(a) == 51);
     /* No dribbling: holding a chunk already, it gets a full chunk or nothing. */
     l.n = 0;
@@ -88,7 +93,7 @@ static void test_drain_and_expiry(void)
     workers_dispatch(ws, 8, s_send, &l);
     for (size_t i = 0; i < l.n; i++)
         CHECK(l.who[i] == b);                                  /* nothing more for a */
-    CHECK(workers_done(ws, a, 4, 4, 10, 4, 10));               /* reported all: remove */
+    CHECK(workers_done(ws, a, 4, 4, 10, 0, 4, 10));               /* reported all: remove */
     workers_remove(ws, a, "drained", 0);
     CHECK(workers_count(ws) == 1 && workers_find(ws, R1, 2, 0) == NULL);
     CHECK(!workers_leave(ws, b, &at_once));
@@ -111,10 +116,85 @@ static void test_drain_and_expiry(void)
     workers_destroy(&ws);
 }
 
+/*  A worker thread DONE every 10 ms with 40 tasks (4,000/s), each round
+ *  trip rtt_us + held_us; held_us sent as `said` (0: unknown). Returns the
+ *  time after the last. */
+static uint64_t s_steady(workers_t *ws, worker_t *w, uint64_t from, uint64_t ms, uint64_t rtt_us, uint64_t held_us,
+                         uint64_t said)
+{
+    uint64_t now = from;
+    for (uint64_t t = 0; t < ms; t += 10) {
+        now += 10000;
+        workers_done(ws, w, 40, 40, rtt_us + held_us, said, 40, now);
+    }
+    return now;
+}
+
+static void test_distance(void)
+{
+    workers_t *ws = workers_new(128, 20000, 60000000);
+    bool r;
+    worker_t *far = workers_ready(ws, R1, 2, "far", 3, 1024, 0, &r);
+    worker_t *near = workers_ready(ws, R2, 2, "near", 4, 1024, 0, &r);
+    /* 100 ms away, 2 ms of its own: the round trip (102 ms) is far above the
+     * target, but it is the network's: the window grows, never cut. */
+    uint64_t now = s_steady(ws, far, 0, 2000, 100000, 2000, 2000);
+    CHECK(worker_rtt_us(far) == 100000);
+    CHECK(worker_rate(far) > 3600 && worker_rate(far) < 4400);
+    CHECK(worker_cap(far) == 1024);   /* bdp (~400) + room, up to its credit */
+    /* Saturated there: the tasks queue 40 ms inside it, behind other unread
+     * TASKS (held_us unknown): its own time is the round trip less the rtt
+     * estimate, 40 ms > 20: room is cut to the minimum, but the window keeps
+     * the bandwidth-delay product so that it stays busy. */
+    now = s_steady(ws, far, now, 3000, 100000, 40000, 0);
+    CHECK(worker_rtt_us(far) == 100000);   /* no samples: the estimate is kept */
+    uint64_t bdp = worker_rate(far) * 100000 / 1000000;
+    CHECK(bdp > 360 && bdp < 440);
+    CHECK(worker_cap(far) == bdp + WORKERS_CAP_MIN);
+    /* A slow worker on the same switch: 50 ms of its own per report, known:
+     * cut to the minimum, as before (its rate is small, its bdp 0). */
+    s_steady(ws, near, 0, 2000, 100, 50000, 50000);
+    CHECK(worker_rtt_us(near) == 100);
+    CHECK(worker_cap(near) == WORKERS_CAP_MIN);
+    workers_destroy(&ws);
+}
+
+static void test_rtt_estimate(void)
+{
+    workers_t *ws = workers_new(128, 20000, 60000000);
+    bool r;
+    worker_t *w = workers_ready(ws, R1, 2, "w", 1, 512, 0, &r);
+    CHECK(worker_rtt_us(w) == 0);
+    workers_done(ws, w, 1, 1, 60000, 1000, 1, 1000);          /* 59 ms */
+    CHECK(worker_rtt_us(w) == 59000);
+    workers_done(ws, w, 1, 1, 53000, 3000, 1, 2000);          /* 50 ms: the least */
+    workers_done(ws, w, 1, 1, 90000, 1000, 1, 3000);          /* a queue on the way: ignored */
+    CHECK(worker_rtt_us(w) == 50000);
+    workers_done(ws, w, 1, 1, 90000, 0, 1, 4000);             /* held not known: no sample */
+    CHECK(worker_rtt_us(w) == 50000);
+    /* The path got longer (80 ms): the old least is forgotten after one to two periods. */
+    workers_done(ws, w, 1, 1, 81000, 1000, 1, 1000000 + 5000);
+    CHECK(worker_rtt_us(w) == 50000);
+    workers_done(ws, w, 1, 1, 81000, 1000, 1, 2000000 + 6000);
+    CHECK(worker_rtt_us(w) == 80000);
+    /* Shorter again: at once. */
+    workers_done(ws, w, 1, 1, 11000, 1000, 1, 2000000 + 7000);
+    CHECK(worker_rtt_us(w) == 10000);
+    /* held_us above the round trip (a worker's clock or a liar): sample 0, no underflow. */
+    workers_done(ws, w, 1, 1, 5000, 9000, 1, 2000000 + 8000);
+    CHECK(worker_rtt_us(w) == 0);
+    /* A new session forgets the path. */
+    workers_ready(ws, R1, 2, "w", 1, 512, 2000000 + 9000, &r);
+    CHECK(r && worker_rtt_us(w) == 0 && worker_rate(w) == 0 && worker_cap(w) == WORKERS_CAP_START);
+    workers_destroy(&ws);
+}
+
 int main(void)
 {
     test_register_and_share();
     test_done_and_window();
     test_drain_and_expiry();
+    test_distance();
+    test_rtt_estimate();
     return check_done("test_workers");
 }
