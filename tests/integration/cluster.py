@@ -619,6 +619,22 @@ def judge_entry(e, skew=lf.SKEW):
 
 # ---------------------------------------------------------------- a producer
 
+def scrape(port, timeout=5.0):
+    """The samples of http://127.0.0.1:PORT/metrics as {"name{labels}": value}
+    (None when it cannot be read)."""
+    import urllib.request
+    out = {}
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as r:
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    out[name] = float(value)
+    except OSError:
+        return None
+    return out
+
+
 def pack(*fields):
     return msgpack.packb([1] + list(fields), use_bin_type=True)
 
