@@ -37,6 +37,8 @@ typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
     uint64_t unauthorised;                /* messages from a key not allowed in that role */
+    uint64_t ready_again;                 /* READYs from workers already registered (kept as they were) */
+    uint64_t blocked_reports;             /* BLOCKED messages: workers waiting on the sink */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -346,8 +348,9 @@ static void s_on_frontend(broker_t *self, const wire_msg_t *m)
 
 /*  Whether a worker leaving now is charged with the tasks it held (poison,
  *  tasks.h): only while the sink was heard lately. Workers blocked behind a
- *  stalled sink stop heartbeating and die of the sink's fault, not of a
- *  task's. */
+ *  stalled sink say BLOCKED and stay; one that falls silent all the same
+ *  (an older worker, or a BLOCKED that could not get through) dies of the
+ *  sink's fault, not of a task's. */
 static bool s_charge_deaths(const broker_t *self)
 {
     uint64_t bound = (uint64_t) self->set->sink_timeout_ms * 1000 / 2;
@@ -377,10 +380,12 @@ static void s_worker_identity(const broker_t *self, const wire_msg_t *m, char ou
     out[len] = 0;
 }
 
+/*  READY. From a worker already registered it changes nothing but the
+ *  credit (workers_ready): no requeue, however many come. */
 static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
-    bool restarted;
+    bool again;
     const wire_ready_t *r = &m->u.ready;
     char ident[WIRE_NAME_MAX + 1];
     s_worker_identity(self, m, ident);
@@ -393,10 +398,19 @@ static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
         return;
     }
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
-                      &restarted);
+                      &again);
     workers_set_identity(w, ident);
-    if (restarted)   /* a worker restarting its session holds nothing; its process lives on: not charged */
-        self->st.redispatched += tasks_requeue_worker(self->tasks, w, false);
+    self->st.ready_again += again;
+}
+
+/*  A DONE or HEARTBEAT: the worker is not (or no longer) blocked on the sink. */
+static void s_unblocked(broker_t *self, worker_t *w)
+{
+    (void) self;
+    uint64_t ms = workers_unblocked(w, at_clock_mono_us());
+    if (ms)
+        at_log_limited(AT_LOG_INFO, "BRK-WORKER-BLOCKED", "worker %s moves again after about %" PRIu64
+                       " ms blocked on the sink", worker_id(w), ms);
 }
 
 static void s_on_done(broker_t *self, worker_t *w, const wire_msg_t *m)
@@ -416,6 +430,7 @@ static void s_on_done(broker_t *self, worker_t *w, const wire_msg_t *m)
         }
     }
     self->st.done += verified;
+    s_unblocked(self, w);
     if (workers_done(self->workers, w, verified, d->seqs.n, max_wait, d->held_us, d->credit, mono))
         s_worker_remove(self, w, "drained");
 }
@@ -435,7 +450,21 @@ static void s_on_leave(broker_t *self, worker_t *w, const wire_msg_t *m)
 
 static void s_on_heartbeat(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
-    (void) self, (void) w, (void) m;   /* workers_find noted the sign of life */
+    (void) m;   /* workers_find noted the sign of life */
+    s_unblocked(self, w);
+}
+
+/*  BLOCKED [blocked_ms]: a sign of life too, from a worker whose VERDICTS
+ *  wait for the sink. It is slow because the sink is, not gone: it keeps
+ *  what it holds (nothing is redispatched) and gets no more tasks until
+ *  its next DONE or HEARTBEAT. */
+static void s_on_blocked(broker_t *self, worker_t *w, const wire_msg_t *m)
+{
+    self->st.blocked_reports++;
+    if (workers_blocked(self->workers, w, m->u.blocked_ms, at_clock_mono_us()))
+        at_log_limited(AT_LOG_WARN, "BRK-WORKER-BLOCKED", "worker %s: its verdicts have waited %" PRIu64
+                       " ms for the sink: kept with its %" PRIu64 " tasks, no more until it moves again",
+                       worker_id(w), m->u.blocked_ms, worker_inflight(w));
 }
 
 /* ---------- backend: the sink ---------- */
@@ -548,6 +577,7 @@ static const struct {
     [WIRE_COMMITTED] = { s_on_committed, false, "sink" },   [WIRE_DONE] = { s_on_done, true, "worker" },
     [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },
     [WIRE_HEARTBEAT] = { s_on_heartbeat, true, "worker" },  [WIRE_LEAVE] = { s_on_leave, true, "worker" },
+    [WIRE_BLOCKED] = { s_on_blocked, true, "worker" },
 };
 
 /*  SIGHUP: the allowlists read again, and the quarantine set forgotten
@@ -719,10 +749,11 @@ static void s_metrics(broker_t *self)
 {
     if (!broker_metrics_due(self->metrics))
         return;
-    uint64_t wcredit = 0, granted = admission_granted(self->adm), in_use = admission_in_use(self->adm);
+    uint64_t wcredit = 0, blocked = 0, granted = admission_granted(self->adm), in_use = admission_in_use(self->adm);
     broker_metrics_workers_begin(self->metrics);
     for (worker_t *w = workers_first(self->workers); w; w = workers_next(self->workers)) {
         wcredit += worker_credit(w);
+        blocked += worker_blocked_ms(w) != 0;
         broker_metrics_worker(self->metrics, worker_id(w), worker_inflight(w), worker_reported(w), worker_cap(w),
                               worker_rtt_us(w));
     }
@@ -739,6 +770,7 @@ static void s_metrics(broker_t *self)
         .unauthorised = self->st.unauthorised,
         .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
         .poisoned = tasks_poison_count(self->tasks),
+        .workers_blocked = blocked, .ready_again = self->st.ready_again,
     };
     broker_metrics_publish(self->metrics, &s);
 }

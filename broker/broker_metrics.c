@@ -23,6 +23,7 @@ struct broker_metrics_t {
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
     metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency, *poisoned;
+    metrics_series_t *workers_blocked, *ready_again;
     metrics_family_t *refused, *inflight, *done, *window, *rtt;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
@@ -60,6 +61,11 @@ static void s_define(broker_metrics_t *self)
                                         "Credit announced by workers and not yet used by dispatch.");
     self->producers = metrics_gauge(m, "attest_broker_producers", "Producers connected.");
     self->workers = metrics_gauge(m, "attest_broker_workers", "Worker threads registered.");
+    self->workers_blocked = metrics_gauge(m, "attest_broker_workers_blocked",
+                                          "Worker threads that said BLOCKED (their verdicts wait for the sink) and "
+                                          "have not moved since: kept, given no tasks.");
+    self->ready_again = metrics_counter(m, "attest_broker_worker_ready_again_total",
+                                        "READY messages from worker threads already registered (nothing requeued).");
     self->quarantined = metrics_gauge(m, "attest_broker_workers_quarantined",
                                       "Worker identities quarantined by the sink's spot audit (alert on > 0).");
     self->quarantine_refused = metrics_counter(m, "attest_broker_quarantine_refused_total",
@@ -191,6 +197,8 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->worker_credit, s->worker_credit);
     metrics_set(self->producers, s->producers);
     metrics_set(self->workers, s->workers);
+    metrics_set(self->workers_blocked, s->workers_blocked);
+    metrics_set(self->ready_again, s->ready_again);
     metrics_set(self->quarantined, s->quarantined);
     metrics_set(self->quarantine_refused, s->quarantine_refused);
     metrics_set(self->sink_lag, s->sink_lag);

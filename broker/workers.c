@@ -30,6 +30,8 @@ struct worker_t {
     uint64_t rate_n, rate_t0;   /* tasks completed since rate_t0 (mono us) */
     uint64_t reported;
     uint64_t last_seen;
+    uint64_t blocked_since;     /* mono us its block began, by its first BLOCKED (0: not blocked) */
+    uint64_t blocked_ms;        /* the blocked time it reported last */
     bool draining;
     void *handle;               /* in workers_t.rota */
 };
@@ -88,30 +90,76 @@ static worker_t *s_add(workers_t *self, const uint8_t *rid, size_t rid_len, cons
     return w;
 }
 
+/*  READY from a worker already registered: the same worker saying it again
+ *  (its READY crossed our answers to what it sent before, or went out
+ *  again after its backoff). Nothing it holds is requeued: it still judges
+ *  and reports every task it was sent (ZeroMQ keeps their order). Its
+ *  credit is what it announces less what it holds; its congestion window
+ *  stays. */
+static void s_ready_again(workers_t *self, worker_t *w, uint64_t credit)
+{
+    (void) self;
+    bool was_draining = w->draining;
+    w->draining = false;
+    w->granted = credit;
+    w->credit = credit > w->inflight ? credit - w->inflight : 0;
+    if (w->cap > credit)
+        w->cap = credit;
+    if (w->room > credit)
+        w->room = credit;
+    at_log_limited(AT_LOG_INFO, "BRK-WORKER-AGAIN", "worker %s said READY again while registered%s: kept its %"
+                   PRIu64 " tasks, credit %" PRIu64, w->id, was_draining ? " (drain ended)" : "", w->inflight,
+                   w->credit);
+}
+
 worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, const char *id, size_t id_len,
-                        uint64_t credit, uint64_t now, bool *restarted)
+                        uint64_t credit, uint64_t now, bool *again)
 {
     char key[S_KEY_MAX];
     s_key(rid, rid_len, key);
     worker_t *w = zhashx_lookup(self->byrid, key);
-    *restarted = w != NULL;
-    if (!w)
-        w = s_add(self, rid, rid_len, key);
-    w->draining = false;
+    *again = w != NULL;
     if (id_len > WIRE_NAME_MAX)
         id_len = WIRE_NAME_MAX;
+    w = w ? w : s_add(self, rid, rid_len, key);
     memcpy(w->id, id, id_len);
     w->id[id_len] = 0;
+    w->last_seen = now;
+    if (*again) {
+        s_ready_again(self, w, credit);
+        return w;
+    }
     w->credit = w->granted = credit;
     w->cap = w->room = credit < WORKERS_CAP_START ? credit : WORKERS_CAP_START;
     w->rtt_us = w->rate = w->rate_n = w->bdp = 0;
     w->rtt_min[0] = w->rtt_min[1] = UINT64_MAX;
     w->rate_hi[0] = w->rate_hi[1] = 0;
     w->rtt_period = w->rate_t0 = w->rate_period = now;
-    w->last_seen = now;
     at_log_info("BRK-WORKER", "worker %s ready with credit %" PRIu64 " (%zu workers)", w->id, credit,
                 zhashx_size(self->byrid));
     return w;
+}
+
+bool workers_blocked(workers_t *self, worker_t *w, uint64_t blocked_ms, uint64_t now)
+{
+    (void) self;
+    bool first = w->blocked_since == 0;
+    if (first) {   /* when the block began, as the worker counts it (bounded: it comes off the wire) */
+        uint64_t us = blocked_ms <= now / 1000 ? blocked_ms * 1000 : now;
+        w->blocked_since = now - us ? now - us : 1;
+    }
+    w->blocked_ms = blocked_ms;
+    return first;
+}
+
+uint64_t workers_unblocked(worker_t *w, uint64_t now)
+{
+    if (!w->blocked_since)
+        return 0;
+    uint64_t ms = now > w->blocked_since ? (now - w->blocked_since) / 1000 : 0;
+    w->blocked_since = 0;
+    w->blocked_ms = 0;
+    return ms ? ms : 1;
 }
 
 worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint64_t now)
@@ -250,8 +298,8 @@ void workers_send_failed(worker_t *w) { w->credit = 0; }
  *  away holds much more than room, most of it on the wire). */
 static size_t s_room(const workers_t *self, const worker_t *w, size_t queued, size_t share)
 {
-    if (!w->credit || w->inflight >= w->cap)
-        return 0;
+    if (!w->credit || w->inflight >= w->cap || w->blocked_since)
+        return 0;   /* no room, or blocked on the sink: more would only wait in its queue */
     size_t chunk = w->room < self->chunk ? (size_t) w->room : self->chunk;
     size_t max = w->credit < chunk ? (size_t) w->credit : chunk;
     if (max > share)
@@ -383,4 +431,5 @@ uint64_t worker_rtt_us(const worker_t *w) { return w->rtt_us; }
 uint64_t worker_rate(const worker_t *w) { return w->rate; }
 uint64_t worker_reported(const worker_t *w) { return w->reported; }
 bool worker_draining(const worker_t *w) { return w->draining; }
+uint64_t worker_blocked_ms(const worker_t *w) { return w->blocked_since ? w->blocked_ms : 0; }
 size_t workers_count(const workers_t *self) { return zhashx_size(self->byrid); }

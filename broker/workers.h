@@ -22,8 +22,13 @@
  *  target time, so it neither starves the others nor holds back the sink's
  *  watermark.
  *
+ *  Blocked workers: a worker whose VERDICTS wait on a slow or stopped sink
+ *  says BLOCKED instead of HEARTBEAT (protocol.md 6.7). It stays registered
+ *  with what it holds, and gets no more tasks until its next DONE or
+ *  HEARTBEAT says it moves again.
+ *
  *  Dispatch (workers_dispatch) is round robin over the workers with credit
- *  and room under their cap. Each gets at most dispatch-chunk tasks and at
+ *  and room under their cap (and not blocked). Each gets at most dispatch-chunk tasks and at
  *  most an even share of the queue, so that a small burst is spread over
  *  idle workers; a worker that was served moves to the end of the rota. A
  *  worker that still holds a chunk of work gets its next tasks as a full
@@ -59,10 +64,13 @@ typedef struct workers_t workers_t;
 workers_t *workers_new(size_t chunk, uint64_t target_us, uint64_t timeout_us);
 void workers_destroy(workers_t **self_p);
 
-/*  READY: registers rid (or restarts its session: *restarted is then true
- *  and the caller must requeue what it held) with the credit it grants. */
+/*  READY: registers rid with the credit it grants. A READY from rid while
+ *  it is registered (*again is then true) changes nothing but its credit
+ *  (the new grant less what it holds) and ends a drain: it keeps the tasks
+ *  it holds (it still reports them), and the line is logged rate-limited
+ *  (BRK-WORKER-AGAIN), so that repeated READYs cause no requeue storm. */
 worker_t *workers_ready(workers_t *self, const uint8_t *rid, size_t rid_len, const char *id, size_t id_len,
-                        uint64_t credit, uint64_t now, bool *restarted);
+                        uint64_t credit, uint64_t now, bool *again);
 /*  The worker of rid, or NULL. A found worker counts as seen at now. */
 worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint64_t now);
 
@@ -73,6 +81,15 @@ worker_t *workers_find(workers_t *self, const uint8_t *rid, size_t rid_len, uint
  *  must then call workers_remove. */
 bool workers_done(workers_t *self, worker_t *w, size_t verified, size_t reported, uint64_t max_wait_us,
                   uint64_t held_us, uint64_t credit, uint64_t now);
+/*  BLOCKED: w is alive, and its VERDICTS have waited blocked_ms for the
+ *  sink. It is kept (the message counts as a heartbeat) and gets no tasks
+ *  until workers_unblocked. Returns true for the first BLOCKED of an
+ *  episode (the caller logs it). */
+bool workers_blocked(workers_t *self, worker_t *w, uint64_t blocked_ms, uint64_t now);
+/*  DONE or HEARTBEAT: not blocked (any more). Returns about how long it was
+ *  blocked, in ms (at least 1), or 0 when it was not. */
+uint64_t workers_unblocked(worker_t *w, uint64_t now);
+
 /*  LEAVE. Returns true when the worker must be removed now (it was draining
  *  already, which means "stop at once", or holds nothing); otherwise the
  *  drain started and the caller sends LEAVE_OK. *at_once tells which. */
@@ -125,6 +142,7 @@ uint64_t worker_rtt_us(const worker_t *w);           /* network round trip estim
 uint64_t worker_rate(const worker_t *w);             /* tasks per second it completes (smoothed) */
 uint64_t worker_reported(const worker_t *w);         /* items in its DONEs, late ones too */
 bool worker_draining(const worker_t *w);
+uint64_t worker_blocked_ms(const worker_t *w);       /* the blocked time it reported last; 0: not blocked */
 size_t workers_count(const workers_t *self);
 
 #endif

@@ -123,6 +123,13 @@ static at_err s_dec_done(wire_msg_t *m, const msgpack_object *f)
     return AT_OK;
 }
 
+static at_err s_dec_blocked(wire_msg_t *m, const msgpack_object *f)
+{
+    if (mpfield_u64(&f[0], &m->u.blocked_ms))
+        return s_bad(m, AT_ERR_TYPE, "BLOCKED needs [blocked_ms uint]");
+    return AT_OK;
+}
+
 static at_err s_dec_sink_hello(wire_msg_t *m, const msgpack_object *f)
 {
     wire_sink_hello_t *h = &m->u.sink_hello;
@@ -181,6 +188,7 @@ static const struct {
     [WIRE_BYE] = T(0, s_dec_none), [WIRE_REVOKE] = T(1, s_dec_amount), [WIRE_RELEASE] = T(1, s_dec_amount),
     [WIRE_READY] = T(2, s_dec_ready), [WIRE_TASKS] = T(2, s_dec_tasks), [WIRE_DONE] = T(3, s_dec_done),
     [WIRE_HEARTBEAT] = T(0, s_dec_none), [WIRE_LEAVE] = T(0, s_dec_none), [WIRE_LEAVE_OK] = T(0, s_dec_none),
+    [WIRE_BLOCKED] = T(1, s_dec_blocked),
     [WIRE_SINK_HELLO] = T(6, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
     [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),
     [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
@@ -193,7 +201,7 @@ static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_PONG] = "PONG", [WIRE_ERROR] = "ERROR", [WIRE_BYE] = "BYE", [WIRE_REVOKE] = "REVOKE",
     [WIRE_RELEASE] = "RELEASE", [WIRE_READY] = "READY",
     [WIRE_TASKS] = "TASKS", [WIRE_DONE] = "DONE", [WIRE_HEARTBEAT] = "HEARTBEAT",
-    [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK",
+    [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK", [WIRE_BLOCKED] = "BLOCKED",
     [WIRE_SINK_HELLO] = "SINK_HELLO", [WIRE_SINK_WELCOME] = "SINK_WELCOME",
     [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_POISON] = "POISON",
     [WIRE_VERDICTS] = "VERDICTS",

@@ -25,6 +25,8 @@
  *    HEARTBEAT W<->B [1, 23]
  *    LEAVE     W->B [1, 24]                                  (drain: send me nothing more)
  *    LEAVE_OK  B->W [1, 25]                                  (every TASKS for you was sent before this)
+ *    BLOCKED   W->B [1, 26, blocked_ms uint]                 (alive, but a send to the sink has been
+ *                                                             blocked this long: a HEARTBEAT that says why)
  *    SINK_HELLO   S->B [1, 30, instance str<=64, next_seq uint, next_index uint,
  *                          epoch uint (the broker epoch the sink has adopted; 0: none),
  *                          window uint (the sink's pipeline-window; must equal the broker's),
@@ -74,6 +76,7 @@
  *    DONE            AT_ERR_TYPE for anything bad (seqs not an array or > WIRE_BATCH_MAX,
  *                    credit not a uint or > WIRE_BATCH_MAX, held_us not a uint); a seq that is not a uint
  *                    is not a message error (wire_seq_at)
+ *    BLOCKED         AT_ERR_TYPE (blocked_ms not a uint)
  *    SINK_HELLO      AT_ERR_TYPE for anything bad (instance not a str or > 64 bytes,
  *                    a number not a uint)
  *    SINK_WELCOME    AT_ERR_TYPE (a field not a uint)
@@ -113,7 +116,7 @@ typedef enum {
     WIRE_REFUSE = 6, WIRE_PING = 7, WIRE_PONG = 8, WIRE_ERROR = 9, WIRE_BYE = 10,
     WIRE_REVOKE = 11, WIRE_RELEASE = 12,
     WIRE_READY = 20, WIRE_TASKS = 21, WIRE_DONE = 22, WIRE_HEARTBEAT = 23, WIRE_LEAVE = 24,
-    WIRE_LEAVE_OK = 25,
+    WIRE_LEAVE_OK = 25, WIRE_BLOCKED = 26,
     WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32, WIRE_QUARANTINE = 33,
     WIRE_POISON = 34,
     WIRE_VERDICTS = 40,
@@ -205,6 +208,7 @@ typedef struct {
         wire_welcome_t welcome;
         wire_list_t submit;      /* SUBMIT: wire_submit_t, 1..WIRE_BATCH_MAX */
         uint64_t amount;         /* CREDIT, REVOKE, RELEASE */
+        uint64_t blocked_ms;     /* BLOCKED */
         wire_list_t ack;         /* ACK: wire_result_t (key = cseq), 0..WIRE_RESULTS_MAX */
         wire_list_t refuse;      /* REFUSE: wire_refusal_t, 0..WIRE_RESULTS_MAX */
         wire_error_t error;
@@ -315,6 +319,7 @@ int wire_send_empty(wire_out_t *o, const wire_peer_t *to, wire_type type);  /* P
 int wire_send_ready(wire_out_t *o, const char *worker, size_t len, uint64_t credit);
 int wire_send_tasks(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks);
 int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit, uint64_t held_us);
+int wire_send_blocked(wire_out_t *o, uint64_t blocked_ms);
 int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m);
 int wire_send_sink_welcome(wire_out_t *o, const wire_peer_t *to, const wire_sink_welcome_t *m);
 int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const wire_items_t *results);

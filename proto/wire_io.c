@@ -288,6 +288,14 @@ int wire_send_done(wire_out_t *o, const wire_items_t *seqs, uint64_t credit, uin
     return s_send(o, NULL, &s, seqs);
 }
 
+int wire_send_blocked(wire_out_t *o, uint64_t blocked_ms)
+{
+    s_msg_t s;
+    s_begin(&s, WIRE_BLOCKED, 1);
+    msgpack_pack_uint64(&s.pk, blocked_ms);
+    return s_send(o, NULL, &s, NULL);
+}
+
 int wire_send_sink_hello(wire_out_t *o, const wire_sink_hello_t *m)
 {
     s_msg_t s;

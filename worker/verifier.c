@@ -14,6 +14,21 @@
  *  is exact for a message that arrived while nothing else was waiting
  *  unread (the queue had been seen empty since the last read); one that
  *  queued behind another has an unknown arrival, and its DONE says 0.
+ *
+ *  The broker hears from every thread at least once per heartbeat-ms,
+ *  whatever the sink does: while a VERDICTS send is blocked, the retry loop
+ *  tells the broker BLOCKED (how long, without waiting on the broker's
+ *  pipe) instead of falling silent, so that a slow or stopped sink is not
+ *  taken for dead workers (protocol.md 6.4, 6.7).
+ *
+ *  Registration: READY at start and when the broker says it does not know
+ *  us (ERROR protocol). Until the broker shows that it knows us again (it
+ *  sends TASKS, HEARTBEAT or LEAVE_OK only to registered workers) a READY
+ *  is outstanding, and further "unknown worker" errors, answers to what we
+ *  sent before it, are ignored; a next READY goes out only after a backoff
+ *  (50 ms doubling to 2 s, with jitter; reset once registered). Without
+ *  this, every message queued while the broker had forgotten us came back
+ *  as an ERROR and made a READY of its own (protocol.md 6.1).
  */
 #include "verifier.h"
 #include "metrics.h"
@@ -21,6 +36,7 @@
 #include "log.h"
 #include "wire.h"
 #include <czmq.h>
+#include <sodium.h>
 #include <unistd.h>
 
 typedef struct {
@@ -31,7 +47,11 @@ typedef struct {
     wire_items_t verdicts;      /* VERDICTS of the chunk being reported */
     wire_items_t seqs;          /* DONE of the same chunk */
     uint64_t epoch;             /* of the TASKS being judged */
-    uint64_t last_sent;
+    uint64_t last_sent;         /* mono us of the last message sent on either socket */
+    uint64_t last_told;         /* ... on the DEALER: the broker's view of our liveness */
+    bool reg_pending;           /* READY sent, and the broker has not shown it knows us since */
+    uint64_t reg_quiet_until;   /* mono us: no further READY before this */
+    uint64_t reg_backoff_us;    /* the next backoff period (S_REG_MIN_US .. S_REG_MAX_US) */
     uint64_t sim_next_ns;       /* test only: when the simulated work ends */
     bool leaving;               /* stopping at once: the last LEAVE is going out */
     bool draining;              /* LEAVE sent: waiting for LEAVE_OK */
@@ -47,6 +67,9 @@ typedef struct {
 
 #define S_DRAIN_SILENCE_US 3000000u   /* draining, and the broker silent this long: it is gone */
 #define S_RX_BLIND_US 1000u           /* sends that blocked longer lose track of arrivals (held_us) */
+#define S_REG_MIN_US 50000u           /* re-registration backoff: 50 ms ... */
+#define S_REG_MAX_US 2000000u         /* ... doubling up to 2 s */
+#define S_SEND_TIMEOUT_MS 500         /* a blocked send returns this often (less with short heartbeats) */
 
 /*  True when the verifier must stop now: a second stop request, or a drain
  *  that took too long. */
@@ -59,19 +82,63 @@ static bool s_stop_now(const s_ctx_t *c)
 
 typedef int (*s_send_fn)(s_ctx_t *c, wire_type type);
 
+/*  A VERDICTS send has been blocked since `since` (mono us): the sink is
+ *  slow, stopped or unreachable. Tells the broker BLOCKED once per
+ *  heartbeat-ms, without waiting (a full pipe to the broker is tried again
+ *  at the next send timeout), so that the broker keeps this worker. *told:
+ *  a BLOCKED went out in this episode already (the first is logged). */
+static void s_tell_blocked(s_ctx_t *c, uint64_t since, bool *told)
+{
+    uint64_t now = at_clock_mono_us();
+    if (now - c->last_told < c->o->heartbeat_ms * 1000)
+        return;
+    c->dout.flags = ZMQ_DONTWAIT;
+    int rc = wire_send_blocked(&c->dout, (now - since) / 1000);
+    c->dout.flags = 0;
+    if (rc != 0)
+        return;
+    c->last_told = now;
+    c->st->blocked_reports++;
+    if (!*told)
+        at_log_limited(AT_LOG_INFO, "WRK-BLOCKED", "%s: the sink has taken no VERDICTS for %" PRIu64
+                       " ms: telling the broker (BLOCKED) every %" PRIu64 " ms until it does", c->o->id,
+                       (now - since) / 1000, c->o->heartbeat_ms);
+    *told = true;
+}
+
 /*  Sends with fn until it goes out. The PUSH to the sink blocks when the
  *  sink is slow (backpressure); the send timeout lets a stop request
- *  through. */
+ *  through, and BLOCKED out to the broker. */
 static int s_send(s_ctx_t *c, s_send_fn fn, wire_type type)
 {
-    while (fn(c, type) != 0) {
+    bool to_sink = type == WIRE_VERDICTS, told = false;
+    uint64_t t0 = at_clock_mono_us();
+    int rc = 0;
+    while (rc == 0 && fn(c, type) != 0) {
         if (errno != EAGAIN || (!c->leaving && s_stop_now(c)))
-            return -1;
-        if (c->leaving && at_clock_mono_us() - c->last_sent > 2000000)
-            return -1;
+            rc = -1;
+        else if (c->leaving && at_clock_mono_us() - c->last_sent > 2000000)
+            rc = -1;
+        else if (to_sink) {
+            if (!c->st->blocked_since_us)
+                c->st->blocked_since_us = t0;
+            s_tell_blocked(c, t0, &told);
+        }
     }
-    c->last_sent = at_clock_mono_us();
-    return 0;
+    uint64_t now = at_clock_mono_us();
+    if (to_sink && c->st->blocked_since_us) {
+        c->st->sink_blocked_us += now - t0;
+        c->st->blocked_since_us = 0;
+        if (told)
+            at_log_limited(AT_LOG_INFO, "WRK-BLOCKED", "%s: the sink took VERDICTS again after %" PRIu64 " ms",
+                           c->o->id, (now - t0) / 1000);
+    }
+    if (rc == 0) {
+        c->last_sent = now;
+        if (!to_sink)
+            c->last_told = now;
+    }
+    return rc;
 }
 
 static int s_tx_empty(s_ctx_t *c, wire_type type) { return wire_send_empty(&c->dout, NULL, type); }
@@ -122,7 +189,28 @@ static void s_rx_read(s_ctx_t *c, uint64_t now)
 }
 
 static void s_send_simple(s_ctx_t *c, wire_type type) { (void) s_send(c, s_tx_empty, type); }
-static void s_ready(s_ctx_t *c) { (void) s_send(c, s_tx_ready, WIRE_READY); }
+
+/*  READY, then quiet for the backoff period: [b/2, b] at random (jitter, so
+ *  that the threads of many workers do not come back in step), b doubling
+ *  from S_REG_MIN_US to S_REG_MAX_US until the broker shows it knows us. */
+static void s_register(s_ctx_t *c)
+{
+    uint64_t b = c->reg_backoff_us ? c->reg_backoff_us : S_REG_MIN_US;
+    if (s_send(c, s_tx_ready, WIRE_READY) != 0)
+        return;   /* stopping */
+    c->st->registrations++;
+    c->reg_pending = true;
+    c->reg_quiet_until = at_clock_mono_us() + b / 2 + randombytes_uniform((uint32_t) (b / 2) + 1);
+    c->reg_backoff_us = 2 * b < S_REG_MAX_US ? 2 * b : S_REG_MAX_US;
+}
+
+/*  The broker sent what it sends only to a registered worker: the READY
+ *  got through (or was not needed). */
+static void s_registered(s_ctx_t *c)
+{
+    c->reg_pending = false;
+    c->reg_backoff_us = S_REG_MIN_US;
+}
 
 /*  TEST ONLY: a verification that costs exactly sim_verify_us of time
  *  without using the CPU, so that many workers fit on few cores. Deadlines
@@ -258,9 +346,13 @@ static void s_on_error(s_ctx_t *c, const wire_msg_t *m)
          * everything that arrived before has been reported. */
         at_log_info("WRK-DRAIN", "%s: broker does not know us any more: drain complete", c->o->id);
         c->drained = true;
+    } else if (reason == AT_ERR_PROTOCOL && c->reg_pending && at_clock_mono_us() < c->reg_quiet_until) {
+        /* An answer to something sent before our READY: the READY is on its way. */
+        c->st->reg_ignored++;
     } else if (reason == AT_ERR_PROTOCOL) {
-        at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again", c->o->id);
-        s_ready(c);
+        at_log_limited(AT_LOG_INFO, "WRK-REGISTER", "%s: broker does not know us: registering again (READY)",
+                       c->o->id);
+        s_register(c);
     } else {
         at_log_limited(AT_LOG_WARN, "WRK-ERROR", "%s: broker refused a message: %s", c->o->id,
                        at_strerror(reason));
@@ -269,6 +361,8 @@ static void s_on_error(s_ctx_t *c, const wire_msg_t *m)
 
 static void s_on_message(s_ctx_t *c, const wire_msg_t *m)
 {
+    if (m->type == WIRE_TASKS || m->type == WIRE_HEARTBEAT || m->type == WIRE_LEAVE_OK)
+        s_registered(c);
     switch (m->type) {
     case WIRE_TASKS: s_on_tasks(c, m); break;
     case WIRE_HEARTBEAT: break;
@@ -316,7 +410,8 @@ static void s_recv_all(s_ctx_t *c)
     }
 }
 
-static zsock_t *s_connect(const verifier_opts_t *o, int type, const char *endpoint, const char *server_key)
+static zsock_t *s_connect(const verifier_opts_t *o, int type, const char *endpoint, const char *server_key,
+                          int send_timeout_ms)
 {
     zsock_t *s = zsock_new(type);
     if (!s) {
@@ -324,7 +419,7 @@ static zsock_t *s_connect(const verifier_opts_t *o, int type, const char *endpoi
         return NULL;
     }
     wire_socket_defaults(s, 1000);
-    zsock_set_sndtimeo(s, 500);
+    zsock_set_sndtimeo(s, send_timeout_ms);
     if (o->curve)
         curve_client(s, o->keys, server_key);
     if (zsock_connect(s, "%s", endpoint) < 0) {
@@ -360,8 +455,11 @@ static void s_drain_check_silence(s_ctx_t *c)
 /*  Sockets and builders; AT_ERR_IO when a socket cannot be made or connected. */
 static at_err s_open(s_ctx_t *c)
 {
-    c->dealer = s_connect(c->o, ZMQ_DEALER, c->o->broker, c->o->broker_key);
-    c->push = c->dealer ? s_connect(c->o, ZMQ_PUSH, c->o->sink, c->o->sink_key) : NULL;
+    /* A blocked VERDICTS send returns at least twice per heartbeat-ms, to
+     * tell the broker BLOCKED in time. */
+    int push_ms = (int) (c->o->heartbeat_ms / 2 < S_SEND_TIMEOUT_MS ? c->o->heartbeat_ms / 2 : S_SEND_TIMEOUT_MS);
+    c->dealer = s_connect(c->o, ZMQ_DEALER, c->o->broker, c->o->broker_key, S_SEND_TIMEOUT_MS);
+    c->push = c->dealer ? s_connect(c->o, ZMQ_PUSH, c->o->sink, c->o->sink_key, push_ms > 0 ? push_ms : 1) : NULL;
     if (!c->dealer || !c->push)
         return AT_ERR_IO;
     wire_out_init(&c->dout, zsock_resolve(c->dealer), "WRK-SEND");
@@ -409,7 +507,7 @@ at_err verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
         s_close(&c);
         return AT_ERR_IO;
     }
-    s_ready(&c);
+    s_register(&c);
     zmq_pollitem_t item = { zsock_resolve(c.dealer), 0, ZMQ_POLLIN, 0 };
     long poll_ms = opts->heartbeat_ms < 100 ? (long) opts->heartbeat_ms : 100;   /* notice signals soon */
     while (!c.drained && !s_stop_now(&c)) {
@@ -418,7 +516,7 @@ at_err verifier_run(const verifier_opts_t *opts, verifier_stats_t *stats)
         if (zmq_poll(&item, 1, poll_ms) > 0)
             s_recv_all(&c);
         s_drain_check_silence(&c);
-        if (at_clock_mono_us() - c.last_sent >= opts->heartbeat_ms * 1000)
+        if (at_clock_mono_us() - c.last_told >= opts->heartbeat_ms * 1000)
             s_send_simple(&c, WIRE_HEARTBEAT);
     }
     s_leave_now(&c);

@@ -42,6 +42,11 @@ typedef struct {
     _Atomic uint64_t tasks, valid, invalid, malformed;
     _Atomic uint64_t busy_us;    /* time spent judging tasks, microseconds */
     _Atomic uint64_t heard_us;   /* monotonic us of the last message from the broker (0: none yet) */
+    _Atomic uint64_t registrations;     /* READY messages sent */
+    _Atomic uint64_t reg_ignored;       /* "unknown worker" errors ignored while a READY was outstanding */
+    _Atomic uint64_t blocked_reports;   /* BLOCKED messages sent */
+    _Atomic uint64_t sink_blocked_us;   /* time spent in VERDICTS sends that had to wait (ended ones) */
+    _Atomic uint64_t blocked_since_us;  /* monotonic us a VERDICTS send reported blocked began (0: none) */
 } verifier_stats_t;
 
 /*  Runs a verifier until it is asked to stop (*opts->signals > 0). The first

@@ -12,6 +12,7 @@ struct worker_metrics_t {
     char *stats;                 /* first verifier_stats_t */
     size_t stride, n;
     metrics_series_t *tasks, *valid, *invalid, *malformed, *threads, *busy, *connected, *insecure, *verify;
+    metrics_series_t *registrations, *reg_ignored, *blocked_reports, *blocked_time, *blocked_now;
 };
 
 /*  One task's judging time, microseconds: 10 us .. 1 s. */
@@ -23,6 +24,7 @@ static void s_collect(void *arg)
 {
     worker_metrics_t *self = arg;
     uint64_t tasks = 0, valid = 0, invalid = 0, malformed = 0, busy = 0, connected = 0, now = at_clock_mono_us();
+    uint64_t registrations = 0, reg_ignored = 0, blocked_reports = 0, blocked_us = 0, blocked_now = 0;
     for (size_t i = 0; i < self->n; i++) {
         verifier_stats_t *st = (verifier_stats_t *) (void *) (self->stats + i * self->stride);
         tasks += st->tasks;
@@ -32,7 +34,18 @@ static void s_collect(void *arg)
         busy += st->busy_us;
         uint64_t heard = st->heard_us;
         connected += heard && now - heard < S_HEARD_US;
+        registrations += st->registrations;
+        reg_ignored += st->reg_ignored;
+        blocked_reports += st->blocked_reports;
+        uint64_t since = st->blocked_since_us;   /* a send still waiting counts up to now */
+        blocked_us += st->sink_blocked_us + (since && now > since ? now - since : 0);
+        blocked_now += since != 0;
     }
+    metrics_set(self->registrations, registrations);
+    metrics_set(self->reg_ignored, reg_ignored);
+    metrics_set(self->blocked_reports, blocked_reports);
+    metrics_set(self->blocked_time, blocked_us);
+    metrics_set(self->blocked_now, blocked_now);
     metrics_set(self->connected, connected);
     metrics_set(self->tasks, tasks);
     metrics_set(self->valid, valid);
@@ -61,6 +74,19 @@ static void s_define(worker_metrics_t *self)
     self->verify = metrics_histogram(m, "attest_worker_verify_seconds",
                                      "Time to judge one task (decode, id, signature, time check).", s_verify_bounds,
                                      sizeof s_verify_bounds / sizeof s_verify_bounds[0], 1000000);
+    self->registrations = metrics_counter(m, "attest_worker_registrations_total",
+                                          "READY messages sent (at start, and when the broker did not know a thread).");
+    self->reg_ignored = metrics_counter(m, "attest_worker_register_ignored_total",
+                                        "'unknown worker' errors ignored because a READY was outstanding "
+                                        "(re-registration backoff).");
+    self->blocked_reports = metrics_counter(m, "attest_worker_blocked_reports_total",
+                                            "BLOCKED messages sent: the broker told that a thread waits on the sink.");
+    self->blocked_time = metrics_series(metrics_family(m, "attest_worker_sink_blocked_seconds_total", METRICS_COUNTER,
+                                                       "Time verifier threads waited to hand VERDICTS to the sink "
+                                                       "(sends that had to retry), summed over threads.",
+                                                       NULL, 1000000), NULL);
+    self->blocked_now = metrics_gauge(m, "attest_worker_sink_blocked_threads",
+                                      "Verifier threads waiting now to hand VERDICTS to the sink.");
     metrics_ready_when(m, self->connected, "no verifier thread has heard from the broker in 3 s");
     self->insecure = metrics_gauge(m, "attest_insecure", "1 when the daemon runs in plaintext (--insecure).");
 }

@@ -79,6 +79,7 @@ def gen_wire():
         "release": wire(12, 8), "ready": wire(20, "worker-1", 64),
         "tasks": wire(21, 3, [task, [8, "p", 4, 1, 2, ATTS["u64"][0]]]),
         "done": wire(22, [7, 8, "x"], 2, 1500), "heartbeat": wire(23), "leave": wire(24), "leave_ok": wire(25),
+        "blocked": wire(26, 1500),
         "sink_hello": wire(30, "sink-a", 10, 9, 3, 16384), "sink_welcome": wire(31, 3, 10),
         "committed": wire(32, 3, 12, [[10, 9, 0, 0, False], [11, 3, 1, 13, True]]),
         "verdicts": wire(40, 3, "worker-1", [task[:5] + [NOW * 10**6 + 9, 0, 0, aid, a],

@@ -38,7 +38,7 @@ import logfixture as lf  # noqa: E402
 # Message types (proto/wire.h).
 HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 REVOKE, RELEASE = 11, 12
-READY, TASKS, DONE, HEARTBEAT, LEAVE = 20, 21, 22, 23, 24
+READY, TASKS, DONE, HEARTBEAT, LEAVE, LEAVE_OK, BLOCKED = 20, 21, 22, 23, 24, 25, 26
 SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
 
 # Reason codes (proto/at_err.h).
@@ -621,6 +621,22 @@ def judge_entry(e, skew=lf.SKEW):
 
 
 # ---------------------------------------------------------------- a producer
+
+def scrape(port, timeout=5.0):
+    """The samples of http://127.0.0.1:PORT/metrics as {"name{labels}": value}
+    (None when it cannot be read)."""
+    import urllib.request
+    out = {}
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as r:
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    out[name] = float(value)
+    except OSError:
+        return None
+    return out
+
 
 def pack(*fields):
     return msgpack.packb([1] + list(fields), use_bin_type=True)

@@ -452,13 +452,16 @@ def body(args, t):
                             "attest_broker_malformed_total", "attest_broker_queue_depth", "attest_broker_held",
                             "attest_broker_outstanding_credit", "attest_broker_worker_credit",
                             "attest_broker_producers", "attest_broker_workers", "attest_broker_worker_inflight",
-                            "attest_broker_worker_done_total", "attest_broker_uncommitted", "attest_broker_up"],
+                            "attest_broker_worker_done_total", "attest_broker_uncommitted", "attest_broker_up",
+                            "attest_broker_workers_blocked", "attest_broker_worker_ready_again_total"],
                  "sink": ["attest_sink_received_total", "attest_sink_committed_total", "attest_sink_duplicates_total",
                           "attest_sink_commits_total", "attest_sink_commit_seconds", "attest_sink_reorder_buffered",
                           "attest_sink_log_entries", "attest_sink_malformed_total", "attest_sink_stale_total"],
                  "w0": ["attest_worker_tasks_total", "attest_worker_valid_total", "attest_worker_invalid_total",
                         "attest_worker_malformed_total", "attest_worker_threads",
-                        "attest_worker_busy_seconds_total"]}
+                        "attest_worker_busy_seconds_total", "attest_worker_registrations_total",
+                        "attest_worker_register_ignored_total", "attest_worker_blocked_reports_total",
+                        "attest_worker_sink_blocked_seconds_total", "attest_worker_sink_blocked_threads"]}
         for role, want in names.items():
             missing = [n for n in want if "# TYPE %s " % n not in texts[role]]
             t.check("%s: every documented metric is exposed (%d)" % (role, len(want)), not missing, missing)

@@ -299,6 +299,11 @@ static void test_rt_backend(wire_out_t *o)
         CHECK(s_str_is(m.u.ready.worker, m.u.ready.worker_len, "worker-7") && m.u.ready.credit == 32);
         wire_msg_done(&m);
     }
+    CHECK(wire_send_blocked(o, 1500) == 0);
+    if (s_recv(s_b, false, &m, WIRE_BLOCKED)) {
+        CHECK(m.u.blocked_ms == 1500 && strcmp(wire_type_name(m.type), "BLOCKED") == 0);
+        wire_msg_done(&m);
+    }
     wire_items_t tasks, seqs;
     wire_items_init(&tasks, WIRE_TASKS);
     wire_items_init(&seqs, WIRE_DONE);
@@ -607,6 +612,11 @@ static const raw_case_t s_field_cases[] = {
     C("DONE str held_us", "\x95\x01\x16\x90\x00\xa1x", AT_ERR_TYPE),
     C("DONE negative held_us", "\x95\x01\x16\x90\x00\xff", AT_ERR_TYPE),
     C("DONE without held_us (the old shape)", "\x94\x01\x16\x90\x00", AT_ERR_SHAPE),
+    C("BLOCKED ok", "\x93\x01\x1a\xcd\x05\xdc", AT_OK),
+    C("BLOCKED 0", "\x93\x01\x1a\x00", AT_OK),
+    C("BLOCKED str", "\x93\x01\x1a\xa1x", AT_ERR_TYPE),
+    C("BLOCKED negative", "\x93\x01\x1a\xff", AT_ERR_TYPE),
+    C("BLOCKED no field", "\x92\x01\x1a", AT_ERR_SHAPE),
     C("SINK_HELLO ok", "\x98\x01\x1e\xa1s\x01\x01\x01\xcd\x40\x00\x00", AT_OK),
     C("SINK_HELLO empty instance", "\x98\x01\x1e\xa0\x01\x01\x01\x01\x00", AT_OK),
     C("SINK_HELLO int instance", "\x98\x01\x1e\x05\x01\x01\x01\x01\x00", AT_ERR_TYPE),

@@ -9,7 +9,9 @@
  *  holding its bandwidth-delay product; saturated there (held_us unknown),
  *  its queueing part is cut but the bdp stays; a slow near worker is still
  *  cut to the minimum; the rtt estimate (least sample over one to two
- *  periods, kept while no samples come) and a held_us above the round trip.
+ *  periods, kept while no samples come) and a held_us above the round trip;
+ *  a repeated READY that keeps what the worker holds; a worker blocked on
+ *  the sink kept and given nothing.
  */
 #include "check.h"
 #include "workers.h"
@@ -183,9 +185,73 @@ static void test_rtt_estimate(void)
     /* held_us above the round trip (a worker's clock or a liar): sample 0, no underflow. */
     workers_done(ws, w, 1, 1, 5000, 9000, 1, 2000000 + 8000);
     CHECK(worker_rtt_us(w) == 0);
-    /* A new session forgets the path. */
-    workers_ready(ws, R1, 2, "w", 1, 512, 2000000 + 9000, &r);
-    CHECK(r && worker_rtt_us(w) == 0 && worker_rate(w) == 0 && worker_cap(w) == WORKERS_CAP_START);
+    /* READY again in the same session keeps what was learnt (protocol 6.1:
+     * a repeated READY is the same worker); a new session forgets the path. */
+    uint64_t rate = worker_rate(w);
+    CHECK(workers_ready(ws, R1, 2, "w", 1, 512, 2000000 + 9000, &r) == w && r && worker_rate(w) == rate);
+    workers_remove(ws, w, "test", 0);
+    w = workers_ready(ws, R1, 2, "w", 1, 512, 2000000 + 10000, &r);
+    CHECK(!r && worker_rtt_us(w) == 0 && worker_rate(w) == 0 && worker_cap(w) == WORKERS_CAP_START);
+    workers_destroy(&ws);
+}
+
+static void test_ready_again(void)
+{
+    workers_t *ws = workers_new(16, 20000, 5000000);
+    bool again, at_once;
+    worker_t *a = workers_ready(ws, R1, 2, "a", 1, 100, 0, &again);
+    CHECK(!again);
+    s_log_t l = { .give = SIZE_MAX };
+    CHECK(workers_dispatch(ws, 40, s_send, &l) == 40);
+    CHECK(worker_inflight(a) == 40 && worker_credit(a) == 60);
+    /* READY again, many times: the same worker, nothing requeued, credit = grant - held. */
+    for (int i = 0; i < 100; i++)
+        CHECK(workers_ready(ws, R1, 2, "a", 1, 100, 1 + (uint64_t) i, &again) == a && again);
+    CHECK(workers_count(ws) == 1 && worker_inflight(a) == 40 && worker_credit(a) == 60);
+    CHECK(worker_cap(a) == WORKERS_CAP_START);
+    /* A smaller grant: credit and window follow it down. */
+    workers_ready(ws, R1, 2, "a", 1, 30, 200, &again);
+    CHECK(worker_credit(a) == 0 && worker_cap(a) == 30);
+    CHECK(!workers_done(ws, a, 40, 40, 10, 0, 40, 300));
+    CHECK(worker_inflight(a) == 0 && worker_credit(a) == 40);
+    /* READY again ends a drain, still keeping what it holds. */
+    workers_ready(ws, R1, 2, "a", 1, 100, 400, &again);
+    l.n = 0;
+    CHECK(workers_dispatch(ws, 10, s_send, &l) == 10);
+    CHECK(!workers_leave(ws, a, &at_once) && worker_draining(a));
+    workers_ready(ws, R1, 2, "a", 1, 100, 500, &again);
+    CHECK(again && !worker_draining(a) && worker_inflight(a) == 10 && worker_credit(a) == 90);
+    workers_destroy(&ws);
+}
+
+static void test_blocked(void)
+{
+    workers_t *ws = workers_new(16, 20000, 5000000);
+    bool r;
+    worker_t *a = workers_ready(ws, R1, 2, "a", 1, 512, 0, &r);
+    worker_t *b = workers_ready(ws, R2, 2, "b", 1, 512, 0, &r);
+    s_log_t l = { .give = SIZE_MAX };
+    workers_dispatch(ws, 8, s_send, &l);
+    CHECK(worker_inflight(a) == 4 && worker_blocked_ms(a) == 0);
+    /* BLOCKED: kept (a sign of life via workers_find), no more tasks. */
+    CHECK(workers_find(ws, R1, 2, 4000000) == a);
+    CHECK(workers_blocked(ws, a, 1500, 4000000));
+    CHECK(!workers_blocked(ws, a, 1700, 4200000));      /* the same episode */
+    CHECK(worker_blocked_ms(a) == 1700);
+    l.n = 0;
+    CHECK(workers_dispatch(ws, 8, s_send, &l) == 8);
+    for (size_t i = 0; i < l.n; i++)
+        CHECK(l.who[i] == b);
+    CHECK(worker_inflight(a) == 4);
+    /* Still heard from: not silent while b, heard at 0, is. */
+    const char *why = NULL;
+    CHECK(workers_expired(ws, 5000001, &why) == b);
+    /* Moves again: about 2.5 s blocked in all (from 2.5 s, by its first report). */
+    CHECK(workers_unblocked(a, 5000000) == 2500);
+    CHECK(workers_unblocked(a, 5000001) == 0 && worker_blocked_ms(a) == 0);
+    /* A blocked time off the wire beyond the clock is bounded. */
+    CHECK(workers_blocked(ws, a, UINT64_MAX, 6000000));
+    CHECK(workers_unblocked(a, 7000000) == 6999);   /* since 1 us: the start of the clock */
     workers_destroy(&ws);
 }
 
@@ -196,5 +262,7 @@ int main(void)
     test_drain_and_expiry();
     test_distance();
     test_rtt_estimate();
+    test_ready_again();
+    test_blocked();
     return check_done("test_workers");
 }
