@@ -136,7 +136,7 @@ def take_tasks(sock, want, timeout, beat=False, done=False):
             if m[1] == cl.TASKS:
                 seqs += [item[0] for item in m[3]]
                 if done:
-                    sock.send(cl.pack(cl.DONE, [item[0] for item in m[3]], len(m[3])))
+                    sock.send(cl.pack(cl.DONE, [item[0] for item in m[3]], len(m[3]), 0))   # held_us 0: not known
     return seqs
 
 
