@@ -124,6 +124,8 @@ LEAD_S = 2.0          # steady load before the first fault (its level)
 TAIL_S = 8.0          # load offered after the last slot
 ROUTED = ("kill", "drain", "loss", "partition_worker", "worker_stop")   # one worker: the others carry the load
 DELAY_RTT_MS = 50     # the delay phase's added round trip
+PROXY_EP = "tcp://127.0.0.1:%d"          # a worker host's delay proxies (its own namespace)
+PROXY_BPORT, PROXY_SPORT = 15556, 15557  # to the broker's backend, to the sink
 TMPFS_SIZE = "4g"     # the sink's log tmpfs, outside the disk_full fault
 DISK_SLACK = 64 << 10  # disk_full: bytes left free when the tmpfs is shrunk
 HEALTH_W = 0.5        # recovery: window of the health test, s
@@ -373,8 +375,10 @@ class Net:
 
     def delay_what(self):
         if self.mech["delay"] == "netem":
-            return "tc netem %d ms of added round trip" % DELAY_RTT_MS
-        return "tc tbf rate 3mbit both ways (queueing delay; no sch_netem)"
+            return "tc netem: %d ms of added round trip" % DELAY_RTT_MS
+        if self.mech["delay"] == "proxy":
+            return "delayproxy: %d ms of added round trip (no sch_netem)" % DELAY_RTT_MS
+        return "tc tbf rate 3mbit both ways (queueing delay; no sch_netem, no delayproxy)"
 
 
 class LogDisk:
@@ -537,13 +541,15 @@ class Chaos:
         if not self.wait_listen(self.sink, [SPORT]):
             raise RuntimeError("sink did not start:\n" + self.sink.stderr_text()[-2000:])
 
-    def start_worker(self, host):
+    def start_worker(self, host, delayed=False):
+        """delayed: connected through the host's delay proxies (start_proxies)."""
         g = self.gen[host]
         self.gen[host] += 1
-        wid = "%s-g%d" % (host, g)
-        argv = [self.exe("attest-worker"), "--config", self.conf("worker.conf"), "--broker", self.ep("broker", BPORT),
-                "--sink", self.ep("sink", SPORT), "--threads", "1", "--heartbeat-ms", "200", "--id", wid] \
-            + self.key_args("worker")
+        wid = "%s-g%d%s" % (host, g, "-delayed" if delayed else "")
+        broker, sink = (PROXY_EP % PROXY_BPORT, PROXY_EP % PROXY_SPORT) if delayed else \
+            (self.ep("broker", BPORT), self.ep("sink", SPORT))
+        argv = [self.exe("attest-worker"), "--config", self.conf("worker.conf"), "--broker", broker,
+                "--sink", sink, "--threads", "1", "--heartbeat-ms", "200", "--id", wid] + self.key_args("worker")
         p = self.spawn(host, "worker-" + wid, argv)
         p.wid = wid
         self.workers[host].append(p)
@@ -551,6 +557,22 @@ class Chaos:
 
     def live_workers(self):
         return [(h, ps[-1]) for h, ps in self.workers.items() if ps and ps[-1].alive()]
+
+    def proxy_exe(self):
+        return os.path.join(os.path.dirname(self.bin), "tests", "delayproxy")
+
+    def start_proxies(self, host):
+        """Two delayproxies in host's namespace, DELAY_RTT_MS/2 each way: on
+        127.0.0.1 to the broker's backend and to the sink's verdicts."""
+        out = []
+        for port, target in ((PROXY_BPORT, ("broker", BPORT)), (PROXY_SPORT, ("sink", SPORT))):
+            argv = [self.proxy_exe(), "--listen", "127.0.0.1:%d" % port, "--target",
+                    "%s:%d" % (self.net.ip(target[0]), target[1]), "--delay-ms", "%g" % (DELAY_RTT_MS / 2.0)]
+            px = self.spawn(host, "delayproxy-%s-%s" % (host, target[0]), argv)
+            out.append(px)
+            if not self.wait_listen(px, [port]):
+                raise RuntimeError("delayproxy did not start:\n" + px.stderr_text()[-2000:])
+        return out
 
     # ---- the sampler
     def sampler(self):
@@ -640,12 +662,17 @@ class Chaos:
             return None
         host, p = rng.choice(live)
         f = self.fault("drain", "SIGTERM worker %s on %s, replacement started" % (p.wid, host))
-        p.expected_exit = True
         self.start_worker(host)
-        t = time.time()
-        p.send_signal(signal.SIGTERM)
-        threading.Thread(target=self._reap_drain, args=(p, t), daemon=True).start()
+        self.drain(p)
         return f
+
+    def drain(self, p):
+        """SIGTERM (drain); a thread reaps it into drain_results. Returns the thread."""
+        p.expected_exit = True
+        th = threading.Thread(target=self._reap_drain, args=(p, time.time()), daemon=True)
+        p.send_signal(signal.SIGTERM)
+        th.start()
+        return th
 
     def _reap_drain(self, p, t):
         rc = p.wait(30.0)
@@ -718,13 +745,46 @@ class Chaos:
         self.net.drop_all_off("sink")
 
     def on_delay(self, dur, rng):
-        for h in WORKER_HOSTS:
-            self.net.delay_on(h)
-        return self.fault("delay", "%s on every worker host, %d s" % (self.net.delay_what(), dur), dur)
+        """tc (netem, else tbf) on every worker host; with the delay proxy
+        (which has no run-time switch) each host's worker is replaced by one
+        connected through the host's proxies, and the direct one drained."""
+        if self.net.mech["delay"] != "proxy":
+            for h in WORKER_HOSTS:
+                self.net.delay_on(h)
+            return self.fault("delay", "%s on every worker host, %d s" % (self.net.delay_what(), dur), dur)
+        proxies = [px for h in WORKER_HOSTS for px in self.start_proxies(h)]
+        f = self.fault("delay", "%s on every worker host: their workers replaced by ones through it, %d s"
+                       % (self.net.delay_what(), dur), dur)
+        f["proxies"] = proxies
+        self.swap_workers(delayed=True)
+        return f
 
     def off_delay(self, f):
+        if self.net.mech["delay"] != "proxy":
+            for h in WORKER_HOSTS:
+                self.net.delay_off(h)
+            return
+        drains = self.swap_workers(delayed=False)
+        threading.Thread(target=self._stop_proxies, args=(drains, f["proxies"]), daemon=True).start()
+
+    def swap_workers(self, delayed):
+        """Starts a worker on every worker host (delayed or direct), then drains
+        the one it replaces; returns the drain threads."""
+        drains = []
         for h in WORKER_HOSTS:
-            self.net.delay_off(h)
+            old = self.workers[h][-1] if self.workers[h] and self.workers[h][-1].alive() else None
+            self.start_worker(h, delayed=delayed)
+            if old is not None:
+                drains.append(self.drain(old))
+        return drains
+
+    def _stop_proxies(self, drains, proxies):
+        """Once the delayed workers have drained (they report through them)."""
+        for th in drains:
+            th.join(40.0)
+        for px in proxies:
+            px.expected_exit = True
+            px.stop(grace=5.0)
 
     def on_disk_full(self, dur, rng):
         used = self.disk.used()
@@ -1081,6 +1141,8 @@ def prepare(t, c, selected):
     t.say("network: %d namespaces %s*, bridge br0 in %ssw, %s.0/24" % (len(c.net.made), c.net.prefix,
                                                                          c.net.prefix, SUBNET))
     mech = c.net.probe()
+    if mech["delay"] != "netem" and os.access(c.proxy_exe(), os.X_OK):
+        mech["delay"] = "proxy"
     t.say("mechanisms: loss and silent partition: %s; delay: %s; link partition: ip link set down/up"
           % (mech["filter"] or "NONE", c.net.delay_what() if mech["delay"] else "NONE"))
     why = c.disk.mount()
@@ -1152,7 +1214,7 @@ def stop_cluster(t, c, selected):
     t.check("no broker, sink or worker died on its own", not c.unexpected,
             ["%s rc %s" % (p.name, p.returncode()) for p in c.unexpected])
     drains = list(c.drain_results)
-    if "drain" in selected:
+    if "drain" in selected or drains:
         t.check("every drained worker exited 0 within 30 s after SIGTERM (%s)"
                 % ", ".join("%s rc %s in %.1f s" % (w, rc, s) for w, rc, s in drains),
                 drains and all(rc == 0 for _, rc, _ in drains))
