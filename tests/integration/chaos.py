@@ -57,10 +57,11 @@ throughput of the second before the fault, capped at the offered rate);
 commits have resumed at the first commit from which every moment is healthy
 for HOLD_S (2 s; less if the next fault or the end of the load comes
 first). The recovery time is that commit's time minus the fault's end (the
-heal, SIGCONT, or the kill for the instantaneous faults); for the faults on
-one worker host, which the others can route around, the longer of that and
-the same count from the injection. A recovery the next fault cuts off is
-reported with "+". Per kind, the figure is the longest. For the delay
+heal, SIGCONT, or the kill for the instantaneous faults); for the timed
+faults on one worker host, which the others can route around, the longer
+of that and the longest stall while the fault lasted (from a moment that is
+not healthy to the resumption after it). A recovery the next fault cuts
+off is reported with "+". Per kind, the figure is the longest. For the delay
 phase, the lowest ratio of the 1 s throughput during it to the level
 (delay_min_ratio) and the mean ratio (delay_mean_ratio). The 2 s target is
 reported (over_target lists the kinds above it), not asserted.
@@ -904,10 +905,30 @@ def resumption(c, ref, level, until):
         t = bad
 
 
+def longest_stall(c, a, b, level, until):
+    """(ms, end, note) of the longest stall that begins in [a, b): from a
+    moment that is not healthy to the resumption after it (resumption())."""
+    t, worst = a, (0, a, "")
+    while t + HEALTH_W <= min(b, c.last()):
+        if healthy(c, t, level):
+            t += 0.05
+            continue
+        ms, note = resumption(c, t, level, until)
+        if ms > worst[0]:
+            worst = (ms, t + ms / 1000.0, note)
+        if note:
+            break
+        t += ms / 1000.0 + 0.05
+    return worst
+
+
 def recovery(c, f, offered, next_start):
     """(ms, level/s, note) of fault f; see the top of the file. Level: the
     commits of the second before the fault, capped at the offered rate (a
-    catch-up after an earlier fault is not the steady level)."""
+    catch-up after an earlier fault is not the steady level). Instantaneous
+    faults count from the injection; the others from their end, and those
+    on one worker host (ROUTED) the longer of that and the longest stall
+    while they lasted."""
     s = f["start"]
     e = f["end"] if f["duration"] else s
     until = next_start if next_start is not None else float("inf")
@@ -917,10 +938,10 @@ def recovery(c, f, offered, next_start):
     at_end, note = resumption(c, e, level, until)
     if f["kind"] not in ROUTED or not f["duration"]:
         return at_end, level, note
-    at_inj, note_i = resumption(c, s, level, until)
-    if not note_i and s + at_inj / 1000.0 > e + 0.5:
-        note_i = "NOT ROUTED AROUND while it lasted"
-    return max(at_inj, at_end), level, note_i if at_inj >= at_end else note
+    stall, stall_end, note_s = longest_stall(c, s, e, level, until)
+    if not note_s and stall_end > e + 0.5:
+        note_s = "NOT ROUTED AROUND while it lasted"
+    return max(stall, at_end), level, note_s if stall >= at_end else note
 
 
 def delay_ratios(c, f, level):
