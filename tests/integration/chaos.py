@@ -12,7 +12,7 @@ Builds a private network of Linux network namespaces (needs root and
 Nothing is created in the root namespace: the bridge lives in the switch
 namespace and every address is in 10.77.0.0/24 inside the test's namespaces.
 <prefix> is "atch<pid>-"; namespaces of earlier runs whose pid is gone are
-removed (with their processes) at start. Everything is torn down at the end,
+removed (with their processes) at start, and their log tmpfs unmounted. Everything is torn down at the end,
 on failure, on SIGTERM/SIGINT (try/finally + atexit).
 
 The sink's log directory is a tmpfs of its own (4 GiB limit, mounted before
@@ -42,9 +42,14 @@ order of PLAN, so that each kind's recovery is its own:
               everything in/out of the sink host (its only peers are the broker
               and the workers; silent, no reject) for 8 s, then heal
     delay     a delay-only phase on every worker host, 10 s: 50 ms of added round
-              trip (DELAY_RTT_MS) with tc netem when the kernel has sch_netem,
-              else a tc tbf rate limit of 3 Mbit/s both ways (queueing delay,
-              not a fixed delay)
+              trip (DELAY_RTT_MS). With tc netem when the kernel has sch_netem;
+              else with BUILD/tests/delayproxy (no run-time switch): two proxies
+              in each worker host's namespace (127.0.0.1:15556 to the broker's
+              backend, :15557 to the sink, 25 ms each way), each host's worker
+              replaced by one through them and the direct one drained, and back
+              at the end (the proxies stop when the delayed workers have
+              drained); else a tc tbf rate limit of 3 Mbit/s both ways
+              (queueing delay, not a fixed delay)
     disk_full the sink's tmpfs remounted with size = what it holds now (+64 KiB):
               the disk fills at once; 15 s later remounted at 4 GiB (grown)
     broker_stop  SIGSTOP the broker for 10 s, then SIGCONT
@@ -886,7 +891,10 @@ def resumption(c, ref, level, until, hold=float("inf")):
     """(ms, note): from ref to the first commit from which every moment is
     healthy for hold (and at most up to until or the end of the load); 0
     when it is healthy from ref on. Note "+" when until cut it off, "load
-    finished" when the load ended first."""
+    finished" when the load ended first; (None, "no commit after it") when
+    nothing was committed after ref."""
+    if c.last() <= ref:
+        return None, "no commit after it"
     lim = min(until, c.last())
     t = ref
     while True:
@@ -918,6 +926,8 @@ def longest_stall(c, a, b, level, until):
             t += 0.05
             continue
         ms, note = resumption(c, t, level, until, HOLD_S)
+        if ms is None:
+            break
         if ms > worst[0]:
             worst = (ms, t + ms / 1000.0, note)
         if note:
@@ -936,7 +946,7 @@ def recovery(c, f, level):
     e = f["end"] if f["duration"] else s
     until = e + f["settle"]
     at_end, note = resumption(c, e, level, until)
-    if f["kind"] not in ROUTED or not f["duration"]:
+    if f["kind"] not in ROUTED or not f["duration"] or at_end is None:
         return at_end, note
     stall, stall_end, note_s = longest_stall(c, s, e, level, until)
     if not note_s and stall_end > e + 0.5:
@@ -988,7 +998,7 @@ def report_recovery(t, commits, faults, t0, offered):
         ms, note = recovery(c, f, level)
         f["recovery_ms"], f["note"] = ms, note
         e = f["end"] or f["start"]
-        print("  +%6.1fs %-18s recovery %5d ms %s" % (f["start"] - t0, f["kind"], ms, note))
+        print("  +%6.1fs %-18s recovery %5s ms %s" % (f["start"] - t0, f["kind"], "-" if ms is None else ms, note))
         print("           %scommits per 0.5 s from 1 s before it: %s"
               % ("p1's " if which == "p1" else "", trace(c, f["start"] - 1.0, e + f["settle"])))
         if f["kind"] == "delay":
@@ -996,7 +1006,7 @@ def report_recovery(t, commits, faults, t0, offered):
             if ratios[0] is not None:
                 print("           throughput during it / level: lowest %.3f, mean %.3f" % ratios)
         old = kinds.get(f["kind"])
-        if old is None or ms > old[0]:
+        if old is None or (old[0] is not None and (ms is None or ms > old[0])):
             kinds[f["kind"]] = (ms, note)
     return kinds, ratios
 
@@ -1269,17 +1279,20 @@ def stop_cluster(t, c, selected):
 def check_recovery(t, c, commits, t0, rate, max_allowed):
     """Reports the recoveries from the log; returns the summary's fields."""
     kinds, ratios = report_recovery(t, commits, c.faults, t0, rate)
-    wedged = ["%s at +%.1fs" % (f["kind"], f["start"] - t0) for f in c.faults if f.get("note") == "load finished"]
+    wedged = ["%s at +%.1fs: %s" % (f["kind"], f["start"] - t0, f["note"]) for f in c.faults
+              if f.get("note") in ("load finished", "no commit after it")]
     t.check("commits resumed after every fault before the load ended", not wedged, wedged)
-    worst = max([ms for ms, _ in kinds.values()] or [-1])
+    worst = max([ms for ms, _ in kinds.values() if ms is not None] or [-1])
     t.check("every recovery within %d ms (CHAOS_MAX_RECOVERY_MS; a guard, not the target)" % max_allowed,
-            worst <= max_allowed, ["%s: %s ms" % (k, v[0]) for k, v in kinds.items() if v[0] > max_allowed])
+            worst <= max_allowed, ["%s: %s ms" % (k, v[0]) for k, v in kinds.items()
+                                   if v[0] is not None and v[0] > max_allowed])
     n = {}
     for f in c.faults:
         n[f["kind"]] = n.get(f["kind"], 0) + 1
     t.say("faults injected: %d (%s)" % (len(c.faults), ", ".join("%s %d" % kv for kv in n.items())))
-    per = ",".join("%s:%d%s" % (k, ms, "+" if note == "+" else "") for k, (ms, note) in kinds.items())
-    over = ",".join(k for k, (ms, _) in kinds.items() if ms > TARGET_MS)
+    per = ",".join("%s:%s%s" % (k, "-" if ms is None else ms, "+" if note == "+" else "")
+                   for k, (ms, note) in kinds.items())
+    over = ",".join(k for k, (ms, _) in kinds.items() if ms is None or ms > TARGET_MS)
     fmt = lambda x: "-" if x is None else "%.3f" % x  # noqa: E731
     return {"max": worst, "line": "max_recovery_ms=%d recovery_ms=%s delay_min_ratio=%s delay_mean_ratio=%s "
             "target_ms=%d over_target=%s" % (worst, per or "-", fmt(ratios[0]), fmt(ratios[1]), TARGET_MS,
