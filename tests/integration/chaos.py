@@ -125,7 +125,7 @@ sys.path.insert(0, HERE)
 # also covers the longest recoveries measured on main: sink_stop and
 # partition_sink); CHAOS_FAULTS keeps the slots of the kinds it names.
 PLAN = [("kill", 0, 4), ("drain", 0, 4), ("loss", 6, 4), ("partition_worker", 6, 4), ("kill", 0, 4),
-        ("worker_stop", 5, 4), ("partition_producer", 7, 5), ("sink", 0, 5), ("sink_stop", 6, 11),
+        ("worker_stop", 5, 4), ("partition_producer", 7, 10), ("sink", 0, 5), ("sink_stop", 6, 11),
         ("partition_sink", 8, 7), ("kill", 0, 4), ("delay", 10, 4), ("disk_full", 15, 5), ("broker_stop", 10, 5),
         ("broker", 0, 6)]
 ALL_FAULTS = list(dict.fromkeys(k for k, _, _ in PLAN))
