@@ -5,41 +5,74 @@ Builds a private network of Linux network namespaces (needs root and
 
     switch namespace  <prefix>sw : bridge br0, one veth port per host
     <prefix>broker 10.77.0.1     attest-broker  (frontend :5555, backend :5556)
-    <prefix>sink   10.77.0.2     attest-sink    (verdicts :5557, LMDB log in a temp dir)
+    <prefix>sink   10.77.0.2     attest-sink    (verdicts :5557, LMDB log on a tmpfs)
     <prefix>w1..w3 10.77.0.11-13 one attest-worker each (1 thread), replaced when killed
     <prefix>p1,p2  10.77.0.21-22 `attest bench --broker tcp://10.77.0.1:5555 --log-dir LOG`
 
 Nothing is created in the root namespace: the bridge lives in the switch
 namespace and every address is in 10.77.0.0/24 inside the test's namespaces.
 <prefix> is "atch<pid>-"; namespaces of earlier runs whose pid is gone are
-removed (with their processes) at start. Everything is torn down at the end,
+removed (with their processes) at start, and their log tmpfs unmounted. Everything is torn down at the end,
 on failure, on SIGTERM/SIGINT (try/finally + atexit).
 
-Load: 2 benches x --n N/2 (CHAOS_N, default 500000) x 2 producer threads,
-paced at CHAOS_RATE (default 5000/s) in total. Faults while it runs
-(CHAOS_FAULTS, comma-separated, default all):
+The sink's log directory is a tmpfs of its own (4 GiB limit, mounted before
+the sink starts; only what is written uses memory), so that its disk can be
+made full. Without the mount the disk_full fault is skipped.
 
-    kill      SIGKILL a random worker every few seconds, start a replacement
+Load: 2 benches x --n N/2 x 2 producer threads, paced at CHAOS_RATE
+(default 5000/s) in total; N (CHAOS_N) defaults to the offered rate times
+the schedule's length plus 8 s, so that the load runs through every fault.
+
+Faults (CHAOS_FAULTS, comma-separated, default all) run one at a time, each
+in its own slot (its duration, then a settle time before the next), in the
+order of PLAN, so that each kind's recovery is its own:
+
+    kill      SIGKILL a random worker, start a replacement (three times)
     drain     SIGTERM a worker (drain: LEAVE), start a replacement; it must exit 0
-    loss      5% random drop (nft numgen, else iptables statistic) in and out of a worker host, 10 s
-    partition_worker  `ip link set eth0 down` on a worker host for 10 s, then up
-    partition_sink    nft drop everything in/out of the sink host for 10 s, then heal
-    partition_producer  nft drop everything in/out of producer host p1 for 8 s, then
+    loss      5% random drop (nft numgen, else iptables statistic) in and out of a worker host, 6 s
+    partition_worker  `ip link set eth0 down` on a worker host for 6 s, then up
+    worker_stop  SIGSTOP a random worker for 5 s, then SIGCONT
+    partition_producer  nft drop everything in/out of producer host p1 for 7 s, then
               heal: its C clients hear nothing, take the broker for gone after
               5 s, and say HELLO again and resubmit what is unacknowledged
               once the network is back (duplicates are answered, not logged)
-    delay     netem delay on a worker host if the kernel has sch_netem; else a tbf
-              rate limit (queueing delay) both ways, 10 s
     sink      SIGKILL the sink, restart it on the same address and log
-    broker    SIGKILL the broker, restart it on the same addresses (scheduled last)
+    sink_stop SIGSTOP the sink for 6 s, then SIGCONT
+    partition_sink  the sink split from the broker and the workers: nft drops
+              everything in/out of the sink host (its only peers are the broker
+              and the workers; silent, no reject) for 8 s, then heal
+    delay     a delay-only phase on every worker host, 10 s: 50 ms of added round
+              trip (DELAY_RTT_MS). With tc netem when the kernel has sch_netem;
+              else with BUILD/tests/delayproxy (no run-time switch): two proxies
+              in each worker host's namespace (127.0.0.1:15556 to the broker's
+              backend, :15557 to the sink, 25 ms each way), each host's worker
+              replaced by one through them and the direct one drained, and back
+              at the end (the proxies stop when the delayed workers have
+              drained); else a tc tbf rate limit of 3 Mbit/s both ways
+              (queueing delay, not a fixed delay)
+    disk_full the sink's tmpfs remounted with size = what it holds now (+64 KiB):
+              the disk fills at once; 15 s later remounted at 4 GiB (grown)
+    broker_stop  SIGSTOP the broker for 10 s, then SIGCONT
+    broker    SIGKILL the broker, restart it on the same addresses (last)
 
-The log's committed count (meta next_index, python3-lmdb, read-only) is
-sampled every 200 ms. Recovery of a fault: when the throughput over a 1 s
-window falls below half of that over the 1 s before the fault, the time
-until it is back above half, counted from the injection (from the heal for
-the sink partition; the longer of both for the timed worker-host faults);
-details in recovery_ms(). max_recovery_ms is the longest; a check fails
-above CHAOS_MAX_RECOVERY_MS (20000). A per-fault throughput trace is printed.
+Recovery, from the log (the t_committed stamps read back at the end, not
+the 200 ms samples of next_index that only show progress). The level: the
+throughput of the whole load (first to last commit), capped at the offered
+rate. A moment t is healthy when the commits in [t, t+0.5 s) are at least
+half the level's. A fault's recovery is the time from its end (the heal,
+SIGCONT, the disk grown; the injection itself for kill, drain, sink and
+broker) to the first commit from which every moment is healthy until the
+end of the fault's slot (the next fault), so that commits that resume and
+stop again at a hole are not a recovery; a count the slot's end cuts off is
+reported with "+". For the timed faults on one worker host, which the
+others should route around, the longer of that and the longest stall while
+the fault lasted (from a moment that is not healthy to a resumption healthy
+for HOLD_S, 2 s; "NOT ROUTED AROUND" when it outlasts the fault). For
+partition_producer, the commits and level of p1's own attestations (the
+other host's half goes on). Per kind, the figure is the longest. For the
+delay phase, the lowest ratio of the 1 s throughput during it to the level
+(delay_min_ratio) and the mean ratio (delay_mean_ratio). The 2 s target is
+reported (over_target lists the kinds above it), not asserted.
 
 At the end the whole log is read back (streamed) and checked: indices
 contiguous, hash chain and head, seq increasing, ids unique and the ids db
@@ -49,22 +82,28 @@ subjects pkg:demo/artifact-<i>), each producer's order kept (cseq and item
 number increasing along the log per (attester, producer name)), every
 verdict as generated (1% bad signatures: invalid, reason 8), re-verified
 with python3-nacl on a sample (every invalid entry and every 10th entry;
-CHAOS_VERIFY_ALL=1 for all). Each bench must exit 0 with lost=0 dup=0 order=ok.
+CHAOS_VERIFY_ALL=1 for all). Each bench must exit 0 with lost=0 dup=0
+order=ok. Also checked: no daemon died on its own, every drained worker
+exited 0, commits resumed after every fault before the load ended, no
+recovery above CHAOS_MAX_RECOVERY_MS (20000; a guard against a wedged
+pipeline, not the target).
 
 The last two lines are
-    chaos: n=N committed=C faults=F lost=L dup=D order=ok max_recovery_ms=T
     P passed, F failed
+    chaos: n=N committed=C faults=F lost=L dup=D order=ok max_recovery_ms=T
+        recovery_ms=kill:1620,drain:0,...,broker:900 delay_min_ratio=R
+        delay_mean_ratio=M target_ms=2000 over_target=KIND,...   (one line)
 and the exit status is 1 if any check failed.
 
 Environment: CHAOS_N, CHAOS_RATE, CHAOS_FAULTS, CHAOS_SEED (random choices),
-CHAOS_KEEP=1 (keep the data directory), CHAOS_VERIFY_ALL=1,
-CHAOS_MAX_RECOVERY_MS (default 20000: a check fails when a fault's recovery
-takes longer).
+CHAOS_KEEP=1 (keep the data directory; the log is copied off the tmpfs),
+CHAOS_VERIFY_ALL=1, CHAOS_MAX_RECOVERY_MS (default 20000).
 
     /usr/bin/python3 tests/integration/chaos.py --bin build/bin
 """
 import argparse
 import atexit
+import bisect
 import os
 import random
 import shutil
@@ -81,8 +120,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-ALL_FAULTS = ["kill", "drain", "loss", "partition_worker", "partition_sink", "partition_producer", "delay", "sink",
-              "broker"]
+# The schedule: (kind, duration s, settle s), one fault at a time in this
+# order. The settle time lets the recovery show before the next fault (it
+# also covers the longest recoveries measured on main: sink_stop and
+# partition_sink); CHAOS_FAULTS keeps the slots of the kinds it names.
+PLAN = [("kill", 0, 4), ("drain", 0, 4), ("loss", 6, 4), ("partition_worker", 6, 4), ("kill", 0, 4),
+        ("worker_stop", 5, 4), ("partition_producer", 7, 10), ("sink", 0, 5), ("sink_stop", 6, 11),
+        ("partition_sink", 8, 7), ("kill", 0, 4), ("delay", 10, 4), ("disk_full", 15, 5), ("broker_stop", 10, 5),
+        ("broker", 0, 6)]
+ALL_FAULTS = list(dict.fromkeys(k for k, _, _ in PLAN))
+LEAD_S = 2.0          # steady load before the first fault (its level)
+TAIL_S = 8.0          # load offered after the last slot
+ROUTED = ("kill", "drain", "loss", "partition_worker", "worker_stop")   # one worker: the others carry the load
+DELAY_RTT_MS = 50     # the delay phase's added round trip
+PROXY_EP = "tcp://127.0.0.1:%d"          # a worker host's delay proxies (its own namespace)
+PROXY_BPORT, PROXY_SPORT = 15556, 15557  # to the broker's backend, to the sink
+TMPFS_SIZE = "4g"     # the sink's log tmpfs, outside the disk_full fault
+DISK_SLACK = 64 << 10  # disk_full: bytes left free when the tmpfs is shrunk
+HEALTH_W = 0.5        # recovery: window of the health test, s
+HOLD_S = 2.0          # recovery: a stall while a routed fault lasts ends when healthy this long
+TARGET_MS = 2000      # the target (reported, not asserted)
 NS_BASE = "atch"
 SUBNET = "10.77.0"
 HOSTS = {"broker": 1, "sink": 2, "w1": 11, "w2": 12, "w3": 13, "p1": 21, "p2": 22}
@@ -157,7 +214,33 @@ def clean_stale():
             stale.append(ns)
     for ns in sorted(stale, key=lambda n: n.endswith("-sw")):    # hosts first, the switch last
         kill_ns(ns)
-    return stale
+    return stale + clean_stale_mounts()
+
+
+def clean_stale_mounts():
+    """Unmounts the log tmpfs of runs whose pid is gone (<tmp>/attest-chaos-<pid>-*/log)
+    and removes their directories."""
+    gone = []
+    try:
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return gone
+    for m in mounts:
+        if len(m) < 3 or m[2] != "tmpfs":
+            continue
+        path = m[1].replace("\\040", " ")
+        base = os.path.basename(os.path.dirname(path))
+        parts = base.split("-")
+        if os.path.basename(path) != "log" or len(parts) < 4 or parts[:2] != ["attest", "chaos"] \
+                or not parts[2].isdigit():
+            continue
+        pid = int(parts[2])
+        if pid == os.getpid() or not pid_alive(pid):
+            run(["umount", "-l", path], check=False, quiet=True)
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+            gone.append(path)
+    return gone
 
 
 # ------------------------------------------------------------------ the network
@@ -285,10 +368,11 @@ class Net:
         self.sh(host, ["ip", "link", "set", "eth0", "up" if up else "down"])
 
     def delay_on(self, host):
-        """netem: 40 ms +- 10 ms both ways; tbf: 3 Mbit/s both ways (queueing delay)."""
+        """netem: DELAY_RTT_MS/2 each way (a fixed DELAY_RTT_MS of added round
+        trip); tbf: 3 Mbit/s both ways (queueing delay, no fixed delay)."""
         sw = self.ns("sw")
         if self.mech["delay"] == "netem":
-            spec = ["netem", "delay", "40ms", "10ms"]
+            spec = ["netem", "delay", "%dms" % (DELAY_RTT_MS // 2)]
         else:
             spec = ["tbf", "rate", "3mbit", "burst", "32kb", "latency", "300ms"]
         self.sh(host, ["tc", "qdisc", "add", "dev", "eth0", "root"] + spec)
@@ -297,6 +381,70 @@ class Net:
     def delay_off(self, host):
         self.sh(host, ["tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
         run(["ip", "netns", "exec", self.ns("sw"), "tc", "qdisc", "del", "dev", "p-" + host, "root"], check=False)
+
+    def delay_what(self):
+        if self.mech["delay"] == "netem":
+            return "tc netem: %d ms of added round trip" % DELAY_RTT_MS
+        if self.mech["delay"] == "proxy":
+            return "delayproxy: %d ms of added round trip (no sch_netem)" % DELAY_RTT_MS
+        return "tc tbf rate 3mbit both ways (queueing delay; no sch_netem, no delayproxy)"
+
+
+class LogDisk:
+    """The sink's log directory on a tmpfs of its own (TMPFS_SIZE), mounted in
+    the root mount namespace before the sink starts (`ip netns exec` gives
+    each process a mount namespace of its own, which need not see mounts
+    made after it started). A tmpfs's size is its superblock's, so a remount
+    reaches the sink too: fill() shrinks it to what it holds (the disk is
+    full at once), grow() gives the room back."""
+
+    def __init__(self, path):
+        self.path = path
+        self.mounted = False
+
+    def mount(self):
+        """None, or why the tmpfs could not be mounted."""
+        os.makedirs(self.path, exist_ok=True)
+        r = run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % TMPFS_SIZE, "tmpfs", self.path], check=False,
+                quiet=True)
+        if r.returncode != 0:
+            return "mount -t tmpfs failed: %s" % r.stderr.decode(errors="replace").strip()
+        self.mounted = True
+        return None
+
+    def used(self):
+        st = os.statvfs(self.path)
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+    def _remount(self, size):
+        return run(["mount", "-o", "remount,size=%s" % size, self.path], check=False, quiet=True)
+
+    def fill(self):
+        """Shrinks the tmpfs to what it holds + DISK_SLACK; returns the size.
+        tmpfs refuses a size below its use, which grows meanwhile: retried."""
+        err = ""
+        for _ in range(50):
+            size = (self.used() + DISK_SLACK + 4095) // 4096 * 4096
+            r = self._remount(str(size))
+            if r.returncode == 0:
+                return size
+            err = r.stderr.decode(errors="replace").strip()
+            time.sleep(0.005)
+        raise RuntimeError("cannot shrink the log tmpfs: %s" % err)
+
+    def grow(self):
+        r = self._remount(TMPFS_SIZE)
+        if r.returncode != 0:
+            raise RuntimeError("cannot grow the log tmpfs: %s" % r.stderr.decode(errors="replace").strip())
+
+    def unmount(self, keep_in=None):
+        """Copies the log to keep_in first when given."""
+        if not self.mounted:
+            return
+        if keep_in:
+            shutil.copytree(self.path, keep_in, dirs_exist_ok=True)
+        run(["umount", "-l", self.path], check=False, quiet=True)
+        self.mounted = False
 
 
 # ------------------------------------------------------------------ processes
@@ -321,8 +469,9 @@ class Chaos:
         self.args, self.t, self.cl = args, t, cl
         self.bin = args.bin
         self.net = Net()
-        self.tmp = tempfile.mkdtemp(prefix="attest-chaos-")
+        self.tmp = tempfile.mkdtemp(prefix="attest-chaos-%d-" % os.getpid())
         self.log_dir = os.path.join(self.tmp, "log")
+        self.disk = LogDisk(self.log_dir)
         self.keys = os.path.join(self.tmp, "keys")
         self._make_keys()         # CURVE on every link, as deployed
         self.broker = None
@@ -331,7 +480,8 @@ class Chaos:
         self.gen = {h: 0 for h in WORKER_HOSTS}
         self.benches = []
         self.all_procs = []
-        self.faults = []          # dicts: kind, detail, start, end
+        self.faults = []          # dicts: kind, detail, start, end, duration, settle
+        self.paused = set()       # processes under SIGSTOP (SIGCONT at teardown)
         self.samples = []         # (time, committed)
         self.sampling = True
         self.unexpected = []      # processes that died by themselves
@@ -400,13 +550,15 @@ class Chaos:
         if not self.wait_listen(self.sink, [SPORT]):
             raise RuntimeError("sink did not start:\n" + self.sink.stderr_text()[-2000:])
 
-    def start_worker(self, host):
+    def start_worker(self, host, delayed=False):
+        """delayed: connected through the host's delay proxies (start_proxies)."""
         g = self.gen[host]
         self.gen[host] += 1
-        wid = "%s-g%d" % (host, g)
-        argv = [self.exe("attest-worker"), "--config", self.conf("worker.conf"), "--broker", self.ep("broker", BPORT),
-                "--sink", self.ep("sink", SPORT), "--threads", "1", "--heartbeat-ms", "200", "--id", wid] \
-            + self.key_args("worker")
+        wid = "%s-g%d%s" % (host, g, "-delayed" if delayed else "")
+        broker, sink = (PROXY_EP % PROXY_BPORT, PROXY_EP % PROXY_SPORT) if delayed else \
+            (self.ep("broker", BPORT), self.ep("sink", SPORT))
+        argv = [self.exe("attest-worker"), "--config", self.conf("worker.conf"), "--broker", broker,
+                "--sink", sink, "--threads", "1", "--heartbeat-ms", "200", "--id", wid] + self.key_args("worker")
         p = self.spawn(host, "worker-" + wid, argv)
         p.wid = wid
         self.workers[host].append(p)
@@ -414,6 +566,22 @@ class Chaos:
 
     def live_workers(self):
         return [(h, ps[-1]) for h, ps in self.workers.items() if ps and ps[-1].alive()]
+
+    def proxy_exe(self):
+        return os.path.join(os.path.dirname(self.bin), "tests", "delayproxy")
+
+    def start_proxies(self, host):
+        """Two delayproxies in host's namespace, DELAY_RTT_MS/2 each way: on
+        127.0.0.1 to the broker's backend and to the sink's verdicts."""
+        out = []
+        for port, target in ((PROXY_BPORT, ("broker", BPORT)), (PROXY_SPORT, ("sink", SPORT))):
+            argv = [self.proxy_exe(), "--listen", "127.0.0.1:%d" % port, "--target",
+                    "%s:%d" % (self.net.ip(target[0]), target[1]), "--delay-ms", "%g" % (DELAY_RTT_MS / 2.0)]
+            px = self.spawn(host, "delayproxy-%s-%s" % (host, target[0]), argv)
+            out.append(px)
+            if not self.wait_listen(px, [port]):
+                raise RuntimeError("delayproxy did not start:\n" + px.stderr_text()[-2000:])
+        return out
 
     # ---- the sampler
     def sampler(self):
@@ -450,12 +618,20 @@ class Chaos:
         with self.lock:
             return self.samples[-1][1] if self.samples else 0
 
-    # ---- faults
+    # ---- faults: on_<kind>(duration, rng) injects and returns the fault (or
+    # None when it cannot be injected now); off_<kind>(f) ends a timed one.
     def fault(self, kind, detail, duration=0.0):
         f = {"kind": kind, "detail": detail, "start": time.time(), "end": None, "duration": duration}
         self.faults.append(f)
-        self.t.say("fault %-16s %s (log %d)" % (kind, detail, self.committed()))
+        self.t.say("fault %-18s %s (log %d)" % (kind, detail, self.committed()))
         return f
+
+    def end_fault(self, f):
+        off = getattr(self, "off_" + f["kind"], None)
+        if off:
+            off(f)
+        f["end"] = time.time()
+        self.t.say("heal  %-18s (log %d)" % (f["kind"], self.committed()))
 
     def check_deaths(self):
         """Processes that exited without us asking."""
@@ -466,29 +642,46 @@ class Chaos:
                 self.t.say("UNEXPECTED: %s exited rc %s; its last lines:\n    %s" % (
                     p.name, p.returncode(), "\n    ".join(p.stderr_text().splitlines()[-5:])))
 
-    def f_kill(self, rng):
+    def pause(self, p):
+        p.send_signal(signal.SIGSTOP)
+        self.paused.add(p)
+
+    def resume(self, p):
+        p.send_signal(signal.SIGCONT)
+        self.paused.discard(p)
+
+    def resume_all(self):
+        for p in list(self.paused):
+            self.resume(p)
+
+    def on_kill(self, dur, rng):
         live = self.live_workers()
         if not live:
-            return
+            return None
         host, p = rng.choice(live)
         f = self.fault("kill", "SIGKILL worker %s on %s" % (p.wid, host))
         p.expected_exit = True
         p.stop(sig=signal.SIGKILL, grace=5.0)
         self.start_worker(host)
-        f["end"] = time.time()
+        return f
 
-    def f_drain(self, rng):
+    def on_drain(self, dur, rng):
         live = self.live_workers()
         if not live:
-            return
+            return None
         host, p = rng.choice(live)
         f = self.fault("drain", "SIGTERM worker %s on %s, replacement started" % (p.wid, host))
-        p.expected_exit = True
         self.start_worker(host)
-        t = time.time()
+        self.drain(p)
+        return f
+
+    def drain(self, p):
+        """SIGTERM (drain); a thread reaps it into drain_results. Returns the thread."""
+        p.expected_exit = True
+        th = threading.Thread(target=self._reap_drain, args=(p, time.time()), daemon=True)
         p.send_signal(signal.SIGTERM)
-        threading.Thread(target=self._reap_drain, args=(p, t), daemon=True).start()
-        f["end"] = time.time()
+        th.start()
+        return th
 
     def _reap_drain(self, p, t):
         rc = p.wait(30.0)
@@ -496,182 +689,326 @@ class Chaos:
         if rc is None:
             p.stop(sig=signal.SIGKILL, grace=2.0)
 
-    def f_loss_on(self, host):
-        return self.fault("loss", "5%% random drop in and out of %s (%s), 10 s" % (host, self.net.mech["filter"]), 10)
+    def on_loss(self, dur, rng):
+        host = rng.choice(WORKER_HOSTS)
+        self.net.loss_on(host, 5)
+        f = self.fault("loss", "5%% random drop in and out of %s (%s), %d s" % (host, self.net.mech["filter"], dur),
+                       dur)
+        f["host"] = host
+        return f
 
-    def f_sink_restart(self):
+    def off_loss(self, f):
+        self.net.loss_off(f["host"])
+
+    def on_partition_worker(self, dur, rng):
+        host = rng.choice(WORKER_HOSTS)
+        self.net.link(host, False)
+        f = self.fault("partition_worker", "ip link set eth0 down on %s, %d s" % (host, dur), dur)
+        f["host"] = host
+        return f
+
+    def off_partition_worker(self, f):
+        self.net.link(f["host"], True)
+
+    def on_worker_stop(self, dur, rng):
+        live = self.live_workers()
+        if not live:
+            return None
+        host, p = rng.choice(live)
+        self.pause(p)
+        f = self.fault("worker_stop", "SIGSTOP worker %s on %s, %d s" % (p.wid, host, dur), dur)
+        f["proc"] = p
+        return f
+
+    def off_worker_stop(self, f):
+        self.resume(f["proc"])
+
+    def on_partition_producer(self, dur, rng):
+        self.net.drop_all_on("p1")
+        return self.fault("partition_producer", "%s drops everything on producer host p1, %d s"
+                          % (self.net.mech["filter"], dur), dur)
+
+    def off_partition_producer(self, f):
+        self.net.drop_all_off("p1")
+
+    def on_sink(self, dur, rng):
         f = self.fault("sink", "SIGKILL the sink, restart on %s" % self.ep("sink", SPORT))
         self.sink.expected_exit = True
         self.sink.stop(sig=signal.SIGKILL, grace=5.0)
         self.start_sink()
-        f["end"] = time.time()
+        return f
 
-    def f_broker_restart(self):
+    def on_sink_stop(self, dur, rng):
+        self.pause(self.sink)
+        return self.fault("sink_stop", "SIGSTOP the sink, %d s" % dur, dur)
+
+    def off_sink_stop(self, f):
+        self.resume(self.sink)
+
+    def on_partition_sink(self, dur, rng):
+        self.net.drop_all_on("sink")
+        return self.fault("partition_sink", "the sink split from the broker and the workers: %s drops everything "
+                          "on the sink host, %d s" % (self.net.mech["filter"], dur), dur)
+
+    def off_partition_sink(self, f):
+        self.net.drop_all_off("sink")
+
+    def on_delay(self, dur, rng):
+        """tc (netem, else tbf) on every worker host; with the delay proxy
+        (which has no run-time switch) each host's worker is replaced by one
+        connected through the host's proxies, and the direct one drained."""
+        if self.net.mech["delay"] != "proxy":
+            for h in WORKER_HOSTS:
+                self.net.delay_on(h)
+            return self.fault("delay", "%s on every worker host, %d s" % (self.net.delay_what(), dur), dur)
+        proxies = [px for h in WORKER_HOSTS for px in self.start_proxies(h)]
+        f = self.fault("delay", "%s on every worker host: their workers replaced by ones through it, %d s"
+                       % (self.net.delay_what(), dur), dur)
+        f["proxies"] = proxies
+        self.swap_workers(delayed=True)
+        return f
+
+    def off_delay(self, f):
+        if self.net.mech["delay"] != "proxy":
+            for h in WORKER_HOSTS:
+                self.net.delay_off(h)
+            return
+        drains = self.swap_workers(delayed=False)
+        threading.Thread(target=self._stop_proxies, args=(drains, f["proxies"]), daemon=True).start()
+
+    def swap_workers(self, delayed):
+        """Starts a worker on every worker host (delayed or direct), then drains
+        the one it replaces; returns the drain threads."""
+        drains = []
+        for h in WORKER_HOSTS:
+            old = self.workers[h][-1] if self.workers[h] and self.workers[h][-1].alive() else None
+            self.start_worker(h, delayed=delayed)
+            if old is not None:
+                drains.append(self.drain(old))
+        return drains
+
+    def _stop_proxies(self, drains, proxies):
+        """Once the delayed workers have drained (they report through them)."""
+        for th in drains:
+            th.join(40.0)
+        for px in proxies:
+            px.expected_exit = True
+            px.stop(grace=5.0)
+
+    def on_disk_full(self, dur, rng):
+        used = self.disk.used()
+        size = self.disk.fill()
+        return self.fault("disk_full", "the log tmpfs shrunk to %d KiB (it held %d KiB), %d s"
+                          % (size >> 10, used >> 10, dur), dur)
+
+    def off_disk_full(self, f):
+        self.disk.grow()
+
+    def on_broker_stop(self, dur, rng):
+        self.pause(self.broker)
+        return self.fault("broker_stop", "SIGSTOP the broker, %d s" % dur, dur)
+
+    def off_broker_stop(self, f):
+        self.resume(self.broker)
+
+    def on_broker(self, dur, rng):
         f = self.fault("broker", "SIGKILL the broker, restart on %s/%d" % (self.ep("broker", FPORT), BPORT))
         self.broker.expected_exit = True
         self.broker.stop(sig=signal.SIGKILL, grace=5.0)
         self.start_broker()
-        f["end"] = time.time()
+        return f
 
-    def schedule(self, selected, rng):
-        """(offset s, action, args) in time order. Faults with a duration are a
-        start and an end event. The broker restart comes last, so that if it
-        loses data the other faults have run under load first."""
-        ev = []
-        wh = list(WORKER_HOSTS)
-        rng.shuffle(wh)
-        if "kill" in selected:
-            for off in (4, 11, 19, 33, 47, 61, 70, 84):
-                ev.append((off, "kill", None))
-        if "loss" in selected:
-            ev.append((7, "loss_on", wh[0]))
-            ev.append((17, "loss_off", wh[0]))
-        if "drain" in selected:
-            ev.append((14, "drain", None))
-            ev.append((66, "drain", None))
-        if "partition_worker" in selected:
-            ev.append((24, "link_down", wh[1]))
-            ev.append((34, "link_up", wh[1]))
-        if "sink" in selected:
-            ev.append((38, "sink", None))
-        if "partition_sink" in selected:
-            ev.append((44, "sink_drop", "sink"))
-            ev.append((54, "sink_heal", "sink"))
-        if "partition_producer" in selected:
-            ev.append((27, "producer_drop", "p1"))
-            ev.append((35, "producer_heal", "p1"))
-        if "delay" in selected and self.net.mech["delay"]:
-            ev.append((57, "delay_on", wh[2]))
-            ev.append((67, "delay_off", wh[2]))
-        if "broker" in selected:
-            ev.append((76, "broker", None))
-        ev.sort(key=lambda e: e[0])
-        return ev
+    def schedule(self, selected):
+        """[(offset s, "on"|"off", slot)] in time order, and the schedule's
+        length: the PLAN slots of the selected kinds one after the other."""
+        ev, off = [], LEAD_S
+        for k, (kind, dur, settle) in enumerate(p for p in PLAN if p[0] in selected):
+            slot = {"n": k, "kind": kind, "duration": dur, "settle": settle}
+            ev.append((off, "on", slot))
+            if dur:
+                ev.append((off + dur, "off", slot))
+            off += dur + settle
+        return ev, off
 
-    def do(self, action, arg, rng, open_faults):
-        if action == "kill":
-            self.f_kill(rng)
-        elif action == "drain":
-            self.f_drain(rng)
-        elif action == "loss_on":
-            self.net.loss_on(arg, 5)
-            open_faults["loss"] = self.f_loss_on(arg)
-        elif action == "loss_off":
-            self.net.loss_off(arg)
-            self._end(open_faults, "loss")
-        elif action == "link_down":
-            self.net.link(arg, False)
-            open_faults["pw"] = self.fault("partition_worker", "ip link set eth0 down on %s, 10 s" % arg, 10)
-        elif action == "link_up":
-            self.net.link(arg, True)
-            self._end(open_faults, "pw")
-        elif action == "sink":
-            self.f_sink_restart()
-        elif action == "sink_drop":
-            self.net.drop_all_on(arg)
-            open_faults["ps"] = self.fault("partition_sink", "%s drops everything on the sink host, 10 s"
-                                           % self.net.mech["filter"], 10)
-        elif action == "sink_heal":
-            self.net.drop_all_off(arg)
-            self._end(open_faults, "ps")
-        elif action == "producer_drop":
-            self.net.drop_all_on(arg)
-            open_faults["pp"] = self.fault("partition_producer", "%s drops everything on producer host %s, 8 s"
-                                           % (self.net.mech["filter"], arg), 8)
-        elif action == "producer_heal":
-            self.net.drop_all_off(arg)
-            self._end(open_faults, "pp")
-        elif action == "delay_on":
-            self.net.delay_on(arg)
-            what = "netem delay 40ms+-10ms" if self.net.mech["delay"] == "netem" else \
-                "tbf rate 3mbit (queueing delay; no sch_netem)"
-            open_faults["delay"] = self.fault("delay", "%s both ways on %s, 10 s" % (what, arg), 10)
-        elif action == "delay_off":
-            self.net.delay_off(arg)
-            self._end(open_faults, "delay")
-        elif action == "broker":
-            self.f_broker_restart()
-
-    def _end(self, open_faults, key):
-        f = open_faults.pop(key, None)
-        if f:
+    def do(self, when, slot, rng):
+        """Runs one schedule event; True when a fault was injected."""
+        if when == "off":
+            if slot.get("fault"):
+                self.end_fault(slot["fault"])
+            return False
+        f = getattr(self, "on_" + slot["kind"])(slot["duration"], rng)
+        if f is None:
+            self.t.say("fault %s: nothing to inject it into now" % slot["kind"])
+            return False
+        f["settle"] = slot["settle"]
+        slot["fault"] = f
+        if not slot["duration"]:
             f["end"] = time.time()
-            self.t.say("heal  %-16s (log %d)" % (f["kind"], self.committed()))
+        return True
 
 
 # ------------------------------------------------------------------ recovery
 
-def count_at(samples, t):
-    """Committed count at time t (the last sample at or before t)."""
-    lo, hi = 0, len(samples)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if samples[mid][0] <= t:
-            lo = mid + 1
+class Commits:
+    """The log's commit times: t_committed (µs, the sink's wall clock, one
+    stamp per transaction) of every entry, in log order, kept as distinct
+    stamps (s) with the count of entries committed up to each."""
+
+    def __init__(self):
+        self.times, self.cum = [], []
+
+    def add(self, t_us):
+        t = t_us / 1e6
+        if self.times and t <= self.times[-1]:     # the same transaction (or a clock step back)
+            self.cum[-1] += 1
         else:
-            hi = mid
-    return samples[lo - 1][1] if lo > 0 else 0
+            self.times.append(t)
+            self.cum.append((self.cum[-1] if self.cum else 0) + 1)
+
+    def _before(self, t):
+        k = bisect.bisect_left(self.times, t)
+        return self.cum[k - 1] if k else 0
+
+    def count(self, a, b):
+        """Entries committed in [a, b)."""
+        return self._before(b) - self._before(a)
+
+    def first_from(self, t):
+        """The first commit at or after t (None after the last)."""
+        k = bisect.bisect_left(self.times, t)
+        return self.times[k] if k < len(self.times) else None
+
+    def last(self):
+        return self.times[-1] if self.times else 0.0
 
 
-def rate_at(samples, t):
-    """Throughput over the 1 s window ending at t."""
-    return count_at(samples, t) - count_at(samples, t - 1.0)
+def healthy(c, t, level):
+    """The commits in [t, t+HEALTH_W) are at least half of level's."""
+    return c.count(t, t + HEALTH_W) >= level * HEALTH_W / 2.0
 
 
-def recovery_from(samples, ref, dip_until, level, total):
-    """(ms, note). If the 1 s throughput falls below level/2 at some time in
-    [ref, dip_until], the time from ref until it is back at >= level/2;
-    0 when it never falls that low."""
-    t_done = next((t for t, n in samples if n >= total), None)
-    last = samples[-1][0]
-    t, dip = ref, None
-    while t <= min(dip_until, last):
-        if t_done is not None and t >= t_done:
+def resumption(c, ref, level, until, hold=float("inf")):
+    """(ms, note): from ref to the first commit from which every moment is
+    healthy for hold (and at most up to until or the end of the load); 0
+    when it is healthy from ref on. Note "+" when until cut it off, "load
+    finished" when the load ended first; (None, "no commit after it") when
+    nothing was committed after ref."""
+    if c.last() <= ref:
+        return None, "no commit after it"
+    lim = min(until, c.last())
+    t = ref
+    while True:
+        while t + HEALTH_W <= lim and not healthy(c, t, level):
+            t += 0.05
+        if t + HEALTH_W > lim:
+            if until < c.last():
+                return int((until - ref) * 1000.0), "+"
+            return int((c.last() - ref) * 1000.0), "load finished"
+        r = max(ref, c.first_from(t))
+        u, bad = r, None
+        while u < min(r + hold, lim - HEALTH_W):
+            if not healthy(c, u, level):
+                bad = u
+                break
+            u += 0.05
+        if bad is None:
+            return int((r - ref) * 1000.0), ""
+        t = bad
+
+
+def longest_stall(c, a, b, level, until):
+    """(ms, end, note) of the longest stall that begins in [a, b): from a
+    moment that is not healthy to the resumption after it (healthy for
+    HOLD_S)."""
+    t, worst = a, (0, a, "")
+    while t + HEALTH_W <= min(b, c.last()):
+        if healthy(c, t, level):
+            t += 0.05
+            continue
+        ms, note = resumption(c, t, level, until, HOLD_S)
+        if ms is None:
             break
-        if rate_at(samples, t) < level / 2.0:
-            dip = t
+        if ms > worst[0]:
+            worst = (ms, t + ms / 1000.0, note)
+        if note:
             break
-        t += 0.1
-    if dip is None:
-        return 0, ""
-    t = dip
-    while t <= last:
-        if rate_at(samples, t) >= level / 2.0:
-            return int((t - ref) * 1000.0), ""
-        if t_done is not None and t >= t_done:
-            return int((t_done - ref) * 1000.0), "load finished"
-        t += 0.1
-    return int((last - ref) * 1000.0), "NOT RECOVERED"
+        t += ms / 1000.0 + 0.05
+    return worst
 
 
-def recovery_ms(samples, f, total, offered, next_start=None):
-    """(ms, level/s, note). Level: throughput over the 1 s before the fault,
-    capped at the offered rate (a catch-up burst after an earlier fault is
-    not the steady level). Recovery: when the throughput over a 1 s window
-    falls below level/2, the time until it is back above level/2, counted
-    from the injection for instantaneous faults (a dip within 5 s of it);
-    for faults with a duration that the cluster can route around (one
-    worker host lossy, slow or cut off) the longer of the counts from the
-    injection (a dip while it lasts, which must end before the heal) and
-    from the heal (a dip within 5 s of it); for the sink partition (one
-    sink: nothing can route around it, so the partition itself is not
-    recovery time) and a producer host's partition (its load cannot reach
-    the broker at all) from the heal."""
+def recovery(c, f, level):
+    """(ms, note) of fault f, on commits c at the steady level; see the top
+    of the file. Instantaneous faults count from the injection, the others
+    from their end; commits must then stay healthy to the end of the
+    fault's slot. For those on one worker host (ROUTED), the longer of that
+    and the longest stall while they lasted."""
+    s = f["start"]
+    e = f["end"] if f["duration"] else s
+    until = e + f["settle"]
+    at_end, note = resumption(c, e, level, until)
+    if f["kind"] not in ROUTED or not f["duration"] or at_end is None:
+        return at_end, note
+    stall, stall_end, note_s = longest_stall(c, s, e, level, until)
+    if not note_s and stall_end > e + 0.5:
+        note_s = "NOT ROUTED AROUND while it lasted"
+    return max(stall, at_end), note_s if stall >= at_end else note
+
+
+def delay_ratios(c, f, level):
+    """(lowest, mean) ratio of the throughput during the delay phase to level:
+    the lowest over the 1 s windows inside it (0.1 s apart), the mean over
+    the whole phase."""
     s, e = f["start"], f["end"] or f["start"]
-    nxt = next_start if next_start is not None and next_start > s else float("inf")
-    level = min(offered, rate_at(samples, s))
-    if level < 200:
-        return None, level, "no steady load before it"
-    if not f["duration"]:
-        ms, note = recovery_from(samples, s, min(s + 5.0, nxt), level, total)
-        return ms, level, note
-    at_heal, note_h = recovery_from(samples, e, max(e, min(e + 5.0, nxt)), level, total)
-    if f["kind"] in ("partition_sink", "partition_producer"):
-        return at_heal, level, note_h
-    at_inj, note_i = recovery_from(samples, s, min(e, nxt), level, total)
-    if not note_i and s + at_inj / 1000.0 > e + 0.5:
-        note_i = "NOT ROUTED AROUND while it lasted"
-    return max(at_inj, at_heal), level, note_i or note_h
+    if level <= 0 or e - s < 1.0:
+        return None, None
+    lows, t = [], s
+    while t + 1.0 <= e:
+        lows.append(c.count(t, t + 1.0) / float(level))
+        t += 0.1
+    return min(lows), c.count(s, e) / (e - s) / float(level)
+
+
+def trace(c, t0, t1):
+    """Commits per 0.5 s from t0 to t1 (at most 48 numbers)."""
+    out, t = [], t0
+    while t < t1 and len(out) < 48:
+        out.append(str(c.count(t, t + 0.5)))
+        t += 0.5
+    return " ".join(out)
+
+
+def steady_level(c, offered):
+    """The throughput of the whole load (first to last commit), capped at the
+    offered rate: the level every fault's health is judged against."""
+    span = c.last() - (c.times[0] if c.times else 0.0)
+    return min(float(offered), c.cum[-1] / span) if span > 0 else float(offered)
+
+
+def report_recovery(t, commits, faults, t0, offered):
+    """Prints each fault's recovery and trace; returns {kind: (ms, note)} with
+    the longest per kind, and the delay phase's (lowest, mean) ratios.
+    commits: "all", and "p1" (the partitioned producer host's own)."""
+    levels = {"all": steady_level(commits["all"], offered),
+              "p1": steady_level(commits["p1"], offered / len(PRODUCER_HOSTS))}
+    print("recovery (from t_committed; level %.0f/s, p1's %.0f/s; see resumption()):" % (levels["all"], levels["p1"]))
+    kinds, ratios = {}, (None, None)
+    for f in faults:
+        which = "p1" if f["kind"] == "partition_producer" else "all"
+        c, level = commits[which], levels[which]
+        ms, note = recovery(c, f, level)
+        f["recovery_ms"], f["note"] = ms, note
+        e = f["end"] or f["start"]
+        print("  +%6.1fs %-18s recovery %5s ms %s" % (f["start"] - t0, f["kind"], "-" if ms is None else ms, note))
+        print("           %scommits per 0.5 s from 1 s before it: %s"
+              % ("p1's " if which == "p1" else "", trace(c, f["start"] - 1.0, e + f["settle"])))
+        if f["kind"] == "delay":
+            ratios = delay_ratios(c, f, level)
+            if ratios[0] is not None:
+                print("           throughput during it / level: lowest %.3f, mean %.3f" % ratios)
+        old = kinds.get(f["kind"])
+        if old is None or (old[0] is not None and (ms is None or ms > old[0])):
+            kinds[f["kind"]] = (ms, note)
+    return kinds, ratios
 
 
 # ------------------------------------------------------------------ the log audit
@@ -681,13 +1018,19 @@ def kind_of(i):
     return 1 if ((i + 1) * 10) // 1000 != (i * 10) // 1000 else 0
 
 
+def history_attester(path):
+    """The attester key of a bench's history (its first line)."""
+    with open(path) as f:
+        return bytes.fromhex(f.readline().split()[2])
+
+
 def check_history(t, path, where):
     """Compares one bench's history (what each producer was told) with the
     log: every acknowledged attestation is in the log exactly at the index
     it was acknowledged with; nothing refused or left without an outcome."""
+    attester = history_attester(path)
     with open(path) as f:
-        head = f.readline().split()
-        attester = bytes.fromhex(head[2])
+        f.readline()
         rows = [line.split() for line in f]
     counts, wrong = {}, []
     for r in rows:
@@ -707,7 +1050,8 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
     import lmdb
     import msgpack
     env = lmdb.open(log_dir, readonly=True, lock=True, max_dbs=4, subdir=True, map_size=1 << 36, create=False)
-    res = {"committed": 0, "lost": n_total, "dup": 0, "order": "ok", "where": {}}
+    res = {"committed": 0, "lost": n_total, "dup": 0, "order": "ok", "where": {}, "commits": Commits(),
+           "by_attester": {}}
     try:
         dbe, dbi, dbm = (env.open_db(x, create=False) for x in (b"entries", b"ids", b"meta"))
         with env.begin(buffers=True) as txn:
@@ -749,6 +1093,7 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
                 seen_ids[aid] = idx
                 if (idx < upto or aid in ids) and ids.get(aid) != idx:
                     problems["ids"].append("ids db maps entry %d's id to %r" % (idx, ids.get(aid)))
+                res["commits"].add(e["t_committed"])
                 if not (e["t_received"] <= e["t_dispatched"] <= e["t_verified"] <= e["t_committed"]):
                     problems["times"].append(idx)
                 workers.add(e["worker"])
@@ -759,6 +1104,7 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
                 except (ValueError, IndexError):
                     problems["lineage"].append("entry %d: subject %r" % (idx, subject))
                     continue
+                res["by_attester"].setdefault(attester, Commits()).add(e["t_committed"])
                 got = items.setdefault(attester, set())
                 if i in got:
                     res["dup"] += 1
@@ -824,6 +1170,170 @@ def audit_log(t, cl, lf, log_dir, n_total, nprod, verify_all):
 
 # ------------------------------------------------------------------ main
 
+def settings():
+    """The environment's knobs (see the top of the file); exits 2 on an unknown fault kind."""
+    env = os.environ.get
+    selected = [f.strip() for f in env("CHAOS_FAULTS", ",".join(ALL_FAULTS)).split(",") if f.strip()]
+    unknown = [f for f in selected if f not in ALL_FAULTS]
+    if unknown:
+        print("chaos: unknown CHAOS_FAULTS %s (known: %s)" % (unknown, ",".join(ALL_FAULTS)))
+        sys.exit(2)
+    return {"selected": selected, "n": int(env("CHAOS_N", "0")), "rate": int(env("CHAOS_RATE", "5000")),
+            "seed": int(env("CHAOS_SEED", str(int(time.time()) % 100000))),
+            "verify_all": env("CHAOS_VERIFY_ALL") == "1", "keep": env("CHAOS_KEEP") == "1",
+            "max_allowed": int(env("CHAOS_MAX_RECOVERY_MS", "20000"))}
+
+
+def prepare(t, c, selected):
+    """Network, mechanisms and the log tmpfs; drops the kinds this machine cannot inject."""
+    c.net.setup()
+    t.say("network: %d namespaces %s*, bridge br0 in %ssw, %s.0/24" % (len(c.net.made), c.net.prefix,
+                                                                         c.net.prefix, SUBNET))
+    mech = c.net.probe()
+    if mech["delay"] != "netem" and os.access(c.proxy_exe(), os.X_OK):
+        mech["delay"] = "proxy"
+    t.say("mechanisms: loss and silent partition: %s; delay: %s; link partition: ip link set down/up"
+          % (mech["filter"] or "NONE", c.net.delay_what() if mech["delay"] else "NONE"))
+    why = c.disk.mount()
+    t.say("the sink's log: %s" % ("a tmpfs of %s at %s" % (TMPFS_SIZE, c.log_dir) if not why
+                                  else "on the disk (%s)" % why))
+    unable = {"loss": not mech["filter"], "partition_sink": not mech["filter"],
+              "partition_producer": not mech["filter"], "delay": not mech["delay"], "disk_full": bool(why)}
+    for f in [f for f in selected if unable.get(f)]:
+        t.skip("fault %s" % f, why if f == "disk_full" else "no mechanism for it here (scripts/install-deps.sh)")
+        selected.remove(f)
+
+
+def start_load(c, per_bench, nprod, rate):
+    for h in PRODUCER_HOSTS:
+        argv = [c.exe("attest"), "bench", "--progress", "false", "--broker", c.ep("broker", FPORT),
+                "--log-dir", c.log_dir, "--n", str(per_bench), "--producers", str(nprod),
+                "--rate", str(rate // len(PRODUCER_HOSTS)), "--workers", "1", "--threads", "1",
+                "--history", os.path.join(c.tmp, "history-%s.txt" % h)] + c.key_args("producer")
+        c.benches.append(c.spawn(h, "bench-" + h, argv))
+
+
+def run_schedule(t, c, events, rng, n_total):
+    """Waits for the load to flow, then runs the events; returns t0 (the
+    schedule's zero)."""
+    end = time.time() + 180
+    while time.time() < end and c.committed() < n_total // 100 and any(b.alive() for b in c.benches):
+        time.sleep(0.1)
+        c.check_deaths()
+    t.check("load flowing: the log holds 1%% (%d) of n" % c.committed(), c.committed() >= n_total // 100)
+    t0 = time.time()
+    loaded = 0
+    for off, when, slot in events:
+        while time.time() < t0 + off:
+            time.sleep(0.02)
+            c.check_deaths()
+        if when == "on" and not any(b.alive() for b in c.benches):
+            t.say("load over before %s at +%.0fs: not injected" % (slot["kind"], off))
+            continue
+        if c.do(when, slot, rng) and c.committed() < n_total:
+            loaded += 1
+    planned = sum(1 for _, w, _ in events if w == "on")
+    t.check("every scheduled fault injected while the load ran (%d of %d)" % (loaded, planned), loaded == planned)
+    return t0
+
+
+def wait_benches(t, c, per_bench):
+    t.say("fault schedule over; waiting for the benches")
+    for b in c.benches:
+        end = time.time() + 420
+        while b.alive() and time.time() < end:
+            time.sleep(0.2)
+            c.check_deaths()
+    for b in c.benches:
+        rc = b.wait(1.0)
+        out = b.stderr_text()
+        br = c.cl.parse_bench(out)
+        if br:
+            print("%s: %s" % (b.host, br["line"]), flush=True)
+        t.check("%s: bench exits 0 with committed=%d lost=0 dup=0 order=ok" % (b.host, per_bench),
+                rc == 0 and br and br["committed"] == per_bench and br["lost"] == 0 and br["dup"] == 0
+                and br["order"] == "ok", "rc=%s %s" % (rc, br["line"] if br else out[-1500:]))
+
+
+def stop_cluster(t, c, selected):
+    time.sleep(0.5)
+    c.sampling = False
+    time.sleep(0.3)
+    c.check_deaths()
+    t.check("no broker, sink or worker died on its own", not c.unexpected,
+            ["%s rc %s" % (p.name, p.returncode()) for p in c.unexpected])
+    drains = list(c.drain_results)
+    if "drain" in selected or drains:
+        t.check("every drained worker exited 0 within 30 s after SIGTERM (%s)"
+                % ", ".join("%s rc %s in %.1f s" % (w, rc, s) for w, rc, s in drains),
+                drains and all(rc == 0 for _, rc, _ in drains))
+    for h, p in c.live_workers():
+        p.expected_exit = True
+        p.stop(grace=10.0)
+    rc = c.sink.stop(grace=20.0)
+    t.check("the sink stops cleanly on SIGTERM (rc %s)" % rc, rc == 0)
+    rc = c.broker.stop(grace=10.0)
+    t.check("the broker stops cleanly on SIGTERM (rc %s)" % rc, rc == 0)
+
+
+def check_recovery(t, c, commits, t0, rate, max_allowed):
+    """Reports the recoveries from the log; returns the summary's fields."""
+    kinds, ratios = report_recovery(t, commits, c.faults, t0, rate)
+    wedged = ["%s at +%.1fs: %s" % (f["kind"], f["start"] - t0, f["note"]) for f in c.faults
+              if f.get("note") in ("load finished", "no commit after it")]
+    t.check("commits resumed after every fault before the load ended", not wedged, wedged)
+    worst = max([ms for ms, _ in kinds.values() if ms is not None] or [-1])
+    t.check("every recovery within %d ms (CHAOS_MAX_RECOVERY_MS; a guard, not the target)" % max_allowed,
+            worst <= max_allowed, ["%s: %s ms" % (k, v[0]) for k, v in kinds.items()
+                                   if v[0] is not None and v[0] > max_allowed])
+    n = {}
+    for f in c.faults:
+        n[f["kind"]] = n.get(f["kind"], 0) + 1
+    t.say("faults injected: %d (%s)" % (len(c.faults), ", ".join("%s %d" % kv for kv in n.items())))
+    per = ",".join("%s:%s%s" % (k, "-" if ms is None else ms, "+" if note == "+" else "")
+                   for k, (ms, note) in kinds.items())
+    over = ",".join(k for k, (ms, _) in kinds.items() if ms is None or ms > TARGET_MS)
+    fmt = lambda x: "-" if x is None else "%.3f" % x  # noqa: E731
+    return {"max": worst, "line": "max_recovery_ms=%d recovery_ms=%s delay_min_ratio=%s delay_mean_ratio=%s "
+            "target_ms=%d over_target=%s" % (worst, per or "-", fmt(ratios[0]), fmt(ratios[1]), TARGET_MS,
+                                             over or "none")}
+
+
+def body(t, c, cfg, lf):
+    """Everything between the set-up and the teardown; returns the audit's result and the recovery summary."""
+    selected, rate, nprod = cfg["selected"], cfg["rate"], 2
+    prepare(t, c, selected)
+    events, length = c.schedule(selected)
+    n_total = (cfg["n"] or int(rate * (length + TAIL_S))) // 200 * 200
+    cfg["n_total"] = n_total
+    per_bench = n_total // len(PRODUCER_HOSTS)
+    t.say("schedule: %.0f s (%s); n=%d (2 benches x %d, 2 producers each) at %d/s"
+          % (length, " ".join("+%.0f %s" % (o, s["kind"]) for o, w, s in events if w == "on"), n_total, per_bench,
+             rate))
+    c.start_broker()
+    c.start_sink()
+    for h in WORKER_HOSTS:
+        c.start_worker(h)
+    threading.Thread(target=c.sampler, daemon=True).start()
+    start_load(c, per_bench, nprod, rate)
+    t0 = run_schedule(t, c, events, random.Random(cfg["seed"]), n_total)
+    wait_benches(t, c, per_bench)
+    stop_cluster(t, c, selected)
+    t.say("auditing the log (%s)" % c.log_dir)
+    res = audit_log(t, c.cl, lf, c.log_dir, n_total, nprod, cfg["verify_all"])
+    for h in PRODUCER_HOSTS:
+        path = os.path.join(c.tmp, "history-%s.txt" % h)
+        if os.path.exists(path):
+            check_history(t, path, res["where"])
+        else:
+            t.check("%s: the bench wrote its history" % h, False, path)
+    t.check("the log holds exactly n=%d entries" % n_total, res["committed"] == n_total, res["committed"])
+    p1 = os.path.join(c.tmp, "history-p1.txt")
+    commits = {"all": res["commits"],
+               "p1": res["by_attester"].get(history_attester(p1), Commits()) if os.path.exists(p1) else Commits()}
+    return res, check_recovery(t, c, commits, t0, rate, cfg["max_allowed"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -850,24 +1360,11 @@ def main():
     import logfixture as lf
 
     t = cl.Checks("chaos")
-    selected = [f.strip() for f in os.environ.get("CHAOS_FAULTS", ",".join(ALL_FAULTS)).split(",") if f.strip()]
-    unknown = [f for f in selected if f not in ALL_FAULTS]
-    if unknown:
-        print("chaos: unknown CHAOS_FAULTS %s (known: %s)" % (unknown, ",".join(ALL_FAULTS)))
-        return 2
-    n_total = int(os.environ.get("CHAOS_N", "500000")) // 200 * 200
-    rate = int(os.environ.get("CHAOS_RATE", "5000"))
-    seed = int(os.environ.get("CHAOS_SEED", str(int(time.time()) % 100000)))
-    verify_all = os.environ.get("CHAOS_VERIFY_ALL") == "1"
-    keep = os.environ.get("CHAOS_KEEP") == "1"
-    max_allowed = int(os.environ.get("CHAOS_MAX_RECOVERY_MS", "20000"))
-    rng = random.Random(seed)
-    nprod = 2
-    per_bench = n_total // len(PRODUCER_HOSTS)
-
+    cfg = settings()
+    t.say("faults: %s; seed %d" % (",".join(cfg["selected"]), cfg["seed"]))
     stale = clean_stale()
     if stale:
-        t.say("removed %d stale namespaces of earlier runs: %s" % (len(stale), " ".join(stale)))
+        t.say("removed %d stale namespaces and mounts of earlier runs: %s" % (len(stale), " ".join(stale)))
     c = Chaos(args, t, cl)
     done = {"x": False}
 
@@ -876,8 +1373,11 @@ def main():
             return
         done["x"] = True
         c.sampling = False
+        c.resume_all()
         cl.stop_all()
         c.net.teardown()
+        keep = cfg["keep"] or (t.failed and os.environ.get("CHAOS_KEEP_ON_FAILURE") == "1")
+        c.disk.unmount(keep_in=os.path.join(c.tmp, "log.kept") if keep else None)
 
     def on_signal(signum, frame):
         raise SystemExit("chaos: stopped by signal %d" % signum)
@@ -886,134 +1386,10 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    res = {"committed": 0, "lost": n_total, "dup": -1, "order": "unknown"}
-    max_rec = -1
+    res = {"committed": 0, "lost": -1, "dup": -1, "order": "unknown"}
+    summary = {"max": -1, "line": "max_recovery_ms=-1"}
     try:
-        t.say("faults: %s; seed %d; n=%d (2 benches x %d, 2 producers each) at %d/s"
-              % (",".join(selected), seed, n_total, per_bench, rate))
-        c.net.setup()
-        t.say("network: %d namespaces %s*, bridge br0 in %ssw, %s.0/24" % (len(c.net.made), c.net.prefix,
-                                                                             c.net.prefix, SUBNET))
-        mech = c.net.probe()
-        t.say("mechanisms: loss and silent partition: %s; delay: %s; link partition: ip link set down/up"
-              % (mech["filter"] or "NONE", {"netem": "tc netem", "tbf": "tc tbf rate limit (no sch_netem: "
-                                            "queueing delay instead of a fixed delay)", None: "NONE"}[mech["delay"]]))
-        if not mech["filter"]:
-            for f in ("loss", "partition_sink", "partition_producer"):
-                if f in selected:
-                    t.skip("fault %s" % f, "neither nft nor iptables works here (scripts/install-deps.sh)")
-                    selected.remove(f)
-        c.start_broker()
-        c.start_sink()
-        for h in WORKER_HOSTS:
-            c.start_worker(h)
-        threading.Thread(target=c.sampler, daemon=True).start()
-        for h in PRODUCER_HOSTS:
-            argv = [c.exe("attest"), "bench", "--progress", "false", "--broker", c.ep("broker", FPORT),
-                    "--log-dir", c.log_dir, "--n", str(per_bench), "--producers", str(nprod),
-                    "--rate", str(rate // len(PRODUCER_HOSTS)), "--workers", "1", "--threads", "1",
-                    "--history", os.path.join(c.tmp, "history-%s.txt" % h)] + c.key_args("producer")
-            b = c.spawn(h, "bench-" + h, argv)
-            c.benches.append(b)
-        # the load is flowing once the log holds 1%
-        end = time.time() + 180
-        while time.time() < end and c.committed() < n_total // 100 and any(b.alive() for b in c.benches):
-            time.sleep(0.1)
-            c.check_deaths()
-        t.check("load flowing: the log holds 1%% (%d) of n" % c.committed(), c.committed() >= n_total // 100)
-        t0 = time.time()
-        events = c.schedule(selected, rng)
-        open_faults = {}
-        injected_while_loaded = 0
-        for off, action, arg in events:
-            while time.time() < t0 + off:
-                time.sleep(0.05)
-                c.check_deaths()
-            if not any(b.alive() for b in c.benches) and not action.endswith(("_off", "_up", "_heal")):
-                t.say("load over before %s at +%ds: not injected" % (action, off))
-                continue
-            nf = len(c.faults)
-            c.do(action, arg, rng, open_faults)
-            if len(c.faults) > nf and c.committed() < n_total:
-                injected_while_loaded += 1
-        planned = sum(1 for _, a, _ in events if not a.endswith(("_off", "_up", "_heal")))
-        t.check("every scheduled fault injected while the load ran (%d of %d)" % (injected_while_loaded, planned),
-                injected_while_loaded == planned)
-        t.say("fault schedule over; waiting for the benches")
-        for b in c.benches:
-            end = time.time() + 420
-            while b.alive() and time.time() < end:
-                time.sleep(0.2)
-                c.check_deaths()
-        for b in c.benches:
-            rc = b.wait(1.0)
-            out = b.stderr_text()
-            br = cl.parse_bench(out)
-            if br:
-                print("%s: %s" % (b.host, br["line"]), flush=True)
-            t.check("%s: bench exits 0 with committed=%d lost=0 dup=0 order=ok" % (b.host, per_bench),
-                    rc == 0 and br and br["committed"] == per_bench and br["lost"] == 0 and br["dup"] == 0
-                    and br["order"] == "ok", "rc=%s %s" % (rc, br["line"] if br else out[-1500:]))
-        time.sleep(0.5)
-        c.sampling = False
-        time.sleep(0.3)
-        c.check_deaths()
-        t.check("no broker, sink or worker died on its own", not c.unexpected,
-                ["%s rc %s" % (p.name, p.returncode()) for p in c.unexpected])
-        drains = list(c.drain_results)
-        if "drain" in selected:
-            t.check("every drained worker exited 0 within 30 s after SIGTERM (%s)"
-                    % ", ".join("%s rc %s in %.1f s" % (w, rc, s) for w, rc, s in drains),
-                    drains and all(rc == 0 for _, rc, _ in drains))
-        # recovery
-        samples = list(c.samples)
-        print("recovery (1 s throughput back above half of the second before the fault; see recovery_ms):")
-        worst, notrec = -1, []
-        for k, f in enumerate(c.faults):
-            nxt = c.faults[k + 1]["start"] if k + 1 < len(c.faults) else None
-            ms, level, note = recovery_ms(samples, f, n_total, rate, nxt)
-            f["recovery_ms"] = ms
-            print("  +%6.1fs %-16s level %5d/s  recovery %s ms %s" % (f["start"] - t0, f["kind"], level,
-                                                                     "-" if ms is None else ms, note))
-            e = f["end"] or f["start"]
-
-            def trace(t0):
-                return " ".join(str(count_at(samples, t0 + 0.5 * k + 1.0) - count_at(samples, t0 + 0.5 * k))
-                                for k in range(13))
-            print("           1 s throughput before %d; from the injection, every 0.5 s: %s" % (
-                count_at(samples, f["start"]) - count_at(samples, f["start"] - 1.0), trace(f["start"])))
-            if f["duration"]:
-                print("           from the heal: %s" % trace(e))
-            if ms is not None:
-                worst = max(worst, ms)
-            if note.startswith("NOT"):
-                notrec.append("%s: %s" % (f["kind"], note))
-        max_rec = worst
-        t.check("throughput recovered after every fault", not notrec, notrec)
-        t.check("every recovery within %d ms (CHAOS_MAX_RECOVERY_MS)" % max_allowed, worst <= max_allowed,
-                ["%s at +%.1fs: %s ms" % (f["kind"], f["start"] - t0, f.get("recovery_ms")) for f in c.faults
-                 if (f.get("recovery_ms") or 0) > max_allowed])
-        kinds = {}
-        for f in c.faults:
-            kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-        t.say("faults injected: %d (%s)" % (len(c.faults), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
-        # stop the cluster: the sink and broker must stop cleanly on SIGTERM
-        for h, p in c.live_workers():
-            p.expected_exit = True
-            p.stop(grace=10.0)
-        rc = c.sink.stop(grace=20.0)
-        t.check("the sink stops cleanly on SIGTERM (rc %s)" % rc, rc == 0)
-        rc = c.broker.stop(grace=10.0)
-        t.check("the broker stops cleanly on SIGTERM (rc %s)" % rc, rc == 0)
-        t.say("auditing the log (%s)" % c.log_dir)
-        res = audit_log(t, cl, lf, c.log_dir, n_total, nprod, verify_all)
-        for h in PRODUCER_HOSTS:
-            path = os.path.join(c.tmp, "history-%s.txt" % h)
-            if os.path.exists(path):
-                check_history(t, path, res["where"])
-            else:
-                t.check("%s: the bench wrote its history" % h, False, path)
-        t.check("the log holds exactly n=%d entries" % n_total, res["committed"] == n_total, res["committed"])
+        res, summary = body(t, c, cfg, lf)
     except SystemExit as e:
         t.check("not interrupted", False, e)
     except Exception:
@@ -1032,14 +1408,16 @@ def main():
         t.check("teardown: no namespace of this run left", not left, left)
         alive = [p.name for p in c.all_procs if p.alive()]
         t.check("teardown: no process of this run left", not alive, alive)
-        if keep or (t.failed and os.environ.get("CHAOS_KEEP_ON_FAILURE") == "1"):
+        t.check("teardown: the log tmpfs unmounted", not c.disk.mounted)
+        if cfg["keep"] or (t.failed and os.environ.get("CHAOS_KEEP_ON_FAILURE") == "1"):
             print("chaos: data kept in %s" % c.tmp)
         else:
             shutil.rmtree(c.tmp, ignore_errors=True)
     print("chaos: %.1f s" % (time.time() - t.t0))
-    print("chaos: n=%d committed=%d faults=%d lost=%d dup=%d order=%s max_recovery_ms=%d"
-          % (n_total, res["committed"], len(c.faults), res["lost"], res["dup"], res["order"], max_rec))
-    print("%d passed, %d failed" % (t.passed, len(t.failed)), flush=True)
+    print("%d passed, %d failed" % (t.passed, len(t.failed)))
+    print("chaos: n=%d committed=%d faults=%d lost=%d dup=%d order=%s %s"
+          % (cfg.get("n_total", 0), res["committed"], len(c.faults), res["lost"], res["dup"], res["order"],
+             summary["line"]), flush=True)
     bad = t.failed or res["lost"] != 0 or res["dup"] != 0 or res["order"] != "ok"
     return 1 if bad else 0
 
