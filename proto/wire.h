@@ -110,6 +110,8 @@
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
 #define WIRE_ZMTP_HEARTBEAT_MS 1000  /* ZMTP PING interval on every connection */
 #define WIRE_ZMTP_TIMEOUT_MS 4000    /* no traffic this long: the connection is dropped */
+#define WIRE_CONNECT_TIMEOUT_MS 1000 /* a TCP connect not done by then is tried again (ZMQ_CONNECT_TIMEOUT) */
+#define WIRE_TCP_MAXRT_MS 4000       /* verdict path: data unacknowledged this long drops the connection */
 
 typedef enum {
     WIRE_HELLO = 1, WIRE_WELCOME = 2, WIRE_SUBMIT = 3, WIRE_CREDIT = 4, WIRE_ACK = 5,
@@ -328,9 +330,26 @@ int wire_send_poison(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =
- *  WIRE_FRAME_MAX, linger 0, high-water marks, and ZMTP heartbeats
- *  (WIRE_ZMTP_HEARTBEAT_MS / WIRE_ZMTP_TIMEOUT_MS). */
+ *  WIRE_FRAME_MAX, linger 0, high-water marks, a connect timeout
+ *  (WIRE_CONNECT_TIMEOUT_MS: after a partition the next attempt is at most
+ *  that far off, not at the end of the kernel's SYN backoff), and ZMTP
+ *  heartbeats (WIRE_ZMTP_HEARTBEAT_MS / WIRE_ZMTP_TIMEOUT_MS). */
 void wire_socket_defaults(void *zsock, int hwm);
+
+/*  The same for the verdict path (a worker's PUSH, the sink's PULL), but
+ *  without ZMTP heartbeats. libzmq 4.3.4 aborts the process at
+ *  stream_engine_base.cpp:331 (!_io_error; zeromq/libzmq#4364, #4767) when
+ *  a connection whose input is stopped at the receive high-water mark (the
+ *  sink's PULL, 64 messages per worker: full whenever the sink is slower
+ *  than its workers, or paused) is closed by its peer and the engine then
+ *  writes, as heartbeats make it do; and a worker's heartbeat timeout
+ *  closed its connection to a paused sink, losing the verdicts queued on
+ *  it. Instead: TCP keepalive (an idle connection to a host that is gone is
+ *  found in about 8 s) and TCP_USER_TIMEOUT (WIRE_TCP_MAXRT_MS: a connection
+ *  whose data stays unacknowledged that long, a partition, is dropped and
+ *  made again rather than left in retransmission backoff after the network
+ *  heals). */
+void wire_socket_stream(void *zsock, int hwm);
 
 
 #endif

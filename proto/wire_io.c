@@ -355,12 +355,28 @@ int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t
     return s_send(o, NULL, &s, verdicts);
 }
 
-void wire_socket_defaults(void *zsock, int hwm)
+static void s_socket_common(void *zsock, int hwm)
 {
     zsock_set_maxmsgsize(zsock, (int) WIRE_FRAME_MAX);
     zsock_set_linger(zsock, 0);
     zsock_set_sndhwm(zsock, hwm);
     zsock_set_rcvhwm(zsock, hwm);
+    zsock_set_connect_timeout(zsock, WIRE_CONNECT_TIMEOUT_MS);
+}
+
+void wire_socket_stream(void *zsock, int hwm)
+{
+    s_socket_common(zsock, hwm);
+    zsock_set_tcp_keepalive(zsock, 1);
+    zsock_set_tcp_keepalive_idle(zsock, 5);
+    zsock_set_tcp_keepalive_intvl(zsock, 1);
+    zsock_set_tcp_keepalive_cnt(zsock, 3);
+    zsock_set_tcp_maxrt(zsock, WIRE_TCP_MAXRT_MS);
+}
+
+void wire_socket_defaults(void *zsock, int hwm)
+{
+    s_socket_common(zsock, hwm);
     /* ZMTP heartbeats: a connection whose peer stops answering (a host gone,
      * a partition) is closed after WIRE_ZMTP_TIMEOUT_MS and the connecting
      * side reconnects at once. Without them a TCP connection that lost

@@ -1076,7 +1076,10 @@ static zsock_t *s_socket(int type, int hwm, const char *endpoint, bool bind, con
         at_log_error("SNK-START", "cannot create a socket: %s", zmq_strerror(errno));
         return NULL;
     }
-    wire_socket_defaults(sock, hwm);
+    if (type == ZMQ_PULL)
+        wire_socket_stream(sock, hwm);   /* the verdicts: no ZMTP heartbeats (wire.h) */
+    else
+        wire_socket_defaults(sock, hwm);
     if (keys && bind)
         curve_server(sock, keys, "verdicts");
     else if (keys)
