@@ -36,6 +36,8 @@ typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
     uint64_t unauthorised;                /* messages from a key not allowed in that role */
+    uint64_t gaps, gap_seqs, stale_gaps;  /* GAP messages taken from the sink, the seqs they named, other epochs */
+    uint64_t gap_redispatched;            /* tasks dispatched again because of a GAP (in redispatched too) */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -54,6 +56,9 @@ struct broker_t {
     uint64_t last_tick, last_stats;
     broker_metrics_t *metrics;  /* NULL: metrics off */
     zap_t *zap;                 /* the allowlists; NULL: plaintext (--insecure) */
+    worker_t **stalled;         /* workers a GAP took tasks from, not heard from since: sent nothing */
+    size_t nstalled, stalled_cap;
+    bool in_gap;                /* tasks_gap is running: a released worker is stalled */
 };
 
 /* ---------- sending (the module callbacks) ---------- */
@@ -88,10 +93,50 @@ static void s_freed(void *ctx, struct producer_t *p)
     admission_freed(self->adm, p);
 }
 
+/* ---------- stalled workers (GAP) ---------- */
+
+/*  A worker a GAP took tasks from (it held them past gap-ms while the sink
+ *  had later verdicts: stopped, or stuck) gets no more tasks until it is
+ *  heard from again (any message); otherwise the room the GAP freed would
+ *  be filled again with tasks that would wait as long. A small array: it
+ *  holds at most the registered workers, and is empty nearly always. */
+static size_t s_stalled_at(const broker_t *self, const worker_t *w)
+{
+    for (size_t i = 0; i < self->nstalled; i++)
+        if (self->stalled[i] == w)
+            return i;
+    return SIZE_MAX;
+}
+
+static bool s_stalled(const broker_t *self, const worker_t *w) { return s_stalled_at(self, w) != SIZE_MAX; }
+
+static void s_stall(broker_t *self, worker_t *w)
+{
+    if (s_stalled(self, w))
+        return;
+    if (self->nstalled == self->stalled_cap) {
+        self->stalled_cap = self->stalled_cap ? 2 * self->stalled_cap : 8;
+        self->stalled = at_realloc(self->stalled, self->stalled_cap * sizeof *self->stalled);
+    }
+    self->stalled[self->nstalled++] = w;
+    at_log_limited(AT_LOG_INFO, "BRK-GAP", "worker %s held tasks the sink misses past gap-ms: they go to others, and"
+                   " it gets no more until it is heard from", worker_id(w));
+}
+
+/*  w spoke (or is gone): dispatch to it as to any other. */
+static void s_unstall(broker_t *self, const worker_t *w)
+{
+    size_t i = self->nstalled ? s_stalled_at(self, w) : SIZE_MAX;
+    if (i != SIZE_MAX)
+        self->stalled[i] = self->stalled[--self->nstalled];
+}
+
 static void s_released(void *ctx, struct worker_t *w)
 {
-    (void) ctx;
+    broker_t *self = ctx;
     workers_released(w);
+    if (self->in_gap)
+        s_stall(self, w);
 }
 
 /*  Adds task t to a TASKS or POISON being built, stamped t_dispatched. */
@@ -124,13 +169,14 @@ static size_t s_pop_for(broker_t *self, const worker_t *w, task_t **batch, size_
 }
 
 /*  Sends up to max queued tasks to w as one TASKS; returns how many. A
- *  worker holding a suspect gets nothing more until it reports it. */
+ *  worker holding a suspect gets nothing more until it reports it, a
+ *  stalled one (GAP) nothing until it is heard from. */
 static size_t s_send_tasks(void *ctx, worker_t *w, size_t max)
 {
     broker_t *self = ctx;
     task_t *batch[WIRE_BATCH_MAX];
     uint64_t now = at_clock_wall_us(), mono = at_clock_mono_us();
-    if (tasks_holds_suspect(self->tasks, w))
+    if (tasks_holds_suspect(self->tasks, w) || (self->nstalled && s_stalled(self, w)))
         return 0;
     size_t n = s_pop_for(self, w, batch, max);
     if (!n)
@@ -353,6 +399,7 @@ static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
 {
     size_t n = tasks_requeue_worker(self->tasks, w, s_charge_deaths(self));
     self->st.redispatched += n;
+    s_unstall(self, w);   /* before it is freed */
     workers_remove(self->workers, w, why, n);
 }
 
@@ -390,6 +437,7 @@ static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
                       &restarted);
     workers_set_identity(w, ident);
+    s_unstall(self, w);
     if (restarted)   /* a worker restarting its session holds nothing; its process lives on: not charged */
         self->st.redispatched += tasks_requeue_worker(self->tasks, w, false);
 }
@@ -533,6 +581,45 @@ static void s_on_quarantine(broker_t *self, worker_t *w, const wire_msg_t *m)
         s_worker_remove(self, x, "quarantined");
 }
 
+/*  GAP [epoch, ranges], from the registered sink only: seqs it misses
+ *  while it holds later ones. Each task of them dispatched or verified for
+ *  at least gap-ms goes back to the front of the queue at once (tasks_gap:
+ *  uncharged, at most once per gap-ms per task); the rest (queued,
+ *  acknowledged, too young, outside the ring) is ignored. Ranges from the
+ *  top down, so that the queue's front is in seq order. */
+static void s_on_gap(broker_t *self, worker_t *w, const wire_msg_t *m)
+{
+    (void) w;
+    const wire_gap_t *g = &m->u.gap;
+    if (!sinklink_is_sink(self->sink, m->rid, m->rid_len)) {
+        s_reject(self, &self->bout, m, AT_ERR_PROTOCOL, "backend", "GAP is for the registered sink only");
+        return;
+    }
+    if (g->epoch != sinklink_epoch(self->sink)) {
+        self->st.stale_gaps++;
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "GAP of epoch %" PRIu64 " (ours %" PRIu64 "): ignored", g->epoch,
+                       sinklink_epoch(self->sink));
+        return;
+    }
+    self->st.gaps++;
+    self->st.gap_seqs += g->seqs;
+    if (self->set->gap_ms == 0)
+        return;
+    uint64_t now = at_clock_mono_us(), min_age = (uint64_t) self->set->gap_ms * 1000;
+    wire_range_t r = { 0, 0 };
+    size_t n = 0;
+    self->in_gap = true;   /* each worker a task is taken from is stalled (s_released) */
+    for (size_t i = g->ranges.n; i-- > 0;)
+        if (wire_range_at(&g->ranges, i, &r) == AT_OK)   /* checked whole by wire_recv */
+            n += tasks_gap(self->tasks, r.first, r.count, now, min_age);
+    self->in_gap = false;
+    self->st.gap_redispatched += n;
+    self->st.redispatched += n;
+    if (n)
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "the sink misses %" PRIu64 " seqs from %" PRIu64 " (%zu ranges):"
+                       " %zu dispatched again at once", g->seqs, r.first, g->ranges.n, n);
+}
+
 typedef void(s_back_fn)(broker_t *self, worker_t *w, const wire_msg_t *m);
 static const struct {
     s_back_fn *fn;
@@ -541,7 +628,7 @@ static const struct {
 } s_back[WIRE_TYPE_MAX_] = {
     [WIRE_READY] = { s_on_ready, false, "worker" },         [WIRE_SINK_HELLO] = { s_on_sink_hello, false, "sink" },
     [WIRE_COMMITTED] = { s_on_committed, false, "sink" },   [WIRE_DONE] = { s_on_done, true, "worker" },
-    [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },
+    [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },   [WIRE_GAP] = { s_on_gap, false, "sink" },
     [WIRE_HEARTBEAT] = { s_on_heartbeat, true, "worker" },  [WIRE_LEAVE] = { s_on_leave, true, "worker" },
 };
 
@@ -575,6 +662,8 @@ static void s_on_backend(broker_t *self, const wire_msg_t *m)
             return;
         }
     }
+    if (w && self->nstalled)
+        s_unstall(self, w);   /* heard from: stalled no more */
     if (!known) {
         s_reject(self, &self->bout, m, AT_ERR_UNKNOWN_TYPE, "backend", "not a worker message");
         return;
@@ -656,12 +745,13 @@ static void s_log_stats(broker_t *self)
                 "admitted=%" PRIu64 " refused=%" PRIu64 " dispatched=%" PRIu64 " redispatched=%" PRIu64
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
-                " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64,
+                " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64
+                " gaps=%" PRIu64 " gap_redispatched=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
                 workers_quarantined_count(self->workers), tasks_poison_count(self->tasks),
-                self->fout.failures + self->bout.failures);
+                self->fout.failures + self->bout.failures, st->gaps, st->gap_redispatched);
 }
 
 static void s_timers(broker_t *self)
@@ -717,6 +807,7 @@ static void s_metrics(broker_t *self)
         .unauthorised = self->st.unauthorised,
         .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
         .poisoned = tasks_poison_count(self->tasks),
+        .gaps = self->st.gaps, .gap_seqs = self->st.gap_seqs, .gap_redispatched = self->st.gap_redispatched,
     };
     broker_metrics_publish(self->metrics, &s);
 }
@@ -814,6 +905,7 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->front);
     zsock_destroy(&self->back);
     zap_destroy(&self->zap);
+    free(self->stalled);
     free(self);
     *self_p = NULL;
 }
