@@ -162,6 +162,26 @@ int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out)
     return 0;
 }
 
+size_t reorder_missing(const reorder_t *self, wire_range_t *out, size_t max_ranges, uint64_t max_seqs)
+{
+    size_t n = 0, later = self->filled - self->ready;   /* filled slots beyond the prefix, still to pass */
+    uint64_t seqs = 0, run = 0;                          /* empty slots in a row before seq */
+    for (uint64_t seq = self->base + self->ready; later && n < max_ranges && seqs < max_seqs; seq++) {
+        if (!s_slot(self, seq)->filled) {
+            run++;
+            continue;
+        }
+        later--;
+        if (!run)
+            continue;
+        uint64_t count = run < max_seqs - seqs ? run : max_seqs - seqs;
+        out[n++] = (wire_range_t) { seq - run, count };
+        seqs += count;
+        run = 0;
+    }
+    return n;
+}
+
 size_t reorder_pop(reorder_t *self, size_t n)
 {
     if (n > self->ready)

@@ -2,14 +2,15 @@
  *
  *  One thread, one zmq_poll loop over two sockets:
  *    DEALER -> broker backend: SINK_HELLO out (start + heartbeat), SINK_WELCOME
- *              in, COMMITTED out after every durable commit;
+ *              and POISON in, COMMITTED out after every durable commit, GAP
+ *              out when a missing seq holds the ready prefix back gap-ms;
  *    PULL   <- workers: VERDICTS.
  *  A turn of the loop drains the broker, then drains the PULL socket with
  *  non-blocking receives, commits the ready prefix when it reaches commit-max
  *  or its first verdict has waited commit-delay-us (group commit: each commit
  *  costs an fdatasync and rewrites the last pages of the trees, so fewer,
- *  larger commits leave the CPU to the verifiers), answers late deliveries,
- *  and runs the timers.
+ *  larger commits leave the CPU to the verifiers), reports a long-standing
+ *  hole (GAP), answers late deliveries, and runs the timers.
  *
  *  Verdicts behind next_seq (redeliveries of something already committed)
  *  are answered from the log so the broker can still acknowledge them.
@@ -69,6 +70,9 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(S_, map_initial_mb, "map-initial-mb", "256", 1, INT64_C(1) << 22,
                "the LMDB map's size at start in MiB (at least what the log holds; at most map-size-mb)"),
     CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
+    CFG_INT_AT(S_, gap_ms, "gap-ms", "200", 0, 60000,
+               "a missing seq holding back the ready prefix this long while later ones are buffered is reported to the"
+               " broker (GAP), which dispatches it again at once; at most one GAP per this (0: off)"),
     CFG_STR_AT(S_, audit_sample, "audit-sample", "1",
                "percentage of committed verdicts re-judged by the spot audit, 0..100, two decimals at most (0: off)"),
     CFG_INT_AT(S_, clock_skew_s, "clock-skew-s", "300", 0, 86400,
@@ -107,6 +111,8 @@ typedef struct {
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
     uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
     uint64_t poison;          /* POISON items taken from the broker (logged invalid, poison) */
+    uint64_t gaps;            /* GAP messages sent to the broker */
+    uint64_t gap_seqs;        /* seqs they named */
 } s_counters_t;
 
 struct sink_t {
@@ -133,6 +139,11 @@ struct sink_t {
     int disk_full;                   /* 0, or the cause while commits fail for lack of space (NO_SPACE, QUOTA) */
     uint64_t disk_full_since, disk_full_logged, disk_full_failures;   /* mono us, mono us, failed commits */
     uint64_t next_hello, next_stats;
+    uint64_t gap_us;                 /* gap-ms; 0: no GAP */
+    uint64_t gap_first;              /* the first missing seq being watched (base + ready) */
+    uint64_t gap_since;              /* mono us it was first seen missing with later verdicts buffered; 0: none */
+    uint64_t gap_next;               /* mono us before which no GAP is sent (one per gap-ms) */
+    wire_items_t gap;                /* GAP being built */
     s_counters_t c, c_logged;
     sink_metrics_t *metrics;         /* NULL: metrics off */
     wire_verdict_t *scratch;         /* WIRE_BATCH_MAX decoded items */
@@ -228,6 +239,66 @@ static void s_flush_late(sink_t *self)
         return;
     s_send_results(self, self->late, self->nlate);
     self->nlate = 0;
+}
+
+/* ----------------------------------------------------------- gap report */
+
+/*  GAP with the seqs missing below the highest buffered verdict (at most
+ *  WIRE_GAP_RANGES_MAX ranges; the rest, if any, goes in the next one). A
+ *  failed send is counted and logged by the wire_out_t, and tried again
+ *  gap-ms later like a GAP that went out. */
+static void s_send_gap(sink_t *self, uint64_t now)
+{
+    wire_range_t r[WIRE_GAP_RANGES_MAX];
+    size_t n = reorder_missing(self->rb, r, WIRE_GAP_RANGES_MAX, WIRE_GAP_SEQS_MAX);
+    uint64_t seqs = 0;
+    self->gap_next = now + self->gap_us;
+    if (n == 0)
+        return;
+    wire_items_clear(&self->gap);
+    for (size_t i = 0; i < n; i++) {
+        wire_items_range(&self->gap, &r[i]);
+        seqs += r[i].count;
+    }
+    int rc = wire_send_gap(&self->out, self->epoch, &self->gap);
+    self->c.send_failures = self->out.failures;
+    if (rc != 0)
+        return;
+    self->c.gaps++;
+    self->c.gap_seqs += seqs;
+    at_log_limited(AT_LOG_INFO, "SNK-GAP", "seq %" PRIu64 " missing for %" PRIu64 " ms with %zu later verdicts"
+                   " buffered: asked the broker for %" PRIu64 " seqs in %zu ranges (GAP)", self->gap_first,
+                   (now - self->gap_since) / 1000, reorder_filled(self->rb) - reorder_ready(self->rb), seqs, n);
+}
+
+/*  Watches the first missing seq (base + ready) while later verdicts are
+ *  buffered: once the same one has held the prefix back for gap-ms, GAP,
+ *  at most once per gap-ms. A hole that closes, or moves on, starts the
+ *  clock again, so the normal reordering of a busy pipeline (holes of a
+ *  few milliseconds) sends nothing. */
+static void s_check_gap(sink_t *self)
+{
+    if (!self->gap_us || !self->has_epoch || reorder_filled(self->rb) == reorder_ready(self->rb)) {
+        self->gap_since = 0;
+        return;
+    }
+    uint64_t now = at_clock_mono_us(), first = reorder_base(self->rb) + reorder_ready(self->rb);
+    if (!self->gap_since || first != self->gap_first) {
+        self->gap_first = first;
+        self->gap_since = now;
+        return;
+    }
+    if (now - self->gap_since >= self->gap_us && now >= self->gap_next)
+        s_send_gap(self, now);
+}
+
+/*  When s_check_gap may send next (0: no hole watched). */
+static uint64_t s_gap_due(const sink_t *self)
+{
+    if (!self->gap_since)
+        return 0;
+    uint64_t due = self->gap_since + self->gap_us;
+    return due > self->gap_next ? due : self->gap_next;
 }
 
 /* ----------------------------------------------------------- committing */
@@ -755,6 +826,7 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         self->epoch = epoch;
         reorder_reset(self->rb, self->next_seq);
         self->ready_since = 0;
+        self->gap_since = 0;
         self->nlate = 0;
     }
     /* Our watermark is final for this epoch now (verdicts of the old one
@@ -818,11 +890,11 @@ static void s_log_stats(sink_t *self, const char *event)
     at_log_info(event, "received=%" PRIu64 " committed=%" PRIu64 " duplicates=%" PRIu64 " stale=%" PRIu64
                 " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
                 " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
-                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " buffered=%zu next_seq=%"
-                PRIu64 " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
-                c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
-                c->commits, avg, c->commit_failures, c->send_failures, c->poison, reorder_filled(self->rb),
-                self->next_seq, self->next_index);
+                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " gaps=%" PRIu64
+                " gap_seqs=%" PRIu64 " buffered=%zu next_seq=%" PRIu64 " next_index=%" PRIu64, c->received,
+                c->committed, c->duplicates, c->stale, c->out_of_window, c->malformed, c->late_answered,
+                c->late_unknown, c->redelivered, c->commits, avg, c->commit_failures, c->send_failures, c->poison,
+                c->gaps, c->gap_seqs, reorder_filled(self->rb), self->next_seq, self->next_index);
     audit_stats_t a;
     audit_stats(self->audit, &a);
     at_log_info(event, "audit: sampled=%" PRIu64 " checked=%" PRIu64 " dropped=%" PRIu64 " disagreements=%" PRIu64
@@ -873,7 +945,7 @@ static void s_metrics(sink_t *self)
         .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
         .insecure = self->zap == NULL, .unauthorised = c->unauthorised,
         .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
-        .epoch = self->has_epoch ? self->epoch : 0,
+        .epoch = self->has_epoch ? self->epoch : 0, .gaps = c->gaps, .gap_seqs = c->gap_seqs,
     };
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -901,6 +973,9 @@ static int s_poll_timeout_ms(const sink_t *self)
         if (commit_at < due)
             due = commit_at;
     }
+    uint64_t gap_at = s_gap_due(self);
+    if (gap_at && gap_at < due)
+        due = gap_at;
     if (self->nlate > 0 || due <= now)
         return 0;
     return (int) ((due - now + 999) / 1000);
@@ -979,6 +1054,7 @@ int sink_run(sink_t *self)
             s_drain(self, self->pull_h, s_worker_handlers, "worker");
         self->paused_at = 0;
         s_commit_ready(self);
+        s_check_gap(self);
         s_audit_poll(self);
         s_flush_late(self);
         s_timers(self);
@@ -1101,11 +1177,13 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     self->commit_delay_max_us = (uint64_t) s->commit_delay_max_us;
     self->batch_us = (uint64_t) s->batch_us;
     self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
+    self->gap_us = (uint64_t) s->gap_ms * 1000u;
     self->map_size_mb = (int) s->map_size_mb;
     self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
     self->window = (uint64_t) s->pipeline_window;
     wire_items_init(&self->results, WIRE_COMMITTED);
+    wire_items_init(&self->gap, WIRE_GAP);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
     self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
@@ -1161,6 +1239,7 @@ void sink_destroy(sink_t **self_p)
     note_signer_destroy(&self->signer);
     wire_out_destroy(&self->out);
     wire_items_destroy(&self->results);
+    wire_items_destroy(&self->gap);
     free(self->scratch);
     free(self->batch);
     free(self->late);
