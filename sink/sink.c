@@ -111,8 +111,9 @@ typedef struct {
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
     uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
     uint64_t poison;          /* POISON items taken from the broker (logged invalid, poison) */
-    uint64_t gaps;            /* GAP messages sent to the broker */
-    uint64_t gap_seqs;        /* seqs they named */
+    uint64_t gaps;            /* GAP messages sent while later verdicts were buffered */
+    uint64_t gap_seqs;        /* the seqs they named below the highest buffered verdict (the holes) */
+    uint64_t gap_probes;      /* GAP messages sent with nothing later buffered (the tail) */
 } s_counters_t;
 
 struct sink_t {
@@ -141,8 +142,10 @@ struct sink_t {
     uint64_t next_hello, next_stats;
     uint64_t gap_us;                 /* gap-ms; 0: no GAP */
     uint64_t gap_first;              /* the first missing seq being watched (base + ready) */
-    uint64_t gap_since;              /* mono us it was first seen missing with later verdicts buffered; 0: none */
+    uint64_t gap_since;              /* mono us it was first seen missing; 0: none watched */
     uint64_t gap_next;               /* mono us before which no GAP is sent (one per gap-ms) */
+    uint64_t gap_probe_us;           /* the interval of the next probe (nothing later buffered): doubles */
+    bool pull_dry;                   /* the last drain of the PULL socket left it empty */
     wire_items_t gap;                /* GAP being built */
     s_counters_t c, c_logged;
     sink_metrics_t *metrics;         /* NULL: metrics off */
@@ -243,42 +246,55 @@ static void s_flush_late(sink_t *self)
 
 /* ----------------------------------------------------------- gap report */
 
-/*  GAP with the seqs missing below the highest buffered verdict (at most
- *  WIRE_GAP_RANGES_MAX ranges; the rest, if any, goes in the next one). A
- *  failed send is counted and logged by the wire_out_t, and tried again
- *  gap-ms later like a GAP that went out. */
-static void s_send_gap(sink_t *self, uint64_t now)
+/*  GAP with every seq from the first missing one to the end of the window
+ *  that the sink does not hold (reorder_missing: at most
+ *  WIRE_GAP_RANGES_MAX ranges). A failed send is counted and logged by the
+ *  wire_out_t and tried again when the next one is due, like one that
+ *  went out. `holes`: later verdicts are buffered (counted and logged at
+ *  info); otherwise a probe of the tail (counted apart, logged at debug). */
+static void s_send_gap(sink_t *self, uint64_t now, bool holes)
 {
     wire_range_t r[WIRE_GAP_RANGES_MAX];
     size_t n = reorder_missing(self->rb, r, WIRE_GAP_RANGES_MAX, WIRE_GAP_SEQS_MAX);
-    uint64_t seqs = 0;
-    self->gap_next = now + self->gap_us;
     if (n == 0)
         return;
+    s_send_hello(self);   /* first, so that the broker knows this connection (it may be a new one) */
     wire_items_clear(&self->gap);
+    uint64_t below = 0, end = reorder_base(self->rb) + reorder_window(self->rb);   /* seqs below the highest held */
     for (size_t i = 0; i < n; i++) {
         wire_items_range(&self->gap, &r[i]);
-        seqs += r[i].count;
+        below += r[i].first + r[i].count < end ? r[i].count : 0;
     }
     int rc = wire_send_gap(&self->out, self->epoch, &self->gap);
     self->c.send_failures = self->out.failures;
     if (rc != 0)
         return;
+    if (!holes) {
+        self->c.gap_probes++;
+        at_log_debug("SNK-GAP", "seq %" PRIu64 " missing for %" PRIu64 " ms, nothing later buffered: GAP from there to"
+                     " the end of the window", self->gap_first, (now - self->gap_since) / 1000);
+        return;
+    }
     self->c.gaps++;
-    self->c.gap_seqs += seqs;
+    self->c.gap_seqs += below;
     at_log_limited(AT_LOG_INFO, "SNK-GAP", "seq %" PRIu64 " missing for %" PRIu64 " ms with %zu later verdicts"
-                   " buffered: asked the broker for %" PRIu64 " seqs in %zu ranges (GAP)", self->gap_first,
-                   (now - self->gap_since) / 1000, reorder_filled(self->rb) - reorder_ready(self->rb), seqs, n);
+                   " buffered (%" PRIu64 " seqs missing below them, %zu ranges): GAP to the broker", self->gap_first,
+                   (now - self->gap_since) / 1000, reorder_filled(self->rb) - reorder_ready(self->rb), below, n);
 }
 
-/*  Watches the first missing seq (base + ready) while later verdicts are
- *  buffered: once the same one has held the prefix back for gap-ms, GAP,
- *  at most once per gap-ms. A hole that closes, or moves on, starts the
- *  clock again, so the normal reordering of a busy pipeline (holes of a
- *  few milliseconds) sends nothing. */
+/*  Watches the first seq the ready prefix misses (base + ready): once the
+ *  same one has been missing for gap-ms, with the verdict input drained
+ *  (a backlog in the PULL socket may hold it), GAP. While later verdicts
+ *  are buffered, at most once per gap-ms. With nothing later buffered (the
+ *  verdicts beyond were lost too, or nothing more was dispatched: an idle
+ *  pipeline looks the same from here) the GAP is a probe, repeated at
+ *  gap-ms, then twice, four times... as long, up to 32 times (6.4 s at the
+ *  default): the broker ignores what it does not hold. A first missing seq
+ *  that moves on starts the clock again, so a busy pipeline's normal
+ *  reordering (holes of a few milliseconds) sends nothing. */
 static void s_check_gap(sink_t *self)
 {
-    if (!self->gap_us || !self->has_epoch || reorder_filled(self->rb) == reorder_ready(self->rb)) {
+    if (!self->gap_us || !self->has_epoch) {
         self->gap_since = 0;
         return;
     }
@@ -286,13 +302,19 @@ static void s_check_gap(sink_t *self)
     if (!self->gap_since || first != self->gap_first) {
         self->gap_first = first;
         self->gap_since = now;
+        self->gap_probe_us = self->gap_us;
         return;
     }
-    if (now - self->gap_since >= self->gap_us && now >= self->gap_next)
-        s_send_gap(self, now);
+    if (now - self->gap_since < self->gap_us || now < self->gap_next || !self->pull_dry)
+        return;
+    bool holes = reorder_filled(self->rb) > reorder_ready(self->rb);
+    s_send_gap(self, now, holes);
+    self->gap_next = now + (holes ? self->gap_us : self->gap_probe_us);
+    if (!holes && self->gap_probe_us < 32 * self->gap_us)
+        self->gap_probe_us *= 2;
 }
 
-/*  When s_check_gap may send next (0: no hole watched). */
+/*  When s_check_gap may send next (0: nothing watched). */
 static uint64_t s_gap_due(const sink_t *self)
 {
     if (!self->gap_since)
@@ -891,10 +913,10 @@ static void s_log_stats(sink_t *self, const char *event)
                 " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
                 " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
                 " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " gaps=%" PRIu64
-                " gap_seqs=%" PRIu64 " buffered=%zu next_seq=%" PRIu64 " next_index=%" PRIu64, c->received,
-                c->committed, c->duplicates, c->stale, c->out_of_window, c->malformed, c->late_answered,
+                " gap_seqs=%" PRIu64 " gap_probes=%" PRIu64 " buffered=%zu next_seq=%" PRIu64 " next_index=%" PRIu64,
+                c->received, c->committed, c->duplicates, c->stale, c->out_of_window, c->malformed, c->late_answered,
                 c->late_unknown, c->redelivered, c->commits, avg, c->commit_failures, c->send_failures, c->poison,
-                c->gaps, c->gap_seqs, reorder_filled(self->rb), self->next_seq, self->next_index);
+                c->gaps, c->gap_seqs, c->gap_probes, reorder_filled(self->rb), self->next_seq, self->next_index);
     audit_stats_t a;
     audit_stats(self->audit, &a);
     at_log_info(event, "audit: sampled=%" PRIu64 " checked=%" PRIu64 " dropped=%" PRIu64 " disagreements=%" PRIu64
@@ -946,6 +968,7 @@ static void s_metrics(sink_t *self)
         .insecure = self->zap == NULL, .unauthorised = c->unauthorised,
         .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
         .epoch = self->has_epoch ? self->epoch : 0, .gaps = c->gaps, .gap_seqs = c->gap_seqs,
+        .gap_probes = c->gap_probes,
     };
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -1050,8 +1073,7 @@ int sink_run(sink_t *self)
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_drain(self, self->dealer_h, s_broker_handlers, "broker");
-        if (items[1].revents & ZMQ_POLLIN)
-            s_drain(self, self->pull_h, s_worker_handlers, "worker");
+        self->pull_dry = !(items[1].revents & ZMQ_POLLIN) || s_drain(self, self->pull_h, s_worker_handlers, "worker");
         self->paused_at = 0;
         s_commit_ready(self);
         s_check_gap(self);
