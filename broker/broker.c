@@ -36,8 +36,10 @@ typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
     uint64_t unauthorised;                /* messages from a key not allowed in that role */
-    uint64_t gaps, gap_seqs, stale_gaps;  /* GAP messages taken from the sink, the seqs they named, other epochs */
-    uint64_t gap_redispatched;            /* tasks dispatched again because of a GAP (in redispatched too) */
+    uint64_t gaps, stale_gaps;            /* GAP messages taken from the sink; of another epoch (ignored) */
+    uint64_t gap_redispatched;            /* tasks dispatched again because of a GAP or a lost COMMITTED
+                                             (in redispatched too) */
+    uint64_t lost_acks;                   /* of those: below the sink's watermark, never acknowledged */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -502,6 +504,42 @@ static bool s_sink_window_refused(broker_t *self, const wire_msg_t *m)
     return true;
 }
 
+/*  Requeues, as a GAP would, the tasks of [from, from + count) dispatched
+ *  or verified for at least gap-ms; each worker one is taken from is
+ *  stalled (s_released). Returns how many. */
+static size_t s_gap_requeue(broker_t *self, uint64_t from, uint64_t count, uint64_t now)
+{
+    self->in_gap = true;
+    size_t n = tasks_gap(self->tasks, from, count, now, (uint64_t) self->set->gap_ms * 1000);
+    self->in_gap = false;
+    self->st.gap_redispatched += n;
+    self->st.redispatched += n;
+    return n;
+}
+
+/*  A SINK_HELLO of our epoch from the confirmed sink reports next_seq, its
+ *  committed watermark. The COMMITTED for every seq below it went out
+ *  before, on the same connection, so a task below it still not
+ *  acknowledged lost its COMMITTED (the sink sends with ZMQ_DONTWAIT, and a
+ *  connection replaced after a pause drops what was queued on it): without
+ *  this the ring's base, and with it admission, would wait redeliver-ms.
+ *  It is dispatched again at once (gap-ms old at least); the sink answers
+ *  it from its log. */
+static void s_lost_acks(broker_t *self, const wire_msg_t *m)
+{
+    const wire_sink_hello_t *h = &m->u.sink_hello;
+    uint64_t base = tasks_base(self->tasks);
+    if (!self->set->gap_ms || h->next_seq <= base || !sinklink_confirmed(self->sink)
+        || !sinklink_accepts(self->sink, m->rid, m->rid_len, h->epoch))
+        return;
+    size_t n = s_gap_requeue(self, base, h->next_seq - base, at_clock_mono_us());
+    self->st.lost_acks += n;
+    if (n)
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "the sink has committed up to seq %" PRIu64 " but %zu tasks from seq %"
+                       PRIu64 " were never acknowledged (a COMMITTED lost): dispatched again, the sink answers them"
+                       " from its log", h->next_seq, n, base);
+}
+
 static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
@@ -528,6 +566,8 @@ static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
     wire_send_sink_welcome(&self->bout, sinklink_peer(self->sink), &plan.welcome);
     if (plan.registered || plan.confirmed || plan.recovered)
         admission_topup(self->adm, s_send_credit, self);
+    if (!plan.requeue)
+        s_lost_acks(self, m);
 }
 
 static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
@@ -581,40 +621,36 @@ static void s_on_quarantine(broker_t *self, worker_t *w, const wire_msg_t *m)
         s_worker_remove(self, x, "quarantined");
 }
 
-/*  GAP [epoch, ranges], from the registered sink only: seqs it misses
- *  while it holds later ones. Each task of them dispatched or verified for
- *  at least gap-ms goes back to the front of the queue at once (tasks_gap:
- *  uncharged, at most once per gap-ms per task); the rest (queued,
- *  acknowledged, too young, outside the ring) is ignored. Ranges from the
- *  top down, so that the queue's front is in seq order. */
+/*  GAP [epoch, ranges], from the registered sink: seqs it does not hold
+ *  while its ready prefix is held back. Each task of them dispatched or
+ *  verified for at least gap-ms goes back to the front of the queue at
+ *  once (tasks_gap: uncharged, at most once per gap-ms per task); the rest
+ *  (queued, acknowledged, too young, outside the ring) is ignored. Ranges
+ *  from the top down, so that the queue's front is in seq order. A GAP
+ *  from another routing id (the sink's connection was replaced and no
+ *  SINK_HELLO has come on the new one yet; the sink sends one before each
+ *  GAP) or of another epoch is counted and ignored, like a stale COMMITTED. */
 static void s_on_gap(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
     const wire_gap_t *g = &m->u.gap;
-    if (!sinklink_is_sink(self->sink, m->rid, m->rid_len)) {
-        s_reject(self, &self->bout, m, AT_ERR_PROTOCOL, "backend", "GAP is for the registered sink only");
-        return;
-    }
-    if (g->epoch != sinklink_epoch(self->sink)) {
+    if (!sinklink_accepts(self->sink, m->rid, m->rid_len, g->epoch)) {
         self->st.stale_gaps++;
-        at_log_limited(AT_LOG_INFO, "BRK-GAP", "GAP of epoch %" PRIu64 " (ours %" PRIu64 "): ignored", g->epoch,
-                       sinklink_epoch(self->sink));
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "GAP of epoch %" PRIu64 " (ours %" PRIu64 ") from %s: ignored",
+                       g->epoch, sinklink_epoch(self->sink),
+                       sinklink_is_sink(self->sink, m->rid, m->rid_len) ? "the sink" : "a peer that is not the"
+                       " registered sink");
         return;
     }
     self->st.gaps++;
-    self->st.gap_seqs += g->seqs;
     if (self->set->gap_ms == 0)
         return;
-    uint64_t now = at_clock_mono_us(), min_age = (uint64_t) self->set->gap_ms * 1000;
+    uint64_t now = at_clock_mono_us();
     wire_range_t r = { 0, 0 };
     size_t n = 0;
-    self->in_gap = true;   /* each worker a task is taken from is stalled (s_released) */
     for (size_t i = g->ranges.n; i-- > 0;)
         if (wire_range_at(&g->ranges, i, &r) == AT_OK)   /* checked whole by wire_recv */
-            n += tasks_gap(self->tasks, r.first, r.count, now, min_age);
-    self->in_gap = false;
-    self->st.gap_redispatched += n;
-    self->st.redispatched += n;
+            n += s_gap_requeue(self, r.first, r.count, now);
     if (n)
         at_log_limited(AT_LOG_INFO, "BRK-GAP", "the sink misses %" PRIu64 " seqs from %" PRIu64 " (%zu ranges):"
                        " %zu dispatched again at once", g->seqs, r.first, g->ranges.n, n);
@@ -746,12 +782,12 @@ static void s_log_stats(broker_t *self)
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
                 " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64
-                " gaps=%" PRIu64 " gap_redispatched=%" PRIu64,
+                " gaps=%" PRIu64 " gap_redispatched=%" PRIu64 " lost_acks=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
                 workers_quarantined_count(self->workers), tasks_poison_count(self->tasks),
-                self->fout.failures + self->bout.failures, st->gaps, st->gap_redispatched);
+                self->fout.failures + self->bout.failures, st->gaps, st->gap_redispatched, st->lost_acks);
 }
 
 static void s_timers(broker_t *self)
@@ -807,7 +843,7 @@ static void s_metrics(broker_t *self)
         .unauthorised = self->st.unauthorised,
         .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
         .poisoned = tasks_poison_count(self->tasks),
-        .gaps = self->st.gaps, .gap_seqs = self->st.gap_seqs, .gap_redispatched = self->st.gap_redispatched,
+        .gaps = self->st.gaps, .gap_redispatched = self->st.gap_redispatched,
     };
     broker_metrics_publish(self->metrics, &s);
 }

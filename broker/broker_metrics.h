@@ -36,7 +36,7 @@ typedef struct {
     uint64_t oldest_age_us;         /* now - t_received of the task at the ring's base (0: none held) */
     uint64_t epoch;                 /* this broker instance's epoch */
     uint64_t poisoned;              /* tasks judged poison (poison-deliveries worker deaths in a row) */
-    uint64_t gaps, gap_seqs;        /* GAP messages from the sink, and the seqs they named */
+    uint64_t gaps;                  /* GAP messages from the sink */
     uint64_t gap_redispatched;      /* tasks dispatched again at once because of a GAP */
 } broker_metrics_snapshot_t;
 
