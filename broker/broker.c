@@ -782,12 +782,13 @@ static void s_log_stats(broker_t *self)
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
                 " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64
-                " gaps=%" PRIu64 " gap_redispatched=%" PRIu64 " lost_acks=%" PRIu64,
+                " gaps=%" PRIu64 " stale_gaps=%" PRIu64 " gap_redispatched=%" PRIu64 " lost_acks=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
                 workers_quarantined_count(self->workers), tasks_poison_count(self->tasks),
-                self->fout.failures + self->bout.failures, st->gaps, st->gap_redispatched, st->lost_acks);
+                self->fout.failures + self->bout.failures, st->gaps, st->stale_gaps, st->gap_redispatched,
+                st->lost_acks);
 }
 
 static void s_timers(broker_t *self)
