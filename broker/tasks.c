@@ -332,11 +332,13 @@ size_t tasks_requeue_all(tasks_t *self)
 }
 
 /*  A GAP may take t: in its state long enough, and not a DISPATCHED one
- *  moved before and not reported since. */
+ *  moved before and not reported since, nor a DISPATCHED suspect (alone on
+ *  its worker so that a death is charged to it: moving it would let it
+ *  kill another worker before the first death is counted). */
 static bool s_gap_due(const task_t *t, const void *arg, uint64_t now)
 {
     uint64_t min_age = *(const uint64_t *) arg;
-    if (t->state == TASK_DISPATCHED && t->moved_from)
+    if (t->state == TASK_DISPATCHED && (t->moved_from || t->failures))
         return false;
     return now - t->t_state >= min_age;
 }

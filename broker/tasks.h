@@ -50,7 +50,10 @@
  *  still held it (tasks_requeue_worker), so that a poison message moved
  *  away from a worker it killed still reaches poison-deliveries. Such a
  *  task is not moved by a GAP again while DISPATCHED until a DONE clears
- *  moved_from (one remembered worker); a VERIFIED one (its verdict was
+ *  moved_from (one remembered worker), and a DISPATCHED suspect is never
+ *  moved (it runs alone so that the next death is charged to it; moved, a
+ *  poison would kill another worker before the death is counted: one
+ *  death more than poison-deliveries). A VERIFIED one (its verdict was
  *  lost on the way to the sink) may be, every min_age_us. The old worker's
  *  DONE for it is then late (tasks_verified returns false).
  */
@@ -156,8 +159,8 @@ size_t tasks_requeue_all(tasks_t *self);
  *  ring). Each DISPATCHED or VERIFIED one in its state for at least
  *  min_age_us at now_mono goes back to the front of the queue (in seq
  *  order; a poison one becomes TASK_POISON), uncharged; a DISPATCHED one
- *  already moved once and not reported since is left with its worker (see
- *  above). Returns how many. */
+ *  already moved once and not reported since, or a DISPATCHED suspect, is
+ *  left with its worker (see above). Returns how many. */
 size_t tasks_gap(tasks_t *self, uint64_t first, uint64_t count, uint64_t now_mono, uint64_t min_age_us);
 
 /*  Tasks in the ring whose count is above 0 and that are not poison (cheap). */

@@ -314,21 +314,35 @@ static void test_gap_poison(void)
     CHECK(tasks_holds_suspect(t, W2));
     CHECK(tasks_requeue_worker(t, W2, true) == 2);   /* the second death */
     CHECK(tasks_get(t, 0)->failures == 2 && tasks_get(t, 1)->failures == 2);
-    /* The innocent one alone on W3: reported, cleared. */
+    /* The innocent one alone on W1: reported, cleared. The suspect 0 alone on W3 is not taken by a GAP. */
     s_dispatch(t, 0, W3, 600);
     uint64_t waited;
     task_t *x = tasks_pop(t);
     CHECK(x && x->seq == 1);
     tasks_dispatched(t, x, W1, 1000, 600);
     CHECK(tasks_verified(t, 1, W1, 610, &waited) && tasks_get(t, 1)->failures == 0);
-    /* W3 crashed on 0; a GAP moves it back to the queue; W3 is dropped while it waits there: the third
-       death makes it poison, and its stale queue entry is never dispatched. */
-    CHECK(tasks_gap(t, 0, 1, 900, 200) == 1);
-    CHECK(tasks_requeue_worker(t, W3, true) == 0);
+    /* W3 crashed on 0: the suspect stays with it, so that its death is charged to it alone. */
+    CHECK(tasks_gap(t, 0, 1, 900, 200) == 0 && tasks_get(t, 0)->worker == W3);
+    CHECK(tasks_requeue_worker(t, W3, true) == 1);   /* the third death: poison */
     CHECK(x->failures == 0);
     task_t *p = tasks_get(t, 0);
     CHECK(p->poison && p->state == TASK_POISON && tasks_poison_pending(t) == 1 && tasks_poison_count(t) == 1);
     CHECK(tasks_pop(t) == NULL && tasks_suspects(t) == 0);
+    tasks_destroy(&t);
+}
+
+/*  A task moved while queued gets poison from a late-charged death: its stale queue entry is never dispatched. */
+static void test_gap_poison_queued(void)
+{
+    tasks_t *t = tasks_new(8, s_released, NULL);
+    tasks_set_poison(t, 1);
+    tasks_admit(t, P, 1, 0, s_att, sizeof s_att);
+    s_dispatch(t, 0, W1, 10);
+    CHECK(tasks_gap(t, 0, 1, 500, 200) == 1 && tasks_get(t, 0)->state == TASK_QUEUED);
+    CHECK(tasks_requeue_worker(t, W1, true) == 0);     /* W1 died before the task was dispatched again */
+    task_t *p = tasks_get(t, 0);
+    CHECK(p->poison && p->state == TASK_POISON && tasks_poison_pending(t) == 1);
+    CHECK(tasks_pop(t) == NULL);
     tasks_destroy(&t);
 }
 
@@ -363,6 +377,7 @@ int main(void)
     test_poison_first_death();
     test_gap();
     test_gap_poison();
+    test_gap_poison_queued();
     test_gap_uncharged();
     return check_done("test_tasks");
 }
