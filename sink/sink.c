@@ -145,6 +145,8 @@ struct sink_t {
     uint64_t gap_since;              /* mono us it was first seen missing; 0: none watched */
     uint64_t gap_next;               /* mono us before which no GAP is sent (one per gap-ms) */
     uint64_t gap_probe_us;           /* the interval of the next probe (nothing later buffered): doubles */
+    bool probing;                    /* probes armed: the link was disrupted (s_note_link) */
+    uint64_t last_welcome;           /* mono us of the last SINK_WELCOME; 0: none yet */
     bool pull_dry;                   /* the last drain of the PULL socket left it empty */
     wire_items_t gap;                /* GAP being built */
     s_counters_t c, c_logged;
@@ -282,20 +284,39 @@ static void s_send_gap(sink_t *self, uint64_t now, bool holes)
                    (now - self->gap_since) / 1000, reorder_filled(self->rb) - reorder_ready(self->rb), below, n);
 }
 
+/*  A SINK_WELCOME after more than two heartbeats (and 2 s) without one:
+ *  the link to the broker was cut, or this process was paused (SIGSTOP). Verdicts and
+ *  COMMITTEDs queued on the connections ZeroMQ replaced meanwhile are lost,
+ *  possibly every verdict beyond the watermark, so that no later one shows
+ *  the hole: probes of the tail are armed (s_check_gap). */
+static void s_note_link(sink_t *self)
+{
+    uint64_t now = at_clock_mono_us(), quiet = 2 * self->heartbeat_us > 2000000 ? 2 * self->heartbeat_us : 2000000;
+    if (self->last_welcome && now - self->last_welcome > quiet && !self->probing) {
+        self->probing = true;
+        self->gap_probe_us = self->gap_us;
+        at_log_debug("SNK-GAP", "no SINK_WELCOME for %" PRIu64 " ms: probing for lost verdicts beyond seq %" PRIu64,
+                     (now - self->last_welcome) / 1000, reorder_base(self->rb) + reorder_ready(self->rb));
+    }
+    self->last_welcome = now;
+}
+
 /*  Watches the first seq the ready prefix misses (base + ready): once the
  *  same one has been missing for gap-ms, with the verdict input drained
  *  (a backlog in the PULL socket may hold it), GAP. While later verdicts
- *  are buffered, at most once per gap-ms. With nothing later buffered (the
- *  verdicts beyond were lost too, or nothing more was dispatched: an idle
- *  pipeline looks the same from here) the GAP is a probe, repeated at
- *  gap-ms, then twice, four times... as long, up to 32 times (6.4 s at the
- *  default): the broker ignores what it does not hold. A first missing seq
- *  that moves on starts the clock again, so a busy pipeline's normal
- *  reordering (holes of a few milliseconds) sends nothing. */
+ *  are buffered (a hole), at most once per gap-ms. With nothing later
+ *  buffered, lost verdicts and an idle pipeline look the same from here:
+ *  only after a disruption of the link (s_note_link) is the GAP sent, as a
+ *  probe, at gap-ms, then twice, four times... as long, up to 32 times
+ *  (6.4 s at the default), after which probing stops; the broker ignores
+ *  what it does not hold. A first missing seq that moves on starts the
+ *  clock again, so a busy pipeline's normal reordering (holes of a few
+ *  milliseconds) sends nothing. */
 static void s_check_gap(sink_t *self)
 {
-    if (!self->gap_us || !self->has_epoch) {
-        self->gap_since = 0;
+    bool holes = reorder_filled(self->rb) > reorder_ready(self->rb);
+    if (!self->gap_us || !self->has_epoch || (!holes && !self->probing)) {
+        self->gap_since = 0;   /* nothing to report: the clock starts when a hole shows (or probing begins) */
         return;
     }
     uint64_t now = at_clock_mono_us(), first = reorder_base(self->rb) + reorder_ready(self->rb);
@@ -307,10 +328,13 @@ static void s_check_gap(sink_t *self)
     }
     if (now - self->gap_since < self->gap_us || now < self->gap_next || !self->pull_dry)
         return;
-    bool holes = reorder_filled(self->rb) > reorder_ready(self->rb);
     s_send_gap(self, now, holes);
     self->gap_next = now + (holes ? self->gap_us : self->gap_probe_us);
-    if (!holes && self->gap_probe_us < 32 * self->gap_us)
+    if (holes)
+        return;
+    if (self->gap_probe_us >= 32 * self->gap_us)
+        self->probing = false;   /* the last probe of the series */
+    else
         self->gap_probe_us *= 2;
 }
 
@@ -840,6 +864,7 @@ static void s_on_poison(sink_t *self, const wire_msg_t *m)
 static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 {
     uint64_t epoch = m->u.sink_welcome.epoch, first_seq = m->u.sink_welcome.first_seq;
+    s_note_link(self);
     bool adopted = !self->has_epoch || epoch != self->epoch;
     if (adopted) {
         at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",

@@ -19,9 +19,12 @@
  *
  *  Gap report: when the ready prefix has been held back for gap-ms by a
  *  missing seq while later verdicts are buffered, the sink sends the broker
- *  GAP with the seqs it misses (below the highest buffered one), and the
+ *  GAP with the seqs of its window it does not hold from there, and the
  *  broker dispatches them again at once instead of after redeliver-ms. At
- *  most one GAP per gap-ms, only for the adopted epoch.
+ *  most one GAP per gap-ms, only for the adopted epoch. After a disruption
+ *  of the link to the broker (no SINK_WELCOME for two heartbeats: a pause,
+ *  a partition) the same GAP probes a lost tail with nothing buffered
+ *  after it, backing off, for about 12 s.
  *
  *  Spot audit (audit.h): a sample of the committed verdicts is re-judged by
  *  an audit thread. On a disagreement the sink logs and counts it, records

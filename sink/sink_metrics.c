@@ -106,8 +106,8 @@ static void s_define(sink_metrics_t *self)
     self->gap_seqs = metrics_counter(m, "attest_sink_gap_seqs_total",
                                      "Seqs those GAP messages named below the highest buffered verdict (the holes).");
     self->gap_probes = metrics_counter(m, "attest_sink_gap_probes_total",
-                                       "GAP messages sent with nothing later buffered (the tail: backing off to one"
-                                       " per 32 x gap-ms while it lasts, an idle pipeline included).");
+                                       "GAP messages sent with nothing later buffered: probes for a lost tail after"
+                                       " the link to the broker was disrupted.");
     self->audit_sampled = metrics_counter(m, "attest_audit_sampled_total",
                                           "Committed verdicts sampled for the spot audit.");
     self->audit_checked = metrics_counter(m, "attest_audit_checked_total", "Sampled verdicts re-judged.");
