@@ -36,7 +36,7 @@ typedef struct {
     uint64_t admitted, refused, malformed, dispatched, redispatched, done, acked, duplicates;
     uint64_t late_done, stale_commits, revokes, released, sink_lost, quarantine_refused;
     uint64_t unauthorised;                /* messages from a key not allowed in that role */
-    uint64_t gaps, stale_gaps;            /* GAP messages taken from the sink; of another epoch (ignored) */
+    uint64_t gaps, stale_gaps;            /* GAP messages taken from the sink; ignored (other epoch or peer) */
     uint64_t gap_redispatched;            /* tasks dispatched again because of a GAP or a lost COMMITTED
                                              (in redispatched too) */
     uint64_t lost_acks;                   /* of those: below the sink's watermark, never acknowledged */

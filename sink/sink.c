@@ -285,10 +285,11 @@ static void s_send_gap(sink_t *self, uint64_t now, bool holes)
 }
 
 /*  A SINK_WELCOME after more than two heartbeats (and 2 s) without one:
- *  the link to the broker was cut, or this process was paused (SIGSTOP). Verdicts and
- *  COMMITTEDs queued on the connections ZeroMQ replaced meanwhile are lost,
- *  possibly every verdict beyond the watermark, so that no later one shows
- *  the hole: probes of the tail are armed (s_check_gap). */
+ *  the link to the broker was cut, or this process was paused (SIGSTOP).
+ *  Verdicts and COMMITTEDs queued on the connections ZeroMQ replaced
+ *  meanwhile are lost, possibly every verdict beyond the watermark, so
+ *  that no later one shows the hole: probes of the tail are armed
+ *  (s_check_gap). */
 static void s_note_link(sink_t *self)
 {
     uint64_t now = at_clock_mono_us(), quiet = 2 * self->heartbeat_us > 2000000 ? 2 * self->heartbeat_us : 2000000;

@@ -302,11 +302,7 @@ static void test_rt_backend(wire_out_t *o)
     wire_items_t tasks, seqs;
     wire_items_init(&tasks, WIRE_TASKS);
     wire_items_init(&seqs, WIRE_DONE);
-    wire_items_t gap;
-    wire_items_init(&gap, WIRE_GAP);
     for (uint64_t i = 0; i < 2; i++) {
-        wire_range_t g = { 10 * i, 3 };
-        wire_items_range(&gap, &g);
         wire_task_t t = s_task(i);
         wire_items_task(&tasks, &t);
     }
