@@ -33,8 +33,9 @@
  *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
  *    POISON       B->S [1, 34, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin,
  *                                            producer_key bin 0|32], ...]]  (TASKS' items: log them invalid, poison)
- *    GAP          S->B [1, 35, epoch uint, [[first uint, count uint], ...]]  (seqs missing below buffered ones:
- *                          1..WIRE_GAP_RANGES_MAX ranges, ascending and disjoint, at most WIRE_GAP_SEQS_MAX seqs)
+ *    GAP          S->B [1, 35, epoch uint, [[first uint, count uint], ...]]  (seqs the sink does not hold while
+ *                          its ready prefix is held back: 1..WIRE_GAP_RANGES_MAX ranges, ascending and disjoint,
+ *                          at most WIRE_GAP_SEQS_MAX seqs in all)
  *  Sink PULL (worker PUSH):
  *    VERDICTS  W->S [1, 40, epoch uint, worker_id str<=64,
  *                    [[seq, producer str, cseq, t_received, t_dispatched, t_verified,
