@@ -39,6 +39,10 @@ typedef struct {
     uint64_t unauthorised;                /* messages from a key not allowed in that role */
     uint64_t ready_again;                 /* READYs from workers already registered (kept as they were) */
     uint64_t blocked_reports;             /* BLOCKED messages: workers waiting on the sink */
+    uint64_t gaps, stale_gaps;            /* GAP messages taken from the sink; ignored (other epoch or peer) */
+    uint64_t gap_redispatched;            /* tasks dispatched again because of a GAP or a lost COMMITTED
+                                             (in redispatched too) */
+    uint64_t lost_acks;                   /* of those: below the sink's watermark, never acknowledged */
     uint64_t refused_by[AT_ERR_COUNT_];   /* refusals by reason code (metrics) */
 } stats_t;
 
@@ -57,6 +61,9 @@ struct broker_t {
     uint64_t last_tick, last_stats;
     broker_metrics_t *metrics;  /* NULL: metrics off */
     zap_t *zap;                 /* the allowlists; NULL: plaintext (--insecure) */
+    worker_t **stalled;         /* workers a GAP took tasks from, not heard from since: sent nothing */
+    size_t nstalled, stalled_cap;
+    bool in_gap;                /* tasks_gap is running: a released worker is stalled */
 };
 
 /* ---------- sending (the module callbacks) ---------- */
@@ -91,10 +98,50 @@ static void s_freed(void *ctx, struct producer_t *p)
     admission_freed(self->adm, p);
 }
 
+/* ---------- stalled workers (GAP) ---------- */
+
+/*  A worker a GAP took tasks from (it held them past gap-ms while the sink
+ *  had later verdicts: stopped, or stuck) gets no more tasks until it is
+ *  heard from again (any message); otherwise the room the GAP freed would
+ *  be filled again with tasks that would wait as long. A small array: it
+ *  holds at most the registered workers, and is empty nearly always. */
+static size_t s_stalled_at(const broker_t *self, const worker_t *w)
+{
+    for (size_t i = 0; i < self->nstalled; i++)
+        if (self->stalled[i] == w)
+            return i;
+    return SIZE_MAX;
+}
+
+static bool s_stalled(const broker_t *self, const worker_t *w) { return s_stalled_at(self, w) != SIZE_MAX; }
+
+static void s_stall(broker_t *self, worker_t *w)
+{
+    if (s_stalled(self, w))
+        return;
+    if (self->nstalled == self->stalled_cap) {
+        self->stalled_cap = self->stalled_cap ? 2 * self->stalled_cap : 8;
+        self->stalled = at_realloc(self->stalled, self->stalled_cap * sizeof *self->stalled);
+    }
+    self->stalled[self->nstalled++] = w;
+    at_log_limited(AT_LOG_INFO, "BRK-GAP", "worker %s held tasks the sink misses past gap-ms: they go to others, and"
+                   " it gets no more until it is heard from", worker_id(w));
+}
+
+/*  w spoke (or is gone): dispatch to it as to any other. */
+static void s_unstall(broker_t *self, const worker_t *w)
+{
+    size_t i = self->nstalled ? s_stalled_at(self, w) : SIZE_MAX;
+    if (i != SIZE_MAX)
+        self->stalled[i] = self->stalled[--self->nstalled];
+}
+
 static void s_released(void *ctx, struct worker_t *w)
 {
-    (void) ctx;
+    broker_t *self = ctx;
     workers_released(w);
+    if (self->in_gap)
+        s_stall(self, w);
 }
 
 /*  Adds task t to a TASKS or POISON being built, stamped t_dispatched. */
@@ -127,13 +174,14 @@ static size_t s_pop_for(broker_t *self, const worker_t *w, task_t **batch, size_
 }
 
 /*  Sends up to max queued tasks to w as one TASKS; returns how many. A
- *  worker holding a suspect gets nothing more until it reports it. */
+ *  worker holding a suspect gets nothing more until it reports it, a
+ *  stalled one (GAP) nothing until it is heard from. */
 static size_t s_send_tasks(void *ctx, worker_t *w, size_t max)
 {
     broker_t *self = ctx;
     task_t *batch[WIRE_BATCH_MAX];
     uint64_t now = at_clock_wall_us(), mono = at_clock_mono_us();
-    if (tasks_holds_suspect(self->tasks, w))
+    if (tasks_holds_suspect(self->tasks, w) || (self->nstalled && s_stalled(self, w)))
         return 0;
     size_t n = s_pop_for(self, w, batch, max);
     if (!n)
@@ -361,6 +409,7 @@ static void s_worker_remove(broker_t *self, worker_t *w, const char *why)
 {
     size_t n = tasks_requeue_worker(self->tasks, w, s_charge_deaths(self));
     self->st.redispatched += n;
+    s_unstall(self, w);   /* before it is freed */
     workers_remove(self->workers, w, why, n);
 }
 
@@ -400,6 +449,7 @@ static void s_on_ready(broker_t *self, worker_t *w, const wire_msg_t *m)
     w = workers_ready(self->workers, m->rid, m->rid_len, r->worker, r->worker_len, r->credit, at_clock_mono_us(),
                       &again);
     workers_set_identity(w, ident);
+    s_unstall(self, w);
     self->st.ready_again += again;
 }
 
@@ -488,6 +538,42 @@ static bool s_sink_window_refused(broker_t *self, const wire_msg_t *m)
     return true;
 }
 
+/*  Requeues, as a GAP would, the tasks of [from, from + count) dispatched
+ *  or verified for at least gap-ms; each worker one is taken from is
+ *  stalled (s_released). Returns how many. */
+static size_t s_gap_requeue(broker_t *self, uint64_t from, uint64_t count, uint64_t now)
+{
+    self->in_gap = true;
+    size_t n = tasks_gap(self->tasks, from, count, now, (uint64_t) self->set->gap_ms * 1000);
+    self->in_gap = false;
+    self->st.gap_redispatched += n;
+    self->st.redispatched += n;
+    return n;
+}
+
+/*  A SINK_HELLO of our epoch from the confirmed sink reports next_seq, its
+ *  committed watermark. The COMMITTED for every seq below it went out
+ *  before, on the same connection, so a task below it still not
+ *  acknowledged lost its COMMITTED (the sink sends with ZMQ_DONTWAIT, and a
+ *  connection replaced after a pause drops what was queued on it): without
+ *  this the ring's base, and with it admission, would wait redeliver-ms.
+ *  It is dispatched again at once (gap-ms old at least); the sink answers
+ *  it from its log. */
+static void s_lost_acks(broker_t *self, const wire_msg_t *m)
+{
+    const wire_sink_hello_t *h = &m->u.sink_hello;
+    uint64_t base = tasks_base(self->tasks);
+    if (!self->set->gap_ms || h->next_seq <= base || !sinklink_confirmed(self->sink)
+        || !sinklink_accepts(self->sink, m->rid, m->rid_len, h->epoch))
+        return;
+    size_t n = s_gap_requeue(self, base, h->next_seq - base, at_clock_mono_us());
+    self->st.lost_acks += n;
+    if (n)
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "the sink has committed up to seq %" PRIu64 " but %zu tasks from seq %"
+                       PRIu64 " were never acknowledged (a COMMITTED lost): dispatched again, the sink answers them"
+                       " from its log", h->next_seq, n, base);
+}
+
 static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
 {
     (void) w;
@@ -514,6 +600,8 @@ static void s_on_sink_hello(broker_t *self, worker_t *w, const wire_msg_t *m)
     wire_send_sink_welcome(&self->bout, sinklink_peer(self->sink), &plan.welcome);
     if (plan.registered || plan.confirmed || plan.recovered)
         admission_topup(self->adm, s_send_credit, self);
+    if (!plan.requeue)
+        s_lost_acks(self, m);
 }
 
 static void s_on_committed(broker_t *self, worker_t *w, const wire_msg_t *m)
@@ -567,6 +655,41 @@ static void s_on_quarantine(broker_t *self, worker_t *w, const wire_msg_t *m)
         s_worker_remove(self, x, "quarantined");
 }
 
+/*  GAP [epoch, ranges], from the registered sink: seqs it does not hold
+ *  while its ready prefix is held back. Each task of them dispatched or
+ *  verified for at least gap-ms goes back to the front of the queue at
+ *  once (tasks_gap: uncharged, at most once per gap-ms per task); the rest
+ *  (queued, acknowledged, too young, outside the ring) is ignored. Ranges
+ *  from the top down, so that the queue's front is in seq order. A GAP
+ *  from another routing id (the sink's connection was replaced and no
+ *  SINK_HELLO has come on the new one yet; the sink sends one before each
+ *  GAP) or of another epoch is counted and ignored, like a stale COMMITTED. */
+static void s_on_gap(broker_t *self, worker_t *w, const wire_msg_t *m)
+{
+    (void) w;
+    const wire_gap_t *g = &m->u.gap;
+    if (!sinklink_accepts(self->sink, m->rid, m->rid_len, g->epoch)) {
+        self->st.stale_gaps++;
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "GAP of epoch %" PRIu64 " (ours %" PRIu64 ") from %s: ignored",
+                       g->epoch, sinklink_epoch(self->sink),
+                       sinklink_is_sink(self->sink, m->rid, m->rid_len) ? "the sink" : "a peer that is not the"
+                       " registered sink");
+        return;
+    }
+    self->st.gaps++;
+    if (self->set->gap_ms == 0)
+        return;
+    uint64_t now = at_clock_mono_us();
+    wire_range_t r = { 0, 0 };
+    size_t n = 0;
+    for (size_t i = g->ranges.n; i-- > 0;)
+        if (wire_range_at(&g->ranges, i, &r) == AT_OK)   /* checked whole by wire_recv */
+            n += s_gap_requeue(self, r.first, r.count, now);
+    if (n)
+        at_log_limited(AT_LOG_INFO, "BRK-GAP", "the sink misses %" PRIu64 " seqs from %" PRIu64 " (%zu ranges):"
+                       " %zu dispatched again at once", g->seqs, r.first, g->ranges.n, n);
+}
+
 typedef void(s_back_fn)(broker_t *self, worker_t *w, const wire_msg_t *m);
 static const struct {
     s_back_fn *fn;
@@ -575,7 +698,7 @@ static const struct {
 } s_back[WIRE_TYPE_MAX_] = {
     [WIRE_READY] = { s_on_ready, false, "worker" },         [WIRE_SINK_HELLO] = { s_on_sink_hello, false, "sink" },
     [WIRE_COMMITTED] = { s_on_committed, false, "sink" },   [WIRE_DONE] = { s_on_done, true, "worker" },
-    [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },
+    [WIRE_QUARANTINE] = { s_on_quarantine, false, "sink" },   [WIRE_GAP] = { s_on_gap, false, "sink" },
     [WIRE_HEARTBEAT] = { s_on_heartbeat, true, "worker" },  [WIRE_LEAVE] = { s_on_leave, true, "worker" },
     [WIRE_BLOCKED] = { s_on_blocked, true, "worker" },
 };
@@ -626,6 +749,8 @@ static void s_on_backend(broker_t *self, const wire_msg_t *m)
             return;
         }
     }
+    if (w && self->nstalled)
+        s_unstall(self, w);   /* heard from: stalled no more */
     if (!known) {
         s_reject(self, &self->bout, m, AT_ERR_UNKNOWN_TYPE, "backend", "not a worker message");
         return;
@@ -707,12 +832,14 @@ static void s_log_stats(broker_t *self)
                 "admitted=%" PRIu64 " refused=%" PRIu64 " dispatched=%" PRIu64 " redispatched=%" PRIu64
                 " done=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " malformed=%" PRIu64
                 " queued=%" PRIu64 " held=%" PRIu64 " revokes=%" PRIu64 " released=%" PRIu64
-                " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64,
+                " producers=%zu workers=%zu quarantined=%zu poison=%" PRIu64 " send_failures=%" PRIu64
+                " gaps=%" PRIu64 " stale_gaps=%" PRIu64 " gap_redispatched=%" PRIu64 " lost_acks=%" PRIu64,
                 st->admitted, st->refused, st->dispatched, st->redispatched, st->done, st->acked, st->duplicates,
                 st->malformed, tasks_queued(self->tasks), tasks_held(self->tasks), st->revokes, st->released,
                 admission_sessions(self->adm), workers_count(self->workers),
                 workers_quarantined_count(self->workers), tasks_poison_count(self->tasks),
-                self->fout.failures + self->bout.failures);
+                self->fout.failures + self->bout.failures, st->gaps, st->stale_gaps, st->gap_redispatched,
+                st->lost_acks);
 }
 
 static void s_timers(broker_t *self)
@@ -771,6 +898,7 @@ static void s_metrics(broker_t *self)
         .oldest_age_us = s_oldest_age_us(self), .epoch = sinklink_epoch(self->sink),
         .poisoned = tasks_poison_count(self->tasks),
         .workers_blocked = blocked, .ready_again = self->st.ready_again,
+        .gaps = self->st.gaps, .gap_redispatched = self->st.gap_redispatched,
     };
     broker_metrics_publish(self->metrics, &s);
 }
@@ -868,6 +996,7 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->front);
     zsock_destroy(&self->back);
     zap_destroy(&self->zap);
+    free(self->stalled);
     free(self);
     *self_p = NULL;
 }

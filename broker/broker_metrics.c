@@ -23,7 +23,7 @@ struct broker_metrics_t {
     metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
     metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency, *poisoned;
-    metrics_series_t *workers_blocked, *ready_again;
+    metrics_series_t *workers_blocked, *ready_again, *gaps, *gap_redispatched;
     metrics_family_t *refused, *inflight, *done, *window, *rtt;
     /* the per-worker snapshot being gathered */
     size_t nw, cap;
@@ -49,6 +49,12 @@ static void s_define(broker_metrics_t *self)
     self->poisoned = metrics_counter(m, "attest_broker_poison_total",
                                      "Tasks logged invalid (poison): their workers died holding them poison-deliveries"
                                      " times in a row.");
+    self->gaps = metrics_counter(m, "attest_broker_gaps_total",
+                                 "GAP messages from the sink: seqs it misses while its ready prefix is held back.");
+    self->gap_redispatched = metrics_counter(m, "attest_broker_gap_redispatched_total",
+                                             "Tasks dispatched again at once because the sink reported them missing"
+                                             " (GAP) or committed them without its COMMITTED arriving (also in"
+                                             " attest_broker_redispatched_total).");
     self->duplicates = metrics_counter(m, "attest_broker_duplicates_total",
                                        "Committed results whose attestation id was already in the log.");
     self->malformed = metrics_counter(m, "attest_broker_malformed_total",
@@ -189,6 +195,8 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->redispatched, s->redispatched);
     metrics_set(self->acked, s->acked);
     metrics_set(self->poisoned, s->poisoned);
+    metrics_set(self->gaps, s->gaps);
+    metrics_set(self->gap_redispatched, s->gap_redispatched);
     metrics_set(self->duplicates, s->duplicates);
     metrics_set(self->malformed, s->malformed);
     metrics_set(self->queue_depth, s->queue_depth);

@@ -38,6 +38,8 @@ typedef struct {
     uint64_t poisoned;              /* tasks judged poison (poison-deliveries worker deaths in a row) */
     uint64_t workers_blocked;       /* workers that said BLOCKED and have not moved since */
     uint64_t ready_again;           /* READYs from workers already registered (nothing requeued) */
+    uint64_t gaps;                  /* GAP messages from the sink */
+    uint64_t gap_redispatched;      /* tasks dispatched again at once because of a GAP */
 } broker_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

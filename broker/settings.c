@@ -30,6 +30,9 @@ static const cfg_def_t s_table[] = {
                "silence after which a producer's unspent credit is reclaimed"),
     CFG_INT_AT(T, redeliver_ms, "redeliver-ms", "10000", 100, 3600000,
                "a task dispatched or verified this long without being committed is dispatched again"),
+    CFG_INT_AT(T, gap_ms, "gap-ms", "200", 0, 60000,
+               "a task the sink reports missing (GAP) and dispatched or verified this long is dispatched again at once;"
+               " at most once per this per task (0: GAP ignored)"),
     CFG_INT_AT(T, poison_deliveries, "poison-deliveries", "5", 1, 1000,
                "a task whose worker died holding it this many times in a row is logged invalid (poison)"),
     CFG_INT_AT(T, stats_ms, "stats-ms", "10000", 0, 3600000, "period of the statistics log line (0: never)"),

@@ -21,6 +21,7 @@ typedef struct {
     int64_t heartbeat_ms, worker_timeout_ms, sink_timeout_ms;
     int64_t credit_idle_ms, producer_timeout_ms;
     int64_t redeliver_ms;
+    int64_t gap_ms;                 /* GAP: redispatch what the sink misses, at most once per this per task */
     int64_t poison_deliveries;      /* worker deaths in a row after which a task is poison */
     int64_t stats_ms;
     const char *metrics;

@@ -5,6 +5,11 @@
  *  its log) or requeued twice; tasks_pop skips them, and a full deque is
  *  rebuilt from the ring in seq order.
  *
+ *  A GAP (tasks_gap) goes through the same requeue loop as the others,
+ *  over its range only, and leaves a DISPATCHED task's worker in
+ *  moved_from; tasks_requeue_worker scans for those of a worker that is
+ *  gone (it scans the ring anyway).
+ *
  *  Two counters keep the poison bookkeeping off the hot path: suspects
  *  (tasks whose count is above 0, not poison) and poison_pending (tasks in
  *  TASK_POISON); the ring is scanned for either only while it is non-zero.
@@ -148,6 +153,8 @@ void tasks_dispatched(tasks_t *self, task_t *t, struct worker_t *worker, uint64_
     assert(t->state == TASK_QUEUED && !t->poison);
     t->state = TASK_DISPATCHED;
     t->worker = worker;
+    if (t->moved_from == worker)   /* back with the worker a GAP took it from: held again, charged as held */
+        t->moved_from = NULL;
     t->t_dispatched = now_wall;
     t->t_state = now_mono;
 }
@@ -162,6 +169,7 @@ bool tasks_verified(tasks_t *self, uint64_t seq, const struct worker_t *worker, 
     if (t->failures)   /* a DONE: the count of deliveries in a row starts again */
         self->suspects--;
     t->failures = 0;
+    t->moved_from = NULL;
     t->state = TASK_VERIFIED;
     t->t_state = now_mono;
     t->worker = NULL;
@@ -207,9 +215,12 @@ uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx)
     return n;
 }
 
-/*  The delivery of t ended with its worker's death: one more in a row. */
+/*  The delivery of t ended with its worker's death: one more in a row.
+ *  A task already judged poison is charged no more. */
 static void s_charge(tasks_t *self, task_t *t)
 {
+    if (t->poison)
+        return;
     if (t->failures == 0)
         self->suspects++;
     if (t->failures < UINT16_MAX)
@@ -223,19 +234,29 @@ static void s_charge(tasks_t *self, task_t *t)
 
 typedef bool(s_match_fn)(const task_t *t, const void *arg, uint64_t now);
 
-/*  The one requeue loop: from the top of the ring down, so that pushing
- *  each at the front leaves them in seq order. A poison task goes to
- *  TASK_POISON (for the sink) instead of the queue. */
-static size_t s_requeue_if(tasks_t *self, s_match_fn *match, const void *arg, uint64_t now, bool charge)
+/*  What a requeue does to the worker of a DISPATCHED task besides
+ *  releasing it: nothing, charge the task with its death, or remember it
+ *  (a GAP moved the task away: tasks_gap). */
+typedef enum { S_RELEASE, S_CHARGE, S_MOVE } s_how;
+
+/*  The one requeue loop, over the seqs [from, to) of the ring: from the top
+ *  down, so that pushing each at the front leaves them in seq order. A
+ *  poison task goes to TASK_POISON (for the sink) instead of the queue. */
+static size_t s_requeue_if(tasks_t *self, uint64_t from, uint64_t to, s_match_fn *match, const void *arg,
+                           uint64_t now, s_how how)
 {
     size_t n = 0;
-    for (uint64_t seq = self->next_seq; seq-- > self->base;) {
+    from = from > self->base ? from : self->base;
+    to = to < self->next_seq ? to : self->next_seq;
+    for (uint64_t seq = to; seq-- > from;) {
         task_t *t = s_slot(self, seq);
         if ((t->state != TASK_DISPATCHED && t->state != TASK_VERIFIED) || !match(t, arg, now))
             continue;
         bool held = t->state == TASK_DISPATCHED;
+        if (held && how == S_MOVE)
+            t->moved_from = t->worker;
         s_release(self, t);
-        if (held && charge)
+        if (held && how == S_CHARGE)
             s_charge(self, t);
         n++;
         if (t->poison) {
@@ -247,6 +268,26 @@ static size_t s_requeue_if(tasks_t *self, s_match_fn *match, const void *arg, ui
         s_push_front(self, seq);
     }
     return n;
+}
+
+/*  `worker` is gone: the tasks a GAP moved away from it before their DONE
+ *  forget it, and with `charge` its death counts against them as if they
+ *  were still its (a queued one that so becomes poison goes to the sink). */
+static void s_forget_moved(tasks_t *self, const struct worker_t *worker, bool charge)
+{
+    for (uint64_t seq = self->base; seq < self->next_seq; seq++) {
+        task_t *t = s_slot(self, seq);
+        if (t->moved_from != worker)
+            continue;
+        t->moved_from = NULL;
+        if (!charge || (t->state != TASK_QUEUED && t->state != TASK_DISPATCHED))
+            continue;
+        s_charge(self, t);
+        if (t->poison && t->state == TASK_QUEUED) {   /* its queue entry goes stale */
+            t->state = TASK_POISON;
+            self->poison_pending++;
+        }
+    }
 }
 
 static bool s_held_by(const task_t *t, const void *worker, uint64_t now)
@@ -273,17 +314,40 @@ static bool s_any(const task_t *t, const void *arg, uint64_t now)
 
 size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool charge)
 {
-    return s_requeue_if(self, s_held_by, worker, 0, charge);
+    size_t n = s_requeue_if(self, self->base, self->next_seq, s_held_by, worker, 0, charge ? S_CHARGE : S_RELEASE);
+    s_forget_moved(self, worker, charge);
+    return n;
 }
 
 size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
                            uint64_t held_to)
 {
     s_older_t o = { older_than_us, held_from, held_to };
-    return s_requeue_if(self, s_older, &o, now_mono, false);
+    return s_requeue_if(self, self->base, self->next_seq, s_older, &o, now_mono, S_RELEASE);
 }
 
-size_t tasks_requeue_all(tasks_t *self) { return s_requeue_if(self, s_any, NULL, 0, false); }
+size_t tasks_requeue_all(tasks_t *self)
+{
+    return s_requeue_if(self, self->base, self->next_seq, s_any, NULL, 0, S_RELEASE);
+}
+
+/*  A GAP may take t: in its state long enough, and not a DISPATCHED one
+ *  moved before and not reported since, nor a DISPATCHED suspect (alone on
+ *  its worker so that a death is charged to it: moving it would let it
+ *  kill another worker before the first death is counted). */
+static bool s_gap_due(const task_t *t, const void *arg, uint64_t now)
+{
+    uint64_t min_age = *(const uint64_t *) arg;
+    if (t->state == TASK_DISPATCHED && (t->moved_from || t->failures))
+        return false;
+    return now - t->t_state >= min_age;
+}
+
+size_t tasks_gap(tasks_t *self, uint64_t first, uint64_t count, uint64_t now_mono, uint64_t min_age_us)
+{
+    uint64_t end = first + count < first ? UINT64_MAX : first + count;
+    return s_requeue_if(self, first, end, s_gap_due, &min_age_us, now_mono, S_MOVE);
+}
 
 uint64_t tasks_suspects(const tasks_t *self) { return self->suspects; }
 

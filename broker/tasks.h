@@ -37,6 +37,25 @@
  *
  *      DISPATCHED --(worker gone, charged, count reaches N)--> POISON
  *      POISON --(tasks_poison_sent)--> VERIFIED --(requeue)--> POISON
+ *
+ *  Gap-directed redispatch (tasks_gap). The sink reports seqs it misses
+ *  while later ones are in its buffer (GAP): each that is DISPATCHED or
+ *  VERIFIED, and has been so for at least the caller's min_age_us (so at
+ *  most once per that interval), goes back to the front of the queue at
+ *  once; QUEUED, ACKED and free ones are left alone. That is not a death of
+ *  the worker holding it: nothing is charged. A DISPATCHED task is released
+ *  from its worker (the `released` callback, as any requeue) and remembers
+ *  it in moved_from; should that worker die or be dropped before the task's
+ *  next DONE, the death is charged to the task then, exactly as if it had
+ *  still held it (tasks_requeue_worker), so that a poison message moved
+ *  away from a worker it killed still reaches poison-deliveries. Such a
+ *  task is not moved by a GAP again while DISPATCHED until a DONE clears
+ *  moved_from (one remembered worker), and a DISPATCHED suspect is never
+ *  moved (it runs alone so that the next death is charged to it; moved, a
+ *  poison would kill another worker before the death is counted: one
+ *  death more than poison-deliveries). A VERIFIED one (its verdict was
+ *  lost on the way to the sink) may be, every min_age_us. The old worker's
+ *  DONE for it is then late (tasks_verified returns false).
  */
 #ifndef AT_TASKS_H
 #define AT_TASKS_H
@@ -62,6 +81,7 @@ typedef struct {
     uint32_t att_len;
     uint16_t failures;                   /* deliveries in a row ended by the worker's death (no DONE) */
     bool poison;                         /* judged poison: goes to the sink, never to a worker again */
+    struct worker_t *moved_from;         /* a GAP took it from this worker before its DONE (tasks_gap) */
 } task_t;
 
 typedef void(tasks_released_fn)(void *ctx, struct worker_t *worker);
@@ -120,7 +140,9 @@ typedef void(tasks_freed_fn)(void *ctx, struct producer_t *producer);
 uint64_t tasks_advance(tasks_t *self, tasks_freed_fn *freed, void *ctx);
 
 /*  Requeues (at the front, in seq order) every DISPATCHED or VERIFIED task
- *  that matches: held by `worker` (DISPATCHED only), or in its state for
+ *  that matches: held by `worker` (DISPATCHED only; and with `charge`, a
+ *  task a GAP moved away from `worker` before its DONE is charged too, not
+ *  requeued: tasks_gap), or in its state for
  *  longer than older_than_us at now_mono and outside [held_from, held_to)
  *  (the seqs the sink says it holds: not redelivered), or every one.
  *  Returns how many
@@ -132,6 +154,14 @@ size_t tasks_requeue_worker(tasks_t *self, const struct worker_t *worker, bool c
 size_t tasks_requeue_older(tasks_t *self, uint64_t now_mono, uint64_t older_than_us, uint64_t held_from,
                            uint64_t held_to);
 size_t tasks_requeue_all(tasks_t *self);
+
+/*  GAP: the sink misses seqs first .. first + count - 1 (clipped to the
+ *  ring). Each DISPATCHED or VERIFIED one in its state for at least
+ *  min_age_us at now_mono goes back to the front of the queue (in seq
+ *  order; a poison one becomes TASK_POISON), uncharged; a DISPATCHED one
+ *  already moved once and not reported since, or a DISPATCHED suspect, is
+ *  left with its worker (see above). Returns how many. */
+size_t tasks_gap(tasks_t *self, uint64_t first, uint64_t count, uint64_t now_mono, uint64_t min_age_us);
 
 /*  Tasks in the ring whose count is above 0 and that are not poison (cheap). */
 uint64_t tasks_suspects(const tasks_t *self);

@@ -176,6 +176,48 @@ static at_err s_dec_verdicts(wire_msg_t *m, const msgpack_object *f)
     return rc ? s_bad(m, rc, "VERDICTS needs an array of 1..1024 verdicts") : AT_OK;
 }
 
+/*  One GAP range [first, count] (TYPE, RANGE: see wire.h). */
+static at_err s_range(const msgpack_object *o, wire_range_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2)
+        return AT_ERR_TYPE;
+    const msgpack_object *f = o->via.array.ptr;
+    if (mpfield_u64(&f[0], &out->first) || mpfield_u64(&f[1], &out->count))
+        return AT_ERR_TYPE;
+    if (out->count == 0 || out->first + out->count < out->first)
+        return AT_ERR_RANGE;
+    return AT_OK;
+}
+
+/*  GAP [epoch, ranges]: every range is checked here (at most 256 of them),
+ *  ascending and disjoint, and their seqs counted against the bound, so
+ *  that a receiver acts on a message known to be whole. */
+static at_err s_dec_gap(wire_msg_t *m, const msgpack_object *f)
+{
+    wire_gap_t *g = &m->u.gap;
+    if (mpfield_u64(&f[0], &g->epoch))
+        return s_bad(m, AT_ERR_TYPE, "GAP epoch is not an unsigned integer");
+    at_err rc = s_list(&f[1], &g->ranges, WIRE_GAP_RANGES_MAX, false);
+    if (rc)
+        return s_bad(m, rc, "GAP needs an array of 1..256 ranges");
+    const msgpack_object *items = g->ranges.items_;
+    uint64_t end = 0;
+    g->seqs = 0;
+    for (size_t i = 0; i < g->ranges.n; i++) {
+        wire_range_t r;
+        if ((rc = s_range(&items[i], &r)) != AT_OK)
+            return s_bad(m, rc, rc == AT_ERR_TYPE ? "GAP range is not [first uint, count uint]"
+                                                  : "GAP range has a count of 0 or ends past 2^64");
+        if (i > 0 && r.first < end)
+            return s_bad(m, AT_ERR_RANGE, "GAP ranges are not ascending and disjoint");
+        end = r.first + r.count;
+        g->seqs += r.count;
+        if (g->seqs > WIRE_GAP_SEQS_MAX)
+            return s_bad(m, AT_ERR_OVERSIZE, "GAP names more than 262144 seqs");
+    }
+    return AT_OK;
+}
+
 /*  Number of fields after [version, type], plus one (0 = not a type), and the decoder. */
 #define T(n, fn) { (n) + 1, fn }
 static const struct {
@@ -191,7 +233,7 @@ static const struct {
     [WIRE_BLOCKED] = T(1, s_dec_blocked),
     [WIRE_SINK_HELLO] = T(6, s_dec_sink_hello), [WIRE_SINK_WELCOME] = T(2, s_dec_sink_welcome),
     [WIRE_COMMITTED] = T(3, s_dec_committed), [WIRE_QUARANTINE] = T(1, s_dec_quarantine),
-    [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
+    [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_GAP] = T(2, s_dec_gap), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
 };
 #undef T
 
@@ -203,7 +245,7 @@ static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_TASKS] = "TASKS", [WIRE_DONE] = "DONE", [WIRE_HEARTBEAT] = "HEARTBEAT",
     [WIRE_LEAVE] = "LEAVE", [WIRE_LEAVE_OK] = "LEAVE_OK", [WIRE_BLOCKED] = "BLOCKED",
     [WIRE_SINK_HELLO] = "SINK_HELLO", [WIRE_SINK_WELCOME] = "SINK_WELCOME",
-    [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_POISON] = "POISON",
+    [WIRE_COMMITTED] = "COMMITTED", [WIRE_QUARANTINE] = "QUARANTINE", [WIRE_POISON] = "POISON", [WIRE_GAP] = "GAP",
     [WIRE_VERDICTS] = "VERDICTS",
 };
 
@@ -425,6 +467,7 @@ at_err wire_verdict_at(const wire_list_t *l, size_t i, wire_verdict_t *out) { re
 at_err wire_result_at(const wire_list_t *l, size_t i, wire_result_t *out) { return wire_int_result(s_at(l, i), out); }
 at_err wire_refusal_at(const wire_list_t *l, size_t i, wire_refusal_t *out) { return wire_int_refusal(s_at(l, i), out); }
 at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) { return mpfield_u64(s_at(l, i), out); }
+at_err wire_range_at(const wire_list_t *l, size_t i, wire_range_t *out) { return s_range(s_at(l, i), out); }
 
 /* ---- packing items ---- */
 
@@ -495,6 +538,7 @@ size_t wire_int_list_max(wire_type kind)
     switch (kind) {
     case WIRE_SUBMIT: case WIRE_TASKS: case WIRE_POISON: case WIRE_VERDICTS: case WIRE_DONE: return WIRE_BATCH_MAX;
     case WIRE_ACK: case WIRE_REFUSE: case WIRE_COMMITTED: return WIRE_RESULTS_MAX;
+    case WIRE_GAP: return WIRE_GAP_RANGES_MAX;
     default: return 0;
     }
 }
@@ -582,4 +626,13 @@ void wire_items_seq(wire_items_t *l, uint64_t seq)
 {
     msgpack_packer pk = s_packer(l, l->kind_ == WIRE_DONE);
     msgpack_pack_uint64(&pk, seq);
+}
+
+void wire_items_range(wire_items_t *l, const wire_range_t *r)
+{
+    assert(r->count > 0);
+    msgpack_packer pk = s_packer(l, l->kind_ == WIRE_GAP);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, r->first);
+    msgpack_pack_uint64(&pk, r->count);
 }

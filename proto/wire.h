@@ -36,6 +36,9 @@
  *    QUARANTINE   S->B [1, 33, worker_id str 1..64]         (the spot audit caught it lying)
  *    POISON       B->S [1, 34, epoch uint, [[seq, producer str, cseq, t_received, t_dispatched, attestation bin,
  *                                            producer_key bin 0|32], ...]]  (TASKS' items: log them invalid, poison)
+ *    GAP          S->B [1, 35, epoch uint, [[first uint, count uint], ...]]  (seqs the sink does not hold while
+ *                          its ready prefix is held back: 1..WIRE_GAP_RANGES_MAX ranges, ascending and disjoint,
+ *                          at most WIRE_GAP_SEQS_MAX seqs in all)
  *  Sink PULL (worker PUSH):
  *    VERDICTS  W->S [1, 40, epoch uint, worker_id str<=64,
  *                    [[seq, producer str, cseq, t_received, t_dispatched, t_verified,
@@ -84,6 +87,11 @@
  *                    (> WIRE_RESULTS_MAX)
  *    QUARANTINE      AT_ERR_TYPE (worker id not a str, empty, > 64 bytes)
  *    POISON          as TASKS
+ *    GAP             AT_ERR_TYPE (epoch not a uint, ranges not an array, a range not
+ *                    [uint, uint]), OVERSIZE (> WIRE_GAP_RANGES_MAX ranges, > WIRE_GAP_SEQS_MAX
+ *                    seqs in all), SHAPE (no range), RANGE (a count of 0, first + count past
+ *                    2^64, a range not above the one before it); every range is checked at
+ *                    decode time, so wire_range_at cannot fail on a decoded GAP
  *    VERDICTS        AT_ERR_TYPE (epoch not a uint, worker not a str, not an array),
  *                    OVERSIZE (worker > 64 bytes, > WIRE_BATCH_MAX items), SHAPE (empty)
  *  These are the codes the broker answered with before there was one codec.
@@ -105,6 +113,8 @@
 #define WIRE_BATCH_MAX 1024          /* items in SUBMIT, TASKS, DONE, VERDICTS */
 #define WIRE_RESULTS_MAX 8192        /* items in ACK, REFUSE, COMMITTED */
 #define WIRE_READY_CREDIT_MAX (WIRE_BATCH_MAX * 64)
+#define WIRE_GAP_RANGES_MAX 256      /* ranges in one GAP */
+#define WIRE_GAP_SEQS_MAX (1u << 18) /* seqs in one GAP, all ranges together (the largest pipeline-window) */
 #define WIRE_KEY_BYTES 32            /* a CURVE public key (producer_key) */
 #define WIRE_RID_MAX 256             /* routing id bytes kept from a ROUTER frame */
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
@@ -120,7 +130,7 @@ typedef enum {
     WIRE_READY = 20, WIRE_TASKS = 21, WIRE_DONE = 22, WIRE_HEARTBEAT = 23, WIRE_LEAVE = 24,
     WIRE_LEAVE_OK = 25, WIRE_BLOCKED = 26,
     WIRE_SINK_HELLO = 30, WIRE_SINK_WELCOME = 31, WIRE_COMMITTED = 32, WIRE_QUARANTINE = 33,
-    WIRE_POISON = 34,
+    WIRE_POISON = 34, WIRE_GAP = 35,
     WIRE_VERDICTS = 40,
     WIRE_TYPE_MAX_ = 41
 } wire_type;
@@ -171,6 +181,11 @@ typedef struct {
     uint8_t reason;
 } wire_refusal_t;
 
+/*  One range of a GAP: the seqs first .. first + count - 1 (count >= 1). */
+typedef struct {
+    uint64_t first, count;
+} wire_range_t;
+
 /* ---- per-message structs: decoded fields borrow from the frame until wire_msg_done ---- */
 
 typedef struct { const char *name; size_t name_len; } wire_hello_t;                         /* name 1..64 */
@@ -195,6 +210,8 @@ typedef struct { uint64_t epoch; wire_list_t items; } wire_tasks_t;             
 typedef struct { wire_list_t seqs; uint64_t credit, held_us; } wire_done_t;          /* u64, 0..WIRE_BATCH_MAX */
 typedef struct { uint64_t epoch, next_seq; wire_list_t results; } wire_committed_t;  /* wire_result_t, 0..WIRE_RESULTS_MAX */
 typedef struct { uint64_t epoch; const char *worker; size_t worker_len; wire_list_t items; } wire_verdicts_t;  /* 1..WIRE_BATCH_MAX */
+/*  GAP: ranges of wire_range_t (1..WIRE_GAP_RANGES_MAX), seqs their counts summed. */
+typedef struct { uint64_t epoch; wire_list_t ranges; uint64_t seqs; } wire_gap_t;
 
 /*  A received, decoded message (tagged union). */
 typedef struct {
@@ -223,6 +240,7 @@ typedef struct {
         wire_committed_t committed;
         wire_quarantine_t quarantine;
         wire_verdicts_t verdicts;
+        wire_gap_t gap;
     } u;
     /* private */
     struct msgpack_zone *zone_;       /* borrowed from the thread (mpzone.h) */
@@ -258,11 +276,13 @@ at_err wire_verdict_at(const wire_list_t *l, size_t i, wire_verdict_t *out) __at
 at_err wire_result_at(const wire_list_t *l, size_t i, wire_result_t *out) __attribute__((warn_unused_result));
 at_err wire_refusal_at(const wire_list_t *l, size_t i, wire_refusal_t *out) __attribute__((warn_unused_result));
 at_err wire_seq_at(const wire_list_t *l, size_t i, uint64_t *out) __attribute__((warn_unused_result));
+/*  A range of a GAP (checked when the message was decoded: AT_OK there). */
+at_err wire_range_at(const wire_list_t *l, size_t i, wire_range_t *out) __attribute__((warn_unused_result));
 
 /* ---- building ---- */
 
 /*  A list of batch items being built (for SUBMIT, TASKS, POISON, VERDICTS,
- *  ACK, COMMITTED, REFUSE, DONE). One kind per list (asserted). Owns its buffer,
+ *  ACK, COMMITTED, REFUSE, DONE, GAP). One kind per list (asserted). Owns its buffer,
  *  which grows as needed and is kept by wire_items_clear for reuse; the
  *  items are copied into it (packed), so the arguments are borrowed for the
  *  call only. */
@@ -282,6 +302,9 @@ void wire_items_verdict(wire_items_t *l, const wire_verdict_t *v);
 void wire_items_result(wire_items_t *l, const wire_result_t *r);     /* ACK or COMMITTED */
 void wire_items_refusal(wire_items_t *l, const wire_refusal_t *r);
 void wire_items_seq(wire_items_t *l, uint64_t seq);                  /* DONE */
+/*  GAP: the caller adds ranges ascending and disjoint, at most
+ *  WIRE_GAP_SEQS_MAX seqs in all (a receiver refuses anything else). */
+void wire_items_range(wire_items_t *l, const wire_range_t *r);
 size_t wire_items_count(const wire_items_t *l);
 
 /*  An outgoing socket: the libzmq handle, and the one place where send
@@ -328,6 +351,7 @@ int wire_send_committed(wire_out_t *o, uint64_t epoch, uint64_t next_seq, const 
 int wire_send_quarantine(wire_out_t *o, const char *worker, size_t len);
 int wire_send_poison(wire_out_t *o, const wire_peer_t *to, uint64_t epoch, const wire_items_t *tasks);
 int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t len, const wire_items_t *verdicts);
+int wire_send_gap(wire_out_t *o, uint64_t epoch, const wire_items_t *ranges);
 
 /*  Applies the project's defaults to a new CZMQ socket: ZMQ_MAXMSGSIZE =
  *  WIRE_FRAME_MAX, linger 0, high-water marks, a connect timeout

@@ -355,6 +355,15 @@ int wire_send_verdicts(wire_out_t *o, uint64_t epoch, const char *worker, size_t
     return s_send(o, NULL, &s, verdicts);
 }
 
+int wire_send_gap(wire_out_t *o, uint64_t epoch, const wire_items_t *ranges)
+{
+    s_msg_t s;
+    s_begin(&s, WIRE_GAP, 2);
+    msgpack_pack_uint64(&s.pk, epoch);
+    s_items(&s, ranges, WIRE_GAP);
+    return s_send(o, NULL, &s, ranges);
+}
+
 static void s_socket_common(void *zsock, int hwm)
 {
     zsock_set_maxmsgsize(zsock, (int) WIRE_FRAME_MAX);

@@ -162,6 +162,34 @@ int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out)
     return 0;
 }
 
+/*  Adds the run of `run` empty slots ending before `end` to out. */
+static void s_add_run(wire_range_t *out, size_t *n, uint64_t *seqs, uint64_t max_seqs, uint64_t end, uint64_t run)
+{
+    uint64_t count = run < max_seqs - *seqs ? run : max_seqs - *seqs;
+    out[(*n)++] = (wire_range_t) { end - run, count };
+    *seqs += count;
+}
+
+size_t reorder_missing(const reorder_t *self, wire_range_t *out, size_t max_ranges, uint64_t max_seqs)
+{
+    size_t n = 0, later = self->filled - self->ready;   /* filled slots beyond the prefix, still to pass */
+    uint64_t seqs = 0, run = 0;                          /* empty slots in a row before seq */
+    uint64_t seq = self->base + self->ready, end = self->base + self->window;
+    for (; later && n < max_ranges && seqs < max_seqs; seq++) {
+        if (!s_slot(self, seq)->filled) {
+            run++;
+            continue;
+        }
+        later--;
+        if (run)
+            s_add_run(out, &n, &seqs, max_seqs, seq, run);
+        run = 0;
+    }
+    if (!later && n < max_ranges && seqs < max_seqs && end > seq)   /* the run above the highest filled slot */
+        s_add_run(out, &n, &seqs, max_seqs, end, end - seq);
+    return n;
+}
+
 size_t reorder_pop(reorder_t *self, size_t n)
 {
     if (n > self->ready)

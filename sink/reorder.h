@@ -79,6 +79,14 @@ int reorder_peek(const reorder_t *self, size_t i, reorder_item_t *out);
  *  NULL when i >= ready. */
 const uint8_t *reorder_peek_id(const reorder_t *self, size_t i);
 
+/*  What the buffer misses: every empty slot of the window from the end of
+ *  the ready prefix (base + reorder_ready()) to base + window, as
+ *  ascending, disjoint ranges (the holes below the highest filled slot,
+ *  then the run above it), at most max_ranges of them and max_seqs seqs in
+ *  all (cut there). Returns how many ranges were written; 0 only when the
+ *  whole window is ready. O(window). */
+size_t reorder_missing(const reorder_t *self, wire_range_t *out, size_t max_ranges, uint64_t max_seqs);
+
 /*  Frees the first n ready slots and advances base by n. n is clamped to
  *  reorder_ready(). Returns the number popped. */
 size_t reorder_pop(reorder_t *self, size_t n);

@@ -2,14 +2,15 @@
  *
  *  One thread, one zmq_poll loop over two sockets:
  *    DEALER -> broker backend: SINK_HELLO out (start + heartbeat), SINK_WELCOME
- *              in, COMMITTED out after every durable commit;
+ *              and POISON in, COMMITTED out after every durable commit, GAP
+ *              out when a missing seq holds the ready prefix back gap-ms;
  *    PULL   <- workers: VERDICTS.
  *  A turn of the loop drains the broker, then drains the PULL socket with
  *  non-blocking receives, commits the ready prefix when it reaches commit-max
  *  or its first verdict has waited commit-delay-us (group commit: each commit
  *  costs an fdatasync and rewrites the last pages of the trees, so fewer,
- *  larger commits leave the CPU to the verifiers), answers late deliveries,
- *  and runs the timers.
+ *  larger commits leave the CPU to the verifiers), reports a long-standing
+ *  hole (GAP), answers late deliveries, and runs the timers.
  *
  *  Verdicts behind next_seq (redeliveries of something already committed)
  *  are answered from the log so the broker can still acknowledge them.
@@ -70,6 +71,9 @@ static const cfg_def_t s_settings[] = {
     CFG_INT_AT(S_, map_initial_mb, "map-initial-mb", "256", 1, INT64_C(1) << 22,
                "the LMDB map's size at start in MiB (at least what the log holds; at most map-size-mb)"),
     CFG_INT_AT(S_, heartbeat_ms, "heartbeat-ms", "1000", 10, 60000, "interval of SINK_HELLO heartbeats to the broker"),
+    CFG_INT_AT(S_, gap_ms, "gap-ms", "200", 0, 60000,
+               "a missing seq holding back the ready prefix this long while later ones are buffered is reported to the"
+               " broker (GAP), which dispatches it again at once; at most one GAP per this (0: off)"),
     CFG_STR_AT(S_, audit_sample, "audit-sample", "1",
                "percentage of committed verdicts re-judged by the spot audit, 0..100, two decimals at most (0: off)"),
     CFG_INT_AT(S_, clock_skew_s, "clock-skew-s", "300", 0, 86400,
@@ -108,6 +112,9 @@ typedef struct {
     uint64_t audit_unrecorded;     /* disagreements the audit database could not record */
     uint64_t unauthorised;    /* VERDICTS from a key not (or no longer) allowed as worker: dropped */
     uint64_t poison;          /* POISON items taken from the broker (logged invalid, poison) */
+    uint64_t gaps;            /* GAP messages sent while later verdicts were buffered */
+    uint64_t gap_seqs;        /* the seqs they named below the highest buffered verdict (the holes) */
+    uint64_t gap_probes;      /* GAP messages sent with nothing later buffered (the tail) */
 } s_counters_t;
 
 struct sink_t {
@@ -134,6 +141,15 @@ struct sink_t {
     int disk_full;                   /* 0, or the cause while commits fail for lack of space (NO_SPACE, QUOTA) */
     uint64_t disk_full_since, disk_full_logged, disk_full_failures;   /* mono us, mono us, failed commits */
     uint64_t next_hello, next_stats;
+    uint64_t gap_us;                 /* gap-ms; 0: no GAP */
+    uint64_t gap_first;              /* the first missing seq being watched (base + ready) */
+    uint64_t gap_since;              /* mono us it was first seen missing; 0: none watched */
+    uint64_t gap_next;               /* mono us before which no GAP is sent (one per gap-ms) */
+    uint64_t gap_probe_us;           /* the interval of the next probe (nothing later buffered): doubles */
+    bool probing;                    /* probes armed: the link was disrupted (s_note_link) */
+    uint64_t last_welcome;           /* mono us of the last SINK_WELCOME; 0: none yet */
+    bool pull_dry;                   /* the last drain of the PULL socket left it empty */
+    wire_items_t gap;                /* GAP being built */
     s_counters_t c, c_logged;
     sink_metrics_t *metrics;         /* NULL: metrics off */
     wire_verdict_t *scratch;         /* WIRE_BATCH_MAX decoded items */
@@ -229,6 +245,108 @@ static void s_flush_late(sink_t *self)
         return;
     s_send_results(self, self->late, self->nlate);
     self->nlate = 0;
+}
+
+/* ----------------------------------------------------------- gap report */
+
+/*  GAP with every seq from the first missing one to the end of the window
+ *  that the sink does not hold (reorder_missing: at most
+ *  WIRE_GAP_RANGES_MAX ranges). A failed send is counted and logged by the
+ *  wire_out_t and tried again when the next one is due, like one that
+ *  went out. `holes`: later verdicts are buffered (counted and logged at
+ *  info); otherwise a probe of the tail (counted apart, logged at debug). */
+static void s_send_gap(sink_t *self, uint64_t now, bool holes)
+{
+    wire_range_t r[WIRE_GAP_RANGES_MAX];
+    size_t n = reorder_missing(self->rb, r, WIRE_GAP_RANGES_MAX, WIRE_GAP_SEQS_MAX);
+    if (n == 0)
+        return;
+    s_send_hello(self);   /* first, so that the broker knows this connection (it may be a new one) */
+    wire_items_clear(&self->gap);
+    uint64_t below = 0, end = reorder_base(self->rb) + reorder_window(self->rb);   /* seqs below the highest held */
+    for (size_t i = 0; i < n; i++) {
+        wire_items_range(&self->gap, &r[i]);
+        below += r[i].first + r[i].count < end ? r[i].count : 0;
+    }
+    int rc = wire_send_gap(&self->out, self->epoch, &self->gap);
+    self->c.send_failures = self->out.failures;
+    if (rc != 0)
+        return;
+    if (!holes) {
+        self->c.gap_probes++;
+        at_log_debug("SNK-GAP", "seq %" PRIu64 " missing for %" PRIu64 " ms, nothing later buffered: GAP from there to"
+                     " the end of the window", self->gap_first, (now - self->gap_since) / 1000);
+        return;
+    }
+    self->c.gaps++;
+    self->c.gap_seqs += below;
+    at_log_limited(AT_LOG_INFO, "SNK-GAP", "seq %" PRIu64 " missing for %" PRIu64 " ms with %zu later verdicts"
+                   " buffered (%" PRIu64 " seqs missing below them, %zu ranges): GAP to the broker", self->gap_first,
+                   (now - self->gap_since) / 1000, reorder_filled(self->rb) - reorder_ready(self->rb), below, n);
+}
+
+/*  A SINK_WELCOME after more than two heartbeats (and 2 s) without one:
+ *  the link to the broker was cut, or this process was paused (SIGSTOP).
+ *  Verdicts and COMMITTEDs queued on the connections ZeroMQ replaced
+ *  meanwhile are lost, possibly every verdict beyond the watermark, so
+ *  that no later one shows the hole: probes of the tail are armed
+ *  (s_check_gap). */
+static void s_note_link(sink_t *self)
+{
+    uint64_t now = at_clock_mono_us(), quiet = 2 * self->heartbeat_us > 2000000 ? 2 * self->heartbeat_us : 2000000;
+    if (self->last_welcome && now - self->last_welcome > quiet && !self->probing) {
+        self->probing = true;
+        self->gap_probe_us = self->gap_us;
+        at_log_debug("SNK-GAP", "no SINK_WELCOME for %" PRIu64 " ms: probing for lost verdicts beyond seq %" PRIu64,
+                     (now - self->last_welcome) / 1000, reorder_base(self->rb) + reorder_ready(self->rb));
+    }
+    self->last_welcome = now;
+}
+
+/*  Watches the first seq the ready prefix misses (base + ready): once the
+ *  same one has been missing for gap-ms, with the verdict input drained
+ *  (a backlog in the PULL socket may hold it), GAP. While later verdicts
+ *  are buffered (a hole), at most once per gap-ms. With nothing later
+ *  buffered, lost verdicts and an idle pipeline look the same from here:
+ *  only after a disruption of the link (s_note_link) is the GAP sent, as a
+ *  probe, at gap-ms, then twice, four times... as long, up to 32 times
+ *  (6.4 s at the default), after which probing stops; the broker ignores
+ *  what it does not hold. A first missing seq that moves on starts the
+ *  clock again, so a busy pipeline's normal reordering (holes of a few
+ *  milliseconds) sends nothing. */
+static void s_check_gap(sink_t *self)
+{
+    bool holes = reorder_filled(self->rb) > reorder_ready(self->rb);
+    if (!self->gap_us || !self->has_epoch || (!holes && !self->probing)) {
+        self->gap_since = 0;   /* nothing to report: the clock starts when a hole shows (or probing begins) */
+        return;
+    }
+    uint64_t now = at_clock_mono_us(), first = reorder_base(self->rb) + reorder_ready(self->rb);
+    if (!self->gap_since || first != self->gap_first) {
+        self->gap_first = first;
+        self->gap_since = now;
+        self->gap_probe_us = self->gap_us;
+        return;
+    }
+    if (now - self->gap_since < self->gap_us || now < self->gap_next || !self->pull_dry)
+        return;
+    s_send_gap(self, now, holes);
+    self->gap_next = now + (holes ? self->gap_us : self->gap_probe_us);
+    if (holes)
+        return;
+    if (self->gap_probe_us >= 32 * self->gap_us)
+        self->probing = false;   /* the last probe of the series */
+    else
+        self->gap_probe_us *= 2;
+}
+
+/*  When s_check_gap may send next (0: nothing watched). */
+static uint64_t s_gap_due(const sink_t *self)
+{
+    if (!self->gap_since)
+        return 0;
+    uint64_t due = self->gap_since + self->gap_us;
+    return due > self->gap_next ? due : self->gap_next;
 }
 
 /* ----------------------------------------------------------- committing */
@@ -766,6 +884,7 @@ static void s_on_poison(sink_t *self, const wire_msg_t *m)
 static void s_on_welcome(sink_t *self, const wire_msg_t *m)
 {
     uint64_t epoch = m->u.sink_welcome.epoch, first_seq = m->u.sink_welcome.first_seq;
+    s_note_link(self);
     bool adopted = !self->has_epoch || epoch != self->epoch;
     if (adopted) {
         at_log_info("SNK-EPOCH", "epoch %" PRIu64 " (was %s%" PRIu64 "); %zu buffered verdicts cleared",
@@ -774,6 +893,7 @@ static void s_on_welcome(sink_t *self, const wire_msg_t *m)
         self->epoch = epoch;
         reorder_reset(self->rb, self->next_seq);
         self->ready_since = 0;
+        self->gap_since = 0;
         self->nlate = 0;
     }
     /* Our watermark is final for this epoch now (verdicts of the old one
@@ -837,11 +957,11 @@ static void s_log_stats(sink_t *self, const char *event)
     at_log_info(event, "received=%" PRIu64 " committed=%" PRIu64 " duplicates=%" PRIu64 " stale=%" PRIu64
                 " out_of_window=%" PRIu64 " malformed=%" PRIu64 " late_answered=%" PRIu64
                 " late_unknown=%" PRIu64 " redelivered=%" PRIu64 " commits=%" PRIu64 " avg_batch=%.1f"
-                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " buffered=%zu next_seq=%"
-                PRIu64 " next_index=%" PRIu64, c->received, c->committed, c->duplicates, c->stale,
-                c->out_of_window, c->malformed, c->late_answered, c->late_unknown, c->redelivered,
-                c->commits, avg, c->commit_failures, c->send_failures, c->poison, reorder_filled(self->rb),
-                self->next_seq, self->next_index);
+                " commit_failures=%" PRIu64 " send_failures=%" PRIu64 " poison=%" PRIu64 " gaps=%" PRIu64
+                " gap_seqs=%" PRIu64 " gap_probes=%" PRIu64 " buffered=%zu next_seq=%" PRIu64 " next_index=%" PRIu64,
+                c->received, c->committed, c->duplicates, c->stale, c->out_of_window, c->malformed, c->late_answered,
+                c->late_unknown, c->redelivered, c->commits, avg, c->commit_failures, c->send_failures, c->poison,
+                c->gaps, c->gap_seqs, c->gap_probes, reorder_filled(self->rb), self->next_seq, self->next_index);
     audit_stats_t a;
     audit_stats(self->audit, &a);
     at_log_info(event, "audit: sampled=%" PRIu64 " checked=%" PRIu64 " dropped=%" PRIu64 " disagreements=%" PRIu64
@@ -892,7 +1012,8 @@ static void s_metrics(sink_t *self)
         .next_index = self->next_index, .next_seq = self->next_seq, .registered = self->has_epoch,
         .insecure = self->zap == NULL, .unauthorised = c->unauthorised,
         .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,
-        .epoch = self->has_epoch ? self->epoch : 0,
+        .epoch = self->has_epoch ? self->epoch : 0, .gaps = c->gaps, .gap_seqs = c->gap_seqs,
+        .gap_probes = c->gap_probes,
     };
     audit_stats_t a;
     audit_stats(self->audit, &a);
@@ -920,6 +1041,9 @@ static int s_poll_timeout_ms(const sink_t *self)
         if (commit_at < due)
             due = commit_at;
     }
+    uint64_t gap_at = s_gap_due(self);
+    if (gap_at && gap_at < due)
+        due = gap_at;
     if (self->nlate > 0 || due <= now)
         return 0;
     return (int) ((due - now + 999) / 1000);
@@ -994,10 +1118,10 @@ int sink_run(sink_t *self)
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_drain(self, self->dealer_h, s_broker_handlers, "broker");
-        if (items[1].revents & ZMQ_POLLIN)
-            s_drain(self, self->pull_h, s_worker_handlers, "worker");
+        self->pull_dry = !(items[1].revents & ZMQ_POLLIN) || s_drain(self, self->pull_h, s_worker_handlers, "worker");
         self->paused_at = 0;
         s_commit_ready(self);
+        s_check_gap(self);
         s_audit_poll(self);
         s_flush_late(self);
         s_timers(self);
@@ -1123,11 +1247,13 @@ sink_t *sink_new(const sink_settings_t *s, const curve_keys_t *keys, const char 
     self->commit_delay_max_us = (uint64_t) s->commit_delay_max_us;
     self->batch_us = (uint64_t) s->batch_us;
     self->heartbeat_us = (uint64_t) s->heartbeat_ms * 1000u;
+    self->gap_us = (uint64_t) s->gap_ms * 1000u;
     self->map_size_mb = (int) s->map_size_mb;
     self->map_initial_mb = (int) (s->map_initial_mb < s->map_size_mb ? s->map_initial_mb : s->map_size_mb);
     self->id_filter_mb = (int) s->id_filter_mb;
     self->window = (uint64_t) s->pipeline_window;
     wire_items_init(&self->results, WIRE_COMMITTED);
+    wire_items_init(&self->gap, WIRE_GAP);
     self->scratch = s_alloc(WIRE_BATCH_MAX, sizeof *self->scratch);
     self->batch = s_alloc(self->commit_max, sizeof *self->batch);
     self->late = s_alloc(WIRE_RESULTS_MAX, sizeof *self->late);
@@ -1183,6 +1309,7 @@ void sink_destroy(sink_t **self_p)
     note_signer_destroy(&self->signer);
     wire_out_destroy(&self->out);
     wire_items_destroy(&self->results);
+    wire_items_destroy(&self->gap);
     free(self->scratch);
     free(self->batch);
     free(self->late);

@@ -17,6 +17,15 @@
  *  is retried after 100 ms; the watermark never advances past what is
  *  durable.
  *
+ *  Gap report: when the ready prefix has been held back for gap-ms by a
+ *  missing seq while later verdicts are buffered, the sink sends the broker
+ *  GAP with the seqs of its window it does not hold from there, and the
+ *  broker dispatches them again at once instead of after redeliver-ms. At
+ *  most one GAP per gap-ms, only for the adopted epoch. After a disruption
+ *  of the link to the broker (no SINK_WELCOME for two heartbeats: a pause,
+ *  a partition) the same GAP probes a lost tail with nothing buffered
+ *  after it, backing off, for about 12 s.
+ *
  *  Spot audit (audit.h): a sample of the committed verdicts is re-judged by
  *  an audit thread. On a disagreement the sink logs and counts it, records
  *  it in the log's "audit" database, drops the worker's buffered and
@@ -41,6 +50,7 @@ typedef struct {
     int64_t pipeline_window;      /* reorder window; must equal the broker's pipeline-window */
     int64_t commit_max, commit_delay_us, commit_delay_max_us, batch_us;
     int64_t id_filter_mb, heartbeat_ms;
+    int64_t gap_ms;               /* a hole holding the prefix back this long is reported (GAP); 0: off */
     int64_t map_size_mb;          /* the log's maximum: the map doubles on demand up to it */
     int64_t map_initial_mb;       /* the map at start */
     const char *curve_secret, *broker_key, *allow_workers;

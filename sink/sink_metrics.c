@@ -16,6 +16,7 @@ struct sink_metrics_t {
     metrics_series_t *by[2][AT_ERR_COUNT_];   /* [valid?][reason]: made at first use */
     metrics_series_t *map_size, *map_used, *map_used_ratio;
     metrics_series_t *disk_full;
+    metrics_series_t *gaps, *gap_seqs, *gap_probes;
     metrics_family_t *failures;
     metrics_series_t *fail_by[AT_ERR_COUNT_];   /* by cause: made at first use */
 };
@@ -99,6 +100,14 @@ static void s_define(sink_metrics_t *self)
                                       "Messages or items dropped: bad bytes, frames or type.");
     self->stale = metrics_counter(m, "attest_sink_stale_total",
                                   "Verdicts dropped: no epoch yet, or of another epoch.");
+    self->gaps = metrics_counter(m, "attest_sink_gaps_total",
+                                 "GAP messages sent: a missing seq held the ready prefix back gap-ms while later"
+                                 " verdicts were buffered.");
+    self->gap_seqs = metrics_counter(m, "attest_sink_gap_seqs_total",
+                                     "Seqs those GAP messages named below the highest buffered verdict (the holes).");
+    self->gap_probes = metrics_counter(m, "attest_sink_gap_probes_total",
+                                       "GAP messages sent with nothing later buffered: probes for a lost tail after"
+                                       " the link to the broker was disrupted.");
     self->audit_sampled = metrics_counter(m, "attest_audit_sampled_total",
                                           "Committed verdicts sampled for the spot audit.");
     self->audit_checked = metrics_counter(m, "attest_audit_checked_total", "Sampled verdicts re-judged.");
@@ -173,6 +182,9 @@ void sink_metrics_publish(sink_metrics_t *self, const sink_metrics_snapshot_t *s
     metrics_set(self->map_used, s->map_used);
     metrics_set(self->map_used_ratio, s->map_used_ppm);
     metrics_set(self->disk_full, s->disk_full ? 1 : 0);
+    metrics_set(self->gaps, s->gaps);
+    metrics_set(self->gap_seqs, s->gap_seqs);
+    metrics_set(self->gap_probes, s->gap_probes);
 }
 
 void sink_metrics_commit_failed(sink_metrics_t *self, int cause)

@@ -31,6 +31,8 @@ typedef struct {
     uint64_t map_size, map_used;    /* the LMDB map now and the bytes in use (logdb_map_usage) */
     uint64_t map_used_ppm;          /* map_used per million of the maximum (map-size-mb) */
     bool disk_full;                 /* commits fail for lack of space (ENOSPC, EDQUOT) */
+    uint64_t gaps, gap_seqs;        /* GAP messages sent while later verdicts were buffered; the holes they named */
+    uint64_t gap_probes;            /* GAP messages sent with nothing later buffered */
 } sink_metrics_snapshot_t;
 
 /*  Serves metrics on `address` (metrics.h syntax). Returns NULL with *rc =

@@ -62,6 +62,22 @@ static void s_seqs(const wire_list_t *l)
     }
 }
 
+/*  A decoded GAP was checked whole: every range reads, ascending and
+ *  disjoint, and the counts add up to g->seqs within the bound. */
+static void s_gap(const wire_gap_t *g)
+{
+    uint64_t end = 0, seqs = 0;
+    FUZZ_CHECK(g->ranges.n >= 1 && g->ranges.n <= WIRE_GAP_RANGES_MAX);
+    for (size_t i = 0; i < g->ranges.n; i++) {
+        wire_range_t r;
+        FUZZ_CHECK(wire_range_at(&g->ranges, i, &r) == AT_OK);
+        FUZZ_CHECK(r.count >= 1 && (i == 0 || r.first >= end));
+        end = r.first + r.count;
+        seqs += r.count;
+    }
+    FUZZ_CHECK(seqs == g->seqs && seqs <= WIRE_GAP_SEQS_MAX);
+}
+
 /*  Walks the batch of a decoded message, if it has one. */
 static void s_items(const wire_msg_t *m)
 {
@@ -74,6 +90,7 @@ static void s_items(const wire_msg_t *m)
     case WIRE_COMMITTED: s_results(&m->u.committed.results); break;
     case WIRE_REFUSE: s_refusals(&m->u.refuse); break;
     case WIRE_DONE: s_seqs(&m->u.done.seqs); break;
+    case WIRE_GAP: s_gap(&m->u.gap); break;
     case WIRE_HELLO: FUZZ_CHECK(m->u.hello.name_len >= 1 && m->u.hello.name_len <= WIRE_NAME_MAX); break;
     case WIRE_READY: FUZZ_CHECK(m->u.ready.worker_len >= 1 && m->u.ready.worker_len <= WIRE_NAME_MAX); break;
     case WIRE_ERROR: FUZZ_CHECK(m->u.error.text_len <= WIRE_TEXT_MAX); break;

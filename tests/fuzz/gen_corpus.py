@@ -84,6 +84,7 @@ def gen_wire():
         "committed": wire(32, 3, 12, [[10, 9, 0, 0, False], [11, 3, 1, 13, True]]),
         "verdicts": wire(40, 3, "worker-1", [task[:5] + [NOW * 10**6 + 9, 0, 0, aid, a],
                                                task[:5] + [1, 1, 13, b"short", a]]),
+        "gap": wire(35, 3, [[10, 2], [15, 64], [200, 1]]), "gap_overlap": wire(35, 3, [[10, 5], [12, 1]]),
         "unknown_type": wire(99), "bad_version": msgpack.packb([2, 1, "x"]),
     }
     for name, data in msgs.items():

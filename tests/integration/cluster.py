@@ -39,7 +39,7 @@ import logfixture as lf  # noqa: E402
 HELLO, WELCOME, SUBMIT, CREDIT, ACK, REFUSE, PING, PONG, ERROR, BYE = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 REVOKE, RELEASE = 11, 12
 READY, TASKS, DONE, HEARTBEAT, LEAVE, LEAVE_OK, BLOCKED = 20, 21, 22, 23, 24, 25, 26
-SINK_HELLO, SINK_WELCOME, COMMITTED, VERDICTS = 30, 31, 32, 40
+SINK_HELLO, SINK_WELCOME, COMMITTED, GAP, VERDICTS = 30, 31, 32, 35, 40
 
 # Reason codes (proto/at_err.h).
 E = {"ok": 0, "msgpack": 1, "trailing": 2, "shape": 3, "type": 4, "version": 5, "oversize": 6, "range": 7,

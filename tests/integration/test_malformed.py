@@ -14,7 +14,11 @@ Cluster: broker, sink, one worker (2 threads). Inputs:
     in the future -> in the log as invalid with reason 8 / 10 / 9;
   backend (fake worker DEALER): garbage, multi-frame, DONE before READY,
     READY with bad fields, DONE for unknown seqs or for seqs held by another
-    worker, bad DONE, a producer message, a forged COMMITTED;
+    worker, bad DONE, a producer message, a forged COMMITTED; malformed GAPs
+    (no range, a count of 0, overlapping ranges, a range not [uint, uint])
+    -> ERROR with their code; a GAP from a worker's key -> ERROR denied; a
+    well-formed GAP from the sink's key on a connection that is not the
+    registered sink -> ignored (counted, BRK-GAP "... ignored"), no ERROR;
   sink verdict port (PUSH): garbage, multi-frame, wrong type, malformed
     VERDICTS (shape, item arity, types, verdict 2, short id, oversize), and a
     well-formed VERDICTS of a stale epoch;
@@ -289,7 +293,11 @@ def backend_cases(t, c, ctx):
         ("READY with a string credit", P(cl.READY, "fake", "10"), 4),
         ("READY with a huge credit", P(cl.READY, "fake", 1 << 40), 4),
         ("READY with a negative credit", P(cl.READY, "fake", -1), 4),
-    ]
+        ("GAP with no range", P(cl.GAP, 1, []), 3),
+        ("GAP with a count of 0", P(cl.GAP, 1, [[5, 0]]), 7),
+        ("GAP with overlapping ranges", P(cl.GAP, 1, [[5, 3], [6, 1]]), 7),
+        ("GAP with a range of one field", P(cl.GAP, 1, [[5]]), 4),
+    ] + ([("GAP from a worker's key", P(cl.GAP, 1, [[0, 10]]), 26)] if c.secure else [])
     for what, frame, want in cases:
         s = dealer(ctx, c.backend)
         s.send(frame)
@@ -300,6 +308,21 @@ def backend_cases(t, c, ctx):
     s.send_multipart([P(cl.HEARTBEAT), b"x"])
     err = cl.expect_error(s)
     t.check("backend multi-frame -> ERROR 12", err is not None and err[0] == 12, err)
+    s.close(0)
+    # A GAP with the sink's key from a connection that is not the registered sink: ignored, no ERROR.
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    if c.secure:
+        cl.curve_socket(s, keys=c.client_keys("sink"))
+    s.connect(c.backend)
+    s.send(P(cl.GAP, 1, [[0, 1 << 18]]))
+    err = cl.expect_error(s, timeout=1.0)
+    t.check("backend GAP from a peer that is not the registered sink -> no ERROR", err is None, err)
+    end = time.time() + 5
+    while "not the registered sink: ignored" not in c.broker.stderr_text() and time.time() < end:
+        time.sleep(0.05)
+    t.check("broker: BRK-GAP '... not the registered sink: ignored'",
+            "not the registered sink: ignored" in c.broker.stderr_text())
     s.close(0)
 
     fake = dealer(ctx, c.backend)

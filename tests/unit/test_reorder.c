@@ -188,6 +188,42 @@ static void test_reset(void)
     reorder_destroy(&r);
 }
 
+/*  What is missing, for GAP: ascending ranges from the end of the ready
+ *  prefix to the end of the window (the holes, then the run above the
+ *  highest filled slot), cut at max_ranges and max_seqs; across the ring's
+ *  wrap; nothing when the whole window is ready. */
+static void test_missing(void)
+{
+    reorder_t *r = reorder_new(16, 10);
+    wire_range_t g[8];
+    CHECK(reorder_missing(r, g, 8, 1000) == 1 && g[0].first == 10 && g[0].count == 16);   /* empty: all */
+    CHECK(s_put(r, 10, 1) == REORDER_OK && s_put(r, 11, 1) == REORDER_OK);
+    CHECK(reorder_missing(r, g, 8, 1000) == 1 && g[0].first == 12 && g[0].count == 14);   /* after the prefix */
+    /* 10, 11 ready; 12, 13 missing; 14; 15 missing; 16, 17; 18..20 missing; 21; 22.. nothing. */
+    uint64_t put[] = { 14, 16, 17, 21 };
+    for (size_t i = 0; i < 4; i++)
+        CHECK(s_put(r, put[i], 1) == REORDER_OK);
+    CHECK(reorder_ready(r) == 2 && reorder_filled(r) == 6);
+    CHECK(reorder_missing(r, g, 8, 1000) == 4);
+    CHECK(g[0].first == 12 && g[0].count == 2 && g[1].first == 15 && g[1].count == 1);
+    CHECK(g[2].first == 18 && g[2].count == 3 && g[3].first == 22 && g[3].count == 4);   /* 22..25: to the end */
+    CHECK(reorder_missing(r, g, 2, 1000) == 2 && g[1].first == 15);   /* at most max_ranges */
+    CHECK(reorder_missing(r, g, 8, 3) == 2 && g[0].count == 2 && g[1].first == 15 && g[1].count == 1);
+    CHECK(reorder_missing(r, g, 8, 1) == 1 && g[0].first == 12 && g[0].count == 1);   /* cut at max_seqs */
+    /* Committing the prefix and filling 12, 13 moves the first hole to 15; across the wrap (slot 21 % 16). */
+    CHECK(reorder_pop(r, 2) == 2);
+    CHECK(s_put(r, 12, 1) == REORDER_OK && s_put(r, 13, 1) == REORDER_OK);
+    CHECK(reorder_ready(r) == 3);                             /* 12, 13, 14 */
+    CHECK(s_put(r, 27, 1) == REORDER_OK);                     /* base 12 + 15: the last slot of the ring */
+    CHECK(reorder_missing(r, g, 8, 1000) == 3);
+    CHECK(g[0].first == 15 && g[0].count == 1 && g[1].first == 18 && g[1].count == 3);
+    CHECK(g[2].first == 22 && g[2].count == 5);                /* nothing above 27, the window's last */
+    for (uint64_t s = 15; s < 28; s++)
+        (void) s_put(r, s, 1);
+    CHECK(reorder_ready(r) == 16 && reorder_missing(r, g, 8, 1000) == 0);   /* the whole window ready */
+    reorder_destroy(&r);
+}
+
 int main(void)
 {
     test_in_order();
@@ -197,5 +233,6 @@ int main(void)
     test_pop();
     test_wrap();
     test_reset();
+    test_missing();
     return check_done("test_reorder");
 }

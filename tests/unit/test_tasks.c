@@ -7,15 +7,21 @@
  *  worker dies holding it N times in a row becomes TASK_POISON (never
  *  queued again, redelivered as poison), a DONE resets the count, uncharged
  *  requeues do not count, suspects are found by worker; redelivery skips
- *  the seqs the sink holds.
+ *  the seqs the sink holds; GAP (tasks_gap): only DISPATCHED or VERIFIED
+ *  tasks old enough are redispatched, at the front and in seq order, at
+ *  most once per min_age, uncharged, released from their worker (whose
+ *  later DONE is late); a worker a GAP moved a task away from is charged
+ *  with it if it dies before the task's DONE (so poison still counts every
+ *  death), once, and not when the task came back to it.
  */
 #include "check.h"
 #include "tasks.h"
 
 /* Workers and producers are opaque to the ring: any distinct addresses do. */
-static char s_w1, s_w2, s_p;
+static char s_w1, s_w2, s_w3, s_p;
 #define W1 ((struct worker_t *) &s_w1)
 #define W2 ((struct worker_t *) &s_w2)
+#define W3 ((struct worker_t *) &s_w3)
 #define P ((struct producer_t *) &s_p)
 
 static int s_released_w1, s_released_w2, s_freed;
@@ -238,6 +244,128 @@ static void test_poison_first_death(void)
     tasks_destroy(&t);
 }
 
+/*  GAP: what is taken, in which order, and how often. */
+static void test_gap(void)
+{
+    tasks_t *t = tasks_new(16, s_released, NULL);
+    tasks_set_poison(t, 5);
+    for (uint64_t i = 0; i < 8; i++)
+        tasks_admit(t, P, 100 + i, 0, s_att, sizeof s_att);
+    /* 0..3 to W1 at 100, 4 to W2 at 100 and verified at 150; 5 to W2 at 900; 6, 7 stay queued. */
+    for (uint64_t i = 0; i < 5; i++)
+        s_dispatch(t, i, i < 4 ? W1 : W2, 100);
+    s_dispatch(t, 5, W2, 900);
+    uint64_t waited;
+    CHECK(tasks_verified(t, 4, W2, 150, &waited));
+    CHECK(tasks_ack(t, 3) != NULL);                 /* 3 acknowledged: ignored */
+    s_released_w1 = s_released_w2 = 0;
+    /* At 1000 with min age 500: 0, 1, 2 (dispatched), 4 (verified); not 3 (acked), 5 (too young), 6, 7 (queued). */
+    CHECK(tasks_gap(t, 0, 8, 1000, 500) == 4);
+    CHECK(s_released_w1 == 3 && s_released_w2 == 0);   /* the dispatched ones leave W1's count */
+    CHECK(tasks_suspects(t) == 0 && tasks_get(t, 0)->failures == 0);   /* not a death: nothing charged */
+    CHECK(tasks_get(t, 0)->moved_from == W1 && tasks_get(t, 4)->moved_from == NULL);
+    CHECK(tasks_get(t, 5)->state == TASK_DISPATCHED && tasks_get(t, 5)->worker == W2);
+    /* At the front of the queue, in seq order, before the ones that were waiting. */
+    uint64_t order[] = { 0, 1, 2, 4, 6, 7 };
+    for (size_t i = 0; i < 6; i++)
+        CHECK(tasks_pop(t)->seq == order[i]);
+    CHECK(tasks_pop(t) == NULL);
+    for (size_t i = 0; i < 6; i++)
+        tasks_unpop(t, tasks_get(t, order[5 - i]));
+    /* The same GAP again at once: they are queued, nothing happens. */
+    CHECK(tasks_gap(t, 0, 8, 1001, 500) == 0);
+    for (size_t i = 0; i < 4; i++)
+        s_dispatch(t, order[i], W2, 1100);
+    /* Once per min age: not at 1500, and a DISPATCHED one moved before is not moved again before its DONE. */
+    CHECK(tasks_gap(t, 0, 5, 1500, 500) == 0);
+    CHECK(tasks_gap(t, 4, 1, 1700, 500) == 1);      /* 4 was never moved while held: it may go */
+    CHECK(tasks_gap(t, 0, 3, 5000, 500) == 0);      /* 0..2: moved once, not reported since */
+    /* W1's late DONE for 0 is late; W2's counts and clears the move. */
+    CHECK(!tasks_verified(t, 0, W1, 5000, &waited));
+    CHECK(tasks_verified(t, 0, W2, 5000, &waited) && tasks_get(t, 0)->moved_from == NULL);
+    /* A verified one may go every min age (its verdict was lost on the way). */
+    CHECK(tasks_gap(t, 0, 1, 5400, 500) == 0 && tasks_gap(t, 0, 1, 5500, 500) == 1);
+    /* Ranges are clipped to the ring; a count that would wrap does not. */
+    CHECK(tasks_gap(t, 100, 5, 9000, 0) == 0);
+    CHECK(tasks_gap(t, 2, UINT64_MAX, 9000, 0) == 1);   /* 5 only: 2 moved and held, 3 acked, 4, 6, 7 queued */
+    CHECK(tasks_get(t, 5)->state == TASK_QUEUED && tasks_get(t, 5)->moved_from == W2);
+    tasks_destroy(&t);
+}
+
+/*  The death of a worker a GAP took tasks from is still charged to them. */
+static void test_gap_poison(void)
+{
+    tasks_t *t = tasks_new(16, s_released, NULL);
+    tasks_set_poison(t, 3);
+    tasks_admit(t, P, 1, 0, s_att, sizeof s_att);   /* 0: the poison */
+    tasks_admit(t, P, 2, 0, s_att, sizeof s_att);   /* 1: innocent */
+    s_dispatch(t, 0, W1, 10);
+    s_dispatch(t, 1, W1, 10);
+    /* W1 crashed on 0; before the broker notices, a GAP moves both to W2, which crashes too. */
+    CHECK(tasks_gap(t, 0, 2, 500, 200) == 2);
+    s_dispatch(t, 0, W2, 510);
+    s_dispatch(t, 1, W2, 510);
+    /* W1 is dropped first: charged to both (they left it without a DONE), not requeued (W2 holds them). */
+    CHECK(tasks_requeue_worker(t, W1, true) == 0);
+    CHECK(tasks_get(t, 0)->failures == 1 && tasks_get(t, 1)->failures == 1 && tasks_suspects(t) == 2);
+    CHECK(tasks_get(t, 0)->state == TASK_DISPATCHED && tasks_get(t, 0)->worker == W2);
+    CHECK(tasks_get(t, 0)->moved_from == NULL);
+    CHECK(tasks_requeue_worker(t, W1, true) == 0 && tasks_get(t, 0)->failures == 1);   /* once */
+    CHECK(tasks_holds_suspect(t, W2));
+    CHECK(tasks_requeue_worker(t, W2, true) == 2);   /* the second death */
+    CHECK(tasks_get(t, 0)->failures == 2 && tasks_get(t, 1)->failures == 2);
+    /* The innocent one alone on W1: reported, cleared. The suspect 0 alone on W3 is not taken by a GAP. */
+    s_dispatch(t, 0, W3, 600);
+    uint64_t waited;
+    task_t *x = tasks_pop(t);
+    CHECK(x && x->seq == 1);
+    tasks_dispatched(t, x, W1, 1000, 600);
+    CHECK(tasks_verified(t, 1, W1, 610, &waited) && tasks_get(t, 1)->failures == 0);
+    /* W3 crashed on 0: the suspect stays with it, so that its death is charged to it alone. */
+    CHECK(tasks_gap(t, 0, 1, 900, 200) == 0 && tasks_get(t, 0)->worker == W3);
+    CHECK(tasks_requeue_worker(t, W3, true) == 1);   /* the third death: poison */
+    CHECK(x->failures == 0);
+    task_t *p = tasks_get(t, 0);
+    CHECK(p->poison && p->state == TASK_POISON && tasks_poison_pending(t) == 1 && tasks_poison_count(t) == 1);
+    CHECK(tasks_pop(t) == NULL && tasks_suspects(t) == 0);
+    tasks_destroy(&t);
+}
+
+/*  A task moved while queued gets poison from a late-charged death: its stale queue entry is never dispatched. */
+static void test_gap_poison_queued(void)
+{
+    tasks_t *t = tasks_new(8, s_released, NULL);
+    tasks_set_poison(t, 1);
+    tasks_admit(t, P, 1, 0, s_att, sizeof s_att);
+    s_dispatch(t, 0, W1, 10);
+    CHECK(tasks_gap(t, 0, 1, 500, 200) == 1 && tasks_get(t, 0)->state == TASK_QUEUED);
+    CHECK(tasks_requeue_worker(t, W1, true) == 0);     /* W1 died before the task was dispatched again */
+    task_t *p = tasks_get(t, 0);
+    CHECK(p->poison && p->state == TASK_POISON && tasks_poison_pending(t) == 1);
+    CHECK(tasks_pop(t) == NULL);
+    tasks_destroy(&t);
+}
+
+/*  A move without a death charges nothing; a task back with its old worker is charged once. */
+static void test_gap_uncharged(void)
+{
+    tasks_t *t = tasks_new(8, s_released, NULL);
+    tasks_set_poison(t, 5);
+    tasks_admit(t, P, 1, 0, s_att, sizeof s_att);
+    s_dispatch(t, 0, W1, 10);
+    CHECK(tasks_gap(t, 0, 1, 500, 200) == 1);
+    s_dispatch(t, 0, W2, 510);
+    CHECK(tasks_requeue_worker(t, W1, false) == 0);   /* W1 re-sent READY (a restart): not charged */
+    CHECK(tasks_get(t, 0)->failures == 0 && tasks_get(t, 0)->moved_from == NULL);
+    CHECK(tasks_requeue_worker(t, W2, false) == 1);   /* requeued, uncharged */
+    s_dispatch(t, 0, W1, 600);
+    CHECK(tasks_gap(t, 0, 1, 900, 200) == 1);          /* moved from W1 ... */
+    s_dispatch(t, 0, W1, 910);                         /* ... and back to W1 */
+    CHECK(tasks_get(t, 0)->moved_from == NULL);
+    CHECK(tasks_requeue_worker(t, W1, true) == 1 && tasks_get(t, 0)->failures == 1);   /* one death, once */
+    tasks_destroy(&t);
+}
+
 int main(void)
 {
     test_window_bound();
@@ -247,5 +375,9 @@ int main(void)
     test_restart_and_compaction();
     test_poison();
     test_poison_first_death();
+    test_gap();
+    test_gap_poison();
+    test_gap_poison_queued();
+    test_gap_uncharged();
     return check_done("test_tasks");
 }

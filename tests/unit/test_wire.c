@@ -393,6 +393,23 @@ static void test_rt_sink(wire_out_t *o)
         wire_msg_done(&m);
     }
     wire_items_destroy(&ps);
+    /* GAP: ranges of missing seqs, sink to broker (protocol.md 7.7). */
+    wire_items_t gs;
+    wire_items_init(&gs, WIRE_GAP);
+    const wire_range_t rs[] = { { 10, 2 }, { 15, 64 }, { UINT64_MAX - 1, 1 } };
+    for (size_t i = 0; i < 3; i++)
+        wire_items_range(&gs, &rs[i]);
+    CHECK(wire_send_gap(o, 9, &gs) == 0);
+    if (s_recv(s_b, false, &m, WIRE_GAP)) {
+        CHECK(m.u.gap.epoch == 9 && m.u.gap.ranges.n == 3 && m.u.gap.seqs == 67);
+        for (size_t i = 0; i < m.u.gap.ranges.n; i++) {
+            wire_range_t r;
+            CHECK_ERR(wire_range_at(&m.u.gap.ranges, i, &r), AT_OK);
+            CHECK(r.first == rs[i].first && r.count == rs[i].count);
+        }
+        wire_msg_done(&m);
+    }
+    wire_items_destroy(&gs);
 }
 
 /*  DEALER -> ROUTER and back: the routing id, replies to a peer, frames. */
@@ -461,6 +478,7 @@ static void test_type_names(void)
     CHECK(strcmp(wire_type_name(WIRE_HELLO), "HELLO") == 0);
     CHECK(strcmp(wire_type_name(WIRE_VERDICTS), "VERDICTS") == 0);
     CHECK(strcmp(wire_type_name(WIRE_POISON), "POISON") == 0);
+    CHECK(strcmp(wire_type_name(WIRE_GAP), "GAP") == 0);
     CHECK(strcmp(wire_type_name(0), "unknown") == 0);
     CHECK(strcmp(wire_type_name(WIRE_REVOKE), "REVOKE") == 0);
     CHECK(strcmp(wire_type_name(WIRE_RELEASE), "RELEASE") == 0);
@@ -601,6 +619,22 @@ static const raw_case_t s_field_cases[] = {
     C("POISON str epoch", "\x94\x01\x22\xa1""e\x91\x05", AT_ERR_TYPE),
     C("POISON empty", "\x94\x01\x22\x01\x90", AT_ERR_SHAPE),
     C("POISON wrong field count", "\x93\x01\x22\x01", AT_ERR_SHAPE),
+    C("GAP ok", "\x94\x01\x23\x03\x91\x92\x0a\x02", AT_OK),
+    C("GAP two ranges, adjacent", "\x94\x01\x23\x03\x92\x92\x0a\x02\x92\x0c\x01", AT_OK),
+    C("GAP no range", "\x94\x01\x23\x03\x90", AT_ERR_SHAPE),
+    C("GAP str epoch", "\x94\x01\x23\xa1""e\x91\x92\x0a\x02", AT_ERR_TYPE),
+    C("GAP ranges not an array", "\x94\x01\x23\x03\x05", AT_ERR_TYPE),
+    C("GAP range not an array", "\x94\x01\x23\x03\x91\x0a", AT_ERR_TYPE),
+    C("GAP range of three", "\x94\x01\x23\x03\x91\x93\x0a\x02\x00", AT_ERR_TYPE),
+    C("GAP range of one", "\x94\x01\x23\x03\x91\x91\x0a", AT_ERR_TYPE),
+    C("GAP str first", "\x94\x01\x23\x03\x91\x92\xa1x\x02", AT_ERR_TYPE),
+    C("GAP negative count", "\x94\x01\x23\x03\x91\x92\x0a\xff", AT_ERR_TYPE),
+    C("GAP count 0", "\x94\x01\x23\x03\x91\x92\x0a\x00", AT_ERR_RANGE),
+    C("GAP range past 2^64", "\x94\x01\x23\x03\x91\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\x02",
+      AT_ERR_RANGE),
+    C("GAP ranges overlapping", "\x94\x01\x23\x03\x92\x92\x0a\x05\x92\x0c\x01", AT_ERR_RANGE),
+    C("GAP ranges descending", "\x94\x01\x23\x03\x92\x92\x0a\x01\x92\x05\x01", AT_ERR_RANGE),
+    C("GAP without epoch", "\x93\x01\x23\x91\x92\x0a\x02", AT_ERR_SHAPE),
     C("DONE ok", "\x95\x01\x16\x90\x00\x00", AT_OK),
     C("DONE a bad seq is not a message error", "\x95\x01\x16\x91\xa1x\x00\x00", AT_OK),
     C("DONE credit 1024", "\x95\x01\x16\x90\xcd\x04\x00\x00", AT_OK),
@@ -721,6 +755,37 @@ static void test_field_rejections(tpk_t *w)
     msgpack_pack_uint8(&w->pk, 1);
     msgpack_pack_str_with_body(&w->pk, text, WIRE_TEXT_MAX + 1);
     s_check_built(w, "ERROR 1025-byte text", WIRE_ERROR, AT_ERR_OVERSIZE);
+}
+
+/*  A GAP of n ranges of `count` seqs each, one seq apart. */
+static void s_gap(tpk_t *w, size_t n, uint64_t count)
+{
+    t_begin(w, WIRE_GAP, 2);
+    msgpack_pack_uint8(&w->pk, 1);
+    msgpack_pack_array(&w->pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array(&w->pk, 2);
+        msgpack_pack_uint64(&w->pk, i * (count + 1));
+        msgpack_pack_uint64(&w->pk, count);
+    }
+}
+
+static void test_gap_bounds(tpk_t *w)
+{
+    s_gap(w, WIRE_GAP_RANGES_MAX, 1);
+    s_check_built(w, "GAP of 256 ranges", WIRE_GAP, AT_OK);
+    s_gap(w, WIRE_GAP_RANGES_MAX + 1, 1);
+    s_check_built(w, "GAP of 257 ranges", WIRE_GAP, AT_ERR_OVERSIZE);
+    s_gap(w, 1, WIRE_GAP_SEQS_MAX);
+    s_check_built(w, "GAP of 262144 seqs", WIRE_GAP, AT_OK);
+    s_gap(w, 1, WIRE_GAP_SEQS_MAX + 1);
+    s_check_built(w, "GAP of 262145 seqs in one range", WIRE_GAP, AT_ERR_OVERSIZE);
+    s_gap(w, 4, WIRE_GAP_SEQS_MAX / 4);
+    s_check_built(w, "GAP of 262144 seqs in four ranges", WIRE_GAP, AT_OK);
+    s_gap(w, 5, WIRE_GAP_SEQS_MAX / 4);
+    s_check_built(w, "GAP of 327680 seqs in five ranges", WIRE_GAP, AT_ERR_OVERSIZE);
+    s_gap(w, 2, UINT64_MAX / 2);   /* counts that would wrap a sum: the bound is checked at each range */
+    s_check_built(w, "GAP of two huge ranges", WIRE_GAP, AT_ERR_OVERSIZE);
 }
 
 static void test_batch_bounds(tpk_t *w)
@@ -1051,7 +1116,11 @@ static void s_build_seeds(wire_out_t *o, tpk_t *w)
     wire_items_init(&com, WIRE_COMMITTED);
     wire_items_init(&ref, WIRE_REFUSE);
     wire_items_init(&seqs, WIRE_DONE);
+    wire_items_t gap;
+    wire_items_init(&gap, WIRE_GAP);
     for (uint64_t i = 0; i < 2; i++) {
+        wire_range_t g = { 10 * i, 3 };
+        wire_items_range(&gap, &g);
         wire_submit_t s = { .cseq = i, .att = s_att, .att_len = s_att_len };
         wire_task_t t = s_task(i);
         wire_verdict_t v = { .task = s_task(i), .t_verified = 9, .verdict = 1, .reason = 8, .id = s_id };
@@ -1076,6 +1145,8 @@ static void s_build_seeds(wire_out_t *o, tpk_t *w)
     CHECK(wire_send_error(o, NULL, AT_ERR_SHAPE, "shape") == 0); s_add_sent_seed();
     CHECK(wire_send_ready(o, "w", 1, 5) == 0); s_add_sent_seed();
     CHECK(wire_send_empty(o, NULL, WIRE_PING) == 0); s_add_sent_seed();
+    CHECK(wire_send_gap(o, 1, &gap) == 0); s_add_sent_seed();
+    wire_items_destroy(&gap);
     wire_items_destroy(&sub);
     wire_items_destroy(&tasks);
     wire_items_destroy(&vs);
@@ -1112,7 +1183,7 @@ static void s_rc(at_err rc)
 /*  Runs every item decoder on every item of l (and the attestation decoder on each attestation). */
 static void s_poke(const wire_list_t *l)
 {
-    union { wire_submit_t s; wire_task_t t; wire_verdict_t v; wire_result_t r; wire_refusal_t f; } out;
+    union { wire_submit_t s; wire_task_t t; wire_verdict_t v; wire_result_t r; wire_refusal_t f; wire_range_t g; } out;
     uint64_t u;
     for (size_t i = 0; i < l->n; i++) {
         attestation_t a;
@@ -1123,6 +1194,7 @@ static void s_poke(const wire_list_t *l)
         s_rc(wire_result_at(l, i, &out.r));
         s_rc(wire_refusal_at(l, i, &out.f));
         s_rc(wire_seq_at(l, i, &u));
+        s_rc(wire_range_at(l, i, &out.g));
     }
 }
 
@@ -1138,6 +1210,7 @@ static const wire_list_t *s_list_of(const wire_msg_t *m)
     case WIRE_DONE: return &m->u.done.seqs;
     case WIRE_COMMITTED: return &m->u.committed.results;
     case WIRE_VERDICTS: return &m->u.verdicts.items;
+    case WIRE_GAP: return &m->u.gap.ranges;
     default: return NULL;
     }
 }
@@ -1250,6 +1323,7 @@ int main(void)
     test_message_rejections(&w);
     test_field_rejections(&w);
     test_batch_bounds(&w);
+    test_gap_bounds(&w);
     test_item_rejections(&w);
     test_bounded(&w);
     test_fuzz(&o, &w);
