@@ -102,6 +102,35 @@ def free_port():
     return port
 
 
+def free_run(n):
+    """A port P with P..P+n-1 all free on 127.0.0.1 a moment ago, taken below
+    the kernel's ephemeral range (net.ipv4.ip_local_port_range): a run of
+    fixed ports inside it can be taken meanwhile by any outgoing connection's
+    local port (seen in CI: a worker's --metrics port PORT+i in use). None
+    when no such run is found."""
+    import random
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        base = random.randrange(10000, max(10001, low - n))
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                s.close()
+    return None
+
+
 def wait_port(port, timeout=20.0, proc=None):
     """True once a TCP connect to 127.0.0.1:port succeeds."""
     end = time.time() + timeout

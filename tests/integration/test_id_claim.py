@@ -64,6 +64,10 @@ def body(args, t):
         other2 = other[:-1] + bytes([other[-1] ^ 0x80])   # another garbage signature, the same id
         p = cl.Producer(c.frontend, "bystander")
         t.check("producer welcomed", p.hello())
+        end = time.time() + 20   # the WELCOME may come before the sink is confirmed: wait for credit
+        while p.credit < 1 and time.time() < end:
+            p.recv(0.1)
+        t.check("producer granted credit", p.credit >= 1, p.credit)
         sig = lf.REASONS["signature"]
         a1 = submit_one(t, p, 1, forged)
         t.check("1 forged first: logged invalid (signature), not a duplicate",

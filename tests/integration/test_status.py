@@ -178,21 +178,7 @@ def top_and_failures(t, c, bport, sport):
 
 
 def free_base():
-    import socket
-    for _ in range(50):
-        base = cl.free_port()
-        if base + 3 > 65535:
-            continue
-        ok = True
-        for port in range(base, base + 4):
-            with socket.socket() as sk:
-                try:
-                    sk.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
-            return base
-    return None
+    return cl.free_run(4)
 
 
 def attest_up(t, args):

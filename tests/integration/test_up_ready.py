@@ -12,7 +12,6 @@
 """
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -24,30 +23,9 @@ import cluster as C  # noqa: E402
 WORKERS = 2
 
 
-def free_run(n):
-    """A port P with P..P+n-1 all free on 127.0.0.1 a moment ago."""
-    for _ in range(50):
-        base = C.free_port()
-        if base + n > 65535:
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + i))
-                socks.append(s)
-            return base
-        except OSError:
-            pass
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no run of %d free ports" % n)
-
-
 class Up:
     def __init__(self, args, extra, tmp, name):
-        self.metrics = free_run(2 + WORKERS)
+        self.metrics = C.free_run(2 + WORKERS)
         ports = [str(C.free_port()) for _ in range(3)]
         argv = [os.path.join(args.bin, "attest"), "up", "--data-dir", os.path.join(tmp, name), "--workers",
                 str(WORKERS), "--frontend-port", ports[0], "--backend-port", ports[1], "--sink-port", ports[2],
@@ -115,7 +93,7 @@ def not_ready(args, T, tmp, name, extra, want):
 
 def worker_metrics(args, T, tmp):
     """--worker-args "--metrics 127.0.0.1:P": worker i serves on P + i."""
-    base = free_run(WORKERS)
+    base = C.free_run(WORKERS)
     u = Up(args, ["--worker-args", "--metrics 127.0.0.1:%d" % base], tmp, "worker-metrics")
     try:
         ok = u.wait_for("attest up: ready", 60)
