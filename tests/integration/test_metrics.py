@@ -287,7 +287,8 @@ def scrape_all(t, ports):
 
 
 def settled(ports, timeout=20.0):
-    """Scrapes until the pipeline is idle and the numbers agree; returns the samples by role."""
+    """Scrapes until the pipeline is idle and the numbers agree (the bench's BYEs handled: no credit
+    outstanding); returns the samples by role."""
     end = time.time() + timeout
     while True:
         by_role = {}
@@ -296,7 +297,8 @@ def settled(ports, timeout=20.0):
             by_role[role] = parse_exposition(text)[0]
         b, s = by_role["broker"], by_role["sink"]
         if ((value(b, "attest_broker_acked_total") or 0) >= N and value(b, "attest_broker_queue_depth") == 0
-                and value(b, "attest_broker_held") == 0 and (value(s, "attest_sink_committed_total") or 0) >= N
+                and value(b, "attest_broker_held") == 0 and value(b, "attest_broker_outstanding_credit") == 0
+                and (value(s, "attest_sink_committed_total") or 0) >= N
                 and value(s, "attest_sink_reorder_buffered") == 0) or time.time() > end:
             return by_role
         time.sleep(0.2)
