@@ -21,6 +21,8 @@ struct producer_t {
     char key[S_KEY_MAX];
     uint8_t curve_key[WIRE_KEY_BYTES];   /* authenticated public key (has_curve_key) */
     bool has_curve_key;
+    uint8_t instance[WIRE_INSTANCE_BYTES];   /* has_instance */
+    bool has_instance;
     uint8_t rid[S_RID_MAX];
     wire_peer_t peer;
     credit_account_t acct;
@@ -37,6 +39,7 @@ struct admission_t {
     zlistx_t *gone;             /* producers without a session that still hold attestations */
     uint64_t idle_us, timeout_us;
     uint64_t last_reclaim;
+    uint64_t superseded;
 };
 
 static void s_key(const uint8_t *rid, size_t len, char *key)
@@ -85,16 +88,21 @@ void admission_destroy(admission_t **self_p)
 
 void admission_set_open(admission_t *self, bool open) { credit_set_open(self->credit, open); }
 
-static producer_t *s_join(admission_t *self, const uint8_t *rid, size_t rid_len, const char *key, const char *name,
-                          size_t len)
+static producer_t *s_join(admission_t *self, const admission_hello_t *h, const char *key)
 {
     producer_t *p = at_calloc(1, sizeof *p);
-    memcpy(p->name, name, len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX);
+    memcpy(p->name, h->name, h->name_len < WIRE_NAME_MAX ? h->name_len : WIRE_NAME_MAX);
     snprintf(p->key, sizeof p->key, "%s", key);
-    p->peer.rid_len = rid_len < S_RID_MAX ? rid_len : S_RID_MAX;
-    memcpy(p->rid, rid, p->peer.rid_len);
+    p->peer.rid_len = h->rid_len < S_RID_MAX ? h->rid_len : S_RID_MAX;
+    memcpy(p->rid, h->rid, p->peer.rid_len);
     p->peer.rid = p->rid;
     p->peer.name = p->name;
+    p->has_instance = h->instance != NULL;
+    if (h->instance)
+        memcpy(p->instance, h->instance, WIRE_INSTANCE_BYTES);
+    p->has_curve_key = h->key != NULL;
+    if (h->key)
+        memcpy(p->curve_key, h->key, WIRE_KEY_BYTES);
     wire_items_init(&p->acks, WIRE_ACK);
     credit_join(self->credit, &p->acct);
     zhashx_insert(self->sessions, key, p);
@@ -102,14 +110,38 @@ static producer_t *s_join(admission_t *self, const uint8_t *rid, size_t rid_len,
     return p;
 }
 
-producer_t *admission_hello(admission_t *self, const uint8_t *rid, size_t rid_len, const char *name, size_t len,
-                            uint64_t now, uint64_t *grant)
+/*  The session of the same producer instance as h (same instance id, same
+ *  authenticated key or both plaintext), or NULL. A linear scan: HELLOs
+ *  that open a session are rare next to the other messages. */
+static producer_t *s_same_instance(admission_t *self, const admission_hello_t *h)
+{
+    if (!h->instance)
+        return NULL;
+    for (producer_t *p = zhashx_first(self->sessions); p; p = zhashx_next(self->sessions)) {
+        if (!p->has_instance || memcmp(p->instance, h->instance, WIRE_INSTANCE_BYTES) != 0)
+            continue;
+        if (p->has_curve_key != (h->key != NULL))
+            continue;
+        if (h->key && sodium_memcmp(p->curve_key, h->key, WIRE_KEY_BYTES) != 0)
+            continue;
+        return p;
+    }
+    return NULL;
+}
+
+producer_t *admission_hello(admission_t *self, const admission_hello_t *h, uint64_t now, uint64_t *grant)
 {
     char key[S_KEY_MAX];
-    s_key(rid, rid_len, key);
+    s_key(h->rid, h->rid_len, key);
     producer_t *p = zhashx_lookup(self->sessions, key);
-    if (!p)
-        p = s_join(self, rid, rid_len, key, name, len);
+    if (!p) {
+        producer_t *old = s_same_instance(self, h);
+        if (old) {
+            self->superseded++;
+            admission_leave(self, old, "superseded: the same producer said HELLO on a new connection");
+        }
+        p = s_join(self, h, key);
+    }
     p->last_seen = p->last_submit = now;
     *grant = credit_topup(self->credit, &p->acct);
     return p;
@@ -227,17 +259,11 @@ void admission_expire(admission_t *self, uint64_t now)
 
 const char *producer_name(const producer_t *p) { return p->name; }
 
-void producer_set_key(producer_t *p, const uint8_t *key)
-{
-    p->has_curve_key = key != NULL;
-    if (key)
-        memcpy(p->curve_key, key, WIRE_KEY_BYTES);
-}
-
 const uint8_t *producer_key(const producer_t *p) { return p->has_curve_key ? p->curve_key : NULL; }
 const wire_peer_t *producer_peer(const producer_t *p) { return &p->peer; }
 bool producer_idle(const producer_t *p) { return credit_is_idle(&p->acct); }
 size_t admission_sessions(const admission_t *self) { return zhashx_size(self->sessions); }
+uint64_t admission_superseded(const admission_t *self) { return self->superseded; }
 uint64_t admission_in_use(const admission_t *self) { return credit_in_use(self->credit); }
 
 uint64_t admission_granted(const admission_t *self)

@@ -41,11 +41,23 @@ void admission_destroy(admission_t **self_p);
 /*  Admission opens once the sink is confirmed (closed: nothing granted). */
 void admission_set_open(admission_t *self, bool open);
 
-/*  HELLO from rid: opens a session (or refreshes the existing one) and
- *  returns it, with the credit to announce in WELCOME in *grant. The name
- *  is copied (1..WIRE_NAME_MAX bytes, checked by the decoder). */
-producer_t *admission_hello(admission_t *self, const uint8_t *rid, size_t rid_len, const char *name, size_t len,
-                            uint64_t now, uint64_t *grant);
+/*  A HELLO, as admission_hello needs it; every pointer borrowed for the call. */
+typedef struct {
+    const uint8_t *rid;         /* the connection's routing id */
+    size_t rid_len;
+    const char *name;           /* 1..WIRE_NAME_MAX bytes, checked by the decoder */
+    size_t name_len;
+    const uint8_t *instance;    /* WIRE_INSTANCE_BYTES, or NULL: the producer's lifetime id */
+    const uint8_t *key;         /* WIRE_KEY_BYTES: the authenticated CURVE key, or NULL (plaintext) */
+} admission_hello_t;
+
+/*  HELLO: opens a session for the connection (or refreshes the existing
+ *  one) and returns it, with the credit to announce in WELCOME in *grant.
+ *  A new session whose instance and key are those of another session ends
+ *  that one first (it is the same producer back on a new connection, after
+ *  its old one died: protocol.md 5.1), so its unspent credit is free for
+ *  the new session at once instead of after producer-timeout-ms. */
+producer_t *admission_hello(admission_t *self, const admission_hello_t *h, uint64_t now, uint64_t *grant);
 /*  The session of rid, or NULL. Any message from it counts as a sign of life. */
 producer_t *admission_find(admission_t *self, const uint8_t *rid, size_t rid_len, uint64_t now);
 
@@ -84,15 +96,15 @@ size_t admission_reclaim(admission_t *self, uint64_t now, admission_credit_fn *r
 void admission_expire(admission_t *self, uint64_t now);
 
 const char *producer_name(const producer_t *p);
-/*  The producer's authenticated CURVE public key (WIRE_KEY_BYTES), set from
+/*  The producer's authenticated CURVE public key (WIRE_KEY_BYTES), from
  *  the User-Id of its HELLO; NULL in plaintext. Borrowed while p lives. */
-void producer_set_key(producer_t *p, const uint8_t *key);
 const uint8_t *producer_key(const producer_t *p);
 /*  Where to send to p (borrowed; valid while p lives). */
 const wire_peer_t *producer_peer(const producer_t *p);
 bool producer_idle(const producer_t *p);   /* last asked back for idleness */
 
 size_t admission_sessions(const admission_t *self);
+uint64_t admission_superseded(const admission_t *self); /* sessions ended by a HELLO of the same instance */
 uint64_t admission_granted(const admission_t *self);   /* granted, unspent, over all sessions */
 uint64_t admission_in_use(const admission_t *self);    /* granted + held */
 

@@ -244,9 +244,10 @@ static void s_on_hello(broker_t *self, producer_t *p, const wire_msg_t *m)
     (void) p;
     uint64_t grant;
     const wire_hello_t *h = &m->u.hello;
-    p = admission_hello(self->adm, m->rid, m->rid_len, h->name, h->name_len, at_clock_mono_us(), &grant);
     uint8_t key[WIRE_KEY_BYTES];
-    producer_set_key(p, self->zap && zap_user_key(m->user_id, key) ? key : NULL);
+    admission_hello_t a = { m->rid, m->rid_len, h->name, h->name_len, h->instance,
+                            self->zap && zap_user_key(m->user_id, key) ? key : NULL };
+    p = admission_hello(self->adm, &a, at_clock_mono_us(), &grant);
     wire_welcome_t w = { grant, (uint64_t) self->set->max_batch };
     wire_send_welcome(&self->fout, producer_peer(p), &w);
     s_tell_no_sink(self, p);
@@ -890,7 +891,8 @@ static void s_metrics(broker_t *self)
         .acked = self->st.acked, .duplicates = self->st.duplicates, .malformed = self->st.malformed,
         .refused_by = self->st.refused_by, .queue_depth = tasks_queued(self->tasks),
         .held = in_use > granted ? in_use - granted : 0, .outstanding_credit = granted, .worker_credit = wcredit,
-        .producers = admission_sessions(self->adm), .workers = workers_count(self->workers),
+        .producers = admission_sessions(self->adm), .producers_superseded = admission_superseded(self->adm),
+        .workers = workers_count(self->workers),
         .sink_lag = tasks_held(self->tasks), .sink_up = sinklink_up(self->sink), .sink_lost = self->st.sink_lost,
         .quarantined = workers_quarantined_count(self->workers), .quarantine_refused = self->st.quarantine_refused,
         .insecure = self->zap == NULL, .handshakes_refused = self->zap ? zap_refused(self->zap) : 0,

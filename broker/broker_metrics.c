@@ -20,7 +20,7 @@ struct broker_metrics_t {
     metrics_t *reg;
     uint64_t last;
     metrics_series_t *admitted, *dispatched, *redispatched, *acked, *duplicates, *malformed;
-    metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers;
+    metrics_series_t *queue_depth, *held, *outstanding_credit, *worker_credit, *producers, *workers, *superseded;
     metrics_series_t *sink_lag, *up, *sink_up, *sink_lost, *insecure, *hs_refused, *unauthorised;
     metrics_series_t *quarantined, *quarantine_refused, *oldest_age, *epoch, *latency, *poisoned;
     metrics_series_t *workers_blocked, *ready_again, *gaps, *gap_redispatched;
@@ -66,6 +66,9 @@ static void s_define(broker_metrics_t *self)
     self->worker_credit = metrics_gauge(m, "attest_broker_worker_credit",
                                         "Credit announced by workers and not yet used by dispatch.");
     self->producers = metrics_gauge(m, "attest_broker_producers", "Producers connected.");
+    self->superseded = metrics_counter(m, "attest_broker_producer_sessions_superseded_total",
+                                       "Producer sessions ended because the same producer (HELLO instance and key)"
+                                       " joined again on a new connection.");
     self->workers = metrics_gauge(m, "attest_broker_workers", "Worker threads registered.");
     self->workers_blocked = metrics_gauge(m, "attest_broker_workers_blocked",
                                           "Worker threads that said BLOCKED (their verdicts wait for the sink) and "
@@ -204,6 +207,7 @@ void broker_metrics_publish(broker_metrics_t *self, const broker_metrics_snapsho
     metrics_set(self->outstanding_credit, s->outstanding_credit);
     metrics_set(self->worker_credit, s->worker_credit);
     metrics_set(self->producers, s->producers);
+    metrics_set(self->superseded, s->producers_superseded);
     metrics_set(self->workers, s->workers);
     metrics_set(self->workers_blocked, s->workers_blocked);
     metrics_set(self->ready_again, s->ready_again);

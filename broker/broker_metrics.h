@@ -25,6 +25,7 @@ typedef struct {
     uint64_t outstanding_credit;    /* granted to producers, unspent */
     uint64_t worker_credit;         /* announced by workers, unused */
     uint64_t producers, workers;
+    uint64_t producers_superseded;  /* sessions ended by the same producer's HELLO on a new connection */
     uint64_t sink_lag;              /* next_seq - base */
     bool sink_up;                   /* a sink is registered, confirmed and not silent past sink-timeout-ms */
     uint64_t sink_lost;             /* times the sink was taken for lost */

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "wire.h"
 #include <czmq.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,8 @@ struct at_client_t {
     zsock_t *sock;
     void *handle;                     /* the libzmq socket behind sock */
     char producer[WIRE_NAME_MAX + 1];
+    uint8_t instance[WIRE_INSTANCE_BYTES];   /* random, for the client's lifetime: a rejoin's HELLO supersedes
+                                                the old session at once (protocol.md 5.1) */
     bool connected;
     uint64_t credit;
     uint64_t max_batch;
@@ -169,7 +172,7 @@ static int s_sent(at_client_t *self, int rc)
 
 static void s_send_hello(at_client_t *self)
 {
-    int rc = s_sent(self, wire_send_hello(&self->out, self->producer, strlen(self->producer)));
+    int rc = s_sent(self, wire_send_hello(&self->out, self->producer, strlen(self->producer), self->instance));
     self->next_hello_us = at_clock_mono_us() + (rc == 0 ? S_HELLO_IVL_US : S_HELLO_RETRY_US);
 }
 
@@ -520,6 +523,7 @@ at_client_t *at_client_new_curve(const char *endpoint, const char *producer, con
         return NULL;
     at_client_t *self = at_calloc(1, sizeof *self);
     memcpy(self->producer, producer, plen);
+    randombytes_buf(self->instance, sizeof self->instance);
     snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock) {

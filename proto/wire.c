@@ -49,6 +49,12 @@ static at_err s_dec_hello(wire_msg_t *m, const msgpack_object *f)
     wire_hello_t *h = &m->u.hello;
     if (mpfield_name(&f[0], &h->name, &h->name_len, WIRE_NAME_MAX) || h->name_len == 0)
         return s_bad(m, AT_ERR_TYPE, "HELLO needs a producer name of 1..64 bytes of UTF-8 without control characters");
+    h->instance = NULL;
+    if (m->nfields_ > 1) {
+        size_t n;
+        if (mpfield_bin(&f[1], &h->instance, &n, WIRE_INSTANCE_BYTES) || n != WIRE_INSTANCE_BYTES)
+            return s_bad(m, AT_ERR_TYPE, "HELLO's instance must be bin of 16 bytes");
+    }
     return AT_OK;
 }
 
@@ -218,13 +224,17 @@ static at_err s_dec_gap(wire_msg_t *m, const msgpack_object *f)
     return AT_OK;
 }
 
-/*  Number of fields after [version, type], plus one (0 = not a type), and the decoder. */
-#define T(n, fn) { (n) + 1, fn }
+/*  Number of fields after [version, type], plus one (0 = not a type), how
+ *  many more trailing fields are optional, and the decoder (which reads
+ *  m->nfields_ when optional fields exist). */
+#define T(n, fn) { (n) + 1, 0, fn }
+#define T_OPT(n, opt, fn) { (n) + 1, opt, fn }
 static const struct {
     uint8_t arity;
+    uint8_t optional;
     s_decode_fn decode;
 } s_types[WIRE_TYPE_MAX_] = {
-    [WIRE_HELLO] = T(1, s_dec_hello), [WIRE_WELCOME] = T(2, s_dec_welcome), [WIRE_SUBMIT] = T(1, s_dec_submit),
+    [WIRE_HELLO] = T_OPT(1, 1, s_dec_hello), [WIRE_WELCOME] = T(2, s_dec_welcome), [WIRE_SUBMIT] = T(1, s_dec_submit),
     [WIRE_CREDIT] = T(1, s_dec_amount), [WIRE_ACK] = T(1, s_dec_results), [WIRE_REFUSE] = T(1, s_dec_results),
     [WIRE_PING] = T(0, s_dec_none), [WIRE_PONG] = T(0, s_dec_none), [WIRE_ERROR] = T(2, s_dec_error),
     [WIRE_BYE] = T(0, s_dec_none), [WIRE_REVOKE] = T(1, s_dec_amount), [WIRE_RELEASE] = T(1, s_dec_amount),
@@ -236,6 +246,7 @@ static const struct {
     [WIRE_POISON] = T(2, s_dec_tasks), [WIRE_GAP] = T(2, s_dec_gap), [WIRE_VERDICTS] = T(3, s_dec_verdicts),
 };
 #undef T
+#undef T_OPT
 
 static const char *s_names[WIRE_TYPE_MAX_] = {
     [WIRE_HELLO] = "HELLO", [WIRE_WELCOME] = "WELCOME", [WIRE_SUBMIT] = "SUBMIT",
@@ -268,7 +279,8 @@ at_err wire_int_header(const msgpack_object *root, uint8_t *type)
     if (a[1].via.u64 >= WIRE_TYPE_MAX_ || s_types[a[1].via.u64].arity == 0)
         return AT_ERR_UNKNOWN_TYPE;
     *type = (uint8_t) a[1].via.u64;
-    if (root->via.array.size != (uint32_t) s_types[*type].arity - 1 + 2)
+    uint32_t fields = root->via.array.size - 2, min = (uint32_t) s_types[*type].arity - 1;
+    if (fields < min || fields > min + s_types[*type].optional)
         return AT_ERR_SHAPE;
     return AT_OK;
 }
@@ -308,6 +320,7 @@ at_err wire_int_decode(wire_msg_t *m, const void *data, size_t len)
         rc = wire_int_header(&root, &type);
     m->type = type;
     if (rc == AT_OK) {
+        m->nfields_ = root.via.array.size - 2;
         rc = s_types[type].decode(m, root.via.array.ptr + 2);
     } else {
         m->why = s_header_why(rc);

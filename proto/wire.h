@@ -116,6 +116,7 @@
 #define WIRE_GAP_RANGES_MAX 256      /* ranges in one GAP */
 #define WIRE_GAP_SEQS_MAX (1u << 18) /* seqs in one GAP, all ranges together (the largest pipeline-window) */
 #define WIRE_KEY_BYTES 32            /* a CURVE public key (producer_key) */
+#define WIRE_INSTANCE_BYTES 16       /* HELLO's instance: a producer's random id for its lifetime */
 #define WIRE_RID_MAX 256             /* routing id bytes kept from a ROUTER frame */
 #define WIRE_FRAME_MAX (4u << 20)    /* ZMQ_MAXMSGSIZE on every receiving socket */
 #define WIRE_ZMTP_HEARTBEAT_MS 1000  /* ZMTP PING interval on every connection */
@@ -188,7 +189,11 @@ typedef struct {
 
 /* ---- per-message structs: decoded fields borrow from the frame until wire_msg_done ---- */
 
-typedef struct { const char *name; size_t name_len; } wire_hello_t;                         /* name 1..64 */
+typedef struct {
+    const char *name;           /* 1..64 bytes */
+    size_t name_len;
+    const uint8_t *instance;    /* WIRE_INSTANCE_BYTES, or NULL: the optional second field (5.1) */
+} wire_hello_t;
 typedef struct { uint64_t credit, max_batch; } wire_welcome_t;
 typedef struct { uint8_t reason; const char *text; size_t text_len; } wire_error_t;          /* text <= 1024 */
 typedef struct { const char *worker; size_t worker_len; uint64_t credit; } wire_ready_t;     /* worker 1..64 */
@@ -244,6 +249,7 @@ typedef struct {
     } u;
     /* private */
     struct msgpack_zone *zone_;       /* borrowed from the thread (mpzone.h) */
+    uint32_t nfields_;                /* fields after [version, type] */
     zmq_msg_t frames_[2];             /* rid and body (wire_recv) */
     uint8_t nframes_;
 } wire_msg_t;
@@ -332,7 +338,8 @@ typedef struct { const uint8_t *rid; size_t rid_len; const char *name; } wire_pe
  *  when the pipe is full under ZMQ_DONTWAIT (or a send timeout passed),
  *  EHOSTUNREACH for a gone peer on a ROUTER_MANDATORY socket. Batch sizes
  *  beyond the type's maximum are a programmer's error (asserted). */
-int wire_send_hello(wire_out_t *o, const char *name, size_t len);
+/*  instance: WIRE_INSTANCE_BYTES, or NULL for a HELLO without one. */
+int wire_send_hello(wire_out_t *o, const char *name, size_t len, const uint8_t *instance);
 int wire_send_welcome(wire_out_t *o, const wire_peer_t *to, const wire_welcome_t *m);
 int wire_send_submit(wire_out_t *o, const wire_items_t *items);
 int wire_send_amount(wire_out_t *o, const wire_peer_t *to, wire_type type, uint64_t n);  /* CREDIT, REVOKE, RELEASE */

@@ -190,11 +190,13 @@ static void s_str(s_msg_t *s, const char *p, size_t n)
     msgpack_pack_str_with_body(&s->pk, p, n);
 }
 
-int wire_send_hello(wire_out_t *o, const char *name, size_t len)
+int wire_send_hello(wire_out_t *o, const char *name, size_t len, const uint8_t *instance)
 {
     s_msg_t s;
-    s_begin(&s, WIRE_HELLO, 1);
+    s_begin(&s, WIRE_HELLO, instance ? 2 : 1);
     s_str(&s, name, len < WIRE_NAME_MAX ? len : WIRE_NAME_MAX);
+    if (instance)
+        msgpack_pack_bin_with_body(&s.pk, instance, WIRE_INSTANCE_BYTES);
     return s_send(o, NULL, &s, NULL);
 }
 

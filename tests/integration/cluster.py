@@ -709,8 +709,9 @@ class Producer:
     def send_raw(self, frame):
         self.sock.send(frame)
 
-    def hello(self, timeout=20.0):
-        self.sock.send(pack(HELLO, self.name))
+    def hello(self, timeout=20.0, instance=None):
+        """instance: 16 bytes for HELLO's optional instance field (protocol.md 5.1)."""
+        self.sock.send(pack(HELLO, self.name, instance) if instance is not None else pack(HELLO, self.name))
         end = time.time() + timeout
         while time.time() < end:
             m = self.recv(0.2)

@@ -164,9 +164,19 @@ static void test_rt_empty(wire_out_t *o)
 static void test_rt_frontend(wire_out_t *o)
 {
     wire_msg_t m;
-    CHECK(wire_send_hello(o, "producer-1", 10) == 0);
+    CHECK(wire_send_hello(o, "producer-1", 10, NULL) == 0);
     if (s_recv(s_b, false, &m, WIRE_HELLO)) {
         CHECK(s_str_is(m.u.hello.name, m.u.hello.name_len, "producer-1"));
+        CHECK(m.u.hello.instance == NULL);
+        wire_msg_done(&m);
+    }
+    uint8_t inst[WIRE_INSTANCE_BYTES];
+    for (size_t i = 0; i < sizeof inst; i++)
+        inst[i] = (uint8_t) (i * 7 + 1);
+    CHECK(wire_send_hello(o, "producer-2", 10, inst) == 0);
+    if (s_recv(s_b, false, &m, WIRE_HELLO)) {
+        CHECK(s_str_is(m.u.hello.name, m.u.hello.name_len, "producer-2"));
+        CHECK(m.u.hello.instance && memcmp(m.u.hello.instance, inst, sizeof inst) == 0);
         wire_msg_done(&m);
     }
     wire_welcome_t wl = { .credit = 4096, .max_batch = WIRE_BATCH_MAX };
@@ -419,7 +429,7 @@ static void test_rt_router(void)
     wire_out_init(&d, s_dealer, "TEST-SEND");
     wire_out_init(&r, s_router, "TEST-SEND");
     wire_msg_t m;
-    CHECK(wire_send_hello(&d, "p", 1) == 0);
+    CHECK(wire_send_hello(&d, "p", 1, NULL) == 0);
     uint8_t rid[WIRE_RID_MAX];
     size_t rid_len = 0;
     if (s_recv(s_router, true, &m, WIRE_HELLO)) {
@@ -524,7 +534,8 @@ static void test_message_rejections(tpk_t *w)
     CHECK_ERR(RAW("\x92\x01\x07"), AT_OK);                            /* PING */
     CHECK_ERR(RAW("\x93\x01\x07\xc0"), AT_ERR_SHAPE);                 /* PING with a field */
     CHECK_ERR(RAW("\x92\x01\x01"), AT_ERR_SHAPE);                     /* HELLO without producer */
-    CHECK_ERR(RAW("\x94\x01\x01\xa1p\xa1q"), AT_ERR_SHAPE);           /* HELLO with two */
+    CHECK_ERR(RAW("\x94\x01\x01\xa1p\xa1q"), AT_ERR_TYPE);            /* HELLO with a str where the instance goes */
+    CHECK_ERR(RAW("\x95\x01\x01\xa1p\xc0\xc0"), AT_ERR_SHAPE);       /* HELLO with three */
     CHECK_ERR(RAW("\x91\x01"), AT_ERR_SHAPE);
     CHECK_ERR(RAW("\x90"), AT_ERR_SHAPE);
     CHECK_ERR(RAW("\x01"), AT_ERR_SHAPE);
@@ -541,6 +552,11 @@ static void test_message_rejections(tpk_t *w)
     CHECK(type == WIRE_HELLO);
     CHECK_ERR(s_decode_raw("\x92\x02\x01", 3, &type), AT_ERR_VERSION);
     CHECK(type == 0);
+    /* HELLO's optional instance: bin 16 or nothing; a fourth field is too many. */
+    CHECK_ERR(RAW("\x94\x01\x01\xa1p\xc4\x02" "ab"), AT_ERR_TYPE);
+    CHECK_ERR(RAW("\x94\x01\x01\xa1p\xa2" "ab"), AT_ERR_TYPE);
+    CHECK_ERR(RAW("\x94\x01\x01\xa1p\xc4\x10" "0123456789abcdef"), AT_OK);
+    CHECK_ERR(RAW("\x95\x01\x01\xa1p\xc4\x10" "0123456789abcdef\x01"), AT_ERR_SHAPE);
 
     /* Truncating a real message at every length. */
     t_begin(w, WIRE_SUBMIT, 1);
