@@ -396,4 +396,11 @@ void wire_socket_defaults(void *zsock, int hwm)
     zsock_set_heartbeat_ivl(zsock, WIRE_ZMTP_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout(zsock, WIRE_ZMTP_TIMEOUT_MS);
     zsock_set_heartbeat_ttl(zsock, WIRE_ZMTP_TIMEOUT_MS);
+    /* But libzmq starts the heartbeat timeout only when it has written a
+     * PING, and it cannot while the connection's TCP send buffer is full
+     * (a producer with a backlog, cut off): such a connection then waits
+     * for TCP's retransmission backoff, measured at 7-8 s after a 7 s
+     * partition healed. TCP_USER_TIMEOUT drops it once data has gone
+     * unacknowledged for WIRE_TCP_MAXRT_MS, whatever is queued. */
+    zsock_set_tcp_maxrt(zsock, WIRE_TCP_MAXRT_MS);
 }
