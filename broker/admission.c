@@ -30,6 +30,7 @@ struct producer_t {
     uint64_t last_submit;       /* mono us of its last SUBMIT (or of its HELLO) */
     uint64_t revoke_sent;       /* mono us of an unanswered REVOKE; 0: none */
     bool gone;                  /* no session: kept until it holds nothing */
+    bool unreachable;           /* a send found its connection gone: end the session */
     wire_items_t acks;          /* pending ACK items */
 };
 
@@ -40,6 +41,7 @@ struct admission_t {
     uint64_t idle_us, timeout_us;
     uint64_t last_reclaim;
     uint64_t superseded;
+    size_t unreachable;         /* sessions marked unreachable */
 };
 
 static void s_key(const uint8_t *rid, size_t len, char *key)
@@ -242,6 +244,33 @@ size_t admission_reclaim(admission_t *self, uint64_t now, admission_credit_fn *r
         }
     }
     return sent;
+}
+
+void admission_unreachable(admission_t *self, producer_t *p)
+{
+    if (p->gone || p->unreachable)
+        return;
+    p->unreachable = true;
+    self->unreachable++;
+}
+
+size_t admission_drop_unreachable(admission_t *self)
+{
+    if (self->unreachable == 0)
+        return 0;
+    size_t n = 0;
+    producer_t *p = zhashx_first(self->sessions);
+    while (p) {
+        if (p->unreachable) {
+            admission_leave(self, p, "connection gone");
+            n++;
+            p = zhashx_first(self->sessions);   /* the hash changed: start again */
+        } else {
+            p = zhashx_next(self->sessions);
+        }
+    }
+    self->unreachable = 0;
+    return n;
 }
 
 void admission_expire(admission_t *self, uint64_t now)

@@ -92,6 +92,17 @@ void admission_topup(admission_t *self, admission_credit_fn *send, void *ctx);
  *  through revoke(ctx, p, n), which returns 0 when the REVOKE was sent.
  *  Returns how many REVOKEs were sent. */
 size_t admission_reclaim(admission_t *self, uint64_t now, admission_credit_fn *revoke, void *ctx);
+/*  A send to p failed with EHOSTUNREACH: its connection is gone (the
+ *  ROUTER has no pipe for that routing id any more, and a producer that
+ *  reconnects gets a new one), so nothing sent to it can arrive and its
+ *  REVOKEs can never be answered. Marks p; admission_drop_unreachable ends
+ *  its session. Safe inside the callbacks of admission_topup,
+ *  admission_reclaim and admission_flush_acks. */
+void admission_unreachable(admission_t *self, producer_t *p);
+/*  Ends the sessions marked unreachable (logged "connection gone"); their
+ *  unspent credit returns to the pool. Returns how many. */
+size_t admission_drop_unreachable(admission_t *self);
+
 /*  Ends the sessions silent for longer than the producer timeout. */
 void admission_expire(admission_t *self, uint64_t now);
 

@@ -29,6 +29,7 @@
 #include "workers.h"
 #include "zap.h"
 #include <czmq.h>
+#include <errno.h>
 #include <unistd.h>
 
 #define S_TURN_MAX 512      /* messages read from one socket per turn */
@@ -68,16 +69,25 @@ struct broker_t {
 
 /* ---------- sending (the module callbacks) ---------- */
 
+/*  rc of a send to p: a producer whose connection is gone (EHOSTUNREACH
+ *  on the ROUTER_MANDATORY frontend) is marked for its session to end. */
+static int s_to_producer(broker_t *self, producer_t *p, int rc)
+{
+    if (rc != 0 && errno == EHOSTUNREACH)
+        admission_unreachable(self->adm, p);
+    return rc;
+}
+
 static int s_send_credit(void *ctx, producer_t *p, uint64_t n)
 {
     broker_t *self = ctx;
-    return wire_send_amount(&self->fout, producer_peer(p), WIRE_CREDIT, n);
+    return s_to_producer(self, p, wire_send_amount(&self->fout, producer_peer(p), WIRE_CREDIT, n));
 }
 
 static int s_send_revoke(void *ctx, producer_t *p, uint64_t n)
 {
     broker_t *self = ctx;
-    if (wire_send_amount(&self->fout, producer_peer(p), WIRE_REVOKE, n) != 0)
+    if (s_to_producer(self, p, wire_send_amount(&self->fout, producer_peer(p), WIRE_REVOKE, n)) != 0)
         return -1;
     self->st.revokes++;
     at_log_limited(AT_LOG_INFO, "BRK-REVOKE", "asking %s to give back %" PRIu64 " unspent credit (%s)",
@@ -88,7 +98,7 @@ static int s_send_revoke(void *ctx, producer_t *p, uint64_t n)
 static void s_send_acks(void *ctx, producer_t *p, const wire_items_t *acks)
 {
     broker_t *self = ctx;
-    wire_send_ack(&self->fout, producer_peer(p), acks);
+    (void) s_to_producer(self, p, wire_send_ack(&self->fout, producer_peer(p), acks));
     self->st.acked += wire_items_count(acks);
 }
 
@@ -249,7 +259,7 @@ static void s_on_hello(broker_t *self, producer_t *p, const wire_msg_t *m)
                             self->zap && zap_user_key(m->user_id, key) ? key : NULL };
     p = admission_hello(self->adm, &a, at_clock_mono_us(), &grant);
     wire_welcome_t w = { grant, (uint64_t) self->set->max_batch };
-    wire_send_welcome(&self->fout, producer_peer(p), &w);
+    (void) s_to_producer(self, p, wire_send_welcome(&self->fout, producer_peer(p), &w));
     s_tell_no_sink(self, p);
 }
 
@@ -846,6 +856,8 @@ static void s_log_stats(broker_t *self)
 static void s_timers(broker_t *self)
 {
     uint64_t now = at_clock_mono_us();
+    if (admission_drop_unreachable(self->adm) > 0)
+        admission_topup(self->adm, s_send_credit, self);   /* their unspent credit, to the others */
     admission_reclaim(self->adm, now, s_send_revoke, self);
     if (now - self->last_tick < (uint64_t) self->set->heartbeat_ms * 1000)
         return;

@@ -199,11 +199,38 @@ static void test_supersede(void)
     admission_destroy(&a);
 }
 
+static void test_unreachable(void)
+{
+    admission_t *a = admission_new(100, 100, 1000000, 30000000);
+    tasks_t *t = tasks_new(100, NULL, NULL);
+    admission_set_open(a, true);
+    uint64_t grant;
+    producer_t *p = s_hello(a, R1, "dead", NULL, NULL, 0, &grant);
+    CHECK(grant == 100 && s_submit(a, t, p, 1));
+    producer_t *q = s_hello(a, R2, "alive", NULL, NULL, 0, &grant);
+    CHECK(grant == 0);
+    CHECK(admission_drop_unreachable(a) == 0);
+    admission_unreachable(a, p);
+    admission_unreachable(a, p);             /* twice: one session ended */
+    CHECK(admission_sessions(a) == 2);       /* marked only: callbacks may be iterating */
+    CHECK(admission_drop_unreachable(a) == 1);
+    CHECK(admission_sessions(a) == 1 && admission_find(a, R1, 1, 1) == NULL && admission_find(a, R2, 1, 1) == q);
+    CHECK(admission_in_use(a) == 1);         /* p's one attestation still held, its 99 unspent back */
+    s_sent_t sent = { 0 };
+    admission_topup(a, s_credit, &sent);
+    CHECK(sent.credit == 99);
+    s_commit(a, t, 0, &sent);                /* p's attestation: no ACK, p freed (ASan) */
+    CHECK(sent.acks == 0);
+    tasks_destroy(&t);
+    admission_destroy(&a);
+}
+
 int main(void)
 {
     test_window_never_exceeded();
     test_leave_with_inflight();
     test_reclaim_and_expiry();
     test_supersede();
+    test_unreachable();
     return check_done("test_admission");
 }
