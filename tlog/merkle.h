@@ -2,9 +2,9 @@
  *  its proofs, and the C2SP tlog-tiles naming of its stored hashes.
  *
  *  Part of the tlog library (tlog/: merkle, note, checkpoint, sha256), the
- *  transparency-log formats, which depends on libsodium and libcrypto (SHA-256, tlog/sha256.h) only: the sink
- *  (store/tiles.c) builds the tree, the attest tool and the producer
- *  library prove and verify with it.
+ *  transparency-log formats, which depends on libsodium and libcrypto (its
+ *  SHA-256, tlog/sha256.h) only: the sink (store/tiles.c) builds the tree,
+ *  the attest tool and the producer library prove and verify with it.
  *
  *  Hashes (SHA-256, tlog/sha256.h):
  *    leaf hash  = SHA-256(0x00 || leaf bytes)
