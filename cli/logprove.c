@@ -14,6 +14,7 @@
  */
 #include "logprove.h"
 #include "alloc.h"
+#include "sha256.h"
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -283,8 +284,8 @@ char *logprove_c2sp(const logprove_inclusion_t *p)
 
 size_t logprove_log_id(const char *origin, uint8_t out[LOGPROVE_LOG_ID_MAX])
 {
-    uint8_t h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const uint8_t *) origin, strlen(origin));
+    uint8_t h[SHA256_BYTES];
+    sha256_digest(origin, strlen(origin), h);
     /* 128 bits in base-128 digits, most significant first: 19 digits. */
     uint8_t digits[19];
     for (int d = 18; d >= 0; d--) {
@@ -427,7 +428,7 @@ static void s_stack_push(s_audit_t *a, const uint8_t leaf[MERKLE_HASH_BYTES])
 static void s_stack_root(const s_audit_t *a, uint8_t out[MERKLE_HASH_BYTES])
 {
     if (a->depth == 0) {
-        crypto_hash_sha256(out, NULL, 0);
+        sha256_digest(NULL, 0, out);
         return;
     }
     memcpy(out, a->stack[a->depth - 1], MERKLE_HASH_BYTES);

@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev   # the fuzz leg (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
   libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev
   libcurl4-openssl-dev   # receipts: the producer library fetches tiles from the log server
+  libssl-dev   # libcrypto: the log's SHA-256 (tlog/sha256.c) with the CPU's SHA instructions
   libsystemd-dev   # sd_notify: the daemons tell systemd when they are ready (Type=notify)
   python3 python3-zmq python3-msgpack python3-nacl python3-lmdb
   lmdb-utils

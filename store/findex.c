@@ -2,7 +2,13 @@
  *  findex.h for the layout). A batch's items are kept per index as
  *  (hash, index) pairs in index order; at commit each bucket's run of them
  *  is radix-sorted by hash (stable, so each key's indices stay ascending)
- *  and written one run of equal keys at a time. */
+ *  and written one run of equal keys at a time.
+ *
+ *  A log has few schemas, each on many entries: the writer remembers the
+ *  hashes of the last S_MEMO_SLOTS schemas it saw (direct-mapped, checked
+ *  byte for byte), since BLAKE2b of a short string costs ~0.2 us and the
+ *  check a few ns (performance.md 10). Subjects are mostly unique: hashed
+ *  every time. */
 #include "findex.h"
 #include "alloc.h"
 #include "attestation.h"
@@ -22,11 +28,23 @@ typedef struct {
     size_t n, cap;
 } s_batch_t;
 
+#define S_MEMO_SLOTS 16
+#define S_MEMO_MAX 120           /* longer schemas are hashed every time */
+
+/*  A remembered schema and the key part of its hash (len 0: empty slot;
+ *  a schema is never empty, s_fields refuses it). */
+typedef struct {
+    size_t len;
+    uint64_t key;
+    uint8_t bytes[S_MEMO_MAX];
+} s_memo_t;
+
 struct findex_t {
     MDB_dbi dbi[FINDEX_COUNT_];
     s_batch_t batch[FINDEX_COUNT_];
     uint8_t *vals;               /* one run's values, u64 big-endian */
     size_t vals_cap;
+    s_memo_t memo[S_MEMO_SLOTS]; /* writer: recent schemas' keys */
 };
 
 static const char *const s_names[FINDEX_COUNT_] = { "by_attester", "by_schema", "by_subject" };
@@ -110,12 +128,44 @@ static void s_grow(s_batch_t *b)
     }
 }
 
-static void s_push(s_batch_t *b, const void *value, size_t len, uint64_t index)
+/*  The key part of a schema's or subject's hash, read big-endian. */
+static uint64_t s_key(const void *value, size_t len)
 {
-    s_grow(b);
     uint8_t h[FINDEX_HASH_BYTES];
     findex_hash(FINDEX_SCHEMA, value, len, h);
-    b->items[b->n++] = (s_item_t) { s_be64(h), index };
+    return s_be64(h);
+}
+
+/*  The memo slot of value[0..len), 1 <= len: its length and first and last
+ *  8 bytes mixed (schemas that differ elsewhere may share a slot: they only
+ *  evict each other). */
+static size_t s_memo_slot(const uint8_t *value, size_t len)
+{
+    uint64_t head = 0, tail = 0;
+    memcpy(&head, value, len < 8 ? len : 8);
+    memcpy(&tail, value + (len < 8 ? 0 : len - 8), len < 8 ? len : 8);
+    uint64_t x = (head * 0x9e3779b97f4a7c15ull) ^ (tail * 0xc2b2ae3d27d4eb4full) ^ len;
+    return (size_t) (x >> 60) % S_MEMO_SLOTS;
+}
+
+/*  s_key of a schema, through the memo. */
+static uint64_t s_schema_key(findex_t *self, const uint8_t *value, size_t len)
+{
+    if (len == 0 || len > S_MEMO_MAX)
+        return s_key(value, len);
+    s_memo_t *m = &self->memo[s_memo_slot(value, len)];
+    if (m->len != len || memcmp(m->bytes, value, len) != 0) {
+        m->key = s_key(value, len);
+        m->len = len;
+        memcpy(m->bytes, value, len);
+    }
+    return m->key;
+}
+
+static void s_push(s_batch_t *b, uint64_t key, uint64_t index)
+{
+    s_grow(b);
+    b->items[b->n++] = (s_item_t) { key, index };
 }
 
 /*  A msgpack header at *p (of end): the length of a str (want_str) or bin
@@ -203,11 +253,9 @@ void findex_add(findex_t *self, uint64_t index, const uint8_t *att, size_t att_l
     attestation_t a;
     if (!s_fields(att, att_len, &a))
         return;   /* bytes that are not an attestation (logged invalid): nothing to index */
-    s_batch_t *b = &self->batch[FINDEX_ATTESTER];
-    s_grow(b);
-    b->items[b->n++] = (s_item_t) { s_be64(a.attester), index };   /* a public key: its bytes are the hash */
-    s_push(&self->batch[FINDEX_SCHEMA], a.schema, a.schema_len, index);
-    s_push(&self->batch[FINDEX_SUBJECT], a.subject, a.subject_len, index);
+    s_push(&self->batch[FINDEX_ATTESTER], s_be64(a.attester), index);   /* a public key: its bytes are the hash */
+    s_push(&self->batch[FINDEX_SCHEMA], s_schema_key(self, (const uint8_t *) a.schema, a.schema_len), index);
+    s_push(&self->batch[FINDEX_SUBJECT], s_key(a.subject, a.subject_len), index);
 }
 
 /*  LSD radix sort of a[0..n) by key, 8 bits a pass (stable), through tmp;

@@ -16,6 +16,7 @@
 #include "cosig.h"
 #include "alloc.h"
 #include "log.h"
+#include "sha256.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -45,14 +46,9 @@ static void s_put_be(uint8_t *p, uint64_t v, unsigned bytes)
 
 static uint32_t s_key_id(const char *name, uint8_t alg, const uint8_t pub[NOTE_PUB_BYTES])
 {
-    crypto_hash_sha256_state st;
-    uint8_t h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *) name, strlen(name));
-    crypto_hash_sha256_update(&st, (const uint8_t *) "\n", 1);
-    crypto_hash_sha256_update(&st, &alg, 1);
-    crypto_hash_sha256_update(&st, pub, NOTE_PUB_BYTES);
-    crypto_hash_sha256_final(&st, h);
+    uint8_t h[SHA256_BYTES];
+    const sha256_part_t parts[4] = { { name, strlen(name) }, { "\n", 1 }, { &alg, 1 }, { pub, NOTE_PUB_BYTES } };
+    sha256_parts(parts, 4, h);
     return s_be32(h);
 }
 

@@ -12,18 +12,16 @@
  *  here allocates.
  */
 #include "merkle.h"
+#include "sha256.h"
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 void merkle_leaf_hash(const void *leaf, size_t len, uint8_t out[MERKLE_HASH_BYTES])
 {
-    crypto_hash_sha256_state st;
-    uint8_t z = 0;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &z, 1);
-    crypto_hash_sha256_update(&st, leaf, len);
-    crypto_hash_sha256_final(&st, out);
+    static const uint8_t z = 0;
+    const sha256_part_t parts[2] = { { &z, 1 }, { leaf, len } };
+    sha256_parts(parts, 2, out);
 }
 
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right[MERKLE_HASH_BYTES],
@@ -33,7 +31,7 @@ void merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES], const uint8_t right
     b[0] = 1;
     memcpy(b + 1, left, MERKLE_HASH_BYTES);
     memcpy(b + 1 + MERKLE_HASH_BYTES, right, MERKLE_HASH_BYTES);
-    crypto_hash_sha256(out, b, sizeof b);
+    sha256_digest(b, sizeof b, out);
 }
 
 /*  The largest power of two strictly smaller than n (n >= 2): MTH's split. */
@@ -82,7 +80,7 @@ at_err merkle_range_hash(const merkle_reader_t *r, uint64_t lo, uint64_t hi, uin
 at_err merkle_root(const merkle_reader_t *r, uint64_t size, uint8_t out[MERKLE_HASH_BYTES])
 {
     if (size == 0) {
-        crypto_hash_sha256(out, NULL, 0);
+        sha256_digest(NULL, 0, out);
         return AT_OK;
     }
     return s_mth(r, 0, size, out);

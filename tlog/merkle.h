@@ -1,12 +1,12 @@
 /*  merkle.h: the Merkle tree of the log (RFC 6962 / RFC 9162 section 2.1),
  *  its proofs, and the C2SP tlog-tiles naming of its stored hashes.
  *
- *  Part of the tlog library (tlog/: merkle, note, checkpoint), the
- *  transparency-log formats, which depends on libsodium only: the sink
- *  (store/tiles.c) builds the tree, the attest tool and the producer
- *  library prove and verify with it.
+ *  Part of the tlog library (tlog/: merkle, note, checkpoint, sha256), the
+ *  transparency-log formats, which depends on libsodium and libcrypto (its
+ *  SHA-256, tlog/sha256.h) only: the sink (store/tiles.c) builds the tree,
+ *  the attest tool and the producer library prove and verify with it.
  *
- *  Hashes (SHA-256, libsodium):
+ *  Hashes (SHA-256, tlog/sha256.h):
  *    leaf hash  = SHA-256(0x00 || leaf bytes)
  *    node hash  = SHA-256(0x01 || left || right)
  *    MTH(D[0:n]) as RFC 9162 2.1.1: the left subtree is the largest power

@@ -19,6 +19,7 @@
 #include "note.h"
 #include "alloc.h"
 #include "log.h"
+#include "sha256.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -113,14 +114,9 @@ static bool s_name_ok(const char *name, size_t len, size_t max)
 
 static uint32_t s_key_id(const char *name, size_t name_len, const uint8_t pub[NOTE_PUB_BYTES])
 {
-    crypto_hash_sha256_state st;
-    uint8_t h[crypto_hash_sha256_BYTES], alg = S_ALG_ED25519;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *) name, name_len);
-    crypto_hash_sha256_update(&st, (const uint8_t *) "\n", 1);
-    crypto_hash_sha256_update(&st, &alg, 1);
-    crypto_hash_sha256_update(&st, pub, NOTE_PUB_BYTES);
-    crypto_hash_sha256_final(&st, h);
+    uint8_t h[SHA256_BYTES], alg = S_ALG_ED25519;
+    const sha256_part_t parts[4] = { { name, name_len }, { "\n", 1 }, { &alg, 1 }, { pub, NOTE_PUB_BYTES } };
+    sha256_parts(parts, 4, h);
     return (uint32_t) h[0] << 24 | (uint32_t) h[1] << 16 | (uint32_t) h[2] << 8 | h[3];
 }
 

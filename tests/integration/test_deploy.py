@@ -43,7 +43,7 @@ DEPLOY = os.path.join(ROOT, "deploy")
 ROLES = ["broker", "sink", "worker"]
 START_EVENT = {"broker": "BRK-START", "sink": "SNK-START", "worker": "WRK-START"}
 RUNTIME_PACKAGES = ["libzmq5", "libczmq4", "libmsgpackc2", "liblmdb0", "libsodium23", "libjansson4",
-                    "libmicrohttpd12", "libcurl4", "libsystemd0"]
+                    "libmicrohttpd12", "libcurl4", "libsystemd0", "libssl3"]
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 120}, document-start: disable}}"
 
 
