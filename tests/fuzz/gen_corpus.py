@@ -70,7 +70,8 @@ def gen_wire():
     a, aid = ATTS["data"]
     task = [7, "prod", 3, NOW * 10**6, NOW * 10**6 + 5, a]
     msgs = {
-        "hello": wire(1, "producer-1"), "welcome": wire(2, 0, 256), "welcome_credit": wire(2, 64, 256),
+        "hello": wire(1, "producer-1"), "hello_instance": wire(1, "producer-1", bytes(range(16))),
+        "welcome": wire(2, 0, 256), "welcome_credit": wire(2, 64, 256),
         "submit": wire(3, [[1, a], [2, ATTS["min"][0]], [3, b"\x93\x01"], ["x", a]]),
         "credit": wire(4, 16),
         "ack": wire(5, [[1, 0, 0, 0, False], [2, 1, 1, 13, True]]), "ack_empty": wire(5, []),
