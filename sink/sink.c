@@ -135,6 +135,7 @@ struct sink_t {
     bool has_epoch;
     uint64_t epoch;
     uint64_t next_seq, next_index;   /* the committed watermark */
+    uint64_t last_committed_us;      /* t_committed of the last entry: stamps never go below it */
     uint64_t ready_since;            /* mono us the ready prefix became non-empty; 0 = empty */
     uint64_t paused_at;              /* mono us a batch pause began, until the drain after it; 0 = none */
     uint64_t retry_at;               /* mono us before which no commit is tried */
@@ -626,6 +627,21 @@ static int s_load_quarantined(const logdb_audit_t *a, void *arg)
     return 0;
 }
 
+/*  The t_committed of a commit: the wall clock, but never below the last
+ *  entry's, so that t_committed never decreases along the log (attest log
+ *  find --since/--until bisects on it, protocol.md 12) even when the wall
+ *  clock steps back (a VM's clock resynchronised, NTP stepping). */
+static uint64_t s_commit_stamp(sink_t *self)
+{
+    uint64_t now = at_clock_wall_us();
+    if (now >= self->last_committed_us)
+        return now;
+    at_log_limited(AT_LOG_WARN, "SNK-CLOCK", "the wall clock is %" PRIu64 " us behind the last commit's t_committed:"
+                   " stamping this commit with that time instead (t_committed never goes back)",
+                   self->last_committed_us - now);
+    return self->last_committed_us;
+}
+
 /*  One transaction over n ready verdicts; on failure nothing is kept. */
 static at_err s_commit_batch(sink_t *self, size_t n)
 {
@@ -633,7 +649,7 @@ static at_err s_commit_batch(sink_t *self, size_t n)
     at_err rc = logdb_begin(self->log);
     if (rc != AT_OK)
         return rc;
-    uint64_t now = at_clock_wall_us(), next_index = self->next_index;
+    uint64_t now = s_commit_stamp(self), next_index = self->next_index;
     for (size_t i = 0; i < n && i < S_PREFETCH; i++)
         s_prefetch(self, i);
     for (size_t i = 0; i < n; i++) {
@@ -653,6 +669,7 @@ static at_err s_commit_batch(sink_t *self, size_t n)
     }
     if ((rc = logdb_commit(self->log, self->next_seq + n)) != AT_OK)
         return rc;
+    self->last_committed_us = now;
     sink_metrics_commit(self->metrics, at_clock_mono_us() - t0);
     s_audit_offer(self, n);
     s_committed(self, n, next_index);
@@ -1133,6 +1150,26 @@ int sink_run(sink_t *self)
 
 /* -------------------------------------------------------------- creating */
 
+/*  last_committed_us from the log's last entry (0 for an empty log). */
+static at_err s_load_last_committed(sink_t *self)
+{
+    self->last_committed_us = 0;
+    if (self->next_index == 0)
+        return AT_OK;
+    at_err rc = logdb_read_begin(self->log);
+    if (rc != AT_OK)
+        return rc;
+    logdb_entry_t e;
+    rc = logdb_get(self->log, self->next_index - 1, &e, NULL, NULL);
+    if (rc == AT_OK)
+        self->last_committed_us = e.t_committed;
+    logdb_read_end(self->log);
+    if (rc != AT_OK)
+        at_log_error("SNK-START", "cannot read the log's last entry (%" PRIu64 "): %s", self->next_index - 1,
+                     at_strerror(rc));
+    return rc;
+}
+
 static at_err s_open_log(sink_t *self, const char *dir)
 {
     if (zsys_dir_create("%s", dir) != 0) {
@@ -1152,6 +1189,8 @@ static at_err s_open_log(sink_t *self, const char *dir)
         return rc;
     self->next_seq = st.next_seq;
     self->next_index = st.next_index;
+    if ((rc = s_load_last_committed(self)) != AT_OK)
+        return rc;
     if ((rc = logdb_set_id_filter_mb(self->log, (unsigned) self->id_filter_mb)) != AT_OK) {
         at_log_error("SNK-START", "cannot build the id filter of %d MiB: %s", self->id_filter_mb, at_strerror(rc));
         return rc;
