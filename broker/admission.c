@@ -254,37 +254,46 @@ void admission_unreachable(admission_t *self, producer_t *p)
     self->unreachable++;
 }
 
-size_t admission_drop_unreachable(admission_t *self)
+typedef bool(s_match_fn)(const admission_t *self, const producer_t *p, uint64_t now);
+
+/*  Ends every session that match(p) says must end; returns how many. */
+static size_t s_leave_where(admission_t *self, s_match_fn *match, uint64_t now, const char *why)
 {
-    if (self->unreachable == 0)
-        return 0;
     size_t n = 0;
     producer_t *p = zhashx_first(self->sessions);
     while (p) {
-        if (p->unreachable) {
-            admission_leave(self, p, "connection gone");
+        if (match(self, p, now)) {
+            admission_leave(self, p, why);
             n++;
             p = zhashx_first(self->sessions);   /* the hash changed: start again */
         } else {
             p = zhashx_next(self->sessions);
         }
     }
-    self->unreachable = 0;
     return n;
 }
 
-void admission_expire(admission_t *self, uint64_t now)
+static bool s_is_unreachable(const admission_t *self, const producer_t *p, uint64_t now)
 {
-    producer_t *p = zhashx_first(self->sessions);
-    while (p) {
-        if (now - p->last_seen > self->timeout_us) {
-            admission_leave(self, p, "silent");
-            p = zhashx_first(self->sessions);   /* the hash changed: start again */
-        } else {
-            p = zhashx_next(self->sessions);
-        }
-    }
+    (void) self;
+    (void) now;
+    return p->unreachable;
 }
+
+static bool s_is_silent(const admission_t *self, const producer_t *p, uint64_t now)
+{
+    return now - p->last_seen > self->timeout_us;
+}
+
+size_t admission_drop_unreachable(admission_t *self)
+{
+    if (self->unreachable == 0)
+        return 0;
+    self->unreachable = 0;
+    return s_leave_where(self, s_is_unreachable, 0, "connection gone");
+}
+
+void admission_expire(admission_t *self, uint64_t now) { (void) s_leave_where(self, s_is_silent, now, "silent"); }
 
 const char *producer_name(const producer_t *p) { return p->name; }
 
