@@ -12,6 +12,7 @@
 #include "findex.h"
 #include "alloc.h"
 #include "attestation.h"
+#include <assert.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ typedef struct {
     uint64_t index;
 } s_item_t;
 
-static uint32_t s_bucket(uint64_t index) { return (uint32_t) (index >> FINDEX_BUCKET_SHIFT); }
+static uint32_t s_bucket(uint64_t index, unsigned shift) { return (uint32_t) (index >> shift); }
 
 typedef struct {
     s_item_t *items, *tmp;
@@ -45,13 +46,29 @@ struct findex_t {
     uint8_t *vals;               /* one run's values, u64 big-endian */
     size_t vals_cap;
     s_memo_t memo[S_MEMO_SLOTS]; /* writer: recent schemas' keys */
+    unsigned shift[FINDEX_COUNT_];   /* bucket = index >> shift, per index */
 };
 
 static const char *const s_names[FINDEX_COUNT_] = { "by_attester", "by_schema", "by_subject" };
 
 findex_t *findex_new(void)
 {
-    return at_calloc(1, sizeof(findex_t));
+    findex_t *self = at_calloc(1, sizeof(findex_t));
+    for (int i = 0; i < FINDEX_COUNT_; i++)
+        self->shift[i] = FINDEX_BUCKET_SHIFT;
+    return self;
+}
+
+void findex_set_shift(findex_t *self, findex_by_t by, unsigned shift)
+{
+    assert(by < FINDEX_COUNT_ && shift >= FINDEX_SHIFT_MIN && shift <= FINDEX_SHIFT_MAX);
+    self->shift[by] = shift;
+}
+
+unsigned findex_shift(const findex_t *self, findex_by_t by)
+{
+    assert(by < FINDEX_COUNT_);
+    return self->shift[by];
 }
 
 void findex_destroy(findex_t **self_p)
@@ -283,7 +300,7 @@ static void s_sort(s_item_t *a, s_item_t *tmp, size_t n)
 }
 
 /*  One key's run items[0..n): one MDB_MULTIPLE put of its indices. */
-static int s_write_run(findex_t *self, MDB_cursor *cur, const s_item_t *items, size_t n)
+static int s_write_run(findex_t *self, MDB_cursor *cur, unsigned shift, const s_item_t *items, size_t n)
 {
     if (n * 8 > self->vals_cap) {
         self->vals_cap = n * 8 * 2;
@@ -292,7 +309,7 @@ static int s_write_run(findex_t *self, MDB_cursor *cur, const s_item_t *items, s
     for (size_t i = 0; i < n; i++)
         s_put_be64(self->vals + 8 * i, items[i].index);
     uint8_t kb[FINDEX_KEY_BYTES];
-    s_put_be32(kb, s_bucket(items[0].index));
+    s_put_be32(kb, s_bucket(items[0].index, shift));
     s_put_be64(kb + 4, items[0].key);
     size_t done = 0;
     int rc = 0;
@@ -313,16 +330,17 @@ static int s_write_one(findex_t *self, MDB_txn *txn, findex_by_t by)
     if (b->n == 0)
         return 0;
     MDB_cursor *cur = NULL;
+    unsigned shift = self->shift[by];
     int rc = mdb_cursor_open(txn, self->dbi[by], &cur);
     /* The items are in index order: each bucket's are contiguous. */
     for (size_t lo = 0, hi; !rc && lo < b->n; lo = hi) {
-        for (hi = lo + 1; hi < b->n && s_bucket(b->items[hi].index) == s_bucket(b->items[lo].index); hi++)
+        for (hi = lo + 1; hi < b->n && s_bucket(b->items[hi].index, shift) == s_bucket(b->items[lo].index, shift); hi++)
             ;
         s_sort(b->items + lo, b->tmp, hi - lo);
         for (size_t i = lo, j; !rc && i < hi; i = j) {
             for (j = i + 1; j < hi && b->items[j].key == b->items[i].key; j++)
                 ;
-            rc = s_write_run(self, cur, b->items + i, j - i);
+            rc = s_write_run(self, cur, shift, b->items + i, j - i);
         }
     }
     if (cur)
@@ -389,7 +407,8 @@ at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *val
         return AT_ERR_DB;
     at_err err = AT_OK;
     bool stop = false;
-    for (uint32_t b = s_bucket(from); err == AT_OK && !stop && b <= s_bucket(to - 1); b++) {
+    unsigned shift = self->shift[by];
+    for (uint32_t b = s_bucket(from, shift); err == AT_OK && !stop && b <= s_bucket(to - 1, shift); b++) {
         s_put_be32(kb, b);
         err = s_each_bucket(cur, kb, fn, arg, &stop);
     }

@@ -3,7 +3,7 @@
  *  section 12).
  *
  *  Each is an MDB_DUPSORT|MDB_DUPFIXED database: key (12 bytes) = the
- *  bucket, u32 big-endian (index >> FINDEX_BUCKET_SHIFT), then 8 bytes: the
+ *  bucket, u32 big-endian (index >> the index's shift), then 8 bytes: the
  *  first 8 of the attester's key, or of BLAKE2b-128 (unkeyed) of the
  *  schema's or the subject's UTF-8 bytes; values = u64
  *  big-endian log indices, sorted. Different values may share a hash (a
@@ -12,9 +12,15 @@
  *  Why buckets: keyed by the hash alone, every commit would insert at random
  *  places in the whole tree and rewrite a leaf page per entry, a cost that
  *  grows with the log. With the bucket first, a commit only writes into the
- *  newest bucket's key range (16384 entries' worth: a few hundred pages at
- *  most), at the right edge of the tree. A reader looks the hash up once
- *  per bucket: 62 lookups for 1,000,000 entries.
+ *  newest bucket's key range, at the right edge of the tree. Attesters and
+ *  schemas repeat, so their new indices land at the end of a few keys'
+ *  duplicates: 16384-entry buckets (shift 14), 62 lookups for 1,000,000
+ *  entries. Subjects are mostly unique: a commit inserts each as a new key
+ *  at a random place of the bucket's range and dirties up to every leaf of
+ *  it, so by_subject has 1024-entry buckets (shift 10: about 11 leaves each;
+ *  977 lookups for 1,000,000 entries) in logs whose by_subject was created
+ *  since meta "find_subject_shift" exists (older logs: 14, the key absent).
+ *  The shift is the log's: logdb reads it and sets it here.
  *
  *  An attestation is indexed when its encoding begins as a version 1
  *  attestation does (an array of 9, version 1, schema str, attester bin 32,
@@ -39,7 +45,10 @@
 
 typedef enum { FINDEX_ATTESTER = 0, FINDEX_SCHEMA = 1, FINDEX_SUBJECT = 2, FINDEX_COUNT_ = 3 } findex_by_t;
 
-#define FINDEX_BUCKET_SHIFT 14   /* 16384 entries per bucket */
+#define FINDEX_BUCKET_SHIFT 14   /* 16384 entries per bucket: every index, unless set otherwise */
+#define FINDEX_SUBJECT_SHIFT 10  /* by_subject of a log whose find indexes are created now */
+#define FINDEX_SHIFT_MIN 4
+#define FINDEX_SHIFT_MAX 24
 #define FINDEX_HASH_BYTES 8
 #define FINDEX_KEY_BYTES (4 + FINDEX_HASH_BYTES)
 
@@ -53,6 +62,11 @@ void findex_destroy(findex_t **self_p);
  *  made them now (*created true). Returns an LMDB code. */
 int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
     __attribute__((warn_unused_result));
+
+/*  Sets the bucket shift of one index (FINDEX_SHIFT_MIN..MAX), for writing
+ *  and reading: it is the log's (meta), not a choice of the reader. */
+void findex_set_shift(findex_t *self, findex_by_t by, unsigned shift);
+unsigned findex_shift(const findex_t *self, findex_by_t by);
 
 /*  The hash part of the key of a field's bytes: the first 8 bytes of an
  *  attester's key itself (an Ed25519 public key is as good as a hash), of

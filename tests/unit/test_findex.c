@@ -8,7 +8,8 @@
  *  indexes (they are dropped with raw LMDB): find_from at the old count, new
  *  entries indexed, logdb_reindex indexing the rest; the time bisection;
  *  id prefixes (unique, odd length, ambiguous, absent, not hex), in the
- *  "ids" database and in the unindexed tail.
+ *  "ids" database and in the unindexed tail; by_subject's bucket shift
+ *  (10 in a new log, 14 in a log from before meta find_subject_shift).
  */
 #include "check.h"
 #include "logdb.h"
@@ -288,6 +289,73 @@ static void test_prefix_flushed(void)
     logdb_destroy(&db);
 }
 
+/*  The largest bucket among by_subject's keys and meta find_subject_shift
+ *  (0: absent), read with raw LMDB; del_shift deletes that meta key. */
+static void s_raw_subject(const char *dir, bool del_shift, uint32_t *max_bucket, uint64_t *shift)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi subj, meta;
+    MDB_cursor *cur;
+    MDB_val k = { 18, "find_subject_shift" }, v;
+    *max_bucket = 0;
+    *shift = 0;
+    CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 && mdb_env_open(env, dir, 0, 0640) == 0);
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "by_subject", MDB_DUPSORT | MDB_DUPFIXED, &subj) == 0);
+    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8)
+        for (int i = 0; i < 8; i++)
+            *shift = *shift << 8 | ((const uint8_t *) v.mv_data)[i];
+    if (del_shift)
+        CHECK(mdb_del(txn, meta, &k, NULL) == 0);
+    CHECK(mdb_cursor_open(txn, subj, &cur) == 0);
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 12) {
+        const uint8_t *b = k.mv_data;
+        *max_bucket = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+    }
+    mdb_cursor_close(cur);
+    CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+}
+
+/*  by_subject's bucket shift is the log's: a new log records 10 and writes
+ *  1024-entry buckets; a log without the meta key (written before it) keeps
+ *  16384-entry buckets, for the writer and for readers, across many
+ *  buckets. */
+static void test_subject_shift(void)
+{
+    char dir[160];
+    uint32_t max_bucket;
+    uint64_t shift;
+    at_err err;
+    const uint64_t n = 40000;
+    for (int legacy = 0; legacy < 2; legacy++) {
+        snprintf(dir, sizeof dir, "%s/shift%d", s_tmp, legacy);
+        logdb_t *db = logdb_open(dir, false, 64u << 20, &err);
+        CHECK(db != NULL);
+        if (!db)
+            return;
+        logdb_destroy(&db);
+        s_raw_subject(dir, legacy, &max_bucket, &shift);
+        CHECK(shift == 10 && max_bucket == 0);
+        db = logdb_open(dir, false, 64u << 20, &err);
+        for (uint64_t i = 0; i < n; i += 2000)
+            s_append(db, i, i + 2000, true);
+        s_expect_all(db, 0, n);
+        logdb_destroy(&db);
+        s_raw_subject(dir, false, &max_bucket, &shift);
+        CHECK(shift == (legacy ? 0 : 10));
+        CHECK(max_bucket == (n - 1) >> (legacy ? 14 : 10));
+        db = logdb_open(dir, true, 0, &err);   /* a reader takes the log's shift */
+        s_expect_all(db, 0, n);
+        CHECK_ERR(logdb_read_begin(db), AT_OK);
+        s_expect(db, LOGDB_BY_SUBJECT, 33333, 0, n);
+        logdb_read_end(db);
+        logdb_destroy(&db);
+    }
+}
+
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void) sb;
@@ -310,6 +378,7 @@ int main(void)
     test_old_log();
     test_time_and_prefix();
     test_prefix_flushed();
+    test_subject_shift();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
     return check_done("test_findex");
 }
