@@ -22,7 +22,14 @@ typedef struct {
     uint64_t index;
 } s_item_t;
 
-static uint32_t s_bucket(uint64_t index, unsigned shift) { return (uint32_t) (index >> shift); }
+/*  The bucket of an index: saturated, so that past 2^(32+shift) entries
+ *  (4.4e12 at shift 10) every entry lands in the last bucket, which is
+ *  slower to write but still correct, instead of wrapping around. */
+static uint32_t s_bucket(uint64_t index, unsigned shift)
+{
+    uint64_t b = index >> shift;
+    return b > UINT32_MAX ? UINT32_MAX : (uint32_t) b;
+}
 
 typedef struct {
     s_item_t *items, *tmp;
@@ -408,8 +415,8 @@ at_err findex_each(findex_t *self, MDB_txn *txn, findex_by_t by, const void *val
     at_err err = AT_OK;
     bool stop = false;
     unsigned shift = self->shift[by];
-    for (uint32_t b = s_bucket(from, shift); err == AT_OK && !stop && b <= s_bucket(to - 1, shift); b++) {
-        s_put_be32(kb, b);
+    for (uint64_t b = s_bucket(from, shift); err == AT_OK && !stop && b <= s_bucket(to - 1, shift); b++) {
+        s_put_be32(kb, (uint32_t) b);
         err = s_each_bucket(cur, kb, fn, arg, &stop);
     }
     mdb_cursor_close(cur);

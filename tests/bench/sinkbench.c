@@ -1,8 +1,9 @@
 /*  sinkbench.c: the sink's log work per entry, without its messaging
  *  (docs/performance.md 10): `sinkbench DIR N [BATCH]` appends N entries
  *  shaped like `attest bench`'s (the same schema, subjects, data, 32-byte
- *  producer and worker keys: about 451 bytes stored each) to a new log in
- *  DIR, BATCH per durable transaction (default 300, about the sink's group
+ *  producer and worker keys: about 451 bytes stored each) to the log in
+ *  DIR (a new one, or an existing one continued: then the figures are the
+ *  cost per entry at that log's size), BATCH per durable transaction (default 300, about the sink's group
  *  commit at saturation), through revoke_append and logdb_commit with a log
  *  signer set, exactly the calls the sink makes (sink.c s_commit_batch):
  *  hash chain, ids, find indexes, Merkle tiles and a signed checkpoint per
@@ -18,6 +19,7 @@
 #include "attestation.h"
 #include "clock.h"
 #include "logdb.h"
+#include <sys/stat.h>
 #include "note.h"
 #include "revoke.h"
 #include <inttypes.h>
@@ -76,9 +78,9 @@ static s_set_t *s_set_new(uint64_t n)
 }
 
 /*  Entry i as the sink's s_commit_one fills it. */
-static at_err s_append(logdb_t *db, const s_set_t *s, uint64_t i, uint64_t now_us)
+static at_err s_append(logdb_t *db, const s_set_t *s, uint64_t base, uint64_t i, uint64_t now_us)
 {
-    logdb_entry_t e = { .seq = i, .verdict = 0, .reason = 0, .producer = "bench-1", .producer_len = 7,
+    logdb_entry_t e = { .seq = base + i, .verdict = 0, .reason = 0, .producer = "bench-1", .producer_len = 7,
                         .cseq = i + 1, .worker = "w0/0", .worker_len = 4, .t_received = now_us - 9000,
                         .t_dispatched = now_us - 4000, .t_verified = now_us - 1000, .t_committed = now_us,
                         .att = s->att + i * S_SLOT, .att_len = s->att_len[i], .producer_key = s->pkey,
@@ -89,15 +91,16 @@ static at_err s_append(logdb_t *db, const s_set_t *s, uint64_t i, uint64_t now_u
 }
 
 /*  The measured loop: batches of `batch` appends, each a durable commit. */
-__attribute__((noinline)) static at_err s_run(logdb_t *db, const s_set_t *s, uint64_t batch, uint64_t *commits)
+__attribute__((noinline)) static at_err s_run(logdb_t *db, const s_set_t *s, uint64_t base, uint64_t batch,
+                                              uint64_t *commits)
 {
     at_err rc = AT_OK;
     for (uint64_t i = 0; i < s->n && rc == AT_OK; i += batch) {
         uint64_t end = i + batch < s->n ? i + batch : s->n, now = at_clock_wall_us();
         rc = logdb_begin(db);
         for (uint64_t j = i; j < end && rc == AT_OK; j++)
-            rc = s_append(db, s, j, now);
-        rc = rc ? rc : logdb_commit(db, end);
+            rc = s_append(db, s, base, j, now);
+        rc = rc ? rc : logdb_commit(db, base + end);
         (*commits)++;
     }
     return rc;
@@ -148,11 +151,18 @@ int main(int argc, char **argv)
     s_set_t *set = s_set_new(n);
     note_signer_t *signer = s_signer();
     at_err rc;
-    logdb_t *db = logdb_open(argv[1], false, n * 2000 + (64u << 20), &rc);
+    char data[4200];
+    struct stat sb;
+    snprintf(data, sizeof data, "%s/data.mdb", argv[1]);
+    uint64_t have = stat(data, &sb) == 0 ? (uint64_t) sb.st_size : 0;
+    logdb_t *db = logdb_open(argv[1], false, have + n * 2000 + (64u << 20), &rc);
     if (!db || !signer || logdb_set_signer(db, signer, "sinkbench.example/log", LOGDB_CHECKPOINTS_DEFAULT) != AT_OK)
         return 1;
+    logdb_state_t st;   /* an existing log is continued: the figures are the cost at its size */
+    if (logdb_state(db, &st) != AT_OK)
+        return 1;
     uint64_t commits = 0, w0 = s_wchar(), c0 = s_cpu_us(), t0 = at_clock_mono_us();
-    rc = s_run(db, set, batch, &commits);
+    rc = s_run(db, set, st.next_index, batch, &commits);
     uint64_t t1 = at_clock_mono_us(), c1 = s_cpu_us(), w1 = s_wchar();
     logdb_destroy(&db);
     note_signer_destroy(&signer);
@@ -160,9 +170,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sinkbench: %s\n", at_strerror(rc));
         return 1;
     }
-    printf("sinkbench: n=%" PRIu64 " batch=%" PRIu64 " cpu_us_per_entry=%.3f wall_us_per_entry=%.3f"
+    printf("sinkbench: from=%" PRIu64 " n=%" PRIu64 " batch=%" PRIu64 " cpu_us_per_entry=%.3f wall_us_per_entry=%.3f"
            " written_bytes_per_entry=%.0f written_kb_per_commit=%.1f\n",
-           n, batch, (double) (c1 - c0) / (double) n, (double) (t1 - t0) / (double) n,
+           st.next_index, n, batch, (double) (c1 - c0) / (double) n, (double) (t1 - t0) / (double) n,
            (double) (w1 - w0) / (double) n, (double) (w1 - w0) / 1024.0 / (double) commits);
     return 0;
 }
