@@ -12,7 +12,7 @@
 #include "findex.h"
 #include "alloc.h"
 #include "attestation.h"
-#include <assert.h>
+#include "log.h"
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,18 +66,6 @@ findex_t *findex_new(void)
     return self;
 }
 
-void findex_set_shift(findex_t *self, findex_by_t by, unsigned shift)
-{
-    assert(by < FINDEX_COUNT_ && shift >= FINDEX_SHIFT_MIN && shift <= FINDEX_SHIFT_MAX);
-    self->shift[by] = shift;
-}
-
-unsigned findex_shift(const findex_t *self, findex_by_t by)
-{
-    assert(by < FINDEX_COUNT_);
-    return self->shift[by];
-}
-
 void findex_destroy(findex_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -92,21 +80,52 @@ void findex_destroy(findex_t **self_p)
     *self_p = NULL;
 }
 
+/*  Opens one index's database; creates it when create (*created). */
+static int s_open_db(MDB_txn *txn, const char *name, bool create, MDB_dbi *dbi, bool *created)
+{
+    unsigned flags = MDB_DUPSORT | MDB_DUPFIXED;
+    int rc = mdb_dbi_open(txn, name, flags, dbi);
+    if (rc == MDB_NOTFOUND && create) {
+        rc = mdb_dbi_open(txn, name, flags | MDB_CREATE, dbi);
+        *created = *created || rc == 0;
+    }
+    return rc;
+}
+
+/*  The subject index: "by_subject" (16384-entry buckets) where it exists, a
+ *  log from before FINDEX_SUBJECT_DB, which its writer then keeps using; else
+ *  FINDEX_SUBJECT_DB (1024-entry buckets). A writer finding both (an older
+ *  sink ran on this log after a newer one, writing only "by_subject" and
+ *  moving find_from past what it did not index) drops the stale one. */
+static int s_open_subject(findex_t *self, MDB_txn *txn, bool create, bool *created)
+{
+    MDB_dbi newer;
+    int rc = mdb_dbi_open(txn, "by_subject", MDB_DUPSORT | MDB_DUPFIXED, &self->dbi[FINDEX_SUBJECT]);
+    if (rc == 0) {
+        self->shift[FINDEX_SUBJECT] = FINDEX_BUCKET_SHIFT;
+        if (create && mdb_dbi_open(txn, FINDEX_SUBJECT_DB, MDB_DUPSORT | MDB_DUPFIXED, &newer) == 0) {
+            at_log_info("LOG-FIND", "dropping %s: an older sink wrote by_subject after it", FINDEX_SUBJECT_DB);
+            rc = mdb_drop(txn, newer, 1);
+        }
+        return rc;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    self->shift[FINDEX_SUBJECT] = FINDEX_SUBJECT_SHIFT;
+    return s_open_db(txn, FINDEX_SUBJECT_DB, create, &self->dbi[FINDEX_SUBJECT], created);
+}
+
 int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
 {
     *present = *created = false;
-    for (int i = 0; i < FINDEX_COUNT_; i++) {
-        unsigned flags = MDB_DUPSORT | MDB_DUPFIXED;
-        int rc = mdb_dbi_open(txn, s_names[i], flags, &self->dbi[i]);
-        if (rc == MDB_NOTFOUND && create) {
-            rc = mdb_dbi_open(txn, s_names[i], flags | MDB_CREATE, &self->dbi[i]);
-            *created = true;
-        }
-        if (rc == MDB_NOTFOUND)
-            return 0;
-        if (rc)
-            return rc;
-    }
+    int rc = 0;
+    for (int i = 0; i < FINDEX_COUNT_ && !rc; i++)
+        rc = i == FINDEX_SUBJECT ? s_open_subject(self, txn, create, created)
+                                 : s_open_db(txn, s_names[i], create, &self->dbi[i], created);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
     *present = !*created;
     return 0;
 }

@@ -17,10 +17,13 @@
  *  duplicates: 16384-entry buckets (shift 14), 62 lookups for 1,000,000
  *  entries. Subjects are mostly unique: a commit inserts each as a new key
  *  at a random place of the bucket's range and dirties up to every leaf of
- *  it, so by_subject has 1024-entry buckets (shift 10: about 11 leaves each;
- *  977 lookups for 1,000,000 entries) in logs whose by_subject was created
- *  since meta "find_subject_shift" exists (older logs: 14, the key absent).
- *  The shift is the log's: logdb reads it and sets it here.
+ *  it, so the subject index of a log created now is FINDEX_SUBJECT_DB, with
+ *  1024-entry buckets (shift 10: about 11 leaves each; 977 lookups for
+ *  1,000,000 entries). A log whose subject index is "by_subject" (written
+ *  before) keeps its 16384-entry buckets. A new name rather than a new
+ *  meaning for the old one: a binary from before it sees no subject index
+ *  in a new log and scans (or, as a writer, creates "by_subject" and moves
+ *  find_from up), so it never reads one layout as the other.
  *
  *  An attestation is indexed when its encoding begins as a version 1
  *  attestation does (an array of 9, version 1, schema str, attester bin 32,
@@ -46,9 +49,8 @@
 typedef enum { FINDEX_ATTESTER = 0, FINDEX_SCHEMA = 1, FINDEX_SUBJECT = 2, FINDEX_COUNT_ = 3 } findex_by_t;
 
 #define FINDEX_BUCKET_SHIFT 14   /* 16384 entries per bucket: every index, unless set otherwise */
-#define FINDEX_SUBJECT_SHIFT 10  /* by_subject of a log whose find indexes are created now */
-#define FINDEX_SHIFT_MIN 4
-#define FINDEX_SHIFT_MAX 24
+#define FINDEX_SUBJECT_SHIFT 10  /* 1024 entries per bucket in FINDEX_SUBJECT_DB */
+#define FINDEX_SUBJECT_DB "by_subject_1024"
 #define FINDEX_HASH_BYTES 8
 #define FINDEX_KEY_BYTES (4 + FINDEX_HASH_BYTES)
 
@@ -62,11 +64,6 @@ void findex_destroy(findex_t **self_p);
  *  made them now (*created true). Returns an LMDB code. */
 int findex_open(findex_t *self, MDB_txn *txn, bool create, bool *present, bool *created)
     __attribute__((warn_unused_result));
-
-/*  Sets the bucket shift of one index (FINDEX_SHIFT_MIN..MAX), for writing
- *  and reading: it is the log's (meta), not a choice of the reader. */
-void findex_set_shift(findex_t *self, findex_by_t by, unsigned shift);
-unsigned findex_shift(const findex_t *self, findex_by_t by);
 
 /*  The hash part of the key of a field's bytes: the first 8 bytes of an
  *  attester's key itself (an Ed25519 public key is as good as a hash), of

@@ -75,7 +75,6 @@ static at_err s_bloom_load(logdb_t *self, MDB_txn *txn);
 static at_err s_tree_open(logdb_t *self);
 static at_err s_tree_reload(logdb_t *self);
 static int s_open_revoked(logdb_t *self, MDB_txn *txn, bool readonly);
-static uint64_t s_meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key);
 
 static void s_find_map(logdb_t *self)
 {
@@ -192,12 +191,9 @@ static int s_txn_begin(logdb_t *self, unsigned flags, MDB_txn **txn)
     return rc;
 }
 
-/*  The find indexes. A writer creating them records meta
- *  "find_subject_shift" (FINDEX_SUBJECT_SHIFT) and, on a log that has
- *  entries, "find_from" = next_index: the entries below are not indexed
- *  (until logdb_reindex). Indexes that exist keep the shift their meta
- *  says (absent: FINDEX_BUCKET_SHIFT, a log from before the key). Returns
- *  an LMDB code. */
+/*  The find indexes. A writer creating them on a log that has entries
+ *  records meta "find_from" = next_index: the entries below are not
+ *  indexed (until logdb_reindex). Returns an LMDB code. */
 static int s_open_find(logdb_t *self, MDB_txn *txn, bool readonly)
 {
     bool present, created;
@@ -205,25 +201,8 @@ static int s_open_find(logdb_t *self, MDB_txn *txn, bool readonly)
     if (rc)
         return rc;
     self->has_find = present || created;
-    if (present) {
-        uint64_t shift = s_meta_u64(txn, self->meta, "find_subject_shift");
-        if (shift == 0)
-            shift = FINDEX_BUCKET_SHIFT;
-        if (shift < FINDEX_SHIFT_MIN || shift > FINDEX_SHIFT_MAX) {
-            at_log_error("LOG-FIND", "meta find_subject_shift is %" PRIu64 ", outside %d..%d: the log is damaged",
-                         shift, FINDEX_SHIFT_MIN, FINDEX_SHIFT_MAX);
-            return MDB_CORRUPTED;
-        }
-        findex_set_shift(self->fx, FINDEX_SUBJECT, (unsigned) shift);
-    }
     if (!created)
         return 0;
-    findex_set_shift(self->fx, FINDEX_SUBJECT, FINDEX_SUBJECT_SHIFT);
-    uint8_t sb[8];
-    s_put_be64(sb, FINDEX_SUBJECT_SHIFT);
-    MDB_val sk = { 18, "find_subject_shift" }, sv = { 8, sb };
-    if ((rc = mdb_put(txn, self->meta, &sk, &sv, 0)) != 0)
-        return rc;
     MDB_val nk = { 10, "next_index" }, nv, fk = { 9, "find_from" };
     if (mdb_get(txn, self->meta, &nk, &nv) != 0 || nv.mv_size != 8)
         return 0;   /* a new log: every entry will be indexed */

@@ -16,19 +16,18 @@
  *               got_reason u8, expected_verdict u8, expected_reason u8,
  *               t_audited u64 big-endian (wall us), then the worker's name
  *               (0..64 bytes, the rest of the value)
- *    "by_attester", "by_schema", "by_subject": the find indexes
+ *    "by_attester", "by_schema", "by_subject_1024" (or "by_subject" in
+ *               a log from before it): the find indexes
  *               (store/findex.h): MDB_DUPSORT|MDB_DUPFIXED, key = u32
- *               big-endian index >> 14 (a bucket of 16384 entries; in
- *               by_subject >> meta "find_subject_shift", 14 when absent,
- *               10 in logs created now), then the
+ *               big-endian index >> 14 (a bucket of 16384 entries; >> 10,
+ *               1024 entries, in by_subject_1024), then the
  *               first 8 bytes of the attester key or of BLAKE2b-128 of the
  *               schema or subject; values = u64 big-endian
  *               indices of the entries whose attestation has it (candidates:
  *               check the entry), written at commit in the batch's txn, for
  *               every entry at or above meta "find_from"
  *    "meta":    "format" -> "attest-log-v1"; "next_index", "next_seq",
- *               "ids_upto", "find_from" (absent = 0),
- *               "find_subject_shift" -> u64 big-endian;
+ *               "ids_upto", "find_from" (absent = 0) -> u64 big-endian;
  *               "head" -> 32 bytes, hash of the last entry
  *  There is no time index: t_committed does not decrease along the log
  *  (one writer, the wall clock read per batch), so logdb_time_search

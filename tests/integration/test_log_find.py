@@ -148,8 +148,12 @@ def check_get(t, c, log):
 def drop_indexes(path):
     env = lmdb.open(path, max_dbs=8, subdir=True, map_size=1 << 30)
     with env.begin(write=True) as txn:
-        for name in (b"by_attester", b"by_schema", b"by_subject"):
-            txn.drop(env.open_db(name, txn=txn, dupsort=True), delete=True)
+        for name in (b"by_attester", b"by_schema", b"by_subject", b"by_subject_1024"):
+            try:   # the subject index is by_subject_1024, or by_subject in a log from before it (protocol.md 12)
+                db = env.open_db(name, txn=txn, dupsort=True, create=False)
+            except lmdb.NotFoundError:
+                continue
+            txn.drop(db, delete=True)
     env.close()
 
 

@@ -8,8 +8,9 @@
  *  indexes (they are dropped with raw LMDB): find_from at the old count, new
  *  entries indexed, logdb_reindex indexing the rest; the time bisection;
  *  id prefixes (unique, odd length, ambiguous, absent, not hex), in the
- *  "ids" database and in the unindexed tail; by_subject's bucket shift
- *  (10 in a new log, 14 in a log from before meta find_subject_shift).
+ *  "ids" database and in the unindexed tail; the subject index's layout
+ *  (by_subject_1024 in a new log, "by_subject" with 16384-entry buckets in a
+ *  log from before, a stale by_subject_1024 beside it dropped).
  */
 #include "check.h"
 #include "logdb.h"
@@ -167,7 +168,7 @@ static void s_drop_find(const char *dir)
     MDB_dbi dbi;
     CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 && mdb_env_open(env, dir, 0, 0640) == 0);
     CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-    const char *names[] = { "by_attester", "by_schema", "by_subject" };
+    const char *names[] = { "by_attester", "by_schema", "by_subject_1024" };
     for (int i = 0; i < 3; i++)
         CHECK(mdb_dbi_open(txn, names[i], MDB_DUPSORT | MDB_DUPFIXED, &dbi) == 0 && mdb_drop(txn, dbi, 1) == 0);
     CHECK(mdb_txn_commit(txn) == 0);
@@ -289,71 +290,108 @@ static void test_prefix_flushed(void)
     logdb_destroy(&db);
 }
 
-/*  The largest bucket among by_subject's keys and meta find_subject_shift
- *  (0: absent), read with raw LMDB; del_shift deletes that meta key. */
-static void s_raw_subject(const char *dir, bool del_shift, uint32_t *max_bucket, uint64_t *shift)
+/*  With raw LMDB: whether database `name` exists and the largest bucket
+ *  among its keys; legacy turns a new log's subject index into the one a
+ *  log from before by_subject_1024 has (an empty "by_subject"). */
+static bool s_raw_subject(const char *dir, const char *name, bool legacy, uint32_t *max_bucket)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi subj, meta;
+    MDB_dbi dbi;
     MDB_cursor *cur;
-    MDB_val k = { 18, "find_subject_shift" }, v;
+    MDB_val k, v;
+    unsigned flags = MDB_DUPSORT | MDB_DUPFIXED;
     *max_bucket = 0;
-    *shift = 0;
     CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 && mdb_env_open(env, dir, 0, 0640) == 0);
     CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-    CHECK(mdb_dbi_open(txn, "by_subject", MDB_DUPSORT | MDB_DUPFIXED, &subj) == 0);
-    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8)
-        for (int i = 0; i < 8; i++)
-            *shift = *shift << 8 | ((const uint8_t *) v.mv_data)[i];
-    if (del_shift)
-        CHECK(mdb_del(txn, meta, &k, NULL) == 0);
-    CHECK(mdb_cursor_open(txn, subj, &cur) == 0);
-    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 12) {
-        const uint8_t *b = k.mv_data;
-        *max_bucket = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+    if (legacy) {
+        CHECK(mdb_dbi_open(txn, "by_subject_1024", flags, &dbi) == 0 && mdb_drop(txn, dbi, 1) == 0);
+        CHECK(mdb_dbi_open(txn, "by_subject", flags | MDB_CREATE, &dbi) == 0);
     }
-    mdb_cursor_close(cur);
+    bool exists = mdb_dbi_open(txn, name, flags, &dbi) == 0;
+    if (exists) {
+        CHECK(mdb_cursor_open(txn, dbi, &cur) == 0);
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 12) {
+            const uint8_t *b = k.mv_data;
+            *max_bucket = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+        }
+        mdb_cursor_close(cur);
+    }
     CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
+    return exists;
 }
 
-/*  by_subject's bucket shift is the log's: a new log records 10 and writes
- *  1024-entry buckets; a log without the meta key (written before it) keeps
+/*  The subject index of a new log is by_subject_1024, in 1024-entry
+ *  buckets; a log whose subject index is "by_subject" (from before) keeps
  *  16384-entry buckets, for the writer and for readers, across many
- *  buckets. */
-static void test_subject_shift(void)
+ *  buckets; a by_subject_1024 beside it (a newer sink ran first, then an
+ *  older one) is dropped by the writer and never read. */
+static void test_subject_layout(void)
 {
     char dir[160];
     uint32_t max_bucket;
-    uint64_t shift;
     at_err err;
     const uint64_t n = 40000;
     for (int legacy = 0; legacy < 2; legacy++) {
-        snprintf(dir, sizeof dir, "%s/shift%d", s_tmp, legacy);
+        snprintf(dir, sizeof dir, "%s/layout%d", s_tmp, legacy);
         logdb_t *db = logdb_open(dir, false, 64u << 20, &err);
         CHECK(db != NULL);
         if (!db)
             return;
         logdb_destroy(&db);
-        s_raw_subject(dir, legacy, &max_bucket, &shift);
-        CHECK(shift == 10 && max_bucket == 0);
+        CHECK(s_raw_subject(dir, "by_subject_1024", legacy, &max_bucket) == !legacy);
         db = logdb_open(dir, false, 64u << 20, &err);
         for (uint64_t i = 0; i < n; i += 2000)
             s_append(db, i, i + 2000, true);
         s_expect_all(db, 0, n);
         logdb_destroy(&db);
-        s_raw_subject(dir, false, &max_bucket, &shift);
-        CHECK(shift == (legacy ? 0 : 10));
+        CHECK(s_raw_subject(dir, legacy ? "by_subject" : "by_subject_1024", false, &max_bucket));
         CHECK(max_bucket == (n - 1) >> (legacy ? 14 : 10));
-        db = logdb_open(dir, true, 0, &err);   /* a reader takes the log's shift */
+        CHECK(s_raw_subject(dir, legacy ? "by_subject_1024" : "by_subject", false, &max_bucket) == false);
+        db = logdb_open(dir, true, 0, &err);   /* a reader takes the log's layout */
         s_expect_all(db, 0, n);
         CHECK_ERR(logdb_read_begin(db), AT_OK);
         s_expect(db, LOGDB_BY_SUBJECT, 33333, 0, n);
         logdb_read_end(db);
         logdb_destroy(&db);
     }
+}
+
+/*  A stale by_subject_1024 beside "by_subject" (an older sink after a
+ *  newer one): the writer drops it, and find answers from "by_subject". */
+static void test_subject_stale(void)
+{
+    char dir[160];
+    uint32_t max_bucket;
+    at_err err;
+    snprintf(dir, sizeof dir, "%s/stale", s_tmp);
+    logdb_t *db = logdb_open(dir, false, 64u << 20, &err);
+    s_append(db, 0, 3000, true);
+    logdb_destroy(&db);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 && mdb_env_open(env, dir, 0, 0640) == 0);
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "by_subject", MDB_DUPSORT | MDB_DUPFIXED | MDB_CREATE, &dbi) == 0);
+    uint8_t from[8] = { 0, 0, 0, 0, 0, 0, 3000 >> 8, 3000 & 0xff };   /* as the older sink sets it */
+    MDB_dbi meta;
+    MDB_val k = { 9, "find_from" }, v = { 8, from };
+    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_put(txn, meta, &k, &v, 0) == 0);
+    CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    db = logdb_open(dir, false, 64u << 20, &err);   /* "by_subject" is the index now: the other is dropped */
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    s_append(db, 3000, 5000, true);
+    CHECK_ERR(logdb_read_begin(db), AT_OK);
+    for (uint64_t i = 3000; i < 3040; i++)
+        s_expect(db, LOGDB_BY_SUBJECT, i, 3000, 5000);   /* what the older sink's index holds, nothing below */
+    logdb_read_end(db);
+    logdb_destroy(&db);
+    CHECK(!s_raw_subject(dir, "by_subject_1024", false, &max_bucket));
 }
 
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -378,7 +416,8 @@ int main(void)
     test_old_log();
     test_time_and_prefix();
     test_prefix_flushed();
-    test_subject_shift();
+    test_subject_layout();
+    test_subject_stale();
     CHECK(nftw(s_tmp, s_rm, 16, FTW_DEPTH | FTW_PHYS) == 0);
     return check_done("test_findex");
 }
