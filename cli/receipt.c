@@ -401,9 +401,9 @@ static at_err s_consistent(receipt_fetcher_t *self, const checkpoint_t *next)
                : AT_ERR_CORRUPT;
 }
 
-/*  Fetches, verifies and holds the newest checkpoint. */
 static void s_hold_note(receipt_fetcher_t *self, const char *note, size_t len);
 
+/*  Fetches, verifies and holds the newest checkpoint. */
 static at_err s_refresh(receipt_fetcher_t *self)
 {
     at_err err = s_get(self, "checkpoint");

@@ -57,6 +57,7 @@ struct findex_t {
 };
 
 static const char *const s_names[FINDEX_COUNT_] = { "by_attester", "by_schema", "by_subject" };
+static const unsigned s_flags = MDB_DUPSORT | MDB_DUPFIXED;
 
 findex_t *findex_new(void)
 {
@@ -83,10 +84,9 @@ void findex_destroy(findex_t **self_p)
 /*  Opens one index's database; creates it when create (*created). */
 static int s_open_db(MDB_txn *txn, const char *name, bool create, MDB_dbi *dbi, bool *created)
 {
-    unsigned flags = MDB_DUPSORT | MDB_DUPFIXED;
-    int rc = mdb_dbi_open(txn, name, flags, dbi);
+    int rc = mdb_dbi_open(txn, name, s_flags, dbi);
     if (rc == MDB_NOTFOUND && create) {
-        rc = mdb_dbi_open(txn, name, flags | MDB_CREATE, dbi);
+        rc = mdb_dbi_open(txn, name, s_flags | MDB_CREATE, dbi);
         *created = *created || rc == 0;
     }
     return rc;
@@ -100,10 +100,10 @@ static int s_open_db(MDB_txn *txn, const char *name, bool create, MDB_dbi *dbi, 
 static int s_open_subject(findex_t *self, MDB_txn *txn, bool create, bool *created)
 {
     MDB_dbi newer;
-    int rc = mdb_dbi_open(txn, "by_subject", MDB_DUPSORT | MDB_DUPFIXED, &self->dbi[FINDEX_SUBJECT]);
+    int rc = mdb_dbi_open(txn, s_names[FINDEX_SUBJECT], s_flags, &self->dbi[FINDEX_SUBJECT]);
     if (rc == 0) {
         self->shift[FINDEX_SUBJECT] = FINDEX_BUCKET_SHIFT;
-        if (create && mdb_dbi_open(txn, FINDEX_SUBJECT_DB, MDB_DUPSORT | MDB_DUPFIXED, &newer) == 0) {
+        if (create && mdb_dbi_open(txn, FINDEX_SUBJECT_DB, s_flags, &newer) == 0) {
             at_log_info("LOG-FIND", "dropping %s: an older sink wrote by_subject after it", FINDEX_SUBJECT_DB);
             rc = mdb_drop(txn, newer, 1);
         }

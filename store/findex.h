@@ -48,7 +48,7 @@
 
 typedef enum { FINDEX_ATTESTER = 0, FINDEX_SCHEMA = 1, FINDEX_SUBJECT = 2, FINDEX_COUNT_ = 3 } findex_by_t;
 
-#define FINDEX_BUCKET_SHIFT 14   /* 16384 entries per bucket: every index, unless set otherwise */
+#define FINDEX_BUCKET_SHIFT 14   /* 16384 entries per bucket: by_attester, by_schema, by_subject */
 #define FINDEX_SUBJECT_SHIFT 10  /* 1024 entries per bucket in FINDEX_SUBJECT_DB */
 #define FINDEX_SUBJECT_DB "by_subject_1024"
 #define FINDEX_HASH_BYTES 8
